@@ -1,0 +1,174 @@
+"""Benchmark of the job channel between two processes (and the monitor RPC), over ipc://.
+
+    .venv/bin/python bench/bench_ipc.py [--runs 5] [--messages 100000] [--samples 1000]
+
+Prints, as medians of several runs:
+- one-way throughput of the job channel: a gateway process dispatches JobAssign messages as
+  fast as it can to a downloader process that keeps a window of credits open (goal: >= 20,000/s);
+- round trip when idle: the downloader asks for one job (Credit) and the waiting gateway sends
+  it (JobAssign), one at a time with a pause between, p50 and p99 in ms (goal: p99 < 2 ms);
+- the same round trip for an RPC call to a monitor-like echo server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import trio
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ipc.channels import JobDispatcher, JobWorker, RpcClient, RpcServer  # noqa: E402
+from ipc.messages import JobAssign  # noqa: E402
+
+WINDOW = 512  # credits the downloader keeps open in the throughput run
+IDLE_GAP = 0.002  # seconds between round trips, so both processes fall idle in between
+CHILD_START_TIMEOUT = 30.0
+
+
+# ---- the other process -------------------------------------------------------------------------
+
+
+async def gateway(endpoint: str) -> None:
+    """Dispatch jobs forever, as fast as credits allow."""
+    with JobDispatcher(endpoint) as jobs:
+        print("ready", flush=True)
+        job_id = 0
+        while True:
+            await jobs.dispatch(
+                JobAssign(
+                    job_id=job_id,
+                    url=f"https://www.youtube.com/watch?v={job_id:011d}",
+                    chat_id=123456789,
+                    user_id=123456789,
+                    format_id="bestvideo+bestaudio",
+                    attempt=1,
+                )
+            )
+            job_id += 1
+
+
+async def rpc_server(endpoint: str) -> None:
+    async def echo(params: dict[str, Any]) -> dict[str, Any]:
+        return params
+
+    with RpcServer(endpoint) as server:
+        print("ready", flush=True)
+        await server.serve({"echo": echo})
+
+
+def start_child(role: str, endpoint: str) -> subprocess.Popen[str]:
+    child = subprocess.Popen([sys.executable, __file__, "--child", role, endpoint], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    line = child.stdout.readline()
+    if line.strip() != "ready":
+        child.kill()
+        raise RuntimeError(f"{role} did not start: {line!r}")
+    return child
+
+
+# ---- measurements ------------------------------------------------------------------------------
+
+
+async def one_way(endpoint: str, messages: int) -> float:
+    """Jobs per second received by a downloader from a gateway process."""
+    with JobWorker("downloader-1", endpoint) as worker:
+        await worker.grant(WINDOW)
+        await worker.next_job()  # the first one includes connecting; start the clock after it
+        started = time.perf_counter()
+        for received in range(1, messages):
+            await worker.next_job()
+            if received % (WINDOW // 2) == 0:
+                await worker.grant(WINDOW // 2)
+        return (messages - 1) / (time.perf_counter() - started)
+
+
+async def job_round_trips(endpoint: str, samples: int) -> list[float]:
+    """Milliseconds from asking for a job to having it, one at a time."""
+    with JobWorker("downloader-1", endpoint) as worker:
+        await worker.next_job()  # connect
+        times = []
+        for _ in range(samples):
+            await trio.sleep(IDLE_GAP)
+            started = time.perf_counter()
+            await worker.next_job()
+            times.append((time.perf_counter() - started) * 1000)
+        return times
+
+
+async def rpc_round_trips(endpoint: str, samples: int) -> list[float]:
+    with RpcClient(endpoint) as rpc:
+        await rpc.call("echo", {}, timeout=CHILD_START_TIMEOUT)
+        times = []
+        for k in range(samples):
+            await trio.sleep(IDLE_GAP)
+            started = time.perf_counter()
+            await rpc.call("echo", {"k": k})
+            times.append((time.perf_counter() - started) * 1000)
+        return times
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def run_against(role: str, measure: Any, *args: Any) -> Any:
+    with tempfile.TemporaryDirectory(prefix="bench-ipc-") as folder:
+        endpoint = f"ipc://{folder}/{role}.sock"
+        child = start_child(role, endpoint)
+        try:
+            return trio.run(measure, endpoint, *args)
+        finally:
+            child.kill()
+            child.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--samples", type=int, default=1000)
+    parser.add_argument("--child", nargs=2, metavar=("ROLE", "ENDPOINT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        role, endpoint = args.child
+        trio.run(gateway if role == "gateway" else rpc_server, endpoint)
+        return
+
+    rates, job_p50, job_p99, rpc_p50, rpc_p99 = [], [], [], [], []
+    for run in range(1, args.runs + 1):
+        rate = run_against("gateway", one_way, args.messages)
+        jobs = run_against("gateway", job_round_trips, args.samples)
+        rpcs = run_against("rpc-server", rpc_round_trips, args.samples)
+        rates.append(rate)
+        job_p50.append(percentile(jobs, 0.5))
+        job_p99.append(percentile(jobs, 0.99))
+        rpc_p50.append(percentile(rpcs, 0.5))
+        rpc_p99.append(percentile(rpcs, 0.99))
+        print(
+            f"run {run}: {rate:,.0f} jobs/s one way; job round trip p50 {job_p50[-1]:.3f} ms "
+            f"p99 {job_p99[-1]:.3f} ms; rpc round trip p50 {rpc_p50[-1]:.3f} ms p99 {rpc_p99[-1]:.3f} ms",
+            flush=True,
+        )
+    print(f"\nmedians of {args.runs} runs ({args.messages:,} jobs, {args.samples:,} round trips per run):")
+    print(f"  job channel one way:     {statistics.median(rates):>10,.0f} messages/s   (goal >= 20,000)")
+    print(
+        f"  job round trip (idle):   p50 {statistics.median(job_p50):.3f} ms, p99 {statistics.median(job_p99):.3f} ms"
+        "   (goal p99 < 2 ms)"
+    )
+    print(
+        f"  rpc round trip (idle):   p50 {statistics.median(rpc_p50):.3f} ms, p99 {statistics.median(rpc_p99):.3f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Shared parts of the bot: settings, logging, database, texts and the Telegram port."""

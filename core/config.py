@@ -1,0 +1,374 @@
+"""Every setting of the bot, in one place.
+
+Values come from, lowest precedence first: the defaults below, a `.env` file in the working
+folder, the process environment, and `run.py` flags (passed as overrides). `load_settings`
+validates everything at start; a bad value raises `SettingsError` naming the variable.
+Secrets are wrapped in `Secret`, whose repr and str never show the value.
+
+To add a setting: add one field with `setting(ENV_NAME, default, parser, help)` in the section
+of the part that uses it. The field name is the environment name in lower case.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = ["Secret", "Settings", "SettingsError", "load_settings", "read_env_file"]
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message starts with the variable's name."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name}: {problem}")
+        self.name = name
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A value that must never reach a log: repr and str hide it."""
+
+    value: str = field(repr=False)
+
+    def reveal(self) -> str:
+        return self.value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+
+# ---- parsers: str -> value, raising ValueError with a human reason ---------------------------
+
+
+def _int(lo: int | None = None, hi: int | None = None) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+        if lo is not None and value < lo:
+            raise ValueError(f"must be at least {lo}")
+        if hi is not None and value > hi:
+            raise ValueError(f"must be at most {hi}")
+        return value
+
+    return parse
+
+
+def _float(lo: float | None = None, hi: float | None = None) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise ValueError("must be a number") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("must be a finite number")
+        if lo is not None and value < lo:
+            raise ValueError(f"must be at least {lo:g}")
+        if hi is not None and value > hi:
+            raise ValueError(f"must be at most {hi:g}")
+        return value
+
+    return parse
+
+
+def _bool(raw: str) -> bool:
+    text = raw.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false (1/0, yes/no, on/off)")
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return value
+
+    return parse
+
+
+def _str(raw: str) -> str:
+    return raw.strip()
+
+
+def _secret(raw: str) -> Secret:
+    return Secret(raw.strip())
+
+
+def _bot_token(raw: str) -> Secret:
+    # Telegram tokens look like "123456789:AA...": a numeric bot id, a colon, a key.
+    value = raw.strip()
+    bot_id, sep, key = value.partition(":")
+    if not sep or not bot_id.isdigit() or len(key) < 5:
+        raise ValueError("must look like <bot id>:<key>, as @BotFather gives it")
+    return Secret(value)
+
+
+def _id_list(raw: str) -> tuple[int, ...]:
+    ids = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            ids.append(int(part))
+        except ValueError:
+            raise ValueError(f"must be comma-separated user ids; {part!r} is not a number") from None
+    return tuple(ids)
+
+
+def _workers(raw: str) -> int:
+    value = raw.strip().lower()
+    if value == "auto":
+        return os.cpu_count() or 1
+    return _int(1, 256)(value)
+
+
+def _path(raw: str) -> Path:
+    if not raw.strip():
+        raise ValueError("must be a folder path")
+    return Path(raw.strip()).expanduser()
+
+
+def _url(raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return value
+
+
+def _proxy(raw: str) -> str:
+    value = raw.strip()
+    if value and not value.startswith(("socks5://", "http://", "https://")):
+        raise ValueError("must start with socks5://, http:// or https://")
+    return value
+
+
+def _lang(raw: str) -> str:
+    return _choice("fa", "en")(raw)
+
+
+def setting(env: str, default: Any, parse: Callable[[str], Any], help: str, secret: bool = False) -> Any:
+    """Declare one setting: its environment name, default, parser and one line of help."""
+    return field(default=default, metadata={"env": env, "parse": parse, "help": help, "secret": secret})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    # ---- Telegram credentials and backend -------------------------------------------------
+    bot_token: Secret | None = setting("BOT_TOKEN", None, _bot_token, "token from @BotFather", secret=True)
+    api_id: int | None = setting("API_ID", None, _int(1), "MTProto api_id from my.telegram.org")
+    api_hash: Secret | None = setting("API_HASH", None, _secret, "MTProto api_hash", secret=True)
+    admin_ids: tuple[int, ...] = setting("ADMIN_IDS", (), _id_list, "comma-separated admin user ids")
+    telegram_backend: Literal["mtproto", "botapi"] = setting(
+        "TELEGRAM_BACKEND", "mtproto", _choice("mtproto", "botapi"), "mtproto (kurigram) or botapi (HTTP)"
+    )
+    botapi_url: str = setting("BOTAPI_URL", "https://api.telegram.org", _url, "Bot API server base URL")
+    botapi_upload_limit_mb: int = setting(
+        "BOTAPI_UPLOAD_LIMIT_MB", 50, _int(1, 2000), "upload cap when talking to the Bot API (cloud: 50)"
+    )
+    upload_limit_mb: int = setting("UPLOAD_LIMIT_MB", 2000, _int(1, 4000), "upload cap over MTProto, MiB")
+    mtproto_max_transmissions: int = setting(
+        "MTPROTO_MAX_TRANSMISSIONS", 4, _int(1, 32), "files uploaded at once by the mtproto client"
+    )
+    mtproto_sleep_threshold: int = setting(
+        "MTPROTO_SLEEP_THRESHOLD", 0, _int(0, 3600), "FloodWaits up to this many seconds are slept in the library"
+    )
+    proxy_url: str = setting("PROXY_URL", "", _proxy, "socks5:// or http:// proxy for reaching Telegram")
+    premium_session: Secret | None = setting(
+        "PREMIUM_SESSION", None, _secret, "session string of a Premium user for 2000-4000 MiB files", secret=True
+    )
+    default_language: str = setting("DEFAULT_LANGUAGE", "fa", _lang, "language for users who have none")
+
+    # ---- folders and processes --------------------------------------------------------------
+    data_dir: Path = setting("DATA_DIR", Path("data"), _path, "folder for the database, spool and run files")
+    workers: int = setting("WORKERS", os.cpu_count() or 1, _workers, "downloader processes: auto or a number")
+    sandbox: bool = setting("SANDBOX", False, _bool, "run against the built-in sandbox")
+    sandbox_port: int = setting("SANDBOX_PORT", 8081, _int(0, 65535), "port of the sandbox (0: any free port)")
+    monitor_port: int = setting("MONITOR_PORT", 8090, _int(0, 65535), "port of the monitor's /healthz")
+    shutdown_grace: float = setting("SHUTDOWN_GRACE", 20.0, _float(0, 600), "seconds children get to drain")
+    restart_min_delay: float = setting("RESTART_MIN_DELAY", 0.5, _float(0, 60), "first restart delay, s")
+    restart_max_delay: float = setting("RESTART_MAX_DELAY", 30.0, _float(0, 3600), "largest restart delay, s")
+    restart_reset_after: float = setting(
+        "RESTART_RESET_AFTER", 60.0, _float(0, 86400), "a child running this long gets its back-off reset, s"
+    )
+    crash_loop_restarts: int = setting(
+        "CRASH_LOOP_RESTARTS", 5, _int(1, 1000), "more restarts than this within the window is a crash loop"
+    )
+    crash_loop_window: float = setting("CRASH_LOOP_WINDOW", 60.0, _float(1, 86400), "crash-loop window, s")
+    heartbeat_interval: float = setting("HEARTBEAT_INTERVAL", 1.0, _float(0.05, 60), "seconds between heartbeats")
+    heartbeat_timeout: float = setting(
+        "HEARTBEAT_TIMEOUT", 10.0, _float(0.1, 600), "a child silent this long is considered stuck"
+    )
+    hung_kill_after: float = setting(
+        "HUNG_KILL_AFTER", 30.0, _float(0.1, 3600), "a child silent this long is killed and restarted, s"
+    )
+    ready_timeout: float = setting("READY_TIMEOUT", 60.0, _float(1, 600), "seconds a child has to report ready")
+
+    # ---- messaging ----------------------------------------------------------------------------
+    ipc_transport: str = setting("IPC_TRANSPORT", "ipc", _choice("ipc", "tcp"), "ipc (unix sockets) or tcp")
+    ipc_host: str = setting("IPC_HOST", "127.0.0.1", _str, "host the tcp endpoints bind to and connect to")
+    ipc_base_port: int = setting("IPC_BASE_PORT", 5550, _int(1024, 65000), "first tcp port of the endpoints")
+
+    # ---- database ----------------------------------------------------------------------------
+    db_busy_timeout: float = setting("DB_BUSY_TIMEOUT", 10.0, _float(0.1, 600), "seconds to wait for a lock")
+
+    # ---- users and jobs (from the seeds) -----------------------------------------------------
+    user_concurrent_downloads: int = setting("USER_CONCURRENT_DOWNLOADS", 2, _int(1, 100), "per user")
+    user_requests_per_min: int = setting("USER_REQUESTS_PER_MIN", 10, _int(1, 10000), "per user")
+    global_requests_per_min: int = setting("GLOBAL_REQUESTS_PER_MIN", 25, _int(1, 1000000), "all users")
+    circuit_failures: int = setting("CIRCUIT_FAILURES", 5, _int(1, 1000), "failures that open a circuit")
+    circuit_recovery: float = setting("CIRCUIT_RECOVERY", 60.0, _float(1, 86400), "seconds a circuit stays open")
+
+    # ---- Telegram send budget (the uploader's throttle) ---------------------------------------
+    tg_global_rate: float = setting("TG_GLOBAL_RATE", 30.0, _float(0.1, 1000), "messages/s for the whole bot")
+    tg_chat_rate: float = setting("TG_CHAT_RATE", 1.0, _float(0.01, 100), "messages/s per private chat")
+    tg_chat_burst: int = setting("TG_CHAT_BURST", 3, _int(1, 100), "short burst allowed per private chat")
+    tg_group_per_min: int = setting("TG_GROUP_PER_MIN", 20, _int(1, 1000), "messages/min per group or channel")
+
+    # ---- sandbox (the local Telegram stand-in; each value changeable live via POST /sandbox/config) ----
+    sandbox_host: str = setting("SANDBOX_HOST", "127.0.0.1", _str, "address the sandbox listens on")
+    sandbox_limits: bool = setting("SANDBOX_LIMITS", True, _bool, "enforce Telegram's rate and size limits")
+    sandbox_bot_rate: float = setting("SANDBOX_BOT_RATE", 30.0, _float(0.1, 100000), "sends+edits/s per bot")
+    sandbox_chat_rate: float = setting("SANDBOX_CHAT_RATE", 1.0, _float(0.01, 10000), "sends/s per private chat")
+    sandbox_chat_burst: int = setting("SANDBOX_CHAT_BURST", 3, _int(1, 10000), "burst allowed per private chat")
+    sandbox_group_per_min: int = setting("SANDBOX_GROUP_PER_MIN", 20, _int(1, 100000), "sends/min per group")
+    sandbox_upload_limit_mb: int = setting("SANDBOX_UPLOAD_LIMIT_MB", 2000, _int(1, 4000), "upload cap, MiB")
+    sandbox_cloud_mode: bool = setting("SANDBOX_CLOUD_MODE", False, _bool, "imitate the cloud Bot API: 50 MB uploads")
+
+    # ---- monitor -------------------------------------------------------------------------------
+    health_check_interval: float = setting("HEALTH_CHECK_INTERVAL", 60.0, _float(1, 86400), "seconds")
+    alert_cooldown: float = setting("ALERT_COOLDOWN", 300.0, _float(0, 86400), "seconds between equal alerts")
+    alert_disk_free_pct: float = setting("ALERT_DISK_FREE_PCT", 10.0, _float(0, 100), "critical below this")
+    alert_memory_pct: float = setting("ALERT_MEMORY_PCT", 85.0, _float(0, 100), "warning above this")
+    alert_cpu_pct: float = setting("ALERT_CPU_PCT", 90.0, _float(0, 100), "warning above this")
+    alert_downloads_gb: float = setting("ALERT_DOWNLOADS_GB", 50.0, _float(0, 100000), "warning above this")
+
+    # ---- logging -----------------------------------------------------------------------------
+    log_level: str = setting("LOG_LEVEL", "INFO", _choice("debug", "info", "warning", "error"), "log level")
+
+    # ---- derived paths -------------------------------------------------------------------------
+    @property
+    def run_dir(self) -> Path:
+        """Sockets and pid files; short, because unix socket paths are limited to 107 bytes."""
+        return self.data_dir / "run"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "bot.sqlite3"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
+
+    @property
+    def session_dir(self) -> Path:
+        return self.data_dir / "sessions"
+
+    def secrets(self) -> list[str]:
+        """Every secret value, so that the log filter can redact them."""
+        found = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Secret) and value.value:
+                found.append(value.value)
+        return found
+
+    def check_credentials(self) -> None:
+        """Refuse to start for real without what Telegram needs."""
+        if self.sandbox:
+            return
+        if not self.bot_token:
+            raise SettingsError("BOT_TOKEN", "is not set; get one from @BotFather, or try the bot with --sandbox")
+        if self.telegram_backend == "mtproto":
+            if self.api_id is None:
+                raise SettingsError("API_ID", "is required with TELEGRAM_BACKEND=mtproto (or use botapi)")
+            if not self.api_hash:
+                raise SettingsError("API_HASH", "is required with TELEGRAM_BACKEND=mtproto (or use botapi)")
+
+
+def env_names() -> dict[str, dataclasses.Field[Any]]:
+    return {f.metadata["env"]: f for f in dataclasses.fields(Settings)}
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse KEY=VALUE lines; '#' comments, blank lines, optional quotes and `export`."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :].strip()
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise SettingsError(f"{path}:{number}", "expected KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    env_file: Path | None = Path(".env"),
+    overrides: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the settings from defaults, `.env`, the environment and flag overrides."""
+    merged: dict[str, str] = {}
+    if env_file is not None:
+        merged.update(read_env_file(env_file))
+    merged.update(os.environ if environ is None else environ)
+    merged.update(overrides or {})
+    values: dict[str, Any] = {}
+    for env, f in env_names().items():
+        raw = merged.get(env)
+        if raw is None or raw.strip() == "":
+            continue
+        try:
+            values[f.name] = f.metadata["parse"](raw)
+        except ValueError as exc:
+            shown = "" if f.metadata["secret"] else f" (got {raw!r})"
+            raise SettingsError(env, f"{exc}{shown}") from None
+    settings = Settings(**values)
+    if settings.restart_min_delay > settings.restart_max_delay:
+        raise SettingsError("RESTART_MIN_DELAY", "must not exceed RESTART_MAX_DELAY")
+    if settings.heartbeat_timeout <= settings.heartbeat_interval:
+        raise SettingsError("HEARTBEAT_TIMEOUT", "must be longer than HEARTBEAT_INTERVAL")
+    if settings.hung_kill_after < settings.heartbeat_timeout:
+        raise SettingsError("HUNG_KILL_AFTER", "must not be shorter than HEARTBEAT_TIMEOUT")
+    return settings
+
+
+def to_environ(overrides: Mapping[str, Any]) -> dict[str, str]:
+    """Render setting values as environment strings, for passing flags on to child processes."""
+    out = {}
+    for env, value in overrides.items():
+        if env not in env_names():
+            raise KeyError(env)
+        if isinstance(value, Secret):
+            value = value.reveal()
+        elif isinstance(value, bool):
+            value = "1" if value else "0"
+        elif isinstance(value, tuple):
+            value = ",".join(str(v) for v in value)
+        out[env] = str(value)
+    return out

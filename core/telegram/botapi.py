@@ -1,0 +1,349 @@
+"""The botapi adapter: the Telegram Bot API over HTTP (the cloud, a self-hosted server, the sandbox).
+
+httpx under trio. Updates come by long-polling getUpdates; the offset moves (and is told to the
+server at once) only in `confirm`, so an update that was not handled durably comes again after a
+crash. Uploads are multipart bodies streamed from disk (see `_botapi_multipart`), so memory does
+not grow with the file. The bot token is part of every URL: URLs are never logged nor put in an
+error message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx
+import trio
+
+from core.config import Settings
+from core.telegram._botapi_errors import error_from
+from core.telegram._botapi_multipart import FileChanged, FilePart, MultipartBody
+from core.telegram._botapi_updates import ALLOWED_UPDATES, parse_status, parse_update
+from core.telegram.port import (
+    BadRequest,
+    BotIdentity,
+    Keyboard,
+    Media,
+    MediaKind,
+    MemberStatus,
+    Progress,
+    SentMedia,
+    SentMessage,
+    TelegramError,
+    TelegramPort,
+    TooLarge,
+    Transient,
+    Update,
+    UpdateBatch,
+)
+
+log = logging.getLogger(__name__)
+
+MIB = 1024 * 1024
+CONNECT_TIMEOUT = 10.0  # seconds to open a connection to the Bot API server
+CALL_TIMEOUT = 30.0  # seconds for the answer to an ordinary call
+POLL_MARGIN = 10.0  # a long poll may answer this much later than the timeout it was given
+UPLOAD_WRITE_TIMEOUT = 60.0  # seconds one chunk of an upload may take to be written
+UPLOAD_ANSWER_TIMEOUT = 600.0  # after the last byte, the server may still be passing the file on
+POOL_TIMEOUT = 60.0  # seconds to wait for a free connection from the pool
+CLOSE_TIMEOUT = 5.0  # seconds `__aexit__` gives the connections to close
+
+# kind -> (method, form field of the file)
+MEDIA_METHODS: dict[MediaKind, tuple[str, str]] = {
+    MediaKind.VIDEO: ("sendVideo", "video"),
+    MediaKind.AUDIO: ("sendAudio", "audio"),
+    MediaKind.DOCUMENT: ("sendDocument", "document"),
+    MediaKind.PHOTO: ("sendPhoto", "photo"),
+}
+# Where the file may be in the answer: Telegram sends some videos back as animations or documents.
+MEDIA_ANSWER_KEYS = ("video", "animation", "audio", "voice", "document", "photo", "video_note")
+
+
+class _RedactTokens(logging.Filter):
+    """httpx logs request URLs (at INFO); whatever level it is set to, our tokens never show."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.tokens:
+            text = record.getMessage()
+            for token in self.tokens:
+                text = text.replace(token, "***")
+            record.msg, record.args = text, None
+        return True
+
+
+_redact = _RedactTokens()
+logging.getLogger("httpx").addFilter(_redact)
+
+
+def reply_markup(keyboard: Keyboard | None) -> dict[str, Any] | None:
+    if keyboard is None:
+        return None
+    rows = []
+    for row in keyboard:
+        buttons = []
+        for button in row:
+            entry: dict[str, str] = {"text": button.text}
+            if button.url is not None:
+                entry["url"] = button.url
+            else:
+                entry["callback_data"] = button.callback_data or ""
+            buttons.append(entry)
+        rows.append(buttons)
+    return {"inline_keyboard": rows}
+
+
+def _reply_parameters(reply_to: int | None) -> dict[str, Any] | None:
+    if reply_to is None:
+        return None
+    return {"message_id": reply_to, "allow_sending_without_reply": True}
+
+
+def _sent_media(method: str, kind: MediaKind, result: dict[str, Any]) -> SentMedia:
+    for key in (kind.value, *MEDIA_ANSWER_KEYS):
+        found = result.get(key)
+        if not found:
+            continue
+        if isinstance(found, list):  # photo: sizes, the largest is the one to re-send
+            found = max(found, key=lambda p: (p.get("width", 0) * p.get("height", 0), p.get("file_size", 0)))
+        return SentMedia(
+            chat_id=int(result["chat"]["id"]),
+            message_id=int(result["message_id"]),
+            file_id=str(found["file_id"]),
+            file_unique_id=str(found.get("file_unique_id", "")),
+            size=int(found.get("file_size") or 0),
+        )
+    raise BadRequest(f"{method}: the answer holds no file")
+
+
+class BotApiAdapter:
+    """TelegramPort over the Bot API. Use as `async with BotApiAdapter(settings, role=...) as port:`."""
+
+    def __init__(self, settings: Settings, *, role: str) -> None:
+        if not settings.bot_token:
+            raise ValueError("the botapi adapter needs BOT_TOKEN")
+        self.role = role
+        self.upload_limit = settings.botapi_upload_limit_mb * MIB
+        self._token = settings.bot_token.reveal()
+        self._base = f"{settings.botapi_url}/bot{self._token}/"
+        self._client: httpx.AsyncClient | None = None
+        self._offset = 0  # first update_id not yet confirmed; 0 until the first confirm
+        _redact.tokens.add(self._token)
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> TelegramPort:
+        timeout = httpx.Timeout(CALL_TIMEOUT, connect=CONNECT_TIMEOUT, pool=POOL_TIMEOUT)
+        self._client = httpx.AsyncClient(base_url=self._base, timeout=timeout, trust_env=False)
+        log.info("%s: Bot API adapter open (upload limit %d MiB)", self.role, self.upload_limit // MIB)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with trio.CancelScope(shield=True) as scope:
+                scope.deadline = trio.current_time() + CLOSE_TIMEOUT
+                await client.aclose()
+
+    # ---- the HTTP calls ------------------------------------------------------------------------
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            raise RuntimeError("use the adapter as `async with adapter as port:`")
+        return self._client
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._token, "***")
+
+    async def _send(self, method: str, request: httpx.Request) -> Any:
+        """Send one request; the `result` of a successful answer, else the mapped error."""
+        started = time.monotonic()
+        try:
+            response = await self._http().send(request)
+        except httpx.RequestError as exc:
+            # The message of a transport error names no URL, but scrub it anyway; `from None`
+            # keeps the request (and its URL) out of the chained traceback.
+            raise Transient(f"{method}: {type(exc).__name__} {self._scrub(str(exc))}".rstrip()) from None
+        except FileChanged as exc:
+            raise BadRequest(f"{method}: {exc}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            body = None
+        log.debug("%s: %d in %.0f ms", method, response.status_code, (time.monotonic() - started) * 1000)
+        if body is not None and body.get("ok") is True:
+            return body.get("result")
+        raise error_from(method, response.status_code, body)
+
+    async def _call(self, method: str, params: dict[str, Any], *, timeout: httpx.Timeout | None = None) -> Any:
+        payload = {k: v for k, v in params.items() if v is not None}
+        extensions = {} if timeout is None else {"timeout": timeout.as_dict()}
+        request = self._http().build_request("POST", method, json=payload, extensions=extensions)
+        return await self._send(method, request)
+
+    # ---- identity and updates ----------------------------------------------------------------
+
+    async def get_me(self) -> BotIdentity:
+        me = await self._call("getMe", {})
+        return BotIdentity(id=int(me["id"]), username=str(me.get("username") or ""), first_name=str(me["first_name"]))
+
+    async def get_updates(self, timeout: float) -> UpdateBatch:
+        poll = max(0, math.floor(timeout))  # the Bot API takes whole seconds; never wait longer than asked
+        wait = httpx.Timeout(poll + POLL_MARGIN, connect=CONNECT_TIMEOUT, pool=POOL_TIMEOUT)
+        raw = await self._call(
+            "getUpdates",
+            {"offset": self._offset or None, "timeout": poll, "allowed_updates": list(ALLOWED_UPDATES)},
+            timeout=wait,
+        )
+        updates: list[Update] = []
+        last = 0
+        for item in raw or ():
+            update_id = int(item.get("update_id", 0))
+            if update_id < self._offset:  # already confirmed; a server must not send it, skip if one does
+                continue
+            last = max(last, update_id)
+            parsed = parse_update(item)
+            if parsed is not None:
+                updates.append(parsed)
+        return UpdateBatch(updates=updates, last_update_id=last)
+
+    async def confirm(self, batch: UpdateBatch) -> None:
+        """Move the offset past the batch and tell the server now, so that a crash right after
+        this does not bring the handled updates back."""
+        if batch.last_update_id < self._offset:
+            return
+        self._offset = batch.last_update_id + 1
+        try:
+            await self._call(
+                "getUpdates",
+                {"offset": self._offset, "limit": 1, "timeout": 0, "allowed_updates": list(ALLOWED_UPDATES)},
+            )
+        except TelegramError as exc:
+            # The offset still goes out with the next getUpdates; only a crash before it repeats them.
+            log.warning("%s: confirming updates up to %d failed (%s)", self.role, batch.last_update_id, exc)
+
+    # ---- text messages -------------------------------------------------------------------------
+
+    async def send_text(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        keyboard: Keyboard | None = None,
+        reply_to: int | None = None,
+        html: bool = True,
+    ) -> SentMessage:
+        result = await self._call(
+            "sendMessage",
+            {
+                "chat_id": chat_id,
+                "text": text,
+                "parse_mode": "HTML" if html else None,
+                "reply_markup": reply_markup(keyboard),
+                "reply_parameters": _reply_parameters(reply_to),
+            },
+        )
+        return SentMessage(chat_id=int(result["chat"]["id"]), message_id=int(result["message_id"]))
+
+    async def edit_text(
+        self, chat_id: int, message_id: int, text: str, *, keyboard: Keyboard | None = None, html: bool = True
+    ) -> None:
+        await self._call(
+            "editMessageText",
+            {
+                "chat_id": chat_id,
+                "message_id": message_id,
+                "text": text,
+                "parse_mode": "HTML" if html else None,
+                "reply_markup": reply_markup(keyboard),
+            },
+        )
+
+    async def edit_keyboard(self, chat_id: int, message_id: int, keyboard: Keyboard | None) -> None:
+        # Without reply_markup, editMessageReplyMarkup removes the keyboard.
+        await self._call(
+            "editMessageReplyMarkup",
+            {"chat_id": chat_id, "message_id": message_id, "reply_markup": reply_markup(keyboard)},
+        )
+
+    async def delete_message(self, chat_id: int, message_id: int) -> None:
+        await self._call("deleteMessage", {"chat_id": chat_id, "message_id": message_id})
+
+    async def copy_message(self, to_chat_id: int, from_chat_id: int, message_id: int) -> SentMessage:
+        result = await self._call(
+            "copyMessage", {"chat_id": to_chat_id, "from_chat_id": from_chat_id, "message_id": message_id}
+        )
+        return SentMessage(chat_id=to_chat_id, message_id=int(result["message_id"]))
+
+    async def answer_callback(self, callback_id: str, text: str | None = None, *, alert: bool = False) -> None:
+        await self._call(
+            "answerCallbackQuery", {"callback_query_id": callback_id, "text": text, "show_alert": alert or None}
+        )
+
+    async def get_chat_member(self, chat: int | str, user_id: int) -> MemberStatus:
+        member = await self._call("getChatMember", {"chat_id": chat, "user_id": user_id})
+        try:
+            return parse_status(member.get("status"))
+        except ValueError as exc:
+            raise BadRequest(f"getChatMember: {exc}") from None
+
+    # ---- media ---------------------------------------------------------------------------------
+
+    async def send_media(
+        self, chat_id: int, media: Media, *, progress: Progress | None = None, reply_to: int | None = None
+    ) -> SentMedia:
+        method, field = MEDIA_METHODS[media.kind]
+        params: dict[str, Any] = {
+            "chat_id": chat_id,
+            "caption": media.caption or None,
+            "parse_mode": "HTML" if media.caption else None,
+            "reply_markup": reply_markup(media.keyboard),
+            "reply_parameters": _reply_parameters(reply_to),
+        }
+        if media.kind in (MediaKind.VIDEO, MediaKind.AUDIO):
+            params["duration"] = media.duration
+        if media.kind is MediaKind.VIDEO:
+            params |= {"width": media.width, "height": media.height, "supports_streaming": True}
+        if media.kind is MediaKind.AUDIO:
+            params |= {"title": media.title, "performer": media.performer}
+        if media.file_id is not None:
+            result = await self._call(method, {**params, field: media.file_id})
+        else:
+            result = await self._upload(method, field, media, params, progress)
+        return _sent_media(method, media.kind, result)
+
+    async def _upload(
+        self, method: str, field: str, media: Media, params: dict[str, Any], progress: Progress | None
+    ) -> Any:
+        assert media.path is not None
+        path = trio.Path(media.path)
+        size = (await path.stat()).st_size
+        if size > self.upload_limit:
+            raise TooLarge(f"{method}: {size} bytes is over this backend's {self.upload_limit // MIB} MiB")
+        fields = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items() if v is not None}
+        async with AsyncExitStack() as files:
+            main = await files.enter_async_context(await path.open("rb"))
+            parts = [FilePart(field, media.file_name or path.name, main, size, report=True)]
+            if media.thumbnail is not None and media.kind is not MediaKind.PHOTO:
+                thumb = trio.Path(media.thumbnail)
+                thumb_size = (await thumb.stat()).st_size
+                thumb_file = await files.enter_async_context(await thumb.open("rb"))
+                parts.append(FilePart("thumbnail", thumb.name, thumb_file, thumb_size))
+            body = MultipartBody(fields, parts, progress)
+            wait = httpx.Timeout(
+                UPLOAD_ANSWER_TIMEOUT, connect=CONNECT_TIMEOUT, write=UPLOAD_WRITE_TIMEOUT, pool=POOL_TIMEOUT
+            )
+            request = self._http().build_request(
+                "POST", method, content=body, headers=body.headers, extensions={"timeout": wait.as_dict()}
+            )
+            log.debug("%s: uploading %d bytes to chat %d", method, size, params["chat_id"])
+            return await self._send(method, request)

@@ -1,0 +1,494 @@
+"""The mtproto adapter (production default): kurigram, imported as `pyrogram`, inside trio.
+
+    async with MtprotoAdapter(settings, role="gateway") as port:
+        batch = await port.get_updates(timeout=30)
+
+**Who owns the asyncio loop.** The adapter does: `__aenter__` opens its own trio-asyncio loop
+(`trio_asyncio.open_loop()`), builds the kurigram client(s) on it and starts them with
+`aio_as_trio(client.start)`; `__aexit__` stops them and closes the loop. Callers need no asyncio
+at all. Every call passes the loop explicitly, so the port may be used from any trio task of the
+same `trio.run`, not only from the task that entered it (which must also be the one that exits
+it, as for any async context manager). kurigram's `run()` and `idle()` are never used.
+
+**Roles and sessions.** One session file per process role, `<DATA_DIR>/sessions/bot-<role>.session`
+(folder 0700, files 0600), so a restart reuses its login instead of logging in again (Telegram
+answers repeated bot logins with long FloodWaits). Only the `gateway` role receives updates; any
+other role (the uploader) runs with `no_updates=True`, so Telegram does not push it updates.
+
+**Updates.** `skip_updates=False`: on start kurigram asks `updates.getDifference` from the
+position in the session file, so what arrived while the gateway was down is delivered, in order.
+That position moves only on `confirm(batch)` (see `_mtproto_updates`): updates handed out but not
+confirmed are fetched again after a restart. Callback queries are not part of Telegram's
+difference and are not re-delivered; neither are, with kurigram's recovery (it asks with qts=0),
+block/unblock and member changes that happened while the gateway was down.
+
+**Uploads.** `max_concurrent_transmissions` = MTPROTO_MAX_TRANSMISSIONS files at once. Progress
+is reported per 512 KiB part, when kurigram hands the part to its upload workers (at most a few
+parts ahead of Telegram's acknowledgement) and reaches (size, size). Cancelling the calling trio
+task cancels the asyncio upload task: kurigram's `save_file` stops queueing parts, lets the parts
+in flight finish, and the call raises `trio.Cancelled`; the final `messages.sendMedia` is never
+sent. `sleep_threshold` = MTPROTO_SLEEP_THRESHOLD (default 0): kurigram retries after FloodWaits
+up to that many seconds itself; longer ones reach the caller as `FloodWait`.
+
+**Premium.** With PREMIUM_SESSION set, a second, user client (in memory, no updates) sends files
+bigger than a bot may upload (2000 MiB), up to 4000 MiB. It sends them itself, so it must be able
+to reach the chat; the `file_id` it returns carries a prefix that routes re-sends through it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+
+import pyrogram
+import trio
+import trio_asyncio
+from pyrogram import enums, errors, types
+
+from core.config import Settings
+from core.telegram._mtproto_convert import markup, member_status
+from core.telegram._mtproto_errors import translate
+from core.telegram._mtproto_state import HeldStateStorage
+from core.telegram._mtproto_updates import UpdatePipe
+from core.telegram.port import (
+    BadRequest,
+    BotIdentity,
+    Keyboard,
+    Media,
+    MediaKind,
+    MemberStatus,
+    Progress,
+    SentMedia,
+    SentMessage,
+    TelegramPort,
+    TooLarge,
+    Transient,
+    UpdateBatch,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MIB = 1024 * 1024
+BOT_UPLOAD_LIMIT_MIB = 2000  # what Telegram accepts from a bot in one file
+PREMIUM_UPLOAD_LIMIT_MIB = 4000  # ... and from a Premium user
+ROLES_WITH_UPDATES = frozenset({"gateway"})
+ROLE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+SESSION_DIR_MODE = 0o700
+SESSION_FILE_MODE = 0o600
+UPDATE_BUFFER = 1000  # converted updates waiting for get_updates before the handler waits
+MAX_BATCH = 100  # updates handed out by one get_updates
+STOP_TIMEOUT = 10.0  # seconds for the clients to stop before the loop is torn down anyway
+HANDLER_WORKERS = 1  # one dispatcher task, so that updates reach us in the order they came
+PREMIUM_PREFIX = "premium:"
+PROXY_SCHEMES = {"socks5": "socks5", "http": "http", "https": "http"}  # kurigram tunnels both via CONNECT
+
+
+class MtprotoAdapter:
+    """`TelegramPort` over MTProto with kurigram. See the module docstring for the semantics."""
+
+    upload_limit: int
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        role: str,
+        client_factory: Callable[..., pyrogram.Client] | None = None,
+    ) -> None:
+        if not ROLE_NAME.match(role):
+            raise ValueError(f"role must be a short lower-case name, got {role!r}")
+        if not settings.bot_token:
+            raise ValueError("BOT_TOKEN is required for the mtproto adapter")
+        self._settings = settings
+        self._role = role
+        self._factory: Callable[..., pyrogram.Client] = client_factory or pyrogram.Client
+        self._receives = role in ROLES_WITH_UPDATES
+        self._bot_limit = min(settings.upload_limit_mb, BOT_UPLOAD_LIMIT_MIB) * MIB
+        cap = PREMIUM_UPLOAD_LIMIT_MIB if settings.premium_session else BOT_UPLOAD_LIMIT_MIB
+        self.upload_limit = min(settings.upload_limit_mb, cap) * MIB
+        self._stack: AsyncExitStack | None = None
+        self._loop: Any = None
+        self._bot: pyrogram.Client | None = None
+        self._premium: pyrogram.Client | None = None
+        self._pipe: UpdatePipe | None = None
+        self._started: list[pyrogram.Client] = []
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+
+    @property
+    def session_name(self) -> str:
+        return f"bot-{self._role}"
+
+    async def __aenter__(self) -> TelegramPort:
+        if self._stack is not None:
+            raise RuntimeError("this adapter is already open")
+        self._stack = AsyncExitStack()
+        try:
+            self._loop = await self._stack.enter_async_context(trio_asyncio.open_loop())
+            session_dir = _prepare_session_dir(self._settings.session_dir)
+            storage = HeldStateStorage(self.session_name, session_dir) if self._receives else None
+            self._bot = self._build_bot(session_dir, storage)
+            if storage is not None:
+                self._pipe = UpdatePipe(storage, self._loop, buffer=UPDATE_BUFFER)
+            if self._settings.premium_session:
+                self._premium = self._build_premium(session_dir)
+            await self._aio(self._start_clients)
+            _restrict_session_files(session_dir, self.session_name)
+            if self._pipe is not None:
+                self._pipe.load()
+        except BaseException:
+            await self._close()
+            raise
+        me = self._bot.me
+        log.info("mtproto %s started as @%s", self._role, getattr(me, "username", "?"))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._close()
+
+    def _common_options(self, session_dir: Path) -> dict[str, Any]:
+        s = self._settings
+        return {
+            "api_id": s.api_id,
+            "api_hash": s.api_hash.reveal() if s.api_hash else None,
+            "workdir": str(session_dir),
+            "proxy": proxy_options(s.proxy_url),
+            "sleep_threshold": s.mtproto_sleep_threshold,
+            "max_concurrent_transmissions": s.mtproto_max_transmissions,
+            "workers": HANDLER_WORKERS,
+            "parse_mode": enums.ParseMode.HTML,
+            # Each of these costs extra requests per message and the bot needs none of them.
+            "fetch_replies": False,
+            "fetch_topics": False,
+            "fetch_stories": False,
+            "fetch_stickers": False,
+            "loop": self._loop,
+        }
+
+    def _build_bot(self, session_dir: Path, storage: HeldStateStorage | None) -> pyrogram.Client:
+        token = self._settings.bot_token
+        assert token is not None
+        return self._factory(
+            self.session_name,
+            bot_token=token.reveal(),
+            no_updates=not self._receives,
+            skip_updates=False,  # kurigram's default (True) would drop what came while we were down
+            storage_engine=storage,
+            **self._common_options(session_dir),
+        )
+
+    def _build_premium(self, session_dir: Path) -> pyrogram.Client:
+        session = self._settings.premium_session
+        assert session is not None
+        return self._factory(
+            f"premium-{self._role}",
+            session_string=session.reveal(),
+            no_updates=True,
+            **self._common_options(session_dir),
+        )
+
+    async def _start_clients(self) -> None:
+        """asyncio side: hook the update pipe in, then start the clients."""
+        assert self._bot is not None
+        if self._pipe is not None:
+            self._pipe.install(self._bot)
+        await self._bot.start()
+        self._started.append(self._bot)
+        if self._premium is not None:
+            await self._premium.start()
+            self._started.append(self._premium)
+
+    async def _close(self) -> None:
+        stack, self._stack = self._stack, None
+        if stack is None:
+            return
+        with trio.CancelScope(shield=True):
+            if self._pipe is not None:
+                self._pipe.close()
+            with trio.move_on_after(STOP_TIMEOUT) as deadline:
+                while self._started:
+                    client = self._started.pop()
+                    try:
+                        await trio_asyncio.aio_as_trio(client.stop, loop=self._loop)()
+                    except Exception:
+                        log.exception("stopping the mtproto client %s failed", client.name)
+            if deadline.cancelled_caught:
+                log.warning("mtproto clients did not stop within %ss; closing the loop anyway", STOP_TIMEOUT)
+            self._started.clear()
+            await stack.aclose()
+        log.info("mtproto %s stopped", self._role)
+
+    # ---- the bridge -----------------------------------------------------------------------------
+
+    async def _aio(self, fn: Callable[..., Awaitable[T]], *args: Any, to_user: bool = False, **kwargs: Any) -> T:
+        """Run kurigram's coroutine function `fn` in our asyncio loop; map its errors to the port's."""
+        if self._loop is None:
+            raise RuntimeError("use the adapter inside `async with`")
+        try:
+            result: T = await trio_asyncio.aio_as_trio(fn, loop=self._loop)(*args, **kwargs)
+        except Exception as exc:
+            mapped = translate(exc, to_user=to_user)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+        return result
+
+    def _client(self) -> pyrogram.Client:
+        if self._bot is None or self._bot not in self._started:
+            raise RuntimeError("use the adapter inside `async with`")
+        return self._bot
+
+    # ---- the port -------------------------------------------------------------------------------
+
+    async def get_me(self) -> BotIdentity:
+        me = self._client().me
+        assert me is not None  # set by start()
+        return BotIdentity(id=me.id, username=me.username or "", first_name=me.first_name or "")
+
+    async def get_updates(self, timeout: float) -> UpdateBatch:
+        if self._pipe is None:
+            raise RuntimeError(f"the {self._role} role does not receive updates")
+        return await self._pipe.receive(timeout, MAX_BATCH)
+
+    async def confirm(self, batch: UpdateBatch) -> None:
+        """Remember that `batch` is handled: a restart resumes Telegram's stream after it."""
+        if self._pipe is not None:
+            self._pipe.confirm(batch)
+
+    async def send_text(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        keyboard: Keyboard | None = None,
+        reply_to: int | None = None,
+        html: bool = True,
+    ) -> SentMessage:
+        client = self._client()
+        message = await self._aio(
+            client.send_message,
+            chat_id,
+            text,
+            parse_mode=_parse_mode(html),
+            reply_markup=markup(keyboard),
+            reply_parameters=_reply(reply_to),
+            to_user=chat_id > 0,
+        )
+        return SentMessage(chat_id=chat_id, message_id=_sent(message).id)
+
+    async def edit_text(
+        self, chat_id: int, message_id: int, text: str, *, keyboard: Keyboard | None = None, html: bool = True
+    ) -> None:
+        client = self._client()
+        await self._aio(
+            client.edit_message_text,
+            chat_id,
+            message_id,
+            text,
+            parse_mode=_parse_mode(html),
+            reply_markup=markup(keyboard),
+            to_user=chat_id > 0,
+        )
+
+    async def edit_keyboard(self, chat_id: int, message_id: int, keyboard: Keyboard | None) -> None:
+        client = self._client()
+        await self._aio(
+            client.edit_message_reply_markup, chat_id, message_id, reply_markup=markup(keyboard), to_user=chat_id > 0
+        )
+
+    async def delete_message(self, chat_id: int, message_id: int) -> None:
+        client = self._client()
+        deleted = await self._aio(client.delete_messages, chat_id, message_id, to_user=chat_id > 0)
+        if not deleted:
+            raise BadRequest("MESSAGE_DELETE_FAILED: no such message")
+
+    async def copy_message(self, to_chat_id: int, from_chat_id: int, message_id: int) -> SentMessage:
+        # A forward without the author is what the Bot API's copyMessage is: one request, any media.
+        client = self._client()
+        message = await self._aio(
+            client.forward_messages, to_chat_id, from_chat_id, message_id, hide_sender_name=True, to_user=to_chat_id > 0
+        )
+        return SentMessage(chat_id=to_chat_id, message_id=_sent(message).id)
+
+    async def answer_callback(self, callback_id: str, text: str | None = None, *, alert: bool = False) -> None:
+        client = self._client()
+        await self._aio(client.answer_callback_query, callback_id, text=text, show_alert=alert)
+
+    async def get_chat_member(self, chat: int | str, user_id: int) -> MemberStatus:
+        return await self._aio(_member_status, self._client(), chat, user_id)
+
+    async def send_media(
+        self, chat_id: int, media: Media, *, progress: Progress | None = None, reply_to: int | None = None
+    ) -> SentMedia:
+        if media.file_id is not None:
+            return await self._resend(chat_id, media, reply_to)
+        assert media.path is not None
+        size = media.path.stat().st_size
+        if size > self.upload_limit:
+            raise TooLarge(f"{size} bytes is more than the {self.upload_limit} this backend accepts")
+        premium = size > self._bot_limit
+        client = self._premium if premium and self._premium is not None else self._client()
+        report = _progress_coroutine(progress)
+        message = await self._aio(
+            _upload, client, chat_id, media, report, _reply(reply_to), to_user=chat_id > 0 and not premium
+        )
+        if message is None:
+            # kurigram returns None when StopTransmission ended the upload. If our caller was
+            # cancelled this checkpoint raises trio.Cancelled; otherwise it is a failure.
+            await trio.lowlevel.checkpoint()
+            raise Transient("the upload was stopped")
+        return _sent_media(chat_id, message, PREMIUM_PREFIX if premium else "")
+
+    async def _resend(self, chat_id: int, media: Media, reply_to: int | None) -> SentMedia:
+        assert media.file_id is not None
+        file_id, client, prefix = media.file_id, self._client(), ""
+        if file_id.startswith(PREMIUM_PREFIX):
+            if self._premium is None:
+                raise BadRequest("this file_id belongs to the Premium session, which is not configured")
+            file_id, client, prefix = file_id.removeprefix(PREMIUM_PREFIX), self._premium, PREMIUM_PREFIX
+        message = await self._aio(
+            client.send_cached_media,
+            chat_id,
+            file_id,
+            caption=media.caption,
+            parse_mode=enums.ParseMode.HTML,
+            reply_markup=markup(media.keyboard),
+            reply_parameters=_reply(reply_to),
+            to_user=chat_id > 0 and not prefix,
+        )
+        return _sent_media(chat_id, _sent(message), prefix)
+
+
+# ---- asyncio-side helpers (run inside kurigram's loop) -----------------------------------------
+
+
+async def _member_status(client: pyrogram.Client, chat: int | str, user_id: int) -> MemberStatus:
+    try:
+        member = await client.get_chat_member(chat, user_id)
+    except errors.UserNotParticipant:
+        return "left"
+    return member_status(member.status)
+
+
+async def _upload(
+    client: pyrogram.Client,
+    chat_id: int,
+    media: Media,
+    progress: Callable[[int, int], Awaitable[None]] | None,
+    reply: types.ReplyParameters | None,
+) -> types.Message | None:
+    path = str(media.path)
+    thumb = str(media.thumbnail) if media.thumbnail else None
+    common: dict[str, Any] = {
+        "caption": media.caption,
+        "parse_mode": enums.ParseMode.HTML,
+        "reply_markup": markup(media.keyboard),
+        "reply_parameters": reply,
+        "progress": progress,
+    }
+    if media.kind is MediaKind.VIDEO:
+        return await client.send_video(
+            chat_id,
+            path,
+            duration=media.duration or 0,
+            width=media.width or 0,
+            height=media.height or 0,
+            thumb=thumb,
+            file_name=media.file_name,
+            supports_streaming=True,
+            **common,
+        )
+    if media.kind is MediaKind.AUDIO:
+        return await client.send_audio(
+            chat_id,
+            path,
+            duration=media.duration or 0,
+            performer=media.performer,
+            title=media.title,
+            thumb=thumb,
+            file_name=media.file_name,
+            **common,
+        )
+    if media.kind is MediaKind.PHOTO:
+        return await client.send_photo(chat_id, path, **common)
+    return await client.send_document(
+        chat_id, path, thumb=thumb, file_name=media.file_name, force_document=True, **common
+    )
+
+
+def _progress_coroutine(progress: Progress | None) -> Callable[[int, int], Awaitable[None]] | None:
+    # A coroutine function, so kurigram awaits it in its loop instead of running it in a thread.
+    if progress is None:
+        return None
+
+    async def report(current: int, total: int) -> None:
+        progress(current, total)
+
+    return report
+
+
+# ---- small pure helpers --------------------------------------------------------------------------
+
+
+def _parse_mode(html: bool) -> enums.ParseMode:
+    return enums.ParseMode.HTML if html else enums.ParseMode.DISABLED
+
+
+def _reply(reply_to: int | None) -> types.ReplyParameters | None:
+    return types.ReplyParameters(message_id=reply_to) if reply_to else None
+
+
+def _sent(message: types.Message | None) -> types.Message:
+    if message is None:
+        raise BadRequest("Telegram returned no message")
+    return message
+
+
+def _sent_media(chat_id: int, message: types.Message, prefix: str) -> SentMedia:
+    kind = message.media.value if message.media else ""
+    file = getattr(message, kind, None) if kind else None
+    if file is None or not getattr(file, "file_id", None):
+        raise BadRequest(f"Telegram returned a message without the media (kind {kind!r})")
+    return SentMedia(
+        chat_id=chat_id,
+        message_id=message.id,
+        file_id=prefix + file.file_id,
+        file_unique_id=file.file_unique_id or "",
+        size=file.file_size or 0,
+    )
+
+
+def proxy_options(url: str) -> dict[str, Any] | None:
+    """PROXY_URL (socks5://user:pass@host:port or http://host:port) as kurigram's proxy dict."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    scheme = PROXY_SCHEMES.get(parts.scheme.lower())
+    if scheme is None or not parts.hostname or not parts.port:
+        raise ValueError("PROXY_URL must look like socks5://[user:pass@]host:port or http://host:port")
+    options: dict[str, Any] = {"scheme": scheme, "hostname": parts.hostname, "port": parts.port}
+    if parts.username:
+        options["username"] = unquote(parts.username)
+    if parts.password:
+        options["password"] = unquote(parts.password)
+    return options
+
+
+def _prepare_session_dir(folder: Path) -> Path:
+    folder.mkdir(mode=SESSION_DIR_MODE, parents=True, exist_ok=True)
+    os.chmod(folder, SESSION_DIR_MODE)
+    return folder
+
+
+def _restrict_session_files(folder: Path, name: str) -> None:
+    # kurigram creates the file with the process umask; the 0700 folder covers that moment.
+    for path in folder.glob(f"{name}.session*"):
+        os.chmod(path, SESSION_FILE_MODE)

@@ -1,0 +1,19 @@
+"""Every text a user or admin reads, per language. Look texts up with `text(lang, key, **values)`."""
+
+from __future__ import annotations
+
+from core.texts import en, fa
+
+LANGUAGES = {"fa": fa.TEXTS, "en": en.TEXTS}
+
+
+def language_for(language_code: str | None, default: str = "fa") -> str:
+    """Persian unless the user's Telegram speaks English (or another language we have)."""
+    code = (language_code or "").lower().split("-")[0]
+    return code if code in LANGUAGES else default
+
+
+def text(lang: str, key: str, **values: object) -> str:
+    table = LANGUAGES.get(lang, fa.TEXTS)
+    template = table.get(key) or fa.TEXTS[key]
+    return template.format(**values) if values else template

@@ -1,0 +1,29 @@
+"""The gateway's wiring: database, job dispatch, outbox, and the update loop."""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+from core.db import open_db
+from ipc.channels import JobDispatcher, Puller, Pusher
+
+from core.child import ChildContext
+from core.telegram import open_port
+from gateway.updates import UpdateLoop
+
+log = logging.getLogger("gateway")
+
+
+async def body(ctx: ChildContext) -> None:
+    db = open_db(ctx.settings.db_path, busy_timeout=ctx.settings.db_busy_timeout)
+    try:
+        with JobDispatcher(ctx.endpoints.jobs), Puller(ctx.endpoints.events), Pusher(ctx.endpoints.outbox) as outbox:
+            await ctx.ready()
+            async with open_port(ctx.settings, role="gateway") as port, trio.open_nursery() as nursery:
+                loop = UpdateLoop(ctx.settings, db, port, outbox)
+                nursery.start_soon(loop.run)
+                await ctx.draining.wait()
+                nursery.cancel_scope.cancel()
+    finally:
+        db.close()

@@ -1,0 +1,86 @@
+"""Receiving updates: poll the port, handle each update durably, then confirm the batch.
+
+An update is confirmed only after what it caused (a user row, an outbox row) is committed, so
+a gateway killed at any moment gets the same updates again instead of losing them.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+
+import sqlite_utils
+import trio
+from core.db import write_tx
+from ipc.channels import Pusher
+from ipc.messages import OutboxNotice
+
+from core import outbox
+from core.config import Settings
+from core.telegram import IncomingMessage, TelegramError, TelegramPort, Update, User
+from core.texts import language_for, text
+
+log = logging.getLogger("gateway.updates")
+
+POLL_TIMEOUT = 25.0  # seconds a long poll waits for updates
+RETRY_MIN, RETRY_MAX = 0.5, 30.0  # back-off while Telegram is unreachable
+
+
+class UpdateLoop:
+    def __init__(self, settings: Settings, db: sqlite_utils.Database, port: TelegramPort, outbox_push: Pusher) -> None:
+        self.settings = settings
+        self.db = db
+        self.port = port
+        self.outbox = outbox_push
+
+    async def run(self) -> None:
+        delay = RETRY_MIN
+        while True:
+            try:
+                batch = await self.port.get_updates(POLL_TIMEOUT)
+            except TelegramError as exc:
+                log.warning("getting updates failed (%s); retrying in %.1fs", exc, delay)
+                await trio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX)
+                continue
+            delay = RETRY_MIN
+            notices = []
+            for update in batch.updates:
+                notices += self.handle(update)
+            await self.port.confirm(batch)
+            for item_id in notices:
+                await self.outbox.send(OutboxNotice(item_id=item_id))
+
+    def handle(self, update: Update) -> list[int]:
+        """Commit what one update causes; return the outbox rows to announce."""
+        if not isinstance(update, IncomingMessage) or update.chat.type != "private":
+            return []
+        with write_tx(self.db):
+            lang = self.remember_user(update.sender)
+            command = update.text.strip().split(maxsplit=1)[0].split("@")[0].lower() if update.text.strip() else ""
+            if command == "/start":
+                name = html.escape(update.sender.first_name or "")
+                item = outbox.enqueue(self.db, update.chat.id, "text", {"text": text(lang, "welcome", name=name)})
+                log.info("welcome for user %d queued as outbox %d (%s)", update.sender.id, item, lang)
+                return [item]
+        return []
+
+    def remember_user(self, user: User) -> str:
+        """Insert or refresh the user's row; return the language to answer in."""
+        now = time.time()
+        row = self.db.execute("SELECT language FROM users WHERE id = ?", [user.id]).fetchone()
+        if row is not None and row[0]:
+            lang = str(row[0])
+            self.db.execute(
+                "UPDATE users SET first_name = ?, username = ?, last_seen_at = ? WHERE id = ?",
+                [user.first_name, user.username, now, user.id],
+            )
+        else:
+            lang = language_for(user.language_code, self.settings.default_language)
+            self.db.execute(
+                "INSERT INTO users (id, first_name, username, language, joined_at, last_seen_at) VALUES (?,?,?,?,?,?)"
+                " ON CONFLICT(id) DO UPDATE SET language = excluded.language, last_seen_at = excluded.last_seen_at",
+                [user.id, user.first_name, user.username, lang, now, now],
+            )
+        return lang

@@ -1,0 +1,68 @@
+"""`python -m sandbox --port N [--data-dir PATH] [--host 127.0.0.1]`: the sandbox on its own.
+
+Prints exactly one line, `SANDBOX_READY http://127.0.0.1:<port>`, to stdout once it listens (the
+supervisor's readiness signal); logs go to stderr. SIGTERM or SIGINT stop it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import trio
+
+from core.config import SettingsError, load_settings
+from core.logs import setup_logging
+from sandbox.server import serve
+
+READY_PREFIX = "SANDBOX_READY"
+log = logging.getLogger("sandbox")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description="A local stand-in for Telegram.")
+    parser.add_argument("--port", type=int, default=None, help="port to listen on (0: any free port)")
+    parser.add_argument("--host", default=None, help="address to listen on (default SANDBOX_HOST, 127.0.0.1)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="folder for files and media (default DATA_DIR)")
+    parser.add_argument("--media-dir", type=Path, default=None, help="folder of cached sample media")
+    return parser.parse_args(argv)
+
+
+async def _main(args: argparse.Namespace) -> None:
+    settings = load_settings()
+    port = settings.sandbox_port if args.port is None else args.port
+    data_dir = args.data_dir or settings.data_dir
+    async with trio.open_nursery() as nursery:
+        url = await nursery.start(
+            lambda task_status: serve(
+                port, data_dir, host=args.host, settings=settings, media_dir=args.media_dir, task_status=task_status
+            )
+        )
+        print(f"{READY_PREFIX} {url}", flush=True)
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for signum in signals:
+                log.info("signal %s: stopping", signal.Signals(signum).name)
+                nursery.cancel_scope.cancel()
+                break
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 2
+    setup_logging("sandbox", settings.log_level, settings.secrets())
+    try:
+        trio.run(_main, args)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

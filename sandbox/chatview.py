@@ -1,0 +1,93 @@
+"""The user-simulation API's views: a private chat as its user sees it, the users, the channels.
+
+A message view: message_id, from ("bot"/"user"), date, text (or caption for media), entities,
+html (what the bot sent with parse_mode HTML, else null), reply_markup, reply_to_message_id,
+edit_count, edit_date, deleted, and media {kind, file_id, file_name, mime_type, size, sha256,
+url, duration, width, height, has_thumbnail, thumbnail_url, title, performer} or null.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.model import Chat, Message, StoredFile
+from sandbox.world import World
+
+Json = dict[str, Any]
+
+
+def file_url(base: str, f: StoredFile) -> str:
+    return f"{base}/sandbox/files/{f.file_id}"
+
+
+def media_view(base: str, f: StoredFile) -> Json:
+    return {
+        "kind": f.kind,
+        "file_id": f.file_id,
+        "file_unique_id": f.file_unique_id,
+        "file_name": f.file_name,
+        "mime_type": f.mime_type,
+        "size": f.size,
+        "sha256": f.sha256,
+        "url": file_url(base, f),
+        "duration": f.duration,
+        "width": f.width,
+        "height": f.height,
+        "has_thumbnail": f.thumbnail is not None,
+        "thumbnail_url": file_url(base, f.thumbnail) if f.thumbnail else None,
+        "title": f.title,
+        "performer": f.performer,
+    }
+
+
+def message_view(base: str, m: Message) -> Json:
+    out: Json = {"message_id": m.message_id, "from": "bot" if m.from_bot else "user", "date": m.date}
+    if m.media is None:
+        out["text"] = m.text or ""
+    else:
+        out["caption"] = m.caption or ""
+    is_html = (m.parse_mode or "").lower() == "html"
+    out.update(
+        entities=m.entities,
+        html=m.source if is_html else None,
+        reply_markup=m.reply_markup,
+        reply_to_message_id=m.reply_to,
+        edit_count=m.edit_count,
+        edit_date=m.edit_date,
+        deleted=m.deleted,
+        media=media_view(base, m.media) if m.media else None,
+    )
+    return out
+
+
+def chat_view(world: World, user_id: int, base: str) -> Json:
+    """The user's private chat with the bot, oldest first; empty for a user not seen yet."""
+    chat = world.chats.get(user_id)
+    person = world.people.get(user_id)
+    return {
+        "user": user_view(world, user_id) if person else None,
+        "messages": [message_view(base, m) for m in chat.messages.values()] if chat else [],
+        "callback_answers": list(chat.callback_answers) if chat else [],
+    }
+
+
+def user_view(world: World, user_id: int) -> Json:
+    p = world.people[user_id]
+    return {
+        "id": p.id,
+        "first_name": p.first_name,
+        "username": p.username,
+        "language_code": p.language_code,
+        "blocked": p.blocked,
+    }
+
+
+def channel_view(chat: Chat) -> Json:
+    return {
+        "id": chat.id,
+        "username": f"@{chat.username}",
+        "type": chat.type,
+        "title": chat.title,
+        "bot_is_admin": chat.bot_is_admin,
+        "members": {str(user_id): status for user_id, status in chat.members.items()},
+    }

@@ -1,0 +1,54 @@
+"""One running sandbox: its world, limits, faults, files and counters, shared by every route."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import trio
+
+from sandbox.errors import flood_wait
+from sandbox.files import FileStore
+from sandbox.limits import SendLimiter
+from sandbox.live_config import LiveConfig
+from sandbox.model import Chat
+from sandbox.stats import Stats
+from sandbox.world import World
+
+
+@dataclass
+class Sandbox:
+    config: LiveConfig
+    initial: LiveConfig  # what POST /sandbox/reset goes back to
+    files: FileStore
+    media_dir: Path
+    world: World = field(default_factory=World)
+    stats: Stats = field(default_factory=Stats)
+    rng: random.Random = field(default_factory=random.Random)
+    limiter: SendLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limiter = SendLimiter(self.config)
+
+    def admit_send(self, chat: Chat) -> None:
+        """Count a send or edit to `chat`, or refuse it with Telegram's 429."""
+        refusal = self.limiter.admit(chat.id, chat.type == "private", trio.current_time())
+        if refusal is None:
+            self.stats.sends += 1
+            return
+        self.stats.flood_waits += 1
+        if refusal.forced:
+            self.stats.faults["forced_floods"] += 1
+        raise flood_wait(refusal.retry_after)
+
+    def config_changed(self) -> None:
+        self.limiter.config_changed()
+
+    def reset(self) -> None:
+        """Back to an empty world with the start configuration; update ids keep counting."""
+        self.world.reset()
+        self.files.clear()
+        self.stats = Stats()
+        self.config.apply(self.initial.to_json())
+        self.limiter.reset()

@@ -1,0 +1,155 @@
+"""The sandbox's limits and injected faults, changeable while it runs (`POST /sandbox/config`).
+
+Start values come from `core.config.Settings` (the SANDBOX_* settings); `apply` takes the JSON body
+of `POST /sandbox/config`, where every key is optional:
+
+    {"limits": bool, "bot_rate": float, "chat_rate": float, "chat_burst": int, "group_per_min": int,
+     "upload_limit_mb": int, "cloud_mode": bool,
+     "faults": {"fail_rate": 0..1, "fail_methods": [..], "fail_status": 500|502|503|504,
+                "latency_ms": int, "drop_rate": 0..1, "drop_methods": [..],
+                "flood_every": N, "flood_retry_after": seconds, "flood_next": N}}
+
+Empty `fail_methods` / `drop_methods` mean every Bot API method. `flood_every: N` refuses every
+Nth send with a 429; `flood_next: N` refuses the next N sends (then counts down to 0).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.config import Settings
+
+MIB = 1024 * 1024
+CLOUD_UPLOAD_LIMIT_MB = 50  # the cloud Bot API's cap for bots
+FAIL_STATUSES = (500, 502, 503, 504)
+MAX_LATENCY_MS = 120_000
+MAX_UPLOAD_LIMIT_MB = 4000
+
+
+class ConfigError(ValueError):
+    """A bad value in a config body; the message names the key."""
+
+
+@dataclass
+class Faults:
+    fail_rate: float = 0.0
+    fail_methods: list[str] = field(default_factory=list)
+    fail_status: int = 500
+    latency_ms: int = 0
+    drop_rate: float = 0.0
+    drop_methods: list[str] = field(default_factory=list)
+    flood_every: int = 0
+    flood_retry_after: int = 5
+    flood_next: int = 0
+
+
+@dataclass
+class LiveConfig:
+    limits: bool = True
+    bot_rate: float = 30.0
+    chat_rate: float = 1.0
+    chat_burst: int = 3
+    group_per_min: int = 20
+    upload_limit_mb: int = 2000
+    cloud_mode: bool = False
+    faults: Faults = field(default_factory=Faults)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LiveConfig:
+        return cls(
+            limits=settings.sandbox_limits,
+            bot_rate=settings.sandbox_bot_rate,
+            chat_rate=settings.sandbox_chat_rate,
+            chat_burst=settings.sandbox_chat_burst,
+            group_per_min=settings.sandbox_group_per_min,
+            upload_limit_mb=settings.sandbox_upload_limit_mb,
+            cloud_mode=settings.sandbox_cloud_mode,
+        )
+
+    @property
+    def upload_limit_bytes(self) -> int | None:
+        """The largest file accepted, or None when limits are off."""
+        if not self.limits:
+            return None
+        limit_mb = min(self.upload_limit_mb, CLOUD_UPLOAD_LIMIT_MB) if self.cloud_mode else self.upload_limit_mb
+        return limit_mb * MIB
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def apply(self, body: Any) -> None:
+        """Change the keys present in `body`; nothing changes when any value is bad."""
+        if not isinstance(body, dict):
+            raise ConfigError("the body must be a JSON object")
+        updated = dataclasses.replace(self, faults=dataclasses.replace(self.faults))
+        for key, value in body.items():
+            if key == "faults":
+                _apply_faults(updated.faults, value)
+            elif key in _TOP_LEVEL:
+                setattr(updated, key, _TOP_LEVEL[key](key, value))
+            else:
+                raise ConfigError(f"{key}: unknown key; known: {', '.join([*_TOP_LEVEL, 'faults'])}")
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(updated, f.name))
+
+
+def _bool(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key}: must be true or false")
+    return value
+
+
+def _number(lo: float, hi: float, whole: bool = False) -> Any:
+    def check(key: str, value: Any) -> float | int:
+        if isinstance(value, bool) or not isinstance(value, int | float) or (whole and not isinstance(value, int)):
+            raise ConfigError(f"{key}: must be a {'whole ' if whole else ''}number")
+        if not lo <= value <= hi:
+            raise ConfigError(f"{key}: must be between {lo:g} and {hi:g}")
+        return int(value) if whole else float(value)
+
+    return check
+
+
+def _methods(key: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key}: must be a list of Bot API method names")
+    return list(value)
+
+
+def _status(key: str, value: Any) -> int:
+    if value not in FAIL_STATUSES or isinstance(value, bool):
+        raise ConfigError(f"{key}: must be one of {', '.join(map(str, FAIL_STATUSES))}")
+    return int(value)
+
+
+_TOP_LEVEL = {
+    "limits": _bool,
+    "bot_rate": _number(0.1, 100000),
+    "chat_rate": _number(0.01, 10000),
+    "chat_burst": _number(1, 10000, whole=True),
+    "group_per_min": _number(1, 100000, whole=True),
+    "upload_limit_mb": _number(1, MAX_UPLOAD_LIMIT_MB, whole=True),
+    "cloud_mode": _bool,
+}
+_FAULTS = {
+    "fail_rate": _number(0, 1),
+    "fail_methods": _methods,
+    "fail_status": _status,
+    "latency_ms": _number(0, MAX_LATENCY_MS, whole=True),
+    "drop_rate": _number(0, 1),
+    "drop_methods": _methods,
+    "flood_every": _number(0, 1_000_000, whole=True),
+    "flood_retry_after": _number(1, 86400, whole=True),
+    "flood_next": _number(0, 1_000_000, whole=True),
+}
+
+
+def _apply_faults(faults: Faults, body: Any) -> None:
+    if not isinstance(body, dict):
+        raise ConfigError("faults: must be a JSON object")
+    for key, value in body.items():
+        if key not in _FAULTS:
+            raise ConfigError(f"faults.{key}: unknown key; known: {', '.join(_FAULTS)}")
+        setattr(faults, key, _FAULTS[key](f"faults.{key}", value))

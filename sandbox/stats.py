@@ -1,0 +1,34 @@
+"""Counters behind `GET /sandbox/stats`: what the bot asked, what it got, what was injected."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Stats:
+    requests: Counter[str] = field(default_factory=Counter)  # Bot API calls per method
+    responses: Counter[int] = field(default_factory=Counter)  # Bot API answers per HTTP status
+    flood_waits: int = 0  # 429s given, forced ones included
+    sends: int = 0  # sends and edits let through
+    bytes_uploaded: int = 0  # file bytes received in uploads
+    updates_delivered: int = 0
+    media_requests: Counter[str] = field(default_factory=Counter)  # GET /media/... per path
+    faults: Counter[str] = field(
+        default_factory=lambda: Counter({"failed": 0, "dropped": 0, "delayed": 0, "forced_floods": 0})
+    )
+
+    def to_json(self, peak_send_rate: int) -> dict[str, Any]:
+        return {
+            "requests": dict(self.requests),
+            "responses": {str(code): n for code, n in sorted(self.responses.items())},
+            "flood_waits": self.flood_waits,
+            "sends": self.sends,
+            "peak_send_rate": peak_send_rate,
+            "bytes_uploaded": self.bytes_uploaded,
+            "updates_delivered": self.updates_delivered,
+            "media_requests": dict(self.media_requests),
+            "faults": dict(self.faults),
+        }

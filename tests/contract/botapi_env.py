@@ -1,0 +1,220 @@
+"""The botapi side of the contract suite: the real sandbox over HTTP, driven as users would.
+
+`botapi_env(tmp_path)` starts a sandbox (a `python -m sandbox` child on port 0, its readiness
+line awaited with a deadline), turns its rate limits off (the suite checks behaviour, not
+pacing; FloodWait is forced explicitly) and yields a `BotApiEnv` whose `world` acts through the
+sandbox's user-simulation API and whose `make_port()` builds fresh adapters to the same sandbox.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+import httpx
+import trio
+
+from core.config import Settings, load_settings
+from core.telegram.botapi import BotApiAdapter
+from core.telegram.port import MemberStatus, TelegramPort
+from tests.contract.world import ChatRecord
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "424242:contract-suite-token"
+READY_PREFIX = b"SANDBOX_READY "
+START_DEADLINE = 30.0  # seconds for the sandbox to say it listens
+STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
+HTTP_TIMEOUT = 10.0  # seconds for one simulation-API call
+UPLOAD_LIMIT_MB = 2000  # as the sandbox's default cap
+
+
+class SandboxWorld:
+    """`World` over the sandbox's user-simulation API (`/sandbox/...`)."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def _post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = await self.http.post(path, json=body or {})
+        assert response.status_code == 200, f"POST {path}: {response.status_code} {response.text}"
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def user_message(self, user_id: int, text: str, *, language_code: str = "en") -> int:
+        body = {"text": text, "first_name": f"User{user_id}", "language_code": language_code}
+        return int((await self._post(f"/sandbox/users/{user_id}/messages", body))["message_id"])
+
+    async def user_callback(self, user_id: int, message_id: int, data: str) -> str:
+        body = {"message_id": message_id, "data": data}
+        return str((await self._post(f"/sandbox/users/{user_id}/callbacks", body))["callback_query_id"])
+
+    async def block(self, user_id: int) -> None:
+        await self._post(f"/sandbox/users/{user_id}/block")
+
+    async def create_channel(self, username: str, *, bot_is_admin: bool = True) -> None:
+        name = "@" + username.lstrip("@")
+        body = {"username": name, "type": "channel", "title": name[1:], "bot_is_admin": bot_is_admin}
+        await self._post("/sandbox/chats", body)
+
+    async def set_member(self, channel: str, user_id: int, status: MemberStatus) -> None:
+        await self._post(f"/sandbox/chats/{channel.lstrip('@')}/members/{user_id}", {"status": status})
+
+    async def chat(self, user_id: int) -> list[ChatRecord]:
+        response = await self.http.get(f"/sandbox/users/{user_id}/chat")
+        assert response.status_code == 200, f"chat of {user_id}: {response.status_code} {response.text}"
+        return [_record(m) for m in response.json()["messages"]]
+
+    async def force_flood(self, retry_after: int) -> None:
+        await self._post("/sandbox/config", {"faults": {"flood_next": 1, "flood_retry_after": retry_after}})
+
+    # ---- faults (tests/contract/test_faults.py) ----
+
+    async def break_link(self, how: Literal["server_error", "drop"]) -> None:
+        fault = {"fail_rate": 1.0, "fail_status": 502} if how == "server_error" else {"drop_rate": 1.0}
+        await self._post("/sandbox/config", {"faults": fault})
+
+    async def heal_link(self) -> None:
+        await self._post("/sandbox/config", {"faults": {"fail_rate": 0.0, "drop_rate": 0.0}})
+
+    async def cap_uploads(self, max_bytes: int) -> None:
+        mib = 1024 * 1024
+        assert max_bytes % mib == 0, "the sandbox caps uploads in whole MiB"
+        await self._post("/sandbox/config", {"limits": True, "upload_limit_mb": max_bytes // mib})
+
+
+def _record(m: dict[str, Any]) -> ChatRecord:
+    media = m.get("media") or {}
+    markup = m.get("reply_markup") or {}
+    return ChatRecord(
+        message_id=int(m["message_id"]),
+        from_bot=m["from"] == "bot",
+        text=m.get("text") or m.get("caption") or "",
+        edit_count=int(m.get("edit_count") or 0),
+        deleted=bool(m.get("deleted")),
+        media_kind=media.get("kind"),
+        media_sha256=media.get("sha256"),
+        media_size=media.get("size"),
+        has_thumbnail=bool(media.get("has_thumbnail")),
+        has_keyboard=bool(markup.get("inline_keyboard")),
+    )
+
+
+@dataclass
+class BotApiEnv:
+    world: SandboxWorld
+    settings: Settings
+    url: str
+    http: httpx.AsyncClient  # the simulation API, for botapi-only checks (stats, faults)
+
+    def make_port(self) -> TelegramPort:
+        return BotApiAdapter(self.settings, role="gateway")
+
+
+async def _read_ready_line(process: trio.Process, stderr_path: Path) -> str:
+    assert process.stdout is not None
+    seen = b""
+    with trio.move_on_after(START_DEADLINE):
+        async for chunk in process.stdout:
+            seen += chunk
+            for line in seen.split(b"\n")[:-1]:
+                if line.startswith(READY_PREFIX):
+                    return line.removeprefix(READY_PREFIX).decode().strip().rstrip("/")
+    raise AssertionError(
+        f"sandbox not ready within {START_DEADLINE}s (exit {process.poll()}); stdout {seen[-2000:]!r}; "
+        f"stderr {_tail(stderr_path)}"
+    )
+
+
+def _stderr_file(path: Path) -> BinaryIO:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.open("wb")
+
+
+def _tail(path: Path, size: int = 3000) -> str:
+    return path.read_text(errors="replace")[-size:]
+
+
+async def _drain(stream: trio.abc.ReceiveStream) -> None:
+    async for _ in stream:  # keep the pipe from filling up
+        pass
+
+
+@asynccontextmanager
+async def running_sandbox(data_dir: Path) -> AsyncIterator[str]:
+    """A `python -m sandbox` child on port 0; yields its base URL, stops it on the way out."""
+    stderr_path = data_dir / "sandbox.stderr"
+    with _stderr_file(stderr_path) as stderr:
+        process = await trio.lowlevel.open_process(
+            [sys.executable, "-m", "sandbox", "--port", "0", "--data-dir", str(data_dir)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        )
+        try:
+            async with trio.open_nursery() as nursery:
+                url = await _read_ready_line(process, stderr_path)
+                assert process.stdout is not None
+                nursery.start_soon(_drain, process.stdout)
+                yield url
+                nursery.cancel_scope.cancel()
+        finally:
+            with trio.CancelScope(shield=True):
+                process.terminate()
+                with trio.move_on_after(STOP_GRACE):
+                    await process.wait()
+                if process.poll() is None:
+                    process.kill()
+                    await process.wait()
+
+
+def settings_for(url: str, data_dir: Path, **overrides: str) -> Settings:
+    environ = {
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_BACKEND": "botapi",
+        "BOTAPI_URL": url,
+        "BOTAPI_UPLOAD_LIMIT_MB": str(UPLOAD_LIMIT_MB),
+        "DATA_DIR": str(data_dir),
+        **overrides,
+    }
+    return load_settings(environ=environ, env_file=None)
+
+
+@asynccontextmanager
+async def in_process_sandbox(data_dir: Path, media_dir: Path) -> AsyncIterator[str]:
+    """The sandbox served from this process's trio loop (fast to start); yields its base URL."""
+    from sandbox.server import serve
+
+    async with trio.open_nursery() as nursery:
+        with trio.fail_after(START_DEADLINE):
+            url: str = await nursery.start(partial(serve, 0, data_dir, media_dir=media_dir))
+        yield url
+        nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def botapi_env(
+    tmp_path: Path, *, media_dir: Path | None = None, as_child: bool = False
+) -> AsyncIterator[BotApiEnv]:
+    """The sandbox (in this process, or as a `python -m sandbox` child) with its limits off.
+
+    Sample media are cached in `media_dir`, by default beside `tmp_path` so that the tests of one
+    pytest run share them.
+    """
+    server = (
+        running_sandbox(tmp_path / "sandbox")
+        if as_child
+        else in_process_sandbox(tmp_path / "sandbox", media_dir or tmp_path.parent / "sandbox-media")
+    )
+    async with (
+        server as url,
+        httpx.AsyncClient(base_url=url, timeout=HTTP_TIMEOUT, trust_env=False) as http,
+    ):
+        world = SandboxWorld(http)
+        await world._post("/sandbox/config", {"limits": False})
+        yield BotApiEnv(world, settings_for(url, tmp_path / "bot"), url, http)

@@ -1,0 +1,107 @@
+"""Receiving: messages with entities, callback queries, users blocking the bot; updates in order
+and none lost (or repeated) when the receiver stops without confirming and another starts."""
+
+from __future__ import annotations
+
+import trio
+
+from core.telegram.port import (
+    BotBlocked,
+    Button,
+    CallbackQuery,
+    IncomingMessage,
+    TelegramPort,
+    Update,
+)
+
+USER = 4004
+POLL = 1.0  # seconds one long poll may wait
+DEADLINE = 20.0  # seconds to receive what a test expects
+
+
+async def receive(port: TelegramPort, count: int, *, confirm: bool = True) -> list[Update]:
+    """Poll until `count` updates came (confirming each batch, or not); fail saying what came."""
+    got: list[Update] = []
+    with trio.move_on_after(DEADLINE):
+        while len(got) < count:
+            batch = await port.get_updates(POLL)
+            got.extend(batch.updates)
+            if confirm:
+                await port.confirm(batch)
+    assert len(got) >= count, f"expected {count} updates within {DEADLINE}s, got {got}"
+    return got
+
+
+def texts(updates: list[Update]) -> list[str]:
+    return [u.text for u in updates if isinstance(u, IncomingMessage)]
+
+
+def utf16_offset(text: str, index: int) -> int:
+    return len(text[:index].encode("utf-16-le")) // 2
+
+
+async def test_a_user_message_arrives_with_sender_language_and_entities(env):
+    text = "/start 🎬 سلام https://example.com/v?id=1"
+    sent_id = await env.world.user_message(USER, text, language_code="fa")
+    async with env.make_port() as port:
+        [update] = await receive(port, 1)
+    assert isinstance(update, IncomingMessage)
+    assert update.message_id == sent_id and update.text == text
+    assert update.chat.id == USER and update.chat.type == "private"
+    assert update.sender.id == USER and update.sender.language_code == "fa" and not update.sender.is_bot
+    found = {e.type: (e.offset, e.length) for e in update.entities}
+    url = "https://example.com/v?id=1"
+    # Offsets count UTF-16 code units, as Telegram does: the emoji before the URL counts twice.
+    assert found["bot_command"] == (0, len("/start"))
+    assert found["url"] == (utf16_offset(text, text.index(url)), len(url))
+    assert utf16_offset(text, text.index(url)) == text.index(url) + 1
+
+
+async def test_updates_arrive_in_order_and_none_is_lost_when_the_receiver_restarts(env):
+    first_wave = [f"first {i}" for i in range(4)]
+    second_wave = [f"second {i}" for i in range(6)]
+    for text in first_wave:
+        await env.world.user_message(USER, text)
+    async with env.make_port() as receiver:
+        handled = await receive(receiver, len(first_wave))  # handled and confirmed, then it stops at once
+    assert texts(handled) == first_wave
+
+    for text in second_wave:
+        await env.world.user_message(USER, text)
+    async with env.make_port() as receiver:
+        unconfirmed = await receive(receiver, 1, confirm=False)  # seen, then the receiver "crashes"
+    assert texts(unconfirmed) == second_wave[: len(unconfirmed)], "confirmed updates came again"
+
+    async with env.make_port() as restarted:
+        again = await receive(restarted, len(second_wave))
+        assert texts(again) == second_wave  # all of them, in order, none of the confirmed ones
+        ids = [u.update_id for u in again]
+        assert ids == sorted(ids) and len(set(ids)) == len(ids)
+        with trio.fail_after(DEADLINE):
+            leftover = await restarted.get_updates(POLL)
+        assert list(leftover.updates) == [], f"repeated: {leftover.updates}"
+
+
+async def test_a_callback_query_arrives_and_can_be_answered(env):
+    await env.world.user_message(USER, "/start")
+    async with env.make_port() as port:
+        await receive(port, 1)
+        with trio.fail_after(DEADLINE):
+            sent = await port.send_text(USER, "Pick one", keyboard=((Button("Yes", callback_data="pick:yes"),),))
+        query_id = await env.world.user_callback(USER, sent.message_id, "pick:yes")
+        [update] = await receive(port, 1)
+        assert isinstance(update, CallbackQuery)
+        assert update.id == query_id and update.data == "pick:yes"
+        assert update.chat_id == USER and update.message_id == sent.message_id and update.sender.id == USER
+        with trio.fail_after(DEADLINE):
+            await port.answer_callback(update.id, "Done", alert=True)
+
+
+async def test_a_user_blocking_the_bot_arrives_as_bot_blocked(env):
+    await env.world.user_message(USER, "/start")
+    async with env.make_port() as port:
+        await receive(port, 1)
+        await env.world.block(USER)
+        [update] = await receive(port, 1)
+    assert isinstance(update, BotBlocked)
+    assert update.user.id == USER and update.blocked is True

@@ -1,0 +1,81 @@
+"""The first path through every layer: a user's /start reaches the gateway through the port, the
+welcome goes through the outbox to the uploader, and the user sees it in the sandbox chat."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+import trio
+
+from tests.supervisor.harness import Bot, free_port
+
+PERSIAN = re.compile(r"[\u0600-\u06FF]")
+
+
+@pytest.fixture
+async def sandbox_bot(tmp_path, nursery):
+    port = free_port()
+    bot = Bot(tmp_path, "--sandbox", "--workers", "1", "--sandbox-port", str(port))
+    try:
+        await bot.start(nursery)
+        line = await bot.ready_line(timeout=120)
+        assert f"chat http://127.0.0.1:{port}/" in line
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            yield bot, http
+    finally:
+        with trio.CancelScope(shield=True):
+            await bot.stop()
+
+
+async def bot_replies(http: httpx.AsyncClient, user_id: int) -> list[dict]:
+    chat = (await http.get(f"/sandbox/users/{user_id}/chat")).json()["messages"]
+    return [m for m in chat if m["from"] == "bot"]
+
+
+async def wait_for_replies(bot: Bot, http: httpx.AsyncClient, user_ids: list[int], timeout: float) -> dict:
+    replies: dict[int, list[dict]] = {}
+    with trio.move_on_after(timeout):
+        while len(replies) < len(user_ids):
+            for uid in user_ids:
+                if uid not in replies and (got := await bot_replies(http, uid)):
+                    replies[uid] = got
+            await trio.sleep(0.1)
+    missing = [uid for uid in user_ids if uid not in replies]
+    assert not missing, f"{len(missing)} users got no reply, e.g. {missing[:5]}\n{bot.output()}"
+    return replies
+
+
+async def test_start_is_answered_in_persian_by_default_and_english_for_english_users(sandbox_bot):
+    bot, http = sandbox_bot
+    await http.post("/sandbox/users/1001/messages", json={"text": "/start", "first_name": "Sara", "language_code": "fa"})
+    await http.post("/sandbox/users/1002/messages", json={"text": "/start", "first_name": "Tom", "language_code": "en"})
+    await http.post("/sandbox/users/1003/messages", json={"text": "/start", "first_name": "Ana"})  # no language
+    replies = await wait_for_replies(bot, http, [1001, 1002, 1003], timeout=60)
+    fa, en, default = (replies[u][0]["text"] for u in (1001, 1002, 1003))
+    assert PERSIAN.search(fa) and "Sara" in fa
+    assert not PERSIAN.search(en) and "Welcome" in en and "Tom" in en
+    assert PERSIAN.search(default)
+    assert all(len(replies[u]) == 1 for u in replies)  # exactly one welcome each
+
+
+async def test_two_hundred_users_at_once_are_all_answered_without_a_flood_wait(sandbox_bot):
+    bot, http = sandbox_bot
+    config = (await http.post("/sandbox/config", json={"limits": True})).json()
+    assert config["limits"] is True
+    users = list(range(5000, 5200))
+
+    async def start(uid: int) -> None:
+        lang = "en" if uid % 2 else "fa"
+        r = await http.post(f"/sandbox/users/{uid}/messages", json={"text": "/start", "language_code": lang})
+        r.raise_for_status()
+
+    async with trio.open_nursery() as nursery:
+        for uid in users:
+            nursery.start_soon(start, uid)
+    replies = await wait_for_replies(bot, http, users, timeout=120)
+    assert all(len(r) == 1 for r in replies.values())
+    stats = (await http.get("/sandbox/stats")).json()
+    assert stats["flood_waits"] == 0, stats
+    assert stats["peak_send_rate"] <= 30, stats

@@ -1,0 +1,134 @@
+"""The other side of a channel, in a separate OS process, for the IPC tests.
+
+Usage: python -m tests.ipc.peer ROLE ENDPOINT [ARGS...]
+
+It prints `ready` once its socket is set up, then one line per fact the test needs. It takes
+commands on stdin (`burst N`: send N messages) and exits when stdin closes, so a sender never
+closes its socket (and loses queued messages) before the test has received everything.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import trio
+
+from core.logs import setup_logging
+from ipc.channels import ControlClient, JobDispatcher, JobWorker, Publisher, Pusher, RpcServer
+from ipc.messages import Heartbeat, JobAssign, OutboxNotice, Ready
+
+
+def say(*words: object) -> None:
+    print(*words, flush=True)
+
+
+async def read_command() -> list[str] | None:
+    """The next command line from the test, or None once stdin is closed."""
+    line = await trio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
+    return line.split() if line else None
+
+
+async def bursts(send_one: Callable[[int], Awaitable[None]]) -> None:
+    """Obey `burst N` commands; message numbers run on across bursts."""
+    seq = 0
+    while (command := await read_command()) is not None:
+        if command[0] == "burst":
+            for _ in range(int(command[1])):
+                await send_one(seq)
+                seq += 1
+            say("sent", seq)
+
+
+async def pusher(endpoint: str) -> None:
+    with Pusher(endpoint) as push:
+        say("ready")
+        await bursts(lambda k: push.send(OutboxNotice(item_id=k)))
+
+
+async def publisher(endpoint: str) -> None:
+    with Publisher(endpoint) as pub:
+        say("ready")
+        with trio.fail_after(30):
+            await pub.wait_subscribed()
+        say("subscribed")
+        pid = os.getpid()
+        await bursts(lambda k: pub.send(Heartbeat(name="publisher", pid=pid, sent_at=float(k), busy=k)))
+
+
+async def dispatcher(endpoint: str) -> None:
+    with JobDispatcher(endpoint) as jobs:
+        say("ready", jobs.endpoint)
+
+        async def one(k: int) -> None:
+            await jobs.dispatch(
+                JobAssign(job_id=k, url=f"https://example.com/{k}", chat_id=1, user_id=1, format_id="best", attempt=1)
+            )
+
+        await bursts(one)
+
+
+async def worker(endpoint: str, name: str, mode: str) -> None:
+    """`hold`: take one job and keep it; `work`: take jobs one after another, forever."""
+    with JobWorker(name, endpoint) as jobs:
+        say("ready")
+        async with trio.open_nursery() as nursery:
+
+            async def take() -> None:
+                while True:
+                    job = await jobs.next_job()
+                    say("got", job.job_id)
+                    if mode == "hold":
+                        return
+
+            nursery.start_soon(take)
+            while await read_command() is not None:
+                pass
+            nursery.cancel_scope.cancel()
+        extra = 0
+        while jobs.socket.recv_nowait() is not None:
+            extra += 1
+        say("extra", extra)
+
+
+async def rpc_server(endpoint: str) -> None:
+    async def echo(params: dict[str, Any]) -> dict[str, Any]:
+        return params
+
+    async def fail(params: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("handler failed on purpose")
+
+    with RpcServer(endpoint) as server:
+        say("ready", server.endpoint)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(server.serve, {"echo": echo, "fail": fail})
+            while await read_command() is not None:
+                pass
+            nursery.cancel_scope.cancel()
+
+
+async def control(endpoint: str, name: str) -> None:
+    with ControlClient(name, endpoint) as client:
+        await client.send(Ready(name=name, pid=os.getpid()))
+        say("ready")
+        with trio.fail_after(30):
+            msg = await client.recv()
+        say("got", type(msg).__name__)
+        while await read_command() is not None:
+            pass
+
+
+ROLES: dict[str, Callable[..., Awaitable[None]]] = {
+    "pusher": pusher,
+    "publisher": publisher,
+    "dispatcher": dispatcher,
+    "worker": worker,
+    "rpc-server": rpc_server,
+    "control": control,
+}
+
+if __name__ == "__main__":
+    setup_logging(f"peer-{sys.argv[1]}", "WARNING")
+    trio.run(ROLES[sys.argv[1]], *sys.argv[2:])

@@ -1,0 +1,111 @@
+"""Credit-based job dispatch between the gateway (here, the test) and downloader processes."""
+
+from __future__ import annotations
+
+import trio
+import zmq
+
+from ipc.channels import JobDispatcher
+from ipc.messages import JobAssign
+from ipc.zmqtrio import Socket
+
+POLL_INTERVAL = 0.01
+DEADLINE = 20.0
+
+
+def job(job_id: int) -> JobAssign:
+    return JobAssign(
+        job_id=job_id, url=f"https://example.com/v/{job_id}", chat_id=7, user_id=7, format_id="best", attempt=1
+    )
+
+
+async def free_workers_become(jobs: JobDispatcher, expected: list[str]) -> None:
+    """Poll to a deadline: credits arrive on their own, there is no event to wait on."""
+    seen: list[str] = []
+    with trio.move_on_after(DEADLINE):
+        while (seen := jobs.free_workers()) != expected:
+            await trio.sleep(POLL_INTERVAL)
+        return
+    raise AssertionError(f"free workers never became {expected}; last seen {seen}")
+
+
+async def test_busy_worker_never_gets_a_second_job(start_peer, endpoint):
+    with JobDispatcher(endpoint("jobs")) as jobs:
+        holder = await start_peer("worker", jobs.endpoint, "downloader-1", "hold")
+        await holder.expect("ready")
+        await free_workers_become(jobs, ["downloader-1"])
+        with trio.fail_after(DEADLINE):
+            assert await jobs.dispatch(job(0)) == "downloader-1"
+        assert await holder.expect("got") == ["0"]
+
+        busy_worker = await start_peer("worker", jobs.endpoint, "downloader-2", "work")
+        await busy_worker.expect("ready")
+        sent_to: dict[str, list[int]] = {"downloader-1": [0], "downloader-2": []}
+        with trio.fail_after(DEADLINE):
+            for job_id in range(1, 41):
+                sent_to[await jobs.dispatch(job(job_id))].append(job_id)
+                # In flight on the second worker never exceeds its one credit: it reports the job
+                # before asking for the next, and the dispatcher only sends on a credit.
+                assert await busy_worker.expect("got") == [str(job_id)]
+
+        assert sent_to == {"downloader-1": [0], "downloader-2": list(range(1, 41))}
+        assert jobs.free_workers() in ([], ["downloader-2"])
+        await holder.finish()
+        assert await holder.expect("extra") == ["0"]  # nothing queued behind its held job
+
+
+async def test_worker_that_is_gone_loses_its_credit(start_peer, endpoint):
+    with (
+        JobDispatcher(endpoint("jobs")) as jobs,
+        Socket(jobs.socket.zmq.get_monitor_socket(zmq.EVENT_DISCONNECTED)) as events,
+    ):
+        doomed = await start_peer("worker", jobs.endpoint, "downloader-1", "work")
+        await doomed.expect("ready")
+        await free_workers_become(jobs, ["downloader-1"])
+        await doomed.kill()  # SIGKILL while idle, holding a credit
+        with trio.fail_after(DEADLINE):
+            await events.recv()  # the gateway's socket has seen the connection drop
+
+        survivor = await start_peer("worker", jobs.endpoint, "downloader-2", "work")
+        await survivor.expect("ready")
+        with trio.fail_after(DEADLINE):
+            assert await jobs.dispatch(job(1)) == "downloader-2"
+        assert await survivor.expect("got") == ["1"]
+        assert "downloader-1" not in jobs.free_workers()
+        jobs.socket.zmq.disable_monitor()
+
+
+async def test_forget_drops_a_workers_credits(start_peer, endpoint):
+    with JobDispatcher(endpoint("jobs")) as jobs:
+        first = await start_peer("worker", jobs.endpoint, "downloader-1", "work")
+        await first.expect("ready")
+        await free_workers_become(jobs, ["downloader-1"])
+        jobs.forget("downloader-1")
+        assert jobs.free_workers() == []
+        second = await start_peer("worker", jobs.endpoint, "downloader-2", "work")
+        await second.expect("ready")
+        with trio.fail_after(DEADLINE):
+            assert await jobs.dispatch(job(5)) == "downloader-2"
+        assert await second.expect("got") == ["5"]
+
+
+async def test_workers_ask_again_after_a_gateway_restart(start_peer, endpoint):
+    address = endpoint("jobs")
+    with JobDispatcher(address) as old_gateway:
+        worker = await start_peer("worker", address, "downloader-1", "work")
+        await worker.expect("ready")
+        await free_workers_become(old_gateway, ["downloader-1"])
+    # The old gateway took the worker's credit with it; a new one must still get work done.
+    with JobDispatcher(address) as new_gateway:
+        with trio.fail_after(DEADLINE):
+            assert await new_gateway.dispatch(job(9)) == "downloader-1"
+        assert await worker.expect("got") == ["9"]
+        await free_workers_become(new_gateway, ["downloader-1"])  # exactly one credit again
+
+
+async def test_dispatch_waits_for_a_credit_and_can_be_cancelled(endpoint):
+    with JobDispatcher(endpoint("jobs")) as jobs:
+        with trio.move_on_after(0.2) as scope:
+            await jobs.dispatch(job(1))
+        assert scope.cancelled_caught
+        assert jobs.free_workers() == []

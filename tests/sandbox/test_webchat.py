@@ -1,0 +1,215 @@
+"""The sandbox's web chat in a real browser (Playwright driving Debian's chromium).
+
+A person opens the page, picks a user, sends a sample link, gets a video back from the bot (the test
+plays the bot through the Bot API), plays it, presses an inline button, joins a sponsor channel,
+writes in Persian (right to left) and blocks the bot. Every wait has a deadline; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.sandbox.webchat_helpers import (
+    ARTIFACTS,
+    CHROMIUM_ARGS,
+    Bot,
+    Sandbox,
+    require_chromium,
+    running_sandbox,
+)
+
+pytestmark = pytest.mark.browser
+
+UI_DEADLINE_MS = 10_000  # a page change the bot caused shows within this
+UPDATE_DEADLINE_S = 10.0  # a page action reaches the bot's getUpdates within this
+PLAY_DEADLINE_MS = 15_000  # the received video starts and advances within this
+PLAYED_S = 0.3  # currentTime past this proves frames were decoded and time advanced
+SPONSOR = "@webchat_sponsor"
+PERSIAN = "سلام! لطفا این ویدیو را برایم بفرست"
+PERSIAN_REPLY = "ویدیو آماده است"
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    require_chromium()  # skip (or fail on CI) before starting anything
+    with running_sandbox(tmp_path_factory.mktemp("sandbox")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(sandbox: Sandbox) -> Iterator[Browser]:
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=require_chromium(), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, sandbox: Sandbox) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1180, "height": 860}, locale="en-US")
+    context.set_default_timeout(UI_DEADLINE_MS)
+    try:
+        tab = context.new_page()
+        tab.goto(sandbox.url + "/")
+        yield tab
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def bot(sandbox: Sandbox) -> Iterator[Bot]:
+    player = Bot(sandbox.url)
+    try:
+        yield player
+    finally:
+        player.close()
+
+
+def open_user(page: Page, user_id: int, name: str, lang: str) -> None:
+    page.get_by_test_id("user-id").fill(str(user_id))
+    page.get_by_test_id("user-name").fill(name)
+    page.get_by_test_id("user-lang").select_option(lang)
+    page.get_by_test_id("user-apply").click()
+    expect(page.get_by_test_id("chat-user")).to_contain_text(f"({user_id})")
+
+
+def bot_message(page: Page, message_id: int) -> Any:
+    return page.locator(f'[data-testid="msg"][data-from="bot"][data-message-id="{message_id}"]')
+
+
+def from_user(user_id: int, kind: str) -> Any:
+    def match(update: dict[str, Any]) -> bool:
+        return update.get(kind, {}).get("from", {}).get("id") == user_id
+
+    return match
+
+
+def direction(locator: Any) -> str:
+    return str(locator.evaluate("node => getComputedStyle(node).direction"))
+
+
+def test_person_sends_sample_link_plays_video_presses_button_in_persian(page: Page, bot: Bot, sandbox: Sandbox) -> None:
+    user_id = 4242
+    httpx.post(
+        f"{sandbox.url}/sandbox/chats",
+        json={"username": SPONSOR, "type": "channel", "title": "Webchat sponsor", "bot_is_admin": True},
+    ).raise_for_status()
+    open_user(page, user_id, "Sara", "en")
+
+    # The person clicks the sample video link; the bot receives exactly that link as a message.
+    sample_url = f"{sandbox.url}/media/sample.mp4"
+    page.locator(f'[data-testid="sample-link"][data-url="{sample_url}"]').click()
+    expect(page.locator('[data-testid="msg"][data-from="user"]').last).to_contain_text(sample_url)
+    update = bot.wait_update("the sample link", from_user(user_id, "message"), UPDATE_DEADLINE_S)
+    assert update["message"]["text"] == sample_url
+
+    # The bot answers with the video (multipart upload) under an inline keyboard.
+    video_bytes = httpx.get(sample_url).raise_for_status().content
+    sent = bot.call(
+        "sendVideo",
+        files={"video": ("sample.mp4", video_bytes, "video/mp4")},
+        chat_id=str(user_id),
+        caption="<b>Your video</b> is ready",
+        parse_mode="HTML",
+        reply_markup={
+            "inline_keyboard": [
+                [{"text": "Again", "callback_data": "again:1"}, {"text": "Source", "url": sample_url}],
+            ]
+        },
+    )
+    reply = bot_message(page, sent["message_id"])
+    expect(reply.locator("b")).to_have_text("Your video")
+    video = reply.locator('video[data-testid="media-video"]')
+    expect(video).to_be_visible()
+    expect(reply.locator('a[data-testid="kb-button"][data-kind="url"]')).to_have_attribute("target", "_blank")
+
+    # It plays in the page: decoded frames (readyState >= 2) and time advancing.
+    video.evaluate("v => { v.muted = true; return v.play(); }")
+    page.wait_for_function(
+        "([v, t]) => v.readyState >= 2 && v.currentTime > t && !v.error",
+        arg=[video.element_handle(), PLAYED_S],
+        timeout=PLAY_DEADLINE_MS,
+    )
+
+    # Pressing the callback button reaches the bot, whose answer shows as a toast.
+    reply.locator('button[data-testid="kb-button"][data-callback="again:1"]').click()
+    update = bot.wait_update("the button press", from_user(user_id, "callback_query"), UPDATE_DEADLINE_S)
+    query = update["callback_query"]
+    assert (query["data"], query["message"]["message_id"]) == ("again:1", sent["message_id"])
+    bot.call("answerCallbackQuery", callback_query_id=query["id"], text="Sending it again")
+    expect(page.get_by_test_id("toast").filter(has_text="Sending it again")).to_be_visible()
+
+    # Joining the sponsor channel from the page is what the bot then sees.
+    name = SPONSOR.removeprefix("@")
+    page.get_by_test_id(f"join-{name}").click()
+    expect(page.get_by_test_id(f"leave-{name}")).to_be_visible()
+    member = bot.call("getChatMember", chat_id=SPONSOR, user_id=user_id)
+    assert member["status"] == "member"
+
+    # In Persian the page turns right to left, and so do Persian bubbles and the input.
+    page.get_by_test_id("user-lang").select_option("fa")
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    expect(page.get_by_test_id("send-button")).to_have_attribute("aria-label", "ارسال")
+    page.get_by_test_id("message-input").fill(PERSIAN)
+    assert direction(page.get_by_test_id("message-input")) == "rtl"
+    page.get_by_test_id("send-button").click()
+    update = bot.wait_update("the Persian message", from_user(user_id, "message"), UPDATE_DEADLINE_S)
+    assert (update["message"]["text"], update["message"]["from"].get("language_code")) == (PERSIAN, "fa")
+    persian = bot.call("sendMessage", chat_id=user_id, text=PERSIAN_REPLY)
+    persian_text = bot_message(page, persian["message_id"]).get_by_test_id("msg-text")
+    expect(persian_text).to_have_text(PERSIAN_REPLY)
+    assert direction(persian_text) == "rtl"
+    assert direction(page.get_by_test_id("msg-text").filter(has_text=PERSIAN)) == "rtl"
+    assert direction(reply.get_by_test_id("msg-text")) == "ltr"  # the English caption stays left to right
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(Path(ARTIFACTS, "webchat.png")), full_page=True)
+
+    # Blocking the bot from the page is a fact of the sandbox: the bot can no longer write.
+    page.get_by_test_id("block-toggle").click()
+    expect(page.get_by_test_id("block-toggle")).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_test_id("blocked-banner")).to_be_visible()
+    refused = bot.http.post("/sendMessage", json={"chat_id": user_id, "text": "still there?"})
+    assert (refused.status_code, refused.json()["description"]) == (403, "Forbidden: bot was blocked by the user")
+
+
+def test_bot_html_is_rendered_safely_and_edits_and_deletes_show_live(page: Page, bot: Bot) -> None:
+    user_id = 5151
+    open_user(page, user_id, "Ali", "en")
+    page.get_by_test_id("message-input").fill("hello")
+    page.get_by_test_id("message-input").press("Enter")
+    bot.wait_update("hello", from_user(user_id, "message"), UPDATE_DEADLINE_S)
+
+    text = (
+        '<b>bold</b> <i>it</i> <a href="https://example.org/x">link</a> <code>c</code> '
+        "<tg-spoiler>secret</tg-spoiler> &lt;script&gt;alert(1)&lt;/script&gt; &lt;img src=x onerror=alert(1)&gt;"
+    )
+    sent = bot.call("sendMessage", chat_id=user_id, text=text, parse_mode="HTML")
+    body = bot_message(page, sent["message_id"]).get_by_test_id("msg-text")
+    expect(body.locator("b")).to_have_text("bold")
+    expect(body.locator("i")).to_have_text("it")
+    expect(body.locator("a")).to_have_attribute("href", "https://example.org/x")
+    expect(body.locator("code")).to_have_text("c")
+    expect(body.locator(".spoiler")).to_have_text("secret")
+    # Escaped markup stays text: no element was made from it.
+    expect(body).to_contain_text("<script>alert(1)</script> <img src=x onerror=alert(1)>")
+    assert body.locator("script, img").count() == 0
+
+    # An edit replaces the bubble in place; a delete shows it as deleted.
+    bot.call(
+        "editMessageText", chat_id=user_id, message_id=sent["message_id"], text="edited <i>now</i>", parse_mode="HTML"
+    )
+    edited = bot_message(page, sent["message_id"])
+    expect(edited.get_by_test_id("msg-text")).to_have_text("edited now")
+    expect(edited.get_by_test_id("msg-edited")).to_be_visible()
+    assert edited.count() == 1
+    bot.call("deleteMessage", chat_id=user_id, message_id=sent["message_id"])
+    expect(edited).to_have_attribute("data-deleted", "true")

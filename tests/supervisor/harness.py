@@ -1,0 +1,148 @@
+"""Run the real supervisor (`run.py`) as a subprocess and watch it the way an operator would:
+its stdout/stderr, `/healthz`, and the OS process table. Every wait has a deadline and says
+what it saw when it runs out."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+import trio
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "123456:supervisor-test-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Bot:
+    """One `python run.py ...` with its output collected in the background."""
+
+    def __init__(self, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.data_dir = tmp_path / "data"
+        self.monitor_port = free_port()
+        self.args = ["--data-dir", str(self.data_dir), "--monitor-port", str(self.monitor_port), *args]
+        self.env = {
+            **os.environ,
+            "BOT_TOKEN": TOKEN,
+            "TELEGRAM_BACKEND": "botapi",
+            "BOTAPI_URL": f"http://127.0.0.1:{free_port()}",  # nobody listens: Telegram is "down"
+            "LOG_LEVEL": "info",
+            **(env or {}),
+        }
+        self.cwd = tmp_path
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        self.process: trio.Process | None = None
+
+    async def start(self, nursery: trio.Nursery) -> None:
+        self.process = await trio.lowlevel.open_process(
+            [sys.executable, str(ROOT / "run.py"), *self.args],
+            cwd=self.cwd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        nursery.start_soon(self._collect, self.process.stdout, self.stdout)
+        nursery.start_soon(self._collect, self.process.stderr, self.stderr)
+
+    @staticmethod
+    async def _collect(stream: Any, lines: list[str]) -> None:
+        buffer = b""
+        async for chunk in stream:
+            buffer += chunk
+            *done, buffer = buffer.split(b"\n")
+            lines.extend(line.decode(errors="replace") for line in done)
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def output(self) -> str:
+        return "\n".join(["-- stdout --", *self.stdout[-40:], "-- stderr --", *self.stderr[-150:]])
+
+    async def wait_for(
+        self, what: str, check: Callable[[], Any], timeout: float = 30.0, *, needs_running: bool = True
+    ) -> Any:
+        """Poll `check` until it returns something truthy, or fail saying what was seen
+        (at once if the supervisor died and `needs_running`)."""
+        last: Any = None
+        with trio.move_on_after(timeout):
+            while True:
+                try:
+                    last = check()
+                except Exception as exc:  # not up yet
+                    last = exc
+                if last and not isinstance(last, Exception):
+                    return last
+                if needs_running and self.process is not None and self.process.returncode is not None:
+                    break
+                await trio.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}\n{self.output()}")
+
+    async def ready_line(self, timeout: float = 60.0) -> str:
+        return str(
+            await self.wait_for(
+                "the ready line",
+                lambda: next((line for line in self.stdout if line.startswith("ready:")), None),
+                timeout,
+            )
+        )
+
+    def health(self) -> dict[str, Any]:
+        url = f"http://127.0.0.1:{self.monitor_port}/healthz"
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return dict(json.load(response))
+
+    def processes(self) -> dict[str, dict[str, Any]]:
+        return {p["name"]: p for p in self.health()["processes"]}
+
+    def child_pids(self) -> set[int]:
+        try:
+            return {c.pid for c in psutil.Process(self.pid).children(recursive=True)}
+        except psutil.NoSuchProcess:
+            return set()
+
+    async def stop(self) -> None:
+        """Leave nothing behind: SIGKILL the supervisor and every process it started."""
+        if self.process is None:
+            return
+        pids = self.child_pids()
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def gone(pids: set[int]) -> Callable[[], bool]:
+    return lambda: not any(alive(pid) for pid in pids)
+
+
+def now() -> float:
+    return time.monotonic()
