@@ -33,10 +33,14 @@ async def serve_http(
 ) -> None:
     listeners = await trio.open_tcp_listeners(port, host=host)
     task_status.started(listeners[0].socket.getsockname()[1])
-    await trio.serve_listeners(lambda stream: _handle(stream, routes), listeners)
+
+    async def handler(stream: trio.SocketStream) -> None:
+        await _handle(stream, routes)
+
+    await trio.serve_listeners(handler, listeners)
 
 
-async def _handle(stream: trio.SocketStream, routes: dict[str, Route]) -> None:
+async def _handle(stream: trio.abc.Stream, routes: dict[str, Route]) -> None:
     try:
         with trio.fail_after(REQUEST_TIMEOUT):
             head = b""

@@ -47,7 +47,7 @@ def open_port(settings: Settings, *, role: str) -> TelegramPort:
 
         return BotApiAdapter(settings, role=role)
     if settings.telegram_backend == "mtproto":
-        from core.telegram.mtproto import MtprotoAdapter  # type: ignore[import-not-found,unused-ignore]
+        from core.telegram.mtproto import MtprotoAdapter
 
         adapter: TelegramPort = MtprotoAdapter(settings, role=role)
         return adapter

@@ -9,6 +9,7 @@
   const TOAST_MS = 4000;
   const STICK_TO_BOTTOM_PX = 80; // auto-scroll only when the reader is already near the end
   const MAX_USERS_SHOWN = 50;
+  const REPLY_SNIPPET_CHARS = 80;
   const STORAGE_KEY = "sandbox-chat-user";
   const DEFAULT_USER = { id: 1001, name: "Demo", lang: "fa" };
   const MEMBER_STATUSES = new Set(["creator", "administrator", "member", "restricted"]);
@@ -122,6 +123,7 @@
     fetching: false,
     refetch: false,
     users: [],
+    chatUser: null, // the open user as the chat view reports it (blocked state)
     chats: [],
     seenAnswers: new Set(),
     firstLoad: true,
@@ -307,7 +309,7 @@
   function renderBody(message, body, into) {
     const entities = message.text != null ? message.entities : message.caption_entities ?? message.entities;
     if (Array.isArray(entities)) renderEntities(body, entities, into);
-    else if (message.source && (message.parse_mode || "").toLowerCase() === "html") renderHtml(message.source, into);
+    else if (typeof message.html === "string") renderHtml(message.html, into);
     else into.textContent = body;
   }
 
@@ -355,7 +357,7 @@
     if (url && ["video", "animation", "video_note"].includes(kind)) {
       player = el("video", {
         controls: "", preload: "metadata", playsinline: "", src: url, "data-testid": "media-video",
-        "aria-label": media.file_name || kind,
+        "aria-label": media.file_name || kind, poster: media.thumbnail_url || undefined,
       });
       if (media.width && media.height) player.style.aspectRatio = `${media.width} / ${media.height}`;
     } else if (url && ["audio", "voice"].includes(kind)) {
@@ -366,7 +368,8 @@
     } else if (url && kind === "photo") {
       player = el("img", { src: url, alt: media.file_name || "photo", loading: "lazy", "data-testid": "media-photo" });
     }
-    const facts = [media.file_name, formatSize(media.size), formatDuration(media.duration)].filter(Boolean);
+    const title = [media.performer, media.title].filter(Boolean).join(" – ");
+    const facts = [title || media.file_name, formatSize(media.size), formatDuration(media.duration)].filter(Boolean);
     const info = el("div", { class: "media-info", dir: "auto" });
     if (url && !player) {
       info.appendChild(el("a", {
@@ -405,7 +408,18 @@
     return kb;
   }
 
-  function buildBubble(message, oldEl) {
+  function buildReplyQuote(message, byId) {
+    const replied = byId.get(message.reply_to_message_id);
+    if (!replied) return null;
+    const who = replied.from === "user" ? t("you") : t("bot");
+    const what = replied.deleted ? t("deleted") : replied.text || replied.caption || (replied.media && replied.media.kind) || "";
+    return el("div", { class: "reply-quote", "data-testid": "reply-quote" }, [
+      el("span", { class: "reply-who", text: who }),
+      el("span", { class: "reply-what", dir: "auto", text: what.slice(0, REPLY_SNIPPET_CHARS) }),
+    ]);
+  }
+
+  function buildBubble(message, oldEl, byId) {
     const from = message.from === "user" ? "user" : "bot";
     const item = el("li", {
       class: `msg from-${from}`, "data-testid": "msg", "data-from": from,
@@ -418,6 +432,8 @@
       bubble.appendChild(el("div", { class: "text", "data-testid": "msg-text", text: t("deleted") }));
       return item;
     }
+    const quote = message.reply_to_message_id ? buildReplyQuote(message, byId) : null;
+    if (quote) bubble.appendChild(quote);
     if (message.media) {
       // Keep a playing video alive when only the caption or buttons changed.
       const old = oldEl && oldEl.querySelector(".media");
@@ -443,15 +459,17 @@
     const list = $("messages");
     const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < STICK_TO_BOTTOM_PX;
     const keep = new Set();
+    const byId = new Map(messages.map((m) => [m.message_id, m]));
     let prev = null;
     for (const m of messages) {
       const key = `${m.from}:${m.message_id}`;
       keep.add(key);
-      const sig = `${state.lang}|${JSON.stringify(m)}`;
+      const replied = m.reply_to_message_id ? byId.get(m.reply_to_message_id) : null;
+      const sig = `${state.lang}|${JSON.stringify(m)}|${replied ? JSON.stringify(replied) : ""}`;
       const known = state.rendered.get(key);
       let node = known && known.el;
       if (!known || known.sig !== sig) {
-        const fresh = buildBubble(m, node);
+        const fresh = buildBubble(m, node, byId);
         if (node) node.replaceWith(fresh);
         node = fresh;
         state.rendered.set(key, { sig, el: node });
@@ -498,7 +516,9 @@
     try {
       const data = await api("GET", userPath("chat"));
       if (!state.user || state.user.id !== forUser) return;
+      state.chatUser = data.user || null;
       renderMessages(data.messages || []);
+      renderBlocked();
       showAnswers(data.callback_answers);
       state.firstLoad = false;
     } catch (err) {
@@ -609,7 +629,7 @@
   }
 
   function renderBlocked() {
-    const record = currentUserRecord();
+    const record = state.chatUser || currentUserRecord();
     const blocked = Boolean(record && record.blocked);
     const badge = $("block-state");
     badge.dataset.blocked = String(blocked);
@@ -716,14 +736,14 @@
 
   async function toggleBlocked() {
     if (!state.user) return;
-    const record = currentUserRecord();
+    const record = state.chatUser || currentUserRecord();
     const action = record && record.blocked ? "unblock" : "block";
     try {
       await api("POST", userPath(action));
     } catch (err) {
       fail(err);
     }
-    await refreshUsers();
+    await Promise.all([refreshUsers(), refreshChat()]);
   }
 
   // ---- language and user switching ----
@@ -781,6 +801,7 @@
       for (const info of state.rendered.values()) info.el.remove();
       state.rendered.clear();
       state.seenAnswers.clear();
+      state.chatUser = null;
       state.pending.clear();
       state.firstLoad = true;
       $("messages").replaceChildren();

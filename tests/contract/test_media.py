@@ -16,6 +16,7 @@ from tests.contract.world import ChatRecord, World
 USER = 2002
 DEADLINE = 30.0  # seconds for any one test's Telegram traffic
 CANCEL_FILE_SIZE = 24 * 1024 * 1024  # big enough that it cannot be done when the first part is
+CONCURRENT_FILE_SIZE = 3 * 1024 * 1024
 PROMPT = 2.0  # seconds a cancelled upload may take to stop
 
 
@@ -78,6 +79,31 @@ async def test_a_file_is_sent_again_by_its_file_id_without_uploading(env, clip):
     assert [m.message_id for m in shown] == [first.message_id, again.message_id]
     assert shown[1].media_sha256 == shown[0].media_sha256 == sha256(clip.video)
     assert shown[1].text == "again"
+
+
+async def test_several_files_upload_at_once_and_each_arrives_whole(env, tmp_path):
+    await env.world.user_message(USER, "/start")
+    files = []
+    for i in range(3):
+        path = tmp_path / f"part{i}.bin"
+        path.write_bytes(os.urandom(CONCURRENT_FILE_SIZE + i))
+        files.append(path)
+    sent: dict[Path, str] = {}
+    async with env.make_port() as port:
+        with trio.fail_after(DEADLINE):
+            async with trio.open_nursery() as nursery:
+                for path in files:
+
+                    async def upload(path: Path = path) -> None:
+                        media = Media(MediaKind.DOCUMENT, path=path, caption=path.name)
+                        sent[path] = (await port.send_media(USER, media)).file_id
+
+                    nursery.start_soon(upload)
+    shown = {r.text: r for r in await media_messages(env.world)}
+    assert sorted(shown) == sorted(p.name for p in files)
+    for path in files:
+        assert shown[path.name].media_sha256 == sha256(path) and shown[path.name].media_size == path.stat().st_size
+        assert sent[path]
 
 
 async def test_cancelling_an_upload_in_progress_stops_it_and_sends_nothing(env, tmp_path):

@@ -7,6 +7,7 @@ import trio
 
 from core.telegram.port import (
     BotBlocked,
+    ChatMemberChange,
     Button,
     CallbackQuery,
     IncomingMessage,
@@ -105,3 +106,23 @@ async def test_a_user_blocking_the_bot_arrives_as_bot_blocked(env):
         [update] = await receive(port, 1)
     assert isinstance(update, BotBlocked)
     assert update.user.id == USER and update.blocked is True
+
+
+async def test_a_user_joining_and_leaving_a_sponsor_channel_arrives_as_member_changes(env):
+    channel = "@contract_updates_sponsor"
+    await env.world.user_message(USER, "/start")
+    async with env.make_port() as port:
+        await receive(port, 1)  # the receiver is polling (Telegram sends chat_member only once asked)
+        await env.world.create_channel(channel, bot_is_admin=True)
+        await env.world.set_member(channel, USER, "member")
+        await env.world.set_member(channel, USER, "left")
+        got: list[Update] = []
+        with trio.move_on_after(DEADLINE):
+            while len([u for u in got if isinstance(u, ChatMemberChange)]) < 2:
+                batch = await port.get_updates(POLL)
+                got.extend(batch.updates)
+                await port.confirm(batch)
+    changes = [u for u in got if isinstance(u, ChatMemberChange)]
+    assert [(c.old_status, c.new_status) for c in changes] == [("left", "member"), ("member", "left")], got
+    assert all(c.user.id == USER and c.chat.username == channel.lstrip("@") for c in changes)
+    assert all(c.chat.type == "channel" and c.chat.id < 0 for c in changes)

@@ -15,6 +15,7 @@ from ipc.messages import (
     Heartbeat,
     JobAssign,
     JobEvent,
+    Message,
     Metrics,
     OutboxNotice,
     ProcessInfo,
@@ -27,7 +28,7 @@ from ipc.messages import (
     encode,
 )
 
-EXAMPLES = [
+EXAMPLES: list[Message] = [
     Ready(name="gateway", pid=10),
     Heartbeat(name="downloader-1", pid=11, sent_at=1.5, busy=1),
     Drain(),

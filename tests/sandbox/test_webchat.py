@@ -56,6 +56,7 @@ def browser(sandbox: Sandbox) -> Iterator[Browser]:
 def page(browser: Browser, sandbox: Sandbox) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1180, "height": 860}, locale="en-US")
     context.set_default_timeout(UI_DEADLINE_MS)
+    expect.set_options(timeout=UI_DEADLINE_MS)
     try:
         tab = context.new_page()
         tab.goto(sandbox.url + "/")
@@ -196,7 +197,7 @@ def test_bot_html_is_rendered_safely_and_edits_and_deletes_show_live(page: Page,
     body = bot_message(page, sent["message_id"]).get_by_test_id("msg-text")
     expect(body.locator("b")).to_have_text("bold")
     expect(body.locator("i")).to_have_text("it")
-    expect(body.locator("a")).to_have_attribute("href", "https://example.org/x")
+    expect(body.locator('a[data-entity="text_link"]')).to_have_attribute("href", "https://example.org/x")
     expect(body.locator("code")).to_have_text("c")
     expect(body.locator(".spoiler")).to_have_text("secret")
     # Escaped markup stays text: no element was made from it.
