@@ -143,7 +143,9 @@ def mtproto_factory() -> Callable[[Path], AbstractAsyncContextManager[Any]] | st
         from tests.contract.mtproto_env import mtproto_env
     except ModuleNotFoundError as exc:
         return f"skipped ({exc.name} is not there)"
-    factory: Callable[[Path], AbstractAsyncContextManager[Any]] = mtproto_env
+    def factory(folder: Path) -> AbstractAsyncContextManager[Any]:
+        return mtproto_env(folder, part_delay=0.0)  # no simulated network time per part
+
     return factory
 
 

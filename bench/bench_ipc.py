@@ -7,12 +7,15 @@ Prints, as medians of several runs:
   fast as it can to a downloader process that keeps a window of credits open (goal: >= 20,000/s);
 - round trip when idle: the downloader asks for one job (Credit) and the waiting gateway sends
   it (JobAssign), one at a time with a pause between, p50 and p99 in ms (goal: p99 < 2 ms);
-- the same round trip for an RPC call to a monitor-like echo server.
+- the same round trip for an RPC call to a monitor-like echo server;
+- for scale, the same round trip with plain blocking pyzmq on both ends (no trio, no msgspec):
+  on a loaded machine the tail is mostly the OS scheduler, and this baseline shows how much.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import trio
+import zmq
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -63,6 +67,15 @@ async def rpc_server(endpoint: str) -> None:
     with RpcServer(endpoint) as server:
         print("ready", flush=True)
         await server.serve({"echo": echo})
+
+
+def raw_echo(endpoint: str) -> None:
+    """Plain blocking pyzmq ROUTER that echoes every message: the baseline."""
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.ROUTER)
+    sock.bind(endpoint)
+    print("ready", flush=True)
+    while True:
+        sock.send_multipart(sock.recv_multipart())
 
 
 def start_child(role: str, endpoint: str) -> subprocess.Popen[str]:
@@ -116,6 +129,25 @@ async def rpc_round_trips(endpoint: str, samples: int) -> list[float]:
         return times
 
 
+async def raw_round_trips(endpoint: str, samples: int) -> list[float]:
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+    sock.connect(endpoint)
+    payload = b"x" * 100
+    try:
+        sock.send(payload)
+        sock.recv()  # connect
+        times = []
+        for _ in range(samples):
+            time.sleep(IDLE_GAP)  # noqa: ASYNC251 -- the baseline is blocking pyzmq on purpose
+            started = time.perf_counter()
+            sock.send(payload)
+            sock.recv()
+            times.append((time.perf_counter() - started) * 1000)
+        return times
+    finally:
+        sock.close(linger=0)
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -141,33 +173,37 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         role, endpoint = args.child
-        trio.run(gateway if role == "gateway" else rpc_server, endpoint)
+        if role == "raw-echo":
+            raw_echo(endpoint)
+        else:
+            trio.run(gateway if role == "gateway" else rpc_server, endpoint)
         return
 
-    rates, job_p50, job_p99, rpc_p50, rpc_p99 = [], [], [], [], []
+    rates: list[float] = []
+    trips: dict[str, list[tuple[float, float]]] = {"job": [], "rpc": [], "plain": []}
     for run in range(1, args.runs + 1):
-        rate = run_against("gateway", one_way, args.messages)
-        jobs = run_against("gateway", job_round_trips, args.samples)
-        rpcs = run_against("rpc-server", rpc_round_trips, args.samples)
-        rates.append(rate)
-        job_p50.append(percentile(jobs, 0.5))
-        job_p99.append(percentile(jobs, 0.99))
-        rpc_p50.append(percentile(rpcs, 0.5))
-        rpc_p99.append(percentile(rpcs, 0.99))
-        print(
-            f"run {run}: {rate:,.0f} jobs/s one way; job round trip p50 {job_p50[-1]:.3f} ms "
-            f"p99 {job_p99[-1]:.3f} ms; rpc round trip p50 {rpc_p50[-1]:.3f} ms p99 {rpc_p99[-1]:.3f} ms",
-            flush=True,
-        )
+        rates.append(run_against("gateway", one_way, args.messages))
+        for kind, role, measure in (
+            ("job", "gateway", job_round_trips),
+            ("rpc", "rpc-server", rpc_round_trips),
+            ("plain", "raw-echo", raw_round_trips),
+        ):
+            times = run_against(role, measure, args.samples)
+            trips[kind].append((percentile(times, 0.5), percentile(times, 0.99)))
+        shown = "; ".join(f"{kind} p50 {t[-1][0]:.3f} p99 {t[-1][1]:.3f} ms" for kind, t in trips.items())
+        print(f"run {run}: {rates[-1]:,.0f} jobs/s one way; round trips: {shown}", flush=True)
+
+    def medians(kind: str) -> str:
+        p50 = statistics.median(t[0] for t in trips[kind])
+        p99 = statistics.median(t[1] for t in trips[kind])
+        return f"p50 {p50:.3f} ms, p99 {p99:.3f} ms"
+
     print(f"\nmedians of {args.runs} runs ({args.messages:,} jobs, {args.samples:,} round trips per run):")
-    print(f"  job channel one way:     {statistics.median(rates):>10,.0f} messages/s   (goal >= 20,000)")
-    print(
-        f"  job round trip (idle):   p50 {statistics.median(job_p50):.3f} ms, p99 {statistics.median(job_p99):.3f} ms"
-        "   (goal p99 < 2 ms)"
-    )
-    print(
-        f"  rpc round trip (idle):   p50 {statistics.median(rpc_p50):.3f} ms, p99 {statistics.median(rpc_p99):.3f} ms"
-    )
+    print(f"  job channel one way:      {statistics.median(rates):,.0f} messages/s   (goal >= 20,000)")
+    print(f"  job round trip, idle:     {medians('job')}   (goal p99 < 2 ms)")
+    print(f"  rpc round trip, idle:     {medians('rpc')}")
+    print(f"  plain pyzmq round trip:   {medians('plain')}   (baseline: blocking, no trio, no msgspec)")
+    print(f"  load average afterwards:  {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

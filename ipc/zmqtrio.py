@@ -24,7 +24,6 @@ a message is for is full; there `send` backs off with short sleeps instead of sp
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, cast
@@ -33,8 +32,6 @@ import trio
 import zmq
 
 __all__ = ["DEFAULT_LINGER_MS", "Socket", "context", "open_socket"]
-
-log = logging.getLogger(__name__)
 
 DEFAULT_LINGER_MS = 1000
 """How long `close` lets ZeroMQ flush queued outgoing messages."""
@@ -122,13 +119,9 @@ class Socket:
         await trio.lowlevel.checkpoint_if_cancelled()
         blocked = False
         backoff = FULL_PEER_BACKOFF_MIN
-        last = len(frames) - 1
         while True:
-            self._check_open()
             try:
-                # One synchronous call: ZeroMQ queues all parts or (on Again) none of them.
-                for index, frame in enumerate(frames):
-                    self._send(frame, _NOBLOCK | _SNDMORE if index < last else _NOBLOCK)
+                self._send_frames(frames)
                 break
             except zmq.Again:
                 events = self._getsockopt(_EVENTS)
@@ -143,6 +136,23 @@ class Socket:
         self._pass_news()
         if not blocked:
             await trio.lowlevel.cancel_shielded_checkpoint()
+
+    def send_nowait(self, frames: Sequence[bytes]) -> bool:
+        """Queue one (multipart) message if ZeroMQ takes it now; False, with nothing sent, if not."""
+        try:
+            self._send_frames(frames)
+        except zmq.Again:
+            return False
+        finally:
+            self._pass_news()
+        return True
+
+    def _send_frames(self, frames: Sequence[bytes]) -> None:
+        self._check_open()
+        # One synchronous call: ZeroMQ queues all parts or (on Again) none of them.
+        last = len(frames) - 1
+        for index, frame in enumerate(frames):
+            self._send(frame, _NOBLOCK | _SNDMORE if index < last else _NOBLOCK)
 
     async def recv(self) -> list[bytes]:
         """Receive one multipart message as a list of frames. Cancellable without losing a message."""
@@ -191,7 +201,7 @@ class Socket:
 
     def _pass_news(self) -> None:
         """After an operation that may have consumed the fd's edge, wake whoever can now proceed."""
-        if self._has_waiters():
+        if not self._closed and self._has_waiters():
             self._wake(self._getsockopt(_EVENTS))
 
     def _wake(self, events: int) -> None:

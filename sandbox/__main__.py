@@ -10,11 +10,12 @@ import argparse
 import logging
 import signal
 import sys
+from functools import partial
 from pathlib import Path
 
 import trio
 
-from core.config import SettingsError, load_settings
+from core.config import Settings, SettingsError, load_settings
 from core.logs import setup_logging
 from sandbox.server import serve
 
@@ -31,18 +32,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def _main(args: argparse.Namespace) -> None:
-    settings = load_settings()
+async def _main(args: argparse.Namespace, settings: Settings) -> None:
     port = settings.sandbox_port if args.port is None else args.port
     data_dir = args.data_dir or settings.data_dir
-    async with trio.open_nursery() as nursery:
-        url = await nursery.start(
-            lambda task_status: serve(
-                port, data_dir, host=args.host, settings=settings, media_dir=args.media_dir, task_status=task_status
-            )
-        )
-        print(f"{READY_PREFIX} {url}", flush=True)
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+    start = partial(serve, port, data_dir, host=args.host, settings=settings, media_dir=args.media_dir)
+    # Listen for signals from the start: a SIGTERM during start-up waits for us instead of killing us.
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with trio.open_nursery() as nursery:
+            url = await nursery.start(start)
+            print(f"{READY_PREFIX} {url}", flush=True)
             async for signum in signals:
                 log.info("signal %s: stopping", signal.Signals(signum).name)
                 nursery.cancel_scope.cancel()
@@ -57,11 +55,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sandbox: {exc}", file=sys.stderr)
         return 2
     setup_logging("sandbox", settings.log_level, settings.secrets())
+    status = 0
     try:
-        trio.run(_main, args)
-    except KeyboardInterrupt:
+        trio.run(_main, args, settings)
+    except* OSError as group:
+        leaf: BaseException = group
+        while isinstance(leaf, BaseExceptionGroup):
+            leaf = leaf.exceptions[0]
+        log.error("cannot serve: %s", leaf)
+        status = 1
+    except* KeyboardInterrupt:
         pass
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ DEFAULT_LIMIT = 100
 async def get_updates(sb: Sandbox, p: Params) -> Any:
     queue = sb.world.updates
     queue.set_allowed(p.json("allowed_updates"))
-    updates = await queue.get(p.integer("offset"), p.integer("limit", DEFAULT_LIMIT) or 0, p.number("timeout", 0.0))
+    limit = p.integer("limit") or DEFAULT_LIMIT  # 0 or absent: the default, as on Telegram
+    updates = await queue.get(p.integer("offset"), limit, p.number("timeout", 0.0))
     sb.stats.updates_delivered += len(updates)
     return updates
 

@@ -36,6 +36,8 @@ def error_from(method: str, status: int, body: dict[str, Any] | None) -> Telegra
     text = description.lower()
     parameters = body.get("parameters") or {}
     if code == 429 or status == 429:
+        # The Bot API does not say which limit was hit (bot, chat or group): pausing every send
+        # is the reading that cannot earn a second 429.
         return FloodWait(float(parameters.get("retry_after") or DEFAULT_RETRY_AFTER), "global")
     if code >= 500 or status >= 500:
         return Transient(f"{method}: {description}")

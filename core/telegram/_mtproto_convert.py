@@ -8,16 +8,16 @@ re-counted on the way.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pyrogram import enums, raw, types, utils
 
 from core.telegram.port import (
+    BotBlocked,
     Button,
     CallbackQuery,
     Chat,
     ChatMemberChange,
-    BotBlocked,
     Entity,
     IncomingMessage,
     Keyboard,
@@ -141,7 +141,7 @@ def _chat(peer: Any, users: RawUsers, chats: RawChats) -> Chat:
         found = chats.get(peer.chat_id)
         return Chat(id=chat_id, type="group", title=getattr(found, "title", None))
     found = chats.get(peer.channel_id)
-    kind = "channel" if getattr(found, "broadcast", False) else "supergroup"
+    kind: Literal["channel", "supergroup"] = "channel" if getattr(found, "broadcast", False) else "supergroup"
     return Chat(id=chat_id, type=kind, title=getattr(found, "title", None), username=getattr(found, "username", None))
 
 

@@ -57,6 +57,21 @@ class _WatchedQueue(asyncio.Queue[Any]):
         super().put_nowait(item)
 
 
+class _Discarded(asyncio.Queue[Any]):
+    def put_nowait(self, item: Any) -> None:
+        pass
+
+
+def discard_updates(client: pyrogram.Client) -> None:
+    """For a client with `no_updates=True`: drop what kurigram queues for handlers it never runs.
+
+    kurigram's session subscribes its connection to updates anyway (its InitConnection is not
+    wrapped in invokeWithoutUpdates) and `handle_updates` queues whatever arrives; with no
+    handler tasks nothing would ever take it off the queue.
+    """
+    client.dispatcher.updates_queue = _Discarded()
+
+
 class UpdatePipe:
     def __init__(self, storage: HeldStateStorage, loop: asyncio.AbstractEventLoop, *, buffer: int) -> None:
         self._storage = storage
@@ -155,6 +170,9 @@ class UpdatePipe:
         self._committed = self._committed.merge(point)
         self._storage.write_resume_point(self._committed)
 
+    def empty(self) -> bool:
+        return self._recv.statistics().current_buffer_used == 0
+
     def close(self) -> None:
         """Stop receiving: a handler still sending gives up (its update stays unconfirmed)."""
         self._recv.close()
@@ -177,4 +195,3 @@ def _ahead(point: ResumePoint, committed: ResumePoint) -> bool:
         new is not None and (old is None or new > old)
         for new, old in ((point.pts, committed.pts), (point.qts, committed.qts))
     )
-

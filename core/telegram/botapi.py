@@ -133,6 +133,8 @@ class BotApiAdapter:
         self.upload_limit = settings.botapi_upload_limit_mb * MIB
         self._token = settings.bot_token.reveal()
         self._base = f"{settings.botapi_url}/bot{self._token}/"
+        # PROXY_URL as for mtproto; socks5:// needs httpx's socks extra (socksio), http(s):// does not.
+        self._proxy = settings.proxy_url or None
         self._client: httpx.AsyncClient | None = None
         self._offset = 0  # first update_id not yet confirmed; 0 until the first confirm
         _redact.tokens.add(self._token)
@@ -141,7 +143,7 @@ class BotApiAdapter:
 
     async def __aenter__(self) -> TelegramPort:
         timeout = httpx.Timeout(CALL_TIMEOUT, connect=CONNECT_TIMEOUT, pool=POOL_TIMEOUT)
-        self._client = httpx.AsyncClient(base_url=self._base, timeout=timeout, trust_env=False)
+        self._client = httpx.AsyncClient(base_url=self._base, timeout=timeout, proxy=self._proxy, trust_env=False)
         log.info("%s: Bot API adapter open (upload limit %d MiB)", self.role, self.upload_limit // MIB)
         return self
 

@@ -50,12 +50,13 @@ import pyrogram
 import trio
 import trio_asyncio
 from pyrogram import enums, errors, types
+from pyrogram.handlers import ConnectHandler, DisconnectHandler
 
 from core.config import Settings
 from core.telegram._mtproto_convert import markup, member_status
 from core.telegram._mtproto_errors import translate
 from core.telegram._mtproto_state import HeldStateStorage
-from core.telegram._mtproto_updates import UpdatePipe
+from core.telegram._mtproto_updates import UpdatePipe, discard_updates
 from core.telegram.port import (
     BadRequest,
     BotIdentity,
@@ -88,6 +89,9 @@ MAX_BATCH = 100  # updates handed out by one get_updates
 STOP_TIMEOUT = 10.0  # seconds for the clients to stop before the loop is torn down anyway
 HANDLER_WORKERS = 1  # one dispatcher task, so that updates reach us in the order they came
 PREMIUM_PREFIX = "premium:"
+LINK_GRACE = 3.0  # seconds a call waits for a lost connection to come back before it is Transient
+LIBRARY_RETRIES = 2  # attempts kurigram makes on a 5xx or network error (its default: 10, 1 s apart)
+LIBRARY_RETRY_DELAY = 0.5  # seconds between them
 PROXY_SCHEMES = {"socks5": "socks5", "http": "http", "https": "http"}  # kurigram tunnels both via CONNECT
 
 
@@ -120,6 +124,10 @@ class MtprotoAdapter:
         self._premium: pyrogram.Client | None = None
         self._pipe: UpdatePipe | None = None
         self._started: list[pyrogram.Client] = []
+        self._link_up = False
+        self._link_back = trio.Event()  # set while connected
+        self._link_lost = trio.Event()  # set while disconnected
+        self._in_flight: set[trio.CancelScope] = set()
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -133,6 +141,9 @@ class MtprotoAdapter:
         self._stack = AsyncExitStack()
         try:
             self._loop = await self._stack.enter_async_context(trio_asyncio.open_loop())
+            watchers = await self._stack.enter_async_context(trio.open_nursery())
+            watchers.start_soon(self._watch_link)
+            self._stack.callback(watchers.cancel_scope.cancel)
             session_dir = _prepare_session_dir(self._settings.session_dir)
             storage = HeldStateStorage(self.session_name, session_dir) if self._receives else None
             self._bot = self._build_bot(session_dir, storage)
@@ -196,15 +207,74 @@ class MtprotoAdapter:
         )
 
     async def _start_clients(self) -> None:
-        """asyncio side: hook the update pipe in, then start the clients."""
+        """asyncio side: hook the update pipe and the link watch in, then start the clients."""
         assert self._bot is not None
+        for client in (self._bot, self._premium):
+            if client is not None:
+                _limit_retries(client)
         if self._pipe is not None:
             self._pipe.install(self._bot)
+        else:
+            discard_updates(self._bot)
+        self._bot.add_handler(ConnectHandler(self._on_connect))
+        self._bot.add_handler(DisconnectHandler(self._on_disconnect))
         await self._bot.start()
         self._started.append(self._bot)
+        self._link_changed(True)
         if self._premium is not None:
+            discard_updates(self._premium)
             await self._premium.start()
             self._started.append(self._premium)
+
+    # kurigram calls these when its main session (re)connects or drops; a dropped connection
+    # is restarted by kurigram itself, and Telegram re-sends the updates of the gap.
+
+    async def _on_connect(self, client: pyrogram.Client, session: Any) -> None:
+        if session is client.session:
+            self._link_changed(True)
+
+    async def _on_disconnect(self, client: pyrogram.Client, session: Any) -> None:
+        if session is client.session and self._bot in self._started:
+            self._link_changed(False)
+
+    def _link_changed(self, up: bool) -> None:
+        if up == self._link_up:
+            return
+        self._link_up = up
+        log.log(logging.INFO if up else logging.WARNING, "connection to Telegram %s", "back" if up else "lost")
+        # An event is replaced only once it has fired, so that a waiter never holds a stale one.
+        if up:
+            self._link_back.set()
+            if self._link_lost.is_set():
+                self._link_lost = trio.Event()
+        else:
+            self._link_lost.set()
+            if self._link_back.is_set():
+                self._link_back = trio.Event()
+
+    async def _watch_link(self) -> None:
+        """Fail the calls in flight when the connection stays lost for LINK_GRACE seconds.
+
+        kurigram itself would hold them: up to 15 s waiting for its session to restart, then
+        its retries; the uploader is better off hearing `Transient` and backing off.
+        """
+        while True:
+            await self._link_lost.wait()
+            with trio.move_on_after(LINK_GRACE):
+                await self._link_back.wait()
+            if not self._link_up:
+                for scope in list(self._in_flight):
+                    scope.cancel()
+                await self._link_back.wait()
+
+    async def _await_link(self, patience: float = LINK_GRACE) -> None:
+        """Return at once while connected; else wait `patience` seconds for the link, or fail."""
+        if self._link_up:
+            return
+        with trio.move_on_after(patience):
+            await self._link_back.wait()
+        if not self._link_up:
+            raise Transient("no connection to Telegram")
 
     async def _close(self) -> None:
         stack, self._stack = self._stack, None
@@ -223,7 +293,9 @@ class MtprotoAdapter:
             if deadline.cancelled_caught:
                 log.warning("mtproto clients did not stop within %ss; closing the loop anyway", STOP_TIMEOUT)
             self._started.clear()
-            await stack.aclose()
+        # Outside the shield: the loop's own scopes were opened before it (open_loop copes with
+        # a cancellation while it shuts down).
+        await stack.aclose()
         log.info("mtproto %s stopped", self._role)
 
     # ---- the bridge -----------------------------------------------------------------------------
@@ -232,14 +304,21 @@ class MtprotoAdapter:
         """Run kurigram's coroutine function `fn` in our asyncio loop; map its errors to the port's."""
         if self._loop is None:
             raise RuntimeError("use the adapter inside `async with`")
-        try:
-            result: T = await trio_asyncio.aio_as_trio(fn, loop=self._loop)(*args, **kwargs)
-        except Exception as exc:
-            mapped = translate(exc, to_user=to_user)
-            if mapped is exc:
-                raise
-            raise mapped from exc
-        return result
+        if self._started:
+            await self._await_link()
+        with trio.CancelScope() as scope:
+            self._in_flight.add(scope)
+            try:
+                result: T = await trio_asyncio.aio_as_trio(fn, loop=self._loop)(*args, **kwargs)
+                return result
+            except Exception as exc:
+                mapped = translate(exc, to_user=to_user)
+                if mapped is exc:
+                    raise
+                raise mapped from exc
+            finally:
+                self._in_flight.discard(scope)
+        raise Transient("the connection to Telegram was lost during the call")  # cancelled by _watch_link
 
     def _client(self) -> pyrogram.Client:
         if self._bot is None or self._bot not in self._started:
@@ -256,7 +335,12 @@ class MtprotoAdapter:
     async def get_updates(self, timeout: float) -> UpdateBatch:
         if self._pipe is None:
             raise RuntimeError(f"the {self._role} role does not receive updates")
-        return await self._pipe.receive(timeout, MAX_BATCH)
+        if self._pipe.empty():
+            await self._await_link(min(timeout, LINK_GRACE))
+        batch = await self._pipe.receive(timeout, MAX_BATCH)
+        if not batch.updates and not self._link_up:
+            raise Transient("the connection to Telegram was lost while waiting for updates")
+        return batch
 
     async def confirm(self, batch: UpdateBatch) -> None:
         """Remember that `batch` is handled: a restart resumes Telegram's stream after it."""
@@ -422,6 +506,24 @@ async def _upload(
     return await client.send_document(
         chat_id, path, thumb=thumb, file_name=media.file_name, force_document=True, **common
     )
+
+
+def _limit_retries(client: pyrogram.Client) -> None:
+    """Make kurigram give up on a 5xx or network error after LIBRARY_RETRIES attempts.
+
+    Its `invoke` retries ten times a second apart by default, so a Telegram outage would hold
+    every call for ten seconds before the uploader's own back-off and circuit breaker hear of it.
+    Only this client's requests change; `save_file` sends its parts through the media session
+    directly and keeps kurigram's patience for them.
+    """
+    invoke = client.invoke
+
+    async def limited(query: Any, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("retries", LIBRARY_RETRIES)
+        kwargs.setdefault("retry_delay", LIBRARY_RETRY_DELAY)
+        return await invoke(query, *args, **kwargs)
+
+    client.invoke = limited  # type: ignore[method-assign]
 
 
 def _progress_coroutine(progress: Progress | None) -> Callable[[int, int], Awaitable[None]] | None:

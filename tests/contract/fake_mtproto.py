@@ -23,7 +23,6 @@ import os
 import struct
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -33,13 +32,21 @@ from pyrogram.storage import Storage
 
 from sandbox.entities import detect
 from tests.contract.fake_mtproto_client import FAKE_DC, FakeClient, FakeSession, RpcFailure
+from tests.contract.fake_mtproto_model import (
+    BOT_ID,
+    FIRST_CHANNEL_ID,
+    OWNER_ID,
+    PREMIUM_ID,
+    Account,
+    FakeChannel,
+    FakeMessage,
+    FakeUser,
+    StoredFile,
+    Upload,
+)
 from tests.contract.fake_mtproto_rpc import HANDLERS, SENDS, UNAUTHENTICATED, raw_participant
 from tests.contract.world import ChatRecord
 
-BOT_ID = 7_000_001
-PREMIUM_ID = 7_000_002
-OWNER_ID = 7_000_003  # creates the channels
-FIRST_CHANNEL_ID = 1_900_000_001
 ENTITY_TYPES = {
     "url": raw.types.MessageEntityUrl,
     "bot_command": raw.types.MessageEntityBotCommand,
@@ -47,91 +54,6 @@ ENTITY_TYPES = {
     "hashtag": raw.types.MessageEntityHashtag,
     "email": raw.types.MessageEntityEmail,
 }
-
-
-@dataclass
-class Account:
-    """A logged-in identity: the bot, or the Premium user."""
-
-    user: int
-    next_message_id: int = 1
-    pts: int = 1
-    qts: int = 1
-    log: list[tuple[int, Any]] = field(default_factory=list)  # (pts, update) for getDifference
-    qts_log: list[tuple[int, Any]] = field(default_factory=list)  # (qts, update)
-
-
-@dataclass
-class FakeUser:
-    id: int
-    first_name: str
-    username: str | None = None
-    lang_code: str | None = None
-    bot: bool = False
-    premium: bool = False
-    started_bot: bool = False  # wrote to the bot, so the bot may write back
-    blocked_bot: bool = False
-
-
-@dataclass
-class StoredFile:
-    id: int
-    access_hash: int
-    owner: int
-    kind: str  # video, audio, document, photo
-    size: int
-    sha256: str
-    mime_type: str
-    attributes: list[Any]
-    has_thumbnail: bool
-
-
-@dataclass
-class FakeMessage:
-    id: int
-    owner: int  # whose copy of the private chat this is
-    peer: int  # the user at the other end
-    out: bool
-    date: int
-    text: str
-    entities: list[Any]
-    markup: Any = None
-    file: StoredFile | None = None
-    reply_to: int | None = None
-    edit_count: int = 0
-    deleted: bool = False
-
-
-@dataclass
-class FakeChannel:
-    id: int
-    access_hash: int
-    username: str
-    title: str
-    bot_is_admin: bool
-    members: dict[int, str] = field(default_factory=dict)
-
-
-@dataclass
-class Upload:
-    """A file being assembled from its parts, hashed as contiguous parts arrive."""
-
-    parts: dict[int, bytes] = field(default_factory=dict)
-    next_part: int = 0
-    size: int = 0
-    sha256: Any = field(default_factory=hashlib.sha256)
-    md5: Any = field(default_factory=hashlib.md5)
-    total_parts: int | None = None
-
-    def add(self, part: int, data: bytes) -> None:
-        if part >= self.next_part:
-            self.parts[part] = data
-        while self.next_part in self.parts:
-            chunk = self.parts.pop(self.next_part)
-            self.sha256.update(chunk)
-            self.md5.update(chunk)
-            self.size += len(chunk)
-            self.next_part += 1
 
 
 class FakeTelegram:
@@ -154,6 +76,8 @@ class FakeTelegram:
         self.sessions: set[FakeSession] = set()
         self.subscribed: set[FakeSession] = set()
         self.floods: list[int] = []
+        self.link: str | None = None  # None, or the trouble: "server_error" or "drop"
+        self.upload_cap: int | None = None  # bytes; bigger files are refused part by part
         self.calls: list[str] = []  # names of every RPC answered, in order
         self.logins = 0
         self.parts_received = 0
@@ -178,8 +102,10 @@ class FakeTelegram:
         packed = struct.pack(Storage.SESSION_STRING_FORMAT, FAKE_DC, api_id, False, key, PREMIUM_ID, False)
         return base64.urlsafe_b64encode(packed).decode().rstrip("=")
 
-    def connected(self, session: FakeSession) -> None:
+    def connected(self, session: FakeSession, *, subscribe: bool) -> None:
         self.sessions.add(session)
+        if subscribe and self.auth_keys.get(session.auth_key) == BOT_ID:
+            self.subscribed.add(session)
 
     def disconnected(self, session: FakeSession) -> None:
         self.sessions.discard(session)
@@ -188,6 +114,8 @@ class FakeTelegram:
     async def call(self, session: FakeSession, query: Any, *, subscribe: bool) -> Any:
         name = type(query).QUALNAME.removeprefix("functions.")
         self.calls.append(name)
+        if self.link == "server_error":
+            raise RpcFailure(500, "RPC_CALL_FAIL")
         if session.auth_key not in self.auth_keys:
             raise RpcFailure(401, "AUTH_KEY_UNREGISTERED")
         account = self.auth_keys[session.auth_key]
@@ -211,7 +139,7 @@ class FakeTelegram:
         digest = hashlib.blake2b(f"{owner}:{peer}".encode(), digest_size=8).digest()
         return int.from_bytes(digest, "big") >> 1
 
-    def raw_user(self, user_id: int, *, viewer: int) -> raw.types.User:
+    def raw_user(self, user_id: int, *, viewer: int) -> Any:
         u = self.users[user_id]
         return raw.types.User(
             id=u.id,
@@ -274,7 +202,7 @@ class FakeTelegram:
     def raw_media(self, f: StoredFile) -> Any:
         if f.kind == "photo":
             return raw.types.MessageMediaPhoto(photo=self.raw_photo(f))
-        thumbs = [raw.types.PhotoSize(type="m", w=320, h=180, size=1)] if f.has_thumbnail else None
+        thumbs: list[Any] | None = [raw.types.PhotoSize(type="m", w=320, h=180, size=1)] if f.has_thumbnail else None
         document = raw.types.Document(
             id=f.id,
             access_hash=f.access_hash,
@@ -289,7 +217,7 @@ class FakeTelegram:
         return raw.types.MessageMediaDocument(document=document, video=f.kind == "video" or None)
 
     def raw_photo(self, f: StoredFile) -> raw.types.Photo:
-        sizes = [raw.types.PhotoSize(type="y", w=1280, h=720, size=f.size)]
+        sizes: list[Any] = [raw.types.PhotoSize(type="y", w=1280, h=720, size=f.size)]
         return raw.types.Photo(
             id=f.id, access_hash=f.access_hash, file_reference=b"ref", date=self.now(), sizes=sizes, dc_id=FAKE_DC
         )
@@ -431,6 +359,23 @@ class FakeTelegram:
     async def force_flood(self, retry_after: int) -> None:
         await trio.lowlevel.checkpoint()
         self.floods.append(retry_after)
+
+    # ---- FaultWorld (tests/contract/test_faults.py) --------------------------------------------------
+
+    async def break_link(self, how: str) -> None:
+        await trio.lowlevel.checkpoint()
+        self.link = how
+        if how == "drop":
+            for session in list(self.sessions):
+                session.cut()
+
+    async def heal_link(self) -> None:
+        await trio.lowlevel.checkpoint()
+        self.link = None
+
+    async def cap_uploads(self, max_bytes: int) -> None:
+        await trio.lowlevel.checkpoint()
+        self.upload_cap = max_bytes
 
     # ---- inspection for mtproto-only tests ------------------------------------------------------
 

@@ -15,6 +15,7 @@ FloodWait raising and retries are the library's behaviour, not ours.
 
 from __future__ import annotations
 
+import asyncio
 from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 FAKE_ADDRESS = "127.0.0.1"  # never dialled
 FAKE_PORT = 443
 FAKE_DC = 2
+RECONNECT_DELAY = 0.05  # seconds a failed connection attempt takes (kurigram: 1 s per attempt)
 WRAPPERS = (raw.functions.InvokeWithoutUpdates, raw.functions.InvokeWithTakeout, raw.functions.InvokeWithLayer)
 
 
@@ -55,28 +57,48 @@ class FakeSession(Session):
     def __init__(self, client: Client, *args: Any, server: FakeTelegram, **kwargs: Any) -> None:
         super().__init__(client, *args, **kwargs)
         self.server = server
+        self.undelivered: list[Any] = []
 
     async def start(self) -> None:
         if self._state in (SessionState.STARTED, SessionState.STARTING):
             return
+        await self._set_state(SessionState.STARTING)
+        if self.server.link == "drop":
+            # As Connection.connect failing: kurigram's Session.start schedules another restart.
+            await asyncio.sleep(RECONNECT_DELAY)
+            self.client.loop.create_task(self.restart())
+            return
         await self._set_state(SessionState.STARTED)
-        self.server.connected(self)
+        # kurigram's start sends InitConnection without invokeWithoutUpdates, which subscribes
+        # the connection to updates (media connections carry files only).
+        self.server.connected(self, subscribe=not self.is_media)
         self.is_started.set()
+        while self.undelivered:
+            self._deliver(self.undelivered.pop(0))
+        if callable(self.client.connect_handler):
+            await self.client.connect_handler(self.client, self)
 
     async def _stop(self) -> None:
         if self._state in (SessionState.STOPPED, SessionState.STOPPING):
             return
         await self._set_state(SessionState.STOPPING)
         self.is_started.clear()
-        self.server.disconnected(self)
         await self._wait_pending_tasks()
         await self._set_state(SessionState.STOPPED)
+        if callable(self.client.disconnect_handler):
+            await self.client.disconnect_handler(self.client, self)
+
+    async def stop(self) -> None:
+        await super().stop()
+        self.server.disconnected(self)  # for good: the server forgets this session
 
     async def send(self, data: Any, wait_response: bool = True, timeout: float = Session.WAIT_TIMEOUT) -> Any:
         query, with_updates = data, True
         while isinstance(query, WRAPPERS):
             with_updates = with_updates and not isinstance(query, raw.functions.InvokeWithoutUpdates)
             query = query.query
+        if self.server.link == "drop" or self._state is not SessionState.STARTED:
+            raise ConnectionResetError("the connection to Telegram was cut")
         try:
             result = await self.server.call(self, roundtrip(query), subscribe=with_updates and not self.is_media)
         except RpcFailure as failure:
@@ -84,9 +106,20 @@ class FakeSession(Session):
         return roundtrip(result)
 
     def push(self, updates: Any) -> None:
-        """Deliver `updates` as the network task would: one tracked task per packet."""
+        """Deliver `updates` as the network task would: one tracked task per packet. While the
+        connection is down Telegram keeps them for this session and sends them on reconnect."""
         body = roundtrip(updates)
-        self.client.loop.call_soon(lambda: self._create_tracked_task(self.client.handle_updates(body)))
+        if self._state is SessionState.STARTED:
+            self.client.loop.call_soon(self._deliver, body)
+        else:
+            self.undelivered.append(body)
+
+    def _deliver(self, body: Any) -> None:
+        self._create_tracked_task(self.client.handle_updates(body))
+
+    def cut(self) -> None:
+        """The connection breaks: kurigram's network task sees it and restarts the session."""
+        self.client.loop.call_soon(lambda: self.client.loop.create_task(self.restart()))
 
 
 class FakeClient(Client):
@@ -118,7 +151,7 @@ class FakeClient(Client):
         await self.storage.user_id(None)
         await self.storage.is_bot(None)
 
-    async def get_session(  # type: ignore[override]
+    async def get_session(
         self,
         dc_id: int | None = None,
         is_media: bool = False,

@@ -7,9 +7,9 @@ import trio
 
 from core.telegram.port import (
     BotBlocked,
-    ChatMemberChange,
     Button,
     CallbackQuery,
+    ChatMemberChange,
     IncomingMessage,
     TelegramPort,
     Update,

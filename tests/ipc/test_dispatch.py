@@ -5,7 +5,7 @@ from __future__ import annotations
 import trio
 import zmq
 
-from ipc.channels import JobDispatcher
+from ipc.channels import JobDispatcher, JobWorker
 from ipc.messages import JobAssign
 from ipc.zmqtrio import Socket
 
@@ -109,3 +109,36 @@ async def test_dispatch_waits_for_a_credit_and_can_be_cancelled(endpoint):
             await jobs.dispatch(job(1))
         assert scope.cancelled_caught
         assert jobs.free_workers() == []
+
+
+async def test_a_worker_with_two_slots_gets_two_jobs_and_not_a_third(endpoint):
+    with JobDispatcher(endpoint("jobs")) as jobs, JobWorker("downloader-1", jobs.endpoint) as worker:
+        got: list[int] = []
+        with trio.fail_after(DEADLINE):
+            async with trio.open_nursery() as nursery:
+
+                async def slot() -> None:  # one free slot asks for one job
+                    got.append((await worker.next_job()).job_id)
+
+                nursery.start_soon(slot)
+                nursery.start_soon(slot)
+                await free_slots_become(jobs, 2)
+                assert [await jobs.dispatch(job(k)) for k in (1, 2)] == ["downloader-1"] * 2
+        assert sorted(got) == [1, 2] and worker.outstanding == 0
+        with trio.move_on_after(0.3) as waited:  # both slots busy: the third job must wait
+            await jobs.dispatch(job(3))
+        assert waited.cancelled_caught
+        with trio.fail_after(DEADLINE):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(slot)  # a slot is free again
+                assert await jobs.dispatch(job(3)) == "downloader-1"
+        assert got[-1] == 3
+
+
+async def free_slots_become(jobs: JobDispatcher, expected: int) -> None:
+    seen = 0
+    with trio.move_on_after(DEADLINE):
+        while (seen := jobs.free_slots()) != expected:
+            await trio.sleep(POLL_INTERVAL)
+        return
+    raise AssertionError(f"free slots never became {expected}; last seen {seen}")

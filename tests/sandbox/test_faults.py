@@ -7,6 +7,7 @@ import httpx
 import pytest
 import trio
 
+from sandbox.drop import drop_connection
 from tests.sandbox.support import TOKEN, Api
 
 
@@ -111,3 +112,19 @@ async def test_reset_empties_the_world_and_restores_the_start_config(api: Api, h
     assert (await api.stats())["requests"] == {}
     await api.say(1, "again")
     assert (await api.updates(timeout=0))[0]["update_id"] > first_id  # a polling bot's offset stays valid
+
+
+async def test_drop_outside_a_served_connection_falls_back_to_a_broken_response():
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    response = drop_connection()  # no hypercorn connection above this task
+    await response({"type": "http"}, None, send)  # type: ignore[arg-type]
+    start, body = sent
+    assert dict(start["headers"])[b"content-length"] == b"64" and body == {
+        "type": "http.response.body",
+        "body": b"",
+        "more_body": True,
+    }

@@ -7,8 +7,9 @@ import hashlib
 from pathlib import Path
 
 import httpx
+import trio
 
-from tests.sandbox.support import Api
+from tests.sandbox.support import TOKEN, Api
 
 MIB = 1024 * 1024
 
@@ -193,3 +194,28 @@ async def test_cloud_mode_caps_uploads_at_50_mb(api: Api):
             chat_id="1",
         )
     )["document"]["file_size"] == 50 * MIB + 1
+
+
+async def test_a_client_vanishing_mid_upload_leaves_no_file_and_no_harm(api: Api, sandbox_url: str, tmp_path: Path):
+    await api.say(1, "hi")
+    host, port = sandbox_url.removeprefix("http://").split(":")
+    boundary = "cut"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="chat_id"\r\n\r\n1\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="document"; filename="cut.bin"\r\n\r\n'
+    ).encode()
+    request = (
+        f"POST /bot{TOKEN}/sendDocument HTTP/1.1\r\nHost: {host}\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {10 * MIB}\r\n\r\n"
+    ).encode()
+    stream = await trio.open_tcp_stream(host, int(port))
+    await stream.send_all(request + head + b"x" * (2 * MIB))
+    incoming = tmp_path / "sandbox" / "files" / "incoming"
+    with trio.fail_after(5):  # the partial upload is on disk...
+        while not list(incoming.iterdir()):
+            await trio.sleep(0.02)
+    await stream.aclose()
+    with trio.fail_after(5):  # ...and gone once the client has gone
+        while list(incoming.iterdir()):
+            await trio.sleep(0.02)
+    assert (await api.ok("sendMessage", chat_id=1, text="still here"))["text"] == "still here"

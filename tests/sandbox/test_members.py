@@ -47,7 +47,7 @@ async def test_statuses_and_their_fields(api: Api, http: httpx.AsyncClient):
         "administrator": ADMIN_FIELDS,
         "left": {"user", "status"},
     }.items():
-        resp = await http.post(f"/sandbox/chats/@sponsor/members/1", json={"status": status})
+        resp = await http.post("/sandbox/chats/@sponsor/members/1", json={"status": status})
         assert resp.status_code == 200
         member = await _member(api, "@sponsor", 1)
         assert (member["status"], set(member)) == (status, fields)
