@@ -6,8 +6,10 @@ For the botapi adapter (the sandbox runs as its own process, so only the adapter
 measured): upload throughput of a `--upload-mb` file (MB/s, median of runs), milliseconds per
 sendMessage (median over `--sends` sequential calls, median of runs), and the RSS of this
 process while uploading a `--big-mb` file compared with its RSS when idle (goal: within 50 MB).
-For the mtproto adapter the same figures are printed when tests/contract/mtproto_env.py offers a
-fake that carries uploads (`mtproto_env`); otherwise the line says why it was skipped.
+For the mtproto adapter the same figures are taken against the contract suite's fake Telegram
+at the RPC boundary (tests/contract/mtproto_env.py, in this process, no simulated delay per
+part): kurigram's real upload and send code, but no network and no MTProto encryption, so they
+show the adapter's own cost rather than Telegram's; the line says why when it is skipped.
 """
 
 from __future__ import annotations
@@ -143,6 +145,7 @@ def mtproto_factory() -> Callable[[Path], AbstractAsyncContextManager[Any]] | st
         from tests.contract.mtproto_env import mtproto_env
     except ModuleNotFoundError as exc:
         return f"skipped ({exc.name} is not there)"
+
     def factory(folder: Path) -> AbstractAsyncContextManager[Any]:
         return mtproto_env(folder, part_delay=0.0)  # no simulated network time per part
 

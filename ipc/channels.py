@@ -99,7 +99,11 @@ class ControlClient(Channel):
 
 
 class Pusher(Channel):
-    """Sending end of a pipeline (events, outbox); connects by default."""
+    """Sending end of a pipeline (events, outbox); connects by default.
+
+    A PUSH socket closed right after sending can lose its last messages even with linger:
+    what matters must be acknowledged by the receiver, or re-sent, before the process exits.
+    """
 
     def __init__(self, endpoint: str, *, bind: bool = False, **options: int | bytes) -> None:
         """`options` are extra ZeroMQ socket options, e.g. `sndhwm=100`."""

@@ -13,7 +13,8 @@ import json
 import logging
 import math
 import time
-from contextlib import AsyncExitStack
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager
 from typing import Any
 
 import httpx
@@ -98,6 +99,15 @@ def reply_markup(keyboard: Keyboard | None) -> dict[str, Any] | None:
             buttons.append(entry)
         rows.append(buttons)
     return {"inline_keyboard": rows}
+
+
+@contextmanager
+def _reading(method: str) -> Iterator[None]:
+    """An answer without the fields Telegram promises is the server's fault: BadRequest, not a crash."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BadRequest(f"{method}: unexpected answer ({type(exc).__name__}: {exc})") from None
 
 
 def _reply_parameters(reply_to: int | None) -> dict[str, Any] | None:
@@ -196,7 +206,8 @@ class BotApiAdapter:
 
     async def get_me(self) -> BotIdentity:
         me = await self._call("getMe", {})
-        return BotIdentity(id=int(me["id"]), username=str(me.get("username") or ""), first_name=str(me["first_name"]))
+        with _reading("getMe"):
+            return BotIdentity(int(me["id"]), username=str(me.get("username") or ""), first_name=str(me["first_name"]))
 
     async def get_updates(self, timeout: float) -> UpdateBatch:
         poll = max(0, math.floor(timeout))  # the Bot API takes whole seconds; never wait longer than asked
@@ -208,8 +219,11 @@ class BotApiAdapter:
         )
         updates: list[Update] = []
         last = 0
-        for item in raw or ():
-            update_id = int(item.get("update_id", 0))
+        for item in raw if isinstance(raw, list) else ():
+            update_id = item.get("update_id") if isinstance(item, dict) else None
+            if not isinstance(update_id, int):
+                log.warning("%s: skipping an update without an update_id", self.role)
+                continue
             if update_id < self._offset:  # already confirmed; a server must not send it, skip if one does
                 continue
             last = max(last, update_id)
@@ -221,8 +235,8 @@ class BotApiAdapter:
     async def confirm(self, batch: UpdateBatch) -> None:
         """Move the offset past the batch and tell the server now, so that a crash right after
         this does not bring the handled updates back."""
-        if batch.last_update_id < self._offset:
-            return
+        if not batch.last_update_id or batch.last_update_id < self._offset:
+            return  # nothing new: no call
         self._offset = batch.last_update_id + 1
         try:
             await self._call(
@@ -254,7 +268,8 @@ class BotApiAdapter:
                 "reply_parameters": _reply_parameters(reply_to),
             },
         )
-        return SentMessage(chat_id=int(result["chat"]["id"]), message_id=int(result["message_id"]))
+        with _reading("sendMessage"):
+            return SentMessage(chat_id=int(result["chat"]["id"]), message_id=int(result["message_id"]))
 
     async def edit_text(
         self, chat_id: int, message_id: int, text: str, *, keyboard: Keyboard | None = None, html: bool = True
@@ -284,7 +299,8 @@ class BotApiAdapter:
         result = await self._call(
             "copyMessage", {"chat_id": to_chat_id, "from_chat_id": from_chat_id, "message_id": message_id}
         )
-        return SentMessage(chat_id=to_chat_id, message_id=int(result["message_id"]))
+        with _reading("copyMessage"):
+            return SentMessage(chat_id=to_chat_id, message_id=int(result["message_id"]))
 
     async def answer_callback(self, callback_id: str, text: str | None = None, *, alert: bool = False) -> None:
         await self._call(
@@ -293,10 +309,8 @@ class BotApiAdapter:
 
     async def get_chat_member(self, chat: int | str, user_id: int) -> MemberStatus:
         member = await self._call("getChatMember", {"chat_id": chat, "user_id": user_id})
-        try:
-            return parse_status(member.get("status"))
-        except ValueError as exc:
-            raise BadRequest(f"getChatMember: {exc}") from None
+        with _reading("getChatMember"):
+            return parse_status(member["status"])
 
     # ---- media ---------------------------------------------------------------------------------
 
@@ -321,7 +335,8 @@ class BotApiAdapter:
             result = await self._call(method, {**params, field: media.file_id})
         else:
             result = await self._upload(method, field, media, params, progress)
-        return _sent_media(method, media.kind, result)
+        with _reading(method):
+            return _sent_media(method, media.kind, result)
 
     async def _upload(
         self, method: str, field: str, media: Media, params: dict[str, Any], progress: Progress | None

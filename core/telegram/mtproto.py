@@ -38,23 +38,30 @@ to reach the chat; the `file_id` it returns carries a prefix that routes re-send
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
 
 import pyrogram
 import trio
 import trio_asyncio
-from pyrogram import enums, errors, types
+from pyrogram import enums, types
 from pyrogram.handlers import ConnectHandler, DisconnectHandler
 
 from core.config import Settings
-from core.telegram._mtproto_convert import markup, member_status
+from core.telegram._mtproto_client import (
+    chat_member_status,
+    client_options,
+    limit_retries,
+    prepare_session_dir,
+    progress_coroutine,
+    restrict_session_files,
+    upload,
+)
+from core.telegram._mtproto_convert import markup
 from core.telegram._mtproto_errors import translate
+from core.telegram._mtproto_link import LINK_GRACE, LinkWatch
 from core.telegram._mtproto_state import HeldStateStorage
 from core.telegram._mtproto_updates import UpdatePipe, discard_updates
 from core.telegram.port import (
@@ -62,7 +69,6 @@ from core.telegram.port import (
     BotIdentity,
     Keyboard,
     Media,
-    MediaKind,
     MemberStatus,
     Progress,
     SentMedia,
@@ -82,17 +88,10 @@ BOT_UPLOAD_LIMIT_MIB = 2000  # what Telegram accepts from a bot in one file
 PREMIUM_UPLOAD_LIMIT_MIB = 4000  # ... and from a Premium user
 ROLES_WITH_UPDATES = frozenset({"gateway"})
 ROLE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
-SESSION_DIR_MODE = 0o700
-SESSION_FILE_MODE = 0o600
 UPDATE_BUFFER = 1000  # converted updates waiting for get_updates before the handler waits
 MAX_BATCH = 100  # updates handed out by one get_updates
 STOP_TIMEOUT = 10.0  # seconds for the clients to stop before the loop is torn down anyway
-HANDLER_WORKERS = 1  # one dispatcher task, so that updates reach us in the order they came
 PREMIUM_PREFIX = "premium:"
-LINK_GRACE = 3.0  # seconds a call waits for a lost connection to come back before it is Transient
-LIBRARY_RETRIES = 2  # attempts kurigram makes on a 5xx or network error (its default: 10, 1 s apart)
-LIBRARY_RETRY_DELAY = 0.5  # seconds between them
-PROXY_SCHEMES = {"socks5": "socks5", "http": "http", "https": "http"}  # kurigram tunnels both via CONNECT
 
 
 class MtprotoAdapter:
@@ -124,16 +123,13 @@ class MtprotoAdapter:
         self._premium: pyrogram.Client | None = None
         self._pipe: UpdatePipe | None = None
         self._started: list[pyrogram.Client] = []
-        self._link_up = False
-        self._link_back = trio.Event()  # set while connected
-        self._link_lost = trio.Event()  # set while disconnected
-        self._in_flight: set[trio.CancelScope] = set()
-
-    # ---- lifecycle ----------------------------------------------------------------------------
+        self._link = LinkWatch()
 
     @property
     def session_name(self) -> str:
         return f"bot-{self._role}"
+
+    # ---- lifecycle ----------------------------------------------------------------------------
 
     async def __aenter__(self) -> TelegramPort:
         if self._stack is not None:
@@ -142,49 +138,30 @@ class MtprotoAdapter:
         try:
             self._loop = await self._stack.enter_async_context(trio_asyncio.open_loop())
             watchers = await self._stack.enter_async_context(trio.open_nursery())
-            watchers.start_soon(self._watch_link)
+            watchers.start_soon(self._link.watch)
             self._stack.callback(watchers.cancel_scope.cancel)
-            session_dir = _prepare_session_dir(self._settings.session_dir)
+            session_dir = prepare_session_dir(self._settings.session_dir)
+            options = client_options(self._settings, session_dir, self._loop)
             storage = HeldStateStorage(self.session_name, session_dir) if self._receives else None
-            self._bot = self._build_bot(session_dir, storage)
+            self._bot = self._build_bot(storage, options)
             if storage is not None:
                 self._pipe = UpdatePipe(storage, self._loop, buffer=UPDATE_BUFFER)
             if self._settings.premium_session:
-                self._premium = self._build_premium(session_dir)
+                self._premium = self._build_premium(options)
             await self._aio(self._start_clients)
-            _restrict_session_files(session_dir, self.session_name)
+            restrict_session_files(session_dir, self.session_name)
             if self._pipe is not None:
                 self._pipe.load()
         except BaseException:
             await self._close()
             raise
-        me = self._bot.me
-        log.info("mtproto %s started as @%s", self._role, getattr(me, "username", "?"))
+        log.info("mtproto %s started as @%s", self._role, getattr(self._bot.me, "username", "?"))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self._close()
 
-    def _common_options(self, session_dir: Path) -> dict[str, Any]:
-        s = self._settings
-        return {
-            "api_id": s.api_id,
-            "api_hash": s.api_hash.reveal() if s.api_hash else None,
-            "workdir": str(session_dir),
-            "proxy": proxy_options(s.proxy_url),
-            "sleep_threshold": s.mtproto_sleep_threshold,
-            "max_concurrent_transmissions": s.mtproto_max_transmissions,
-            "workers": HANDLER_WORKERS,
-            "parse_mode": enums.ParseMode.HTML,
-            # Each of these costs extra requests per message and the bot needs none of them.
-            "fetch_replies": False,
-            "fetch_topics": False,
-            "fetch_stories": False,
-            "fetch_stickers": False,
-            "loop": self._loop,
-        }
-
-    def _build_bot(self, session_dir: Path, storage: HeldStateStorage | None) -> pyrogram.Client:
+    def _build_bot(self, storage: HeldStateStorage | None, options: dict[str, Any]) -> pyrogram.Client:
         token = self._settings.bot_token
         assert token is not None
         return self._factory(
@@ -193,88 +170,32 @@ class MtprotoAdapter:
             no_updates=not self._receives,
             skip_updates=False,  # kurigram's default (True) would drop what came while we were down
             storage_engine=storage,
-            **self._common_options(session_dir),
+            **options,
         )
 
-    def _build_premium(self, session_dir: Path) -> pyrogram.Client:
+    def _build_premium(self, options: dict[str, Any]) -> pyrogram.Client:
         session = self._settings.premium_session
         assert session is not None
-        return self._factory(
-            f"premium-{self._role}",
-            session_string=session.reveal(),
-            no_updates=True,
-            **self._common_options(session_dir),
-        )
+        return self._factory(f"premium-{self._role}", session_string=session.reveal(), no_updates=True, **options)
 
     async def _start_clients(self) -> None:
         """asyncio side: hook the update pipe and the link watch in, then start the clients."""
         assert self._bot is not None
-        for client in (self._bot, self._premium):
-            if client is not None:
-                _limit_retries(client)
         if self._pipe is not None:
             self._pipe.install(self._bot)
         else:
             discard_updates(self._bot)
-        self._bot.add_handler(ConnectHandler(self._on_connect))
-        self._bot.add_handler(DisconnectHandler(self._on_disconnect))
+        limit_retries(self._bot)
+        self._bot.add_handler(ConnectHandler(self._link.on_connect))
+        self._bot.add_handler(DisconnectHandler(self._link.on_disconnect))
         await self._bot.start()
         self._started.append(self._bot)
-        self._link_changed(True)
+        self._link.changed(True)
         if self._premium is not None:
             discard_updates(self._premium)
+            limit_retries(self._premium)
             await self._premium.start()
             self._started.append(self._premium)
-
-    # kurigram calls these when its main session (re)connects or drops; a dropped connection
-    # is restarted by kurigram itself, and Telegram re-sends the updates of the gap.
-
-    async def _on_connect(self, client: pyrogram.Client, session: Any) -> None:
-        if session is client.session:
-            self._link_changed(True)
-
-    async def _on_disconnect(self, client: pyrogram.Client, session: Any) -> None:
-        if session is client.session and self._bot in self._started:
-            self._link_changed(False)
-
-    def _link_changed(self, up: bool) -> None:
-        if up == self._link_up:
-            return
-        self._link_up = up
-        log.log(logging.INFO if up else logging.WARNING, "connection to Telegram %s", "back" if up else "lost")
-        # An event is replaced only once it has fired, so that a waiter never holds a stale one.
-        if up:
-            self._link_back.set()
-            if self._link_lost.is_set():
-                self._link_lost = trio.Event()
-        else:
-            self._link_lost.set()
-            if self._link_back.is_set():
-                self._link_back = trio.Event()
-
-    async def _watch_link(self) -> None:
-        """Fail the calls in flight when the connection stays lost for LINK_GRACE seconds.
-
-        kurigram itself would hold them: up to 15 s waiting for its session to restart, then
-        its retries; the uploader is better off hearing `Transient` and backing off.
-        """
-        while True:
-            await self._link_lost.wait()
-            with trio.move_on_after(LINK_GRACE):
-                await self._link_back.wait()
-            if not self._link_up:
-                for scope in list(self._in_flight):
-                    scope.cancel()
-                await self._link_back.wait()
-
-    async def _await_link(self, patience: float = LINK_GRACE) -> None:
-        """Return at once while connected; else wait `patience` seconds for the link, or fail."""
-        if self._link_up:
-            return
-        with trio.move_on_after(patience):
-            await self._link_back.wait()
-        if not self._link_up:
-            raise Transient("no connection to Telegram")
 
     async def _close(self) -> None:
         stack, self._stack = self._stack, None
@@ -283,6 +204,7 @@ class MtprotoAdapter:
         with trio.CancelScope(shield=True):
             if self._pipe is not None:
                 self._pipe.close()
+            self._link.closing = True
             with trio.move_on_after(STOP_TIMEOUT) as deadline:
                 while self._started:
                     client = self._started.pop()
@@ -301,13 +223,12 @@ class MtprotoAdapter:
     # ---- the bridge -----------------------------------------------------------------------------
 
     async def _aio(self, fn: Callable[..., Awaitable[T]], *args: Any, to_user: bool = False, **kwargs: Any) -> T:
-        """Run kurigram's coroutine function `fn` in our asyncio loop; map its errors to the port's."""
+        """Run kurigram's coroutine function `fn` in our loop (one bridge crossing); map its errors."""
         if self._loop is None:
             raise RuntimeError("use the adapter inside `async with`")
         if self._started:
-            await self._await_link()
-        with trio.CancelScope() as scope:
-            self._in_flight.add(scope)
+            await self._link.wait_up()
+        with self._link.guard():
             try:
                 result: T = await trio_asyncio.aio_as_trio(fn, loop=self._loop)(*args, **kwargs)
                 return result
@@ -316,9 +237,7 @@ class MtprotoAdapter:
                 if mapped is exc:
                     raise
                 raise mapped from exc
-            finally:
-                self._in_flight.discard(scope)
-        raise Transient("the connection to Telegram was lost during the call")  # cancelled by _watch_link
+        raise Transient("the connection to Telegram was lost during the call")  # the link watch gave up
 
     def _client(self) -> pyrogram.Client:
         if self._bot is None or self._bot not in self._started:
@@ -336,9 +255,9 @@ class MtprotoAdapter:
         if self._pipe is None:
             raise RuntimeError(f"the {self._role} role does not receive updates")
         if self._pipe.empty():
-            await self._await_link(min(timeout, LINK_GRACE))
+            await self._link.wait_up(min(timeout, LINK_GRACE))
         batch = await self._pipe.receive(timeout, MAX_BATCH)
-        if not batch.updates and not self._link_up:
+        if not batch.updates and not self._link.up:
             raise Transient("the connection to Telegram was lost while waiting for updates")
         return batch
 
@@ -407,7 +326,7 @@ class MtprotoAdapter:
         await self._aio(client.answer_callback_query, callback_id, text=text, show_alert=alert)
 
     async def get_chat_member(self, chat: int | str, user_id: int) -> MemberStatus:
-        return await self._aio(_member_status, self._client(), chat, user_id)
+        return await self._aio(chat_member_status, self._client(), chat, user_id)
 
     async def send_media(
         self, chat_id: int, media: Media, *, progress: Progress | None = None, reply_to: int | None = None
@@ -420,9 +339,9 @@ class MtprotoAdapter:
             raise TooLarge(f"{size} bytes is more than the {self.upload_limit} this backend accepts")
         premium = size > self._bot_limit
         client = self._premium if premium and self._premium is not None else self._client()
-        report = _progress_coroutine(progress)
+        report = progress_coroutine(progress)
         message = await self._aio(
-            _upload, client, chat_id, media, report, _reply(reply_to), to_user=chat_id > 0 and not premium
+            upload, client, chat_id, media, report, _reply(reply_to), to_user=chat_id > 0 and not premium
         )
         if message is None:
             # kurigram returns None when StopTransmission ended the upload. If our caller was
@@ -449,92 +368,6 @@ class MtprotoAdapter:
             to_user=chat_id > 0 and not prefix,
         )
         return _sent_media(chat_id, _sent(message), prefix)
-
-
-# ---- asyncio-side helpers (run inside kurigram's loop) -----------------------------------------
-
-
-async def _member_status(client: pyrogram.Client, chat: int | str, user_id: int) -> MemberStatus:
-    try:
-        member = await client.get_chat_member(chat, user_id)
-    except errors.UserNotParticipant:
-        return "left"
-    return member_status(member.status)
-
-
-async def _upload(
-    client: pyrogram.Client,
-    chat_id: int,
-    media: Media,
-    progress: Callable[[int, int], Awaitable[None]] | None,
-    reply: types.ReplyParameters | None,
-) -> types.Message | None:
-    path = str(media.path)
-    thumb = str(media.thumbnail) if media.thumbnail else None
-    common: dict[str, Any] = {
-        "caption": media.caption,
-        "parse_mode": enums.ParseMode.HTML,
-        "reply_markup": markup(media.keyboard),
-        "reply_parameters": reply,
-        "progress": progress,
-    }
-    if media.kind is MediaKind.VIDEO:
-        return await client.send_video(
-            chat_id,
-            path,
-            duration=media.duration or 0,
-            width=media.width or 0,
-            height=media.height or 0,
-            thumb=thumb,
-            file_name=media.file_name,
-            supports_streaming=True,
-            **common,
-        )
-    if media.kind is MediaKind.AUDIO:
-        return await client.send_audio(
-            chat_id,
-            path,
-            duration=media.duration or 0,
-            performer=media.performer,
-            title=media.title,
-            thumb=thumb,
-            file_name=media.file_name,
-            **common,
-        )
-    if media.kind is MediaKind.PHOTO:
-        return await client.send_photo(chat_id, path, **common)
-    return await client.send_document(
-        chat_id, path, thumb=thumb, file_name=media.file_name, force_document=True, **common
-    )
-
-
-def _limit_retries(client: pyrogram.Client) -> None:
-    """Make kurigram give up on a 5xx or network error after LIBRARY_RETRIES attempts.
-
-    Its `invoke` retries ten times a second apart by default, so a Telegram outage would hold
-    every call for ten seconds before the uploader's own back-off and circuit breaker hear of it.
-    Only this client's requests change; `save_file` sends its parts through the media session
-    directly and keeps kurigram's patience for them.
-    """
-    invoke = client.invoke
-
-    async def limited(query: Any, *args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("retries", LIBRARY_RETRIES)
-        kwargs.setdefault("retry_delay", LIBRARY_RETRY_DELAY)
-        return await invoke(query, *args, **kwargs)
-
-    client.invoke = limited  # type: ignore[method-assign]
-
-
-def _progress_coroutine(progress: Progress | None) -> Callable[[int, int], Awaitable[None]] | None:
-    # A coroutine function, so kurigram awaits it in its loop instead of running it in a thread.
-    if progress is None:
-        return None
-
-    async def report(current: int, total: int) -> None:
-        progress(current, total)
-
-    return report
 
 
 # ---- small pure helpers --------------------------------------------------------------------------
@@ -566,31 +399,3 @@ def _sent_media(chat_id: int, message: types.Message, prefix: str) -> SentMedia:
         file_unique_id=file.file_unique_id or "",
         size=file.file_size or 0,
     )
-
-
-def proxy_options(url: str) -> dict[str, Any] | None:
-    """PROXY_URL (socks5://user:pass@host:port or http://host:port) as kurigram's proxy dict."""
-    if not url:
-        return None
-    parts = urlsplit(url)
-    scheme = PROXY_SCHEMES.get(parts.scheme.lower())
-    if scheme is None or not parts.hostname or not parts.port:
-        raise ValueError("PROXY_URL must look like socks5://[user:pass@]host:port or http://host:port")
-    options: dict[str, Any] = {"scheme": scheme, "hostname": parts.hostname, "port": parts.port}
-    if parts.username:
-        options["username"] = unquote(parts.username)
-    if parts.password:
-        options["password"] = unquote(parts.password)
-    return options
-
-
-def _prepare_session_dir(folder: Path) -> Path:
-    folder.mkdir(mode=SESSION_DIR_MODE, parents=True, exist_ok=True)
-    os.chmod(folder, SESSION_DIR_MODE)
-    return folder
-
-
-def _restrict_session_files(folder: Path, name: str) -> None:
-    # kurigram creates the file with the process umask; the 0700 folder covers that moment.
-    for path in folder.glob(f"{name}.session*"):
-        os.chmod(path, SESSION_FILE_MODE)

@@ -1,13 +1,15 @@
 """The botapi side of the contract suite: the real sandbox over HTTP, driven as users would.
 
-`botapi_env(tmp_path)` starts a sandbox (a `python -m sandbox` child on port 0, its readiness
-line awaited with a deadline), turns its rate limits off (the suite checks behaviour, not
-pacing; FloodWait is forced explicitly) and yields a `BotApiEnv` whose `world` acts through the
-sandbox's user-simulation API and whose `make_port()` builds fresh adapters to the same sandbox.
+`botapi_env(tmp_path)` starts a sandbox on port 0 (served from the test's own trio loop, or with
+`as_child=True` as a `python -m sandbox` child whose readiness line is awaited), turns its limits
+off (the suite checks behaviour, not pacing; FloodWait is forced explicitly) and yields a
+`BotApiEnv` whose `world` acts through the sandbox's user-simulation API and whose `make_port()`
+builds fresh adapters to the same sandbox.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -152,7 +154,8 @@ async def running_sandbox(data_dir: Path) -> AsyncIterator[str]:
     with _stderr_file(stderr_path) as stderr:
         process = await trio.lowlevel.open_process(
             [sys.executable, "-m", "sandbox", "--port", "0", "--data-dir", str(data_dir)],
-            cwd=ROOT,
+            cwd=data_dir,  # away from any .env in the repository
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
             stdout=subprocess.PIPE,
             stderr=stderr,
         )
