@@ -8,10 +8,10 @@ import time
 from typing import Any
 
 import trio
-from ipc.channels import RpcServer, Subscriber
-from ipc.messages import Heartbeat, RpcReply
 
 from core.child import SUPERVISOR_PID_ENV, ChildContext
+from ipc.channels import RpcServer, Subscriber
+from ipc.messages import Heartbeat, RpcReply
 from monitor.http import json_route, serve_http
 
 log = logging.getLogger("monitor")

@@ -18,15 +18,15 @@ from collections import deque
 from collections.abc import Callable, Mapping
 
 import trio
-from ipc.channels import ControlServer
-from ipc.endpoints import Endpoints
-from ipc.messages import Drain, Heartbeat, ProcessInfo, ProcessTable, Ready
 
 from core.child import SUPERVISOR_PID_ENV
 from core.config import Settings
 from core.supervisor.children import PROJECT_ROOT, SANDBOX_READY_PREFIX, Child, ChildSpec, describe_exit
 from core.supervisor.policy import RestartPolicy, RestartTracker
 from core.supervisor.sdnotify import SystemdNotifier
+from ipc.channels import ControlServer
+from ipc.endpoints import Endpoints
+from ipc.messages import Drain, Heartbeat, ProcessInfo, ProcessTable, Ready
 
 log = logging.getLogger("supervisor")
 

@@ -55,7 +55,7 @@ class HeldStateStorage(SQLiteStorage):
         states = [update_state] if isinstance(update_state, UpdateState) else list(update_state)
         passed = []
         for state in states:
-            if False:
+            if state.id == ACCOUNT_STATE and self._account_row_exists():
                 if self.on_proposal is not None:
                     self.on_proposal(state)
             elif state.id != ACCOUNT_STATE and state.pts is None:

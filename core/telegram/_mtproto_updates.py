@@ -97,9 +97,10 @@ class UpdatePipe:
         self._last_put = update
 
     def _on_proposal(self, state: UpdateState) -> None:
-        # Gap recovery proposes a full position (pts and date) right after queueing a difference;
-        # per-update proposals from live traffic carry no date, container ones no pts.
-        if state.pts is None or state.date is None or self._last_put is None:
+        # Gap recovery proposes a full position (pts, date and seq) right after queueing a
+        # difference. Live traffic proposes partial ones before queueing: pts alone per update,
+        # date and seq per container, pts and date for a short message.
+        if state.pts is None or state.date is None or state.seq is None or self._last_put is None:
             return
         self._marks[id(self._last_put)] = ResumePoint(state.pts, state.qts, state.date)
 
@@ -131,7 +132,7 @@ class UpdatePipe:
             return False
         key = (update.chat.id, update.message_id)
         if key in self._recent:
-            log.info("dropping message %s of chat %s delivered twice", update.message_id, update.chat.id)
+            log.debug("dropping message %s of chat %s delivered twice", update.message_id, update.chat.id)
             return True
         self._recent[key] = None
         if len(self._recent) > RECENT_MESSAGES:

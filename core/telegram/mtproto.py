@@ -13,7 +13,8 @@ it, as for any async context manager). kurigram's `run()` and `idle()` are never
 **Roles and sessions.** One session file per process role, `<DATA_DIR>/sessions/bot-<role>.session`
 (folder 0700, files 0600), so a restart reuses its login instead of logging in again (Telegram
 answers repeated bot logins with long FloodWaits). Only the `gateway` role receives updates; any
-other role (the uploader) runs with `no_updates=True`, so Telegram does not push it updates.
+other role (the uploader) runs with `no_updates=True`: its requests opt out of updates
+(invokeWithoutUpdates), and whatever kurigram's session still receives is dropped.
 
 **Updates.** `skip_updates=False`: on start kurigram asks `updates.getDifference` from the
 position in the session file, so what arrived while the gateway was down is delivered, in order.
@@ -25,14 +26,23 @@ block/unblock and member changes that happened while the gateway was down.
 **Uploads.** `max_concurrent_transmissions` = MTPROTO_MAX_TRANSMISSIONS files at once. Progress
 is reported per 512 KiB part, when kurigram hands the part to its upload workers (at most a few
 parts ahead of Telegram's acknowledgement) and reaches (size, size). Cancelling the calling trio
-task cancels the asyncio upload task: kurigram's `save_file` stops queueing parts, lets the parts
-in flight finish, and the call raises `trio.Cancelled`; the final `messages.sendMedia` is never
-sent. `sleep_threshold` = MTPROTO_SLEEP_THRESHOLD (default 0): kurigram retries after FloodWaits
-up to that many seconds itself; longer ones reach the caller as `FloodWait`.
+task cancels the asyncio upload task (trio-asyncio does that): kurigram's `save_file` stops
+queueing parts, lets the parts in flight finish, and the call raises `trio.Cancelled`; the final
+`messages.sendMedia` is never sent. kurigram's own `stop_transmission()` is not the way: it can
+only be raised from inside a progress callback, `send_*` then returns None instead of raising,
+and the thumbnail upload and the final sendMedia have no callback to stop them; a None is still
+handled (it becomes `Transient`, or `Cancelled` if we were cancelled).
+`sleep_threshold` = MTPROTO_SLEEP_THRESHOLD (default 0): kurigram retries after FloodWaits up to
+that many seconds itself; longer ones reach the caller as `FloodWait`.
 
-**Premium.** With PREMIUM_SESSION set, a second, user client (in memory, no updates) sends files
-bigger than a bot may upload (2000 MiB), up to 4000 MiB. It sends them itself, so it must be able
-to reach the chat; the `file_id` it returns carries a prefix that routes re-sends through it.
+**Trouble.** kurigram gives up on a 5xx or network error after 2 attempts instead of 10, and a
+call waits at most 3 s for a lost connection (`_mtproto_link`): both then raise `Transient`, so
+that the uploader's back-off and circuit breaker decide.
+
+**Premium.** With PREMIUM_SESSION set (and UPLOAD_LIMIT_MB raised to 4000, the operator's cap),
+a second, user client (in memory, no updates) sends files bigger than a bot may upload (2000
+MiB). It sends them itself, so it must be able to reach the chat; the `file_id` it returns
+carries a prefix that routes re-sends through it.
 """
 
 from __future__ import annotations
@@ -148,6 +158,8 @@ class MtprotoAdapter:
                 self._pipe = UpdatePipe(storage, self._loop, buffer=UPDATE_BUFFER)
             if self._settings.premium_session:
                 self._premium = self._build_premium(options)
+                if self.upload_limit <= self._bot_limit:
+                    log.warning("PREMIUM_SESSION is set but UPLOAD_LIMIT_MB caps files at the bot's limit")
             await self._aio(self._start_clients)
             restrict_session_files(session_dir, self.session_name)
             if self._pipe is not None:

@@ -79,6 +79,7 @@ class FakeTelegram:
         self.link: str | None = None  # None, or the trouble: "server_error" or "drop"
         self.upload_cap: int | None = None  # bytes; bigger files are refused part by part
         self.calls: list[str] = []  # names of every RPC answered, in order
+        self.requests: list[tuple[str, str, bool]] = []  # (client, RPC, without invokeWithoutUpdates)
         self.logins = 0
         self.parts_received = 0
 
@@ -111,9 +112,10 @@ class FakeTelegram:
         self.sessions.discard(session)
         self.subscribed.discard(session)
 
-    async def call(self, session: FakeSession, query: Any, *, subscribe: bool) -> Any:
+    async def call(self, session: FakeSession, query: Any, *, with_updates: bool) -> Any:
         name = type(query).QUALNAME.removeprefix("functions.")
         self.calls.append(name)
+        self.requests.append((session.client.name, name, with_updates))
         if self.link == "server_error":
             raise RpcFailure(500, "RPC_CALL_FAIL")
         if session.auth_key not in self.auth_keys:
@@ -121,7 +123,7 @@ class FakeTelegram:
         account = self.auth_keys[session.auth_key]
         if account is None and type(query) not in UNAUTHENTICATED:
             raise RpcFailure(401, "AUTH_KEY_UNREGISTERED")
-        if subscribe and account == BOT_ID:
+        if with_updates and not session.is_media and account == BOT_ID:
             self.subscribed.add(session)  # Telegram pushes updates to sessions that did not opt out
         handler = HANDLERS.get(type(query))
         if handler is None:
@@ -266,15 +268,33 @@ class FakeTelegram:
     async def user_message(self, user_id: int, text: str, *, language_code: str = "en") -> int:
         await trio.lowlevel.checkpoint()
         user = self._user(user_id, language_code)
+        known = user.started_bot
         user.started_bot = True
         if user.blocked_bot:  # writing to the bot again unblocks it
             self._set_blocked(user, False)
-        entities = [ENTITY_TYPES[e["type"]](offset=e["offset"], length=e["length"]) for e in detect(text, [])]
+        entities: list[Any] = [
+            ENTITY_TYPES[e["type"]](offset=e["offset"], length=e["length"]) for e in detect(text, [])
+        ]
         message = self.add_message(BOT_ID, user_id, out=False, text=text, entities=entities)
         update = self.log_pts(
             BOT_ID, lambda pts: raw.types.UpdateNewMessage(message=self.raw_message(message), pts=pts, pts_count=1)
         )
-        self.push(update, users=[user_id])
+        if known:
+            # As Telegram does for a sender the client knows: the short form, which kurigram
+            # completes with updates.getDifference.
+            short = raw.types.UpdateShortMessage(
+                id=message.id,
+                user_id=user_id,
+                message=text,
+                pts=update.pts,
+                pts_count=1,
+                date=message.date,
+                entities=entities or None,
+            )
+            for session in list(self.subscribed):
+                session.push(short)
+        else:
+            self.push(update, users=[user_id])
         return message.id
 
     async def user_callback(self, user_id: int, message_id: int, data: str) -> str:

@@ -100,7 +100,7 @@ class FakeSession(Session):
         if self.server.link == "drop" or self._state is not SessionState.STARTED:
             raise ConnectionResetError("the connection to Telegram was cut")
         try:
-            result = await self.server.call(self, roundtrip(query), subscribe=with_updates and not self.is_media)
+            result = await self.server.call(self, roundtrip(query), with_updates=with_updates)
         except RpcFailure as failure:
             RPCError.raise_it(raw.types.RpcError(error_code=failure.code, error_message=failure.message), type(query))
         return roundtrip(result)

@@ -75,9 +75,15 @@ async def test_the_uploader_role_sends_but_receives_no_updates(tmp_path):
                 await port.send_text(USER, "from the uploader")
                 with pytest.raises(RuntimeError):
                     await port.get_updates(POLL)
-            # Its requests opt out of updates, so Telegram does not push it any.
-            assert not any(s.client.name == "bot-uploader" for s in env.world.subscribed)
-        assert [r.text for r in await env.world.chat(USER) if r.from_bot] == ["from the uploader"]
+        async with env.make_port(role="uploader") as port:  # started again: its session reused
+            await env.world.user_message(USER, "meanwhile")
+            with trio.fail_after(DEADLINE):
+                await port.send_text(USER, "again from the uploader")
+        # Every request of its client opts out of updates (invokeWithoutUpdates).
+        uploader = [(rpc, pushed) for client, rpc, pushed in env.world.requests if client == "bot-uploader"]
+        assert uploader and not any(pushed for _, pushed in uploader), uploader
+        sent = [r.text for r in await env.world.chat(USER) if r.from_bot]
+        assert sent == ["from the uploader", "again from the uploader"]
 
 
 async def test_a_long_flood_wait_reaches_the_caller_at_once(tmp_path):

@@ -49,7 +49,9 @@ async def wait_for_replies(bot: Bot, http: httpx.AsyncClient, user_ids: list[int
 
 async def test_start_is_answered_in_persian_by_default_and_english_for_english_users(sandbox_bot):
     bot, http = sandbox_bot
-    await http.post("/sandbox/users/1001/messages", json={"text": "/start", "first_name": "Sara", "language_code": "fa"})
+    await http.post(
+        "/sandbox/users/1001/messages", json={"text": "/start", "first_name": "Sara", "language_code": "fa"}
+    )
     await http.post("/sandbox/users/1002/messages", json={"text": "/start", "first_name": "Tom", "language_code": "en"})
     await http.post("/sandbox/users/1003/messages", json={"text": "/start", "first_name": "Ana"})  # no language
     replies = await wait_for_replies(bot, http, [1001, 1002, 1003], timeout=60)

@@ -12,6 +12,7 @@ import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
+from tests.plain_asyncio import plain_asyncio
 from tests.sandbox.support import BOT_ID, TOKEN, SandboxProcess
 
 USER = 77
@@ -76,4 +77,5 @@ async def _drive(url: str, media: Path) -> None:
 
 def test_python_telegram_bot_drives_the_sandbox(sandbox_process: SandboxProcess, sample_media: Path, monkeypatch):
     monkeypatch.setenv("PTB_TIMEDELTA", "true")  # durations as timedelta, without deprecation warnings
-    asyncio.run(asyncio.wait_for(_drive(sandbox_process.url, sample_media), timeout=120))
+    with plain_asyncio():
+        asyncio.run(asyncio.wait_for(_drive(sandbox_process.url, sample_media), timeout=120))

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from tests.plain_asyncio import plain_asyncio
 from tests.sandbox.webchat_helpers import (
     ARTIFACTS,
     CHROMIUM_ARGS,
@@ -45,7 +46,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="module")
 def browser(sandbox: Sandbox) -> Iterator[Browser]:
-    with sync_playwright() as p:
+    with plain_asyncio(), sync_playwright() as p:
         launched = p.chromium.launch(executable_path=require_chromium(), args=CHROMIUM_ARGS)
         try:
             yield launched
