@@ -16,12 +16,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import trio
-from ipc.channels import ControlClient, Publisher
-from ipc.endpoints import Endpoints
-from ipc.messages import Drain, Heartbeat, ProcessTable, Ready
 
 from core.config import Settings, SettingsError, load_settings
 from core.logs import setup_logging
+from ipc.channels import ControlClient, Publisher
+from ipc.endpoints import Endpoints
+from ipc.messages import Drain, Heartbeat, ProcessTable, Ready
 
 log = logging.getLogger(__name__)
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from core.child import ChildContext
 from core.db import open_db
 from ipc.channels import JobWorker, Pusher
-
-from core.child import ChildContext
 
 log = logging.getLogger("downloader")
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 import trio
-from core.db import open_db
-from ipc.channels import JobDispatcher, Puller, Pusher
 
 from core.child import ChildContext
+from core.db import open_db
 from core.telegram import open_port
 from gateway.updates import UpdateLoop
+from ipc.channels import JobDispatcher, Puller, Pusher
 
 log = logging.getLogger("gateway")
 

@@ -12,14 +12,14 @@ import time
 
 import sqlite_utils
 import trio
-from core.db import write_tx
-from ipc.channels import Pusher
-from ipc.messages import OutboxNotice
 
 from core import outbox
 from core.config import Settings
+from core.db import write_tx
 from core.telegram import IncomingMessage, TelegramError, TelegramPort, Update, User
 from core.texts import language_for, text
+from ipc.channels import Pusher
+from ipc.messages import OutboxNotice
 
 log = logging.getLogger("gateway.updates")
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 import trio
-from core.db import open_db
-from ipc.channels import Puller
 
 from core import outbox
 from core.child import ChildContext
+from core.db import open_db
 from core.telegram import open_port
+from ipc.channels import Puller
 from uploader.sender import OutboxSender
 
 log = logging.getLogger("uploader")

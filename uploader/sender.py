@@ -6,14 +6,14 @@ import logging
 
 import sqlite_utils
 import trio
-from core.db import write_tx
-from ipc.channels import Puller
-from ipc.messages import OutboxNotice
 
 from core import outbox
 from core.config import Settings
+from core.db import write_tx
 from core.outbox import OutboxItem
 from core.telegram import Blocked, Button, FloodWait, Keyboard, TelegramError, TelegramPort, Transient
+from ipc.channels import Puller
+from ipc.messages import OutboxNotice
 from uploader.throttle import Throttle
 
 log = logging.getLogger("uploader.sender")

@@ -34,15 +34,10 @@ class Env(Protocol):
 
 @pytest.fixture(params=BACKENDS)
 def env_factory(request: pytest.FixtureRequest) -> Callable[[Path], AbstractAsyncContextManager[Env]]:
-    """`botapi_env` or `mtproto_env`, imported only when its tests run (skipping here, outside
-    trio, so that the reason shows)."""
+    """`botapi_env` or `mtproto_env`, imported only when its tests run (so pyrogram and
+    trio-asyncio are loaded only for the [mtproto] cases)."""
     backend = request.param
-    try:
-        module = importlib.import_module(f"tests.contract.{backend}_env")
-    except ModuleNotFoundError as exc:
-        if backend == "mtproto" and exc.name == "tests.contract.mtproto_env":
-            pytest.skip("mtproto env not built yet")
-        raise
+    module = importlib.import_module(f"tests.contract.{backend}_env")
     factory: Callable[[Path], AbstractAsyncContextManager[Env]] = getattr(module, f"{backend}_env")
     return factory
 

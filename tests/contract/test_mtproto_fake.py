@@ -210,9 +210,8 @@ async def test_a_premium_session_is_started_only_when_set_and_raises_the_limit(t
 
 
 @pytest.mark.slow
-async def test_a_file_over_2000_mib_goes_through_the_premium_session(tmp_path, request):
-    if not request.config.getoption("--run-slow", default=False):
-        pytest.skip("slow (uploads 2001 MiB): run with --run-slow")
+async def test_a_file_over_2000_mib_goes_through_the_premium_session(tmp_path):
+    """Uploads 2001 MiB through kurigram: behind --run-slow."""
     async with mtproto_env(tmp_path, part_delay=0.0) as env:
         await env.world.user_message(USER, "/start")
         huge = tmp_path / "huge.bin"

@@ -3,7 +3,9 @@ welcome goes through the outbox to the uploader, and the user sees it in the san
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 
 import httpx
 import pytest
@@ -84,3 +86,28 @@ async def test_two_hundred_users_at_once_are_all_answered_without_a_flood_wait(s
     # bunch a few more into one second at the sandbox, but never the burst of 200 an unthrottled
     # sender makes (and the sandbox, enforcing Telegram's limits, refused nothing).
     assert stats["peak_send_rate"] <= 40, {k: stats[k] for k in ("peak_send_rate", "flood_waits", "sends")}
+
+
+async def test_no_start_is_lost_when_the_gateway_or_the_uploader_is_killed(sandbox_bot):
+    bot, http = sandbox_bot
+    procs = bot.processes()
+    users = list(range(7000, 7040))
+
+    async def start(uid: int) -> None:
+        r = await http.post(f"/sandbox/users/{uid}/messages", json={"text": "/start", "language_code": "en"})
+        r.raise_for_status()
+
+    # Kill -9 the gateway and the uploader while users keep writing: the gateway confirms updates
+    # only after their outbox rows are committed, and the uploader finds unsent rows at start.
+    for uid in users[:10]:
+        await start(uid)
+    os.kill(procs["gateway"]["pid"], signal.SIGKILL)
+    for uid in users[10:20]:
+        await start(uid)
+    os.kill(procs["uploader"]["pid"], signal.SIGKILL)
+    for uid in users[20:]:
+        await start(uid)
+    replies = await wait_for_replies(bot, http, users, timeout=90)
+    assert all("Welcome" in r[0]["text"] for r in replies.values())
+    after = bot.processes()
+    assert after["gateway"]["restarts"] == 1 and after["uploader"]["restarts"] == 1
