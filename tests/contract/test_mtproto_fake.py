@@ -18,31 +18,14 @@ from pyrogram.connection.proxy import HTTPProxy, SOCKS5Proxy
 
 import core.telegram.mtproto as mtproto
 from core.config import Secret
-from core.telegram.port import FloodWait, IncomingMessage, Media, MediaKind, TelegramPort, Update
+from core.telegram.port import FloodWait, Media, MediaKind
 from tests.contract.fake_mtproto_model import BOT_ID, PREMIUM_ID
 from tests.contract.mtproto_env import API_ID, mtproto_env
+from tests.contract.receiving import DEADLINE, POLL, receive, texts
 
 USER = 6006
-DEADLINE = 20.0  # seconds for any one test's Telegram traffic
-POLL = 0.5  # seconds one get_updates may wait
 PART = 512 * 1024  # kurigram's upload part
 MIB = 1024 * 1024
-
-
-async def receive(port: TelegramPort, count: int, *, confirm: bool) -> list[Update]:
-    got: list[Update] = []
-    with trio.move_on_after(DEADLINE):
-        while len(got) < count:
-            batch = await port.get_updates(POLL)
-            got.extend(batch.updates)
-            if confirm:
-                await port.confirm(batch)
-    assert len(got) >= count, f"expected {count} updates within {DEADLINE}s, got {got}"
-    return got
-
-
-def texts(updates: list[Update]) -> list[str]:
-    return [u.text for u in updates if isinstance(u, IncomingMessage)]
 
 
 def random_file(path: Path, size: int) -> Path:

@@ -11,30 +11,11 @@ from core.telegram.port import (
     CallbackQuery,
     ChatMemberChange,
     IncomingMessage,
-    TelegramPort,
     Update,
 )
+from tests.contract.receiving import DEADLINE, POLL, receive, texts
 
 USER = 4004
-POLL = 1.0  # seconds one long poll may wait
-DEADLINE = 20.0  # seconds to receive what a test expects
-
-
-async def receive(port: TelegramPort, count: int, *, confirm: bool = True) -> list[Update]:
-    """Poll until `count` updates came (confirming each batch, or not); fail saying what came."""
-    got: list[Update] = []
-    with trio.move_on_after(DEADLINE):
-        while len(got) < count:
-            batch = await port.get_updates(POLL)
-            got.extend(batch.updates)
-            if confirm:
-                await port.confirm(batch)
-    assert len(got) >= count, f"expected {count} updates within {DEADLINE}s, got {got}"
-    return got
-
-
-def texts(updates: list[Update]) -> list[str]:
-    return [u.text for u in updates if isinstance(u, IncomingMessage)]
 
 
 def utf16_offset(text: str, index: int) -> int:

@@ -98,12 +98,14 @@ class Api:
 class SandboxProcess:
     """`python -m sandbox --port 0` as a child process; the URL comes from its SANDBOX_READY line."""
 
-    def __init__(self, data_dir: Path, media_dir: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, media_dir: Path | None = None, *extra: str, env: dict[str, str] | None = None
+    ) -> None:
         self.stderr_path = data_dir / "sandbox.stderr"
         self._stderr = self.stderr_path.open("wb")
         argv = [sys.executable, "-m", "sandbox", "--port", "0", "--data-dir", str(data_dir)]
         self.proc = subprocess.Popen(
-            [*argv, "--media-dir", str(media_dir), *extra],
+            [*argv, *(["--media-dir", str(media_dir)] if media_dir else []), *extra],
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=self._stderr,

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.sandbox.support import SandboxProcess
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -31,9 +29,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-READY_PREFIX = "SANDBOX_READY "
-START_DEADLINE_S = 30.0
-STOP_GRACE_S = 5.0
 BOT_TOKEN = "123456:sandbox-webchat-test"
 LONG_POLL_S = 1
 
@@ -48,57 +43,7 @@ def require_chromium() -> str:
     pytest.skip(reason)
 
 
-class Sandbox:
-    """A `python -m sandbox` child process on port 0; its stdout is drained by a thread."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.stderr_path = data_dir / "sandbox.stderr"
-        self._stderr = open(self.stderr_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sandbox", "--port", "0", "--data-dir", str(data_dir)],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._drain, daemon=True).start()
-        self.url = self._wait_ready()
-
-    def _drain(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self._lines.put(line.rstrip("\n"))
-        self._lines.put(None)
-
-    def _wait_ready(self) -> str:
-        deadline = time.monotonic() + START_DEADLINE_S
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = self._lines.get(timeout=left)
-            except queue.Empty:
-                break
-            if line is None:
-                raise AssertionError(f"sandbox exited ({self.proc.wait()}) before ready: {self.lines} {self.stderr()}")
-            self.lines.append(line)
-            if line.startswith(READY_PREFIX):
-                return line.removeprefix(READY_PREFIX).strip().rstrip("/")
-        raise AssertionError(f"sandbox not ready within {START_DEADLINE_S}s; stdout {self.lines}; {self.stderr()}")
-
-    def stderr(self) -> str:
-        self._stderr.flush()
-        return "stderr: " + self.stderr_path.read_text(errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._stderr.close()
+Sandbox = SandboxProcess
 
 
 @contextmanager
