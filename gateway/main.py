@@ -8,7 +8,7 @@ import trio
 
 from core.child import ChildContext
 from core.db import open_db
-from core.telegram import open_port
+from core.telegram.connect import NotConnected, connect_port
 from gateway.updates import UpdateLoop
 from ipc.channels import JobDispatcher, Puller, Pusher
 
@@ -20,10 +20,14 @@ async def body(ctx: ChildContext) -> None:
     try:
         with JobDispatcher(ctx.endpoints.jobs), Puller(ctx.endpoints.events), Pusher(ctx.endpoints.outbox) as outbox:
             await ctx.ready()
-            async with open_port(ctx.settings, role="gateway") as port, trio.open_nursery() as nursery:
-                loop = UpdateLoop(ctx.settings, db, port, outbox)
-                nursery.start_soon(loop.run)
+            async with (
+                connect_port(ctx.settings, role="gateway", stop=ctx.draining) as port,
+                trio.open_nursery() as nursery,
+            ):
+                nursery.start_soon(UpdateLoop(ctx.settings, db, port, outbox).run)
                 await ctx.draining.wait()
                 nursery.cancel_scope.cancel()
+    except NotConnected as exc:
+        log.info("%s", exc)
     finally:
         db.close()

@@ -9,7 +9,7 @@ import trio
 from core import outbox
 from core.child import ChildContext
 from core.db import open_db
-from core.telegram import open_port
+from core.telegram.connect import NotConnected, connect_port
 from ipc.channels import Puller
 from uploader.sender import OutboxSender
 
@@ -26,11 +26,13 @@ async def body(ctx: ChildContext) -> None:
             log.info("requeued %d outbox rows interrupted by the last stop", requeued)
         with Puller(ctx.endpoints.outbox) as inbox:
             await ctx.ready()
-            async with open_port(ctx.settings, role="uploader") as port:
+            async with connect_port(ctx.settings, role="uploader", stop=ctx.draining) as port:
                 sender = OutboxSender(ctx.settings, db, port)
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(sender.listen, inbox)
                     await sender.run(ctx.draining, SEND_CONCURRENCY)
                     nursery.cancel_scope.cancel()
+    except NotConnected as exc:
+        log.info("%s", exc)
     finally:
         db.close()
