@@ -20,6 +20,22 @@ from pathlib import Path
 from core.db import open_db, write_tx
 
 SHARED_USERS = 50  # both processes upsert the same users, to contend on the same rows
+WRITERS = 2  # processes meeting halfway, so that their runs surely overlap
+MEET_DEADLINE = 30.0  # seconds to wait for the other writer halfway
+MEET_POLL = 0.001  # seconds between looks at the other writer's mark
+
+
+def meet_halfway(db, name: str) -> None:
+    """A barrier through the database itself: mark our halfway point, wait for every writer's."""
+    with write_tx(db):
+        db.execute(
+            "INSERT INTO settings (key, value, updated_at) VALUES (?, 'true', ?)", [f"halfway-{name}", time.time()]
+        )
+    deadline = time.monotonic() + MEET_DEADLINE
+    while db.execute("SELECT count(*) FROM settings WHERE key LIKE 'halfway-%'").fetchone()[0] < WRITERS:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the other writer did not reach halfway within {MEET_DEADLINE}s")
+        time.sleep(MEET_POLL)
 
 
 def one_round(db, name: str, i: int, claimed: list[int]) -> None:
@@ -72,6 +88,8 @@ def main() -> None:
     done = 0
     for i in range(iterations):
         try:
+            if i == iterations // 2:
+                meet_halfway(db, name)
             one_round(db, name, i, claimed)
             done += 1
         except (sqlite3.Error, AssertionError) as exc:
