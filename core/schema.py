@@ -54,7 +54,9 @@ _V1 = (
         requests_total    INTEGER NOT NULL DEFAULT 0 CHECK (requests_total >= 0),
         downloads_ok      INTEGER NOT NULL DEFAULT 0 CHECK (downloads_ok >= 0),
         downloads_failed  INTEGER NOT NULL DEFAULT 0 CHECK (downloads_failed >= 0),
-        bytes_sent        INTEGER NOT NULL DEFAULT 0 CHECK (bytes_sent >= 0)
+        bytes_sent        INTEGER NOT NULL DEFAULT 0 CHECK (bytes_sent >= 0),
+        last_message_id   INTEGER NOT NULL DEFAULT 0     -- newest private message handled: a redelivered
+                                                        -- update (gateway killed before confirming) is skipped
     ) STRICT""",
     "CREATE INDEX users_username ON users (username COLLATE NOCASE) WHERE username IS NOT NULL",
     "CREATE INDEX users_last_seen ON users (last_seen_at)",

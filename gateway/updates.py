@@ -57,7 +57,13 @@ class UpdateLoop:
         if not isinstance(update, IncomingMessage) or update.chat.type != "private":
             return []
         with write_tx(self.db):
+            if self.already_handled(update):
+                log.info(
+                    "message %d of user %d was handled before a restart; skipped", update.message_id, update.sender.id
+                )
+                return []
             lang = self.remember_user(update.sender)
+            self.db.execute("UPDATE users SET last_message_id = ? WHERE id = ?", [update.message_id, update.sender.id])
             command = update.text.strip().split(maxsplit=1)[0].split("@")[0].lower() if update.text.strip() else ""
             if command == "/start":
                 name = html.escape(update.sender.first_name or "")
@@ -65,6 +71,12 @@ class UpdateLoop:
                 log.info("welcome for user %d queued as outbox %d (%s)", update.sender.id, item, lang)
                 return [item]
         return []
+
+    def already_handled(self, message: IncomingMessage) -> bool:
+        """Message ids grow within a private chat, so one at or below the last handled is a repeat
+        (updates are confirmed after their effects commit: a crash in between redelivers them)."""
+        row = self.db.execute("SELECT last_message_id FROM users WHERE id = ?", [message.sender.id]).fetchone()
+        return row is not None and message.message_id <= row[0]
 
     def remember_user(self, user: User) -> str:
         """Insert or refresh the user's row; return the language to answer in."""
