@@ -220,3 +220,12 @@ async def test_telegram_out_of_reach_at_boot_is_waited_out_not_a_crash_loop(star
     with trio.fail_after(10):  # well inside the 20 s grace: draining cancels the retries
         assert await bot.process.wait() == 0
     assert any("gateway stopped before reaching Telegram" in line for line in bot.stderr)
+
+
+async def test_tcp_endpoints_work_like_ipc_ones(start_bot):
+    # IPC_TRANSPORT=tcp is how downloaders on other hosts would connect.
+    bot = await start_bot("--workers", "1", IPC_TRANSPORT="tcp", IPC_BASE_PORT=str(free_port()))
+    await bot.ready_line()
+    procs = await bot.wait_for("processes", lambda: len(p := bot.processes()) >= 5 and p)
+    assert all(procs[name]["state"] == "ready" for name in [*BASE, "downloader-1"])
+    assert not list((bot.data_dir / "run").glob("*.sock"))  # no unix sockets were made
