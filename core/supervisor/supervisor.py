@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import trio
 
@@ -63,6 +63,8 @@ class Supervisor:
         self.sandbox_url = ""
         self.started_wall = time.time()
         self.table_changed = trio.Event()  # set when a child starts, gets ready or exits
+        self.stop_requested = trio.Event()  # a signal, or nothing left worth running
+        self.exit_code = 0
 
     def _child(self, spec: ChildSpec, kinds: dict[str, deque[float]]) -> Child:
         recent = kinds.setdefault(spec.kind, deque())
@@ -74,6 +76,7 @@ class Supervisor:
     # ---- the whole run -------------------------------------------------------------------
 
     async def run(self) -> int:
+        """Run until SIGTERM/SIGINT (exit 0) or until the bot cannot work at all (exit 1)."""
         self.settings.run_dir.mkdir(parents=True, exist_ok=True)
         with (
             ControlServer(self.endpoints.control) as control,
@@ -84,20 +87,32 @@ class Supervisor:
                 nursery.start_soon(self._process_table_loop, control)
                 nursery.start_soon(self._watchdog_loop)
                 nursery.start_soon(self._start_all, nursery)
-                async for signum in signals:
-                    log.info("got %s: draining children", signal.Signals(signum).name)
-                    break
+                nursery.start_soon(self._signals, signals)
+                await self.stop_requested.wait()
                 await self._shutdown(control)
                 nursery.cancel_scope.cancel()
         self.notifier.close()
         log.info("all children stopped")
-        return 0
+        return self.exit_code
+
+    async def _signals(self, signals: AsyncIterator[int]) -> None:
+        async for signum in signals:
+            log.info("got %s: draining children", signal.Signals(signum).name)
+            self.stop_requested.set()
+
+    def _fatal(self, why: str) -> None:
+        log.error("%s: stopping the bot", why)
+        self.exit_code = 1
+        self.stop_requested.set()
 
     async def _start_all(self, nursery: trio.Nursery) -> None:
         if self.sandbox is not None:
             nursery.start_soon(self._keep_running, self.sandbox)
-            with trio.fail_after(self.settings.ready_timeout):
+            with trio.move_on_after(self.settings.ready_timeout):
                 await self.sandbox.ready.wait()
+            if not self.sandbox.ready.is_set():
+                self._fatal(f"the sandbox did not start within {self.settings.ready_timeout:.0f}s (see its log)")
+                return
         for child in self.children:
             nursery.start_soon(self._keep_running, child)
         with trio.move_on_after(self.settings.ready_timeout) as scope:
@@ -187,6 +202,8 @@ class Supervisor:
         child.state = "given-up"
         log.error("%s: %s", child.name, reason)
         self.notifier.status(f"gave up on {child.name}")
+        if child is self.sandbox:  # in sandbox mode nothing works without it
+            self._fatal("the sandbox keeps failing")
         if self.alert is not None:
             try:
                 self.alert(child.spec.kind, reason)

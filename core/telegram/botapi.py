@@ -143,7 +143,7 @@ class BotApiAdapter:
         self.upload_limit = settings.botapi_upload_limit_mb * MIB
         self._token = settings.bot_token.reveal()
         self._base = f"{settings.botapi_url}/bot{self._token}/"
-        # PROXY_URL as for mtproto; socks5:// needs httpx's socks extra (socksio), http(s):// does not.
+        # PROXY_URL as for mtproto (socks5:// through httpx's socks extra, in requirements.txt).
         self._proxy = settings.proxy_url or None
         self._client: httpx.AsyncClient | None = None
         self._offset = 0  # first update_id not yet confirmed; 0 until the first confirm

@@ -229,3 +229,27 @@ async def test_tcp_endpoints_work_like_ipc_ones(start_bot):
     procs = await bot.wait_for("processes", lambda: len(p := bot.processes()) >= 5 and p)
     assert all(procs[name]["state"] == "ready" for name in [*BASE, "downloader-1"])
     assert not list((bot.data_dir / "run").glob("*.sock"))  # no unix sockets were made
+
+
+async def test_sandbox_port_taken_ends_the_run_with_a_clear_error(start_bot):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        bot = await start_bot(
+            "--sandbox",
+            "--workers",
+            "1",
+            "--sandbox-port",
+            str(port),
+            RESTART_MIN_DELAY="0.05",
+            RESTART_MAX_DELAY="0.1",
+        )
+        assert bot.process is not None
+        with trio.fail_after(60):
+            code = await bot.process.wait()
+    assert code == 1, bot.output()
+    text = "\n".join(bot.stderr)
+    assert "Address already in use" in text and "sandbox keeps failing" in text
+    assert "Traceback" not in text
+    assert not any(line.startswith("ready:") for line in bot.stdout)
