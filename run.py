@@ -7,10 +7,13 @@ variables, so every process sees the same settings.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import logging
+import os
 import shutil
 import socket
 import sys
+from typing import TextIO
 
 import trio
 
@@ -119,7 +122,29 @@ def main(argv: list[str] | None = None) -> int:
     for folder in (settings.data_dir, settings.run_dir, settings.spool_dir):
         folder.mkdir(parents=True, exist_ok=True)
     overrides["DATA_DIR"] = str(settings.data_dir.resolve())
-    return trio.run(_supervise, settings, overrides)
+    lock = take_run_lock(settings)
+    if lock is None:
+        return 1
+    with lock:
+        return trio.run(_supervise, settings, overrides)
+
+
+def take_run_lock(settings: Settings) -> TextIO | None:
+    """One supervisor per data folder: a second one would take over the first one's sockets."""
+    lock = (settings.run_dir / "supervisor.lock").open("a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        owner = lock.read().strip() or "?"
+        lock.close()
+        print(f"error: another bot (pid {owner}) is already running with DATA_DIR={settings.data_dir}", file=sys.stderr)
+        return None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(str(os.getpid()))
+    lock.flush()
+    return lock
 
 
 async def _supervise(settings: Settings, overrides: dict[str, str]) -> int:

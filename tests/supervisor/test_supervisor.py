@@ -253,3 +253,17 @@ async def test_sandbox_port_taken_ends_the_run_with_a_clear_error(start_bot):
     assert "Address already in use" in text and "sandbox keeps failing" in text
     assert "Traceback" not in text
     assert not any(line.startswith("ready:") for line in bot.stdout)
+
+
+async def test_a_second_bot_on_the_same_data_folder_is_refused(start_bot):
+    first = await start_bot("--workers", "1")
+    await first.ready_line()
+    pids = await first.wait_for("processes", lambda: len(p := first.processes()) >= 5 and p)
+    second = await start_bot("--workers", "1", "--data-dir", str(first.data_dir))
+    assert second.process is not None
+    with trio.fail_after(30):
+        assert await second.process.wait() == 1
+    assert any(f"pid {first.pid}" in line and "already running" in line for line in second.stderr), second.output()
+    after = first.processes()
+    assert {n: p["pid"] for n, p in after.items()} == {n: p["pid"] for n, p in pids.items()}
+    assert first.health()["status"] == "ok"
