@@ -56,43 +56,33 @@ class UpdateLoop:
         """Commit what one update causes; return the outbox rows to announce."""
         if not isinstance(update, IncomingMessage) or update.chat.type != "private":
             return []
+        sender = update.sender
         with write_tx(self.db):
-            if self.already_handled(update):
-                log.info(
-                    "message %d of user %d was handled before a restart; skipped", update.message_id, update.sender.id
-                )
+            row = self.db.execute("SELECT language, last_message_id FROM users WHERE id = ?", [sender.id]).fetchone()
+            # Message ids grow within a private chat, so one at or below the last handled is a repeat
+            # (updates are confirmed after their effects commit: a crash in between redelivers them).
+            if row is not None and update.message_id <= row[1]:
+                log.info("message %d of user %d was handled before a restart; skipped", update.message_id, sender.id)
                 return []
-            lang = self.remember_user(update.sender)
-            self.db.execute("UPDATE users SET last_message_id = ? WHERE id = ?", [update.message_id, update.sender.id])
+            lang = self.remember_user(sender, update.message_id, row[0] if row is not None else None)
             command = update.text.strip().split(maxsplit=1)[0].split("@")[0].lower() if update.text.strip() else ""
             if command == "/start":
-                name = html.escape(update.sender.first_name or "")
+                name = html.escape(sender.first_name or "")
                 item = outbox.enqueue(self.db, update.chat.id, "text", {"text": text(lang, "welcome", name=name)})
-                log.info("welcome for user %d queued as outbox %d (%s)", update.sender.id, item, lang)
+                log.info("welcome for user %d queued as outbox %d (%s)", sender.id, item, lang)
                 return [item]
         return []
 
-    def already_handled(self, message: IncomingMessage) -> bool:
-        """Message ids grow within a private chat, so one at or below the last handled is a repeat
-        (updates are confirmed after their effects commit: a crash in between redelivers them)."""
-        row = self.db.execute("SELECT last_message_id FROM users WHERE id = ?", [message.sender.id]).fetchone()
-        return row is not None and message.message_id <= row[0]
-
-    def remember_user(self, user: User) -> str:
-        """Insert or refresh the user's row; return the language to answer in."""
+    def remember_user(self, user: User, message_id: int, language: str | None) -> str:
+        """Insert or refresh the user's row with the message being handled; return the language to
+        answer in: the one the user has, or one chosen from their Telegram language."""
         now = time.time()
-        row = self.db.execute("SELECT language FROM users WHERE id = ?", [user.id]).fetchone()
-        if row is not None and row[0]:
-            lang = str(row[0])
-            self.db.execute(
-                "UPDATE users SET first_name = ?, username = ?, last_seen_at = ? WHERE id = ?",
-                [user.first_name, user.username, now, user.id],
-            )
-        else:
-            lang = language_for(user.language_code, self.settings.default_language)
-            self.db.execute(
-                "INSERT INTO users (id, first_name, username, language, joined_at, last_seen_at) VALUES (?,?,?,?,?,?)"
-                " ON CONFLICT(id) DO UPDATE SET language = excluded.language, last_seen_at = excluded.last_seen_at",
-                [user.id, user.first_name, user.username, lang, now, now],
-            )
+        lang = language or language_for(user.language_code, self.settings.default_language)
+        self.db.execute(
+            "INSERT INTO users (id, first_name, username, language, joined_at, last_seen_at, last_message_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET first_name = excluded.first_name,"
+            " username = excluded.username, language = excluded.language, last_seen_at = excluded.last_seen_at,"
+            " last_message_id = excluded.last_message_id",
+            [user.id, user.first_name, user.username, lang, now, now, message_id],
+        )
         return lang
