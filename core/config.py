@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["Secret", "Settings", "SettingsError", "load_settings", "read_env_file"]
+__all__ = ["MIB", "Secret", "Settings", "SettingsError", "load_settings", "read_env_file"]
+
+MIB = 1024 * 1024
 
 
 class SettingsError(ValueError):
@@ -159,6 +161,14 @@ def _proxy(raw: str) -> str:
     return value
 
 
+def _proxy_list(raw: str) -> tuple[str, ...]:
+    proxies = tuple(p.strip() for p in raw.split(",") if p.strip())
+    for proxy in proxies:
+        if not proxy.startswith(("socks5://", "socks5h://", "http://", "https://")):
+            raise ValueError(f"{proxy!r}: each proxy must start with socks5://, http:// or https://")
+    return proxies
+
+
 def _lang(raw: str) -> str:
     return _choice("fa", "en")(raw)
 
@@ -229,17 +239,82 @@ class Settings:
     db_busy_timeout: float = setting("DB_BUSY_TIMEOUT", 10.0, _float(0.1, 600), "seconds to wait for a lock")
 
     # ---- users and jobs (from the seeds) -----------------------------------------------------
-    user_concurrent_downloads: int = setting("USER_CONCURRENT_DOWNLOADS", 2, _int(1, 100), "per user")
-    user_requests_per_min: int = setting("USER_REQUESTS_PER_MIN", 10, _int(1, 10000), "per user")
-    global_requests_per_min: int = setting("GLOBAL_REQUESTS_PER_MIN", 25, _int(1, 1000000), "all users")
+    user_concurrent_downloads: int = setting(
+        "USER_CONCURRENT_DOWNLOADS", 2, _int(1, 100), "downloads running at once per user; more links queue"
+    )
+    user_requests_per_min: int = setting("USER_REQUESTS_PER_MIN", 10, _int(1, 10000), "links a minute per user")
+    global_requests_per_min: int = setting(
+        "GLOBAL_REQUESTS_PER_MIN", 0, _int(0, 1000000), "links a minute for everyone together (0: off)"
+    )
+    queue_max: int = setting("QUEUE_MAX", 500, _int(1, 1000000), "jobs waiting at once; past it users hear 'busy'")
     circuit_failures: int = setting("CIRCUIT_FAILURES", 5, _int(1, 1000), "failures that open a circuit")
     circuit_recovery: float = setting("CIRCUIT_RECOVERY", 60.0, _float(1, 86400), "seconds a circuit stays open")
+
+    # ---- the journey of a link (gateway and downloaders) ----------------------------------------
+    max_links_per_message: int = setting("MAX_LINKS_PER_MESSAGE", 5, _int(1, 50), "links of one message taken")
+    playlist_max_items: int = setting("PLAYLIST_MAX_ITEMS", 20, _int(1, 500), "entries taken from a playlist")
+    download_slots_per_worker: int = setting(
+        "DOWNLOAD_SLOTS_PER_WORKER", 4, _int(2, 64), "jobs one downloader runs at once (one slot kept for probes)"
+    )
+    job_attempts: int = setting("JOB_ATTEMPTS", 3, _int(1, 20), "tries of a job before it fails for good")
+    job_retry_delay: float = setting("JOB_RETRY_DELAY", 2.0, _float(0, 3600), "first retry delay of a job, s")
+    job_retry_max_delay: float = setting("JOB_RETRY_MAX_DELAY", 60.0, _float(0, 86400), "largest retry delay, s")
+    progress_edit_interval: float = setting(
+        "PROGRESS_EDIT_INTERVAL", 4.0, _float(0.5, 600), "seconds between edits of a progress message"
+    )
+    progress_report_interval: float = setting(
+        "PROGRESS_REPORT_INTERVAL", 1.0, _float(0.05, 60), "seconds between progress reports to the gateway"
+    )
+    audio_format: str = setting("AUDIO_FORMAT", "m4a", _choice("m4a", "mp3"), "audio-only format for new users")
+    caption_signature: str = setting("CAPTION_SIGNATURE", "", _str, "line added under every caption, e.g. @mybot")
+
+    # ---- the hostile internet (downloaders) -----------------------------------------------------
+    max_duration_min: float = setting("MAX_DURATION_MIN", 180.0, _float(0.1, 100000), "longest media, minutes")
+    max_file_mb: int = setting(
+        "MAX_FILE_MB", 0, _int(0, 1000000), "largest download, MiB (0: the backend's upload cap)"
+    )
+    download_stall_s: float = setting(
+        "DOWNLOAD_STALL_S", 60.0, _float(1, 3600), "a download with no bytes for this long is retried, s"
+    )
+    spool_max_gb: float = setting("SPOOL_MAX_GB", 40.0, _float(0.001, 100000), "size budget of the spool folder")
+    download_proxy_url: tuple[str, ...] = setting(
+        "DOWNLOAD_PROXY_URL", (), _proxy_list, "proxy or comma-separated proxies for downloads, used in turn"
+    )
+    proxy_set_aside_s: float = setting(
+        "PROXY_SET_ASIDE_S", 300.0, _float(1, 86400), "a failing download proxy rests this long, s"
+    )
+
+    # ---- gates: locks, limits, notices (gateway) --------------------------------------------------
+    member_cache_ttl: float = setting("MEMBER_CACHE_TTL", 600.0, _float(0, 86400), "a verified member is trusted, s")
+    nonmember_cache_ttl: float = setting("NONMEMBER_CACHE_TTL", 30.0, _float(0, 86400), "a non-member is trusted, s")
+    member_cache_size: int = setting("MEMBER_CACHE_SIZE", 100_000, _int(1, 10_000_000), "membership answers kept")
+    maintenance_notice_interval: float = setting(
+        "MAINTENANCE_NOTICE_INTERVAL", 600.0, _float(0, 86400), "seconds between maintenance notices to a user"
+    )
+    notice_interval: float = setting(
+        "NOTICE_INTERVAL", 60.0, _float(0, 86400), "seconds between repeated hints and rate notices to a user"
+    )
+    held_link_ttl: float = setting(
+        "HELD_LINK_TTL", 7 * 86400.0, _float(60, 365 * 86400), "seconds a link held behind a lock is kept"
+    )
 
     # ---- Telegram send budget (the uploader's throttle) ---------------------------------------
     tg_global_rate: float = setting("TG_GLOBAL_RATE", 30.0, _float(0.1, 1000), "messages/s for the whole bot")
     tg_chat_rate: float = setting("TG_CHAT_RATE", 1.0, _float(0.01, 100), "messages/s per private chat")
     tg_chat_burst: int = setting("TG_CHAT_BURST", 3, _int(1, 100), "short burst allowed per private chat")
     tg_group_per_min: int = setting("TG_GROUP_PER_MIN", 20, _int(1, 1000), "messages/min per group or channel")
+    send_attempts: int = setting("SEND_ATTEMPTS", 5, _int(1, 100), "transient failures before a send is given up")
+    upload_concurrency: int = setting("UPLOAD_CONCURRENCY", 3, _int(1, 32), "files uploaded at once")
+    upload_stall_s: float = setting(
+        "UPLOAD_STALL_S", 60.0, _float(1, 3600), "an upload with no progress for this long is retried, s"
+    )
+    split_large_files: bool = setting(
+        "SPLIT_LARGE_FILES", True, _bool, "cut videos over the upload cap into playable parts"
+    )
+    premium_upload_limit_mb: int = setting(
+        "PREMIUM_UPLOAD_LIMIT_MB", 4000, _int(1, 4000), "upload cap through the Premium session, MiB"
+    )
+    outbox_keep_days: float = setting("OUTBOX_KEEP_DAYS", 7.0, _float(0, 3650), "sent outbox rows are kept, days")
 
     # ---- sandbox (the local Telegram stand-in; each value changeable live via POST /sandbox/config) ----
     sandbox_host: str = setting("SANDBOX_HOST", "127.0.0.1", _str, "address the sandbox listens on")
@@ -279,6 +354,26 @@ class Settings:
     @property
     def session_dir(self) -> Path:
         return self.data_dir / "sessions"
+
+    @property
+    def cookies_dir(self) -> Path:
+        """Per-platform cookie files: `<platform>.txt`, or several in `<platform>/` that rotate."""
+        return self.data_dir / "cookies"
+
+    @property
+    def backend_upload_limit_mb(self) -> int:
+        """The most one upload may weigh on this backend, MiB (without the Premium session)."""
+        return self.upload_limit_mb if self.telegram_backend == "mtproto" else self.botapi_upload_limit_mb
+
+    @property
+    def max_file_bytes(self) -> int:
+        """The largest download: MAX_FILE_MB, or the backend's upload cap when that is 0."""
+        return (self.max_file_mb or self.backend_upload_limit_mb) * MIB
+
+    @property
+    def sandbox_origin(self) -> tuple[str, int] | None:
+        """(host, port) of the sandbox in sandbox mode: the only place downloads may reach."""
+        return (self.sandbox_host, self.sandbox_port) if self.sandbox else None
 
     def secrets(self) -> list[str]:
         """Every secret value, so that the log filter can redact them."""
@@ -355,6 +450,8 @@ def load_settings(
         raise SettingsError("HEARTBEAT_TIMEOUT", "must be longer than HEARTBEAT_INTERVAL")
     if settings.hung_kill_after < settings.heartbeat_timeout:
         raise SettingsError("HUNG_KILL_AFTER", "must not be shorter than HEARTBEAT_TIMEOUT")
+    if settings.job_retry_delay > settings.job_retry_max_delay:
+        raise SettingsError("JOB_RETRY_DELAY", "must not exceed JOB_RETRY_MAX_DELAY")
     return settings
 
 

@@ -121,17 +121,27 @@ def migrate(db: sqlite_utils.Database) -> int:
     for migration in MIGRATIONS:
         if migration.version <= schema_version(db):
             continue
-        with write_tx(db):
-            current = schema_version(db)
-            if current > LATEST_VERSION:  # a newer bot migrated it while we were starting
-                raise SchemaTooNew(_db_path(db), current, LATEST_VERSION)
-            if current >= migration.version:
-                continue
-            if current != migration.version - 1:
-                raise RuntimeError(f"schema v{current} cannot take migration {migration.version}")
-            for statement in migration.statements:
-                db.conn.execute(statement)
-            db.conn.execute(f"PRAGMA user_version = {migration.version}")
+        # Rebuilding a table (create new, copy, drop old) would fire the ON DELETE actions of the
+        # rows that point at it; SQLite's advice is to turn foreign keys off around the change
+        # (only possible outside a transaction) and check them before committing.
+        db.conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with write_tx(db):
+                current = schema_version(db)
+                if current > LATEST_VERSION:  # a newer bot migrated it while we were starting
+                    raise SchemaTooNew(_db_path(db), current, LATEST_VERSION)
+                if current >= migration.version:
+                    continue
+                if current != migration.version - 1:
+                    raise RuntimeError(f"schema v{current} cannot take migration {migration.version}")
+                for statement in migration.statements:
+                    db.conn.execute(statement)
+                broken = db.conn.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"migration {migration.version} breaks foreign keys: {broken[:5]}")
+                db.conn.execute(f"PRAGMA user_version = {migration.version}")
+        finally:
+            db.conn.execute("PRAGMA foreign_keys = ON")
         log.info("schema v%d applied: %s", migration.version, migration.description)
         applied += 1
     return applied

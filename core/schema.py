@@ -17,9 +17,21 @@ from typing import NamedTuple
 
 __all__ = ["JOB_STATES", "LATEST_VERSION", "MIGRATIONS", "OUTBOX_STATES", "Migration"]
 
-JOB_STATES = ("queued", "downloading", "uploading", "done", "failed", "cancelled")
-JOB_ACTIVE_STATES = ("queued", "downloading", "uploading")
-OUTBOX_STATES = ("pending", "sending", "sent", "failed")
+# v1's states, kept for the v1 table definition below (migrations never change once shipped).
+_V1_JOB_STATES = ("queued", "downloading", "uploading", "done", "failed", "cancelled")
+_V1_JOB_ACTIVE_STATES = ("queued", "downloading", "uploading")
+_V1_OUTBOX_STATES = ("pending", "sending", "sent", "failed")
+
+# A job: queued (waiting for a downloader: a probe when no format is chosen yet, else the download)
+# -> probing -> choosing (the user picks a format) -> queued -> downloading -> uploading -> done;
+# failed and cancelled end it from any state.
+JOB_STATES = ("queued", "probing", "choosing", "downloading", "uploading", "done", "failed", "cancelled")
+JOB_ACTIVE_STATES = ("queued", "probing", "choosing", "downloading", "uploading")
+JOB_FINAL_STATES = ("done", "failed", "cancelled")
+# dropped: a row no longer worth sending (a progress edit overtaken by the file, a status never shown).
+OUTBOX_STATES = ("pending", "sending", "sent", "failed", "dropped")
+CIRCUIT_STATES = ("closed", "open", "half_open")
+SPONSOR_USER_STATES = ("shown", "joined", "already", "left")
 BROADCAST_STATES = ("draft", "running", "paused", "done", "cancelled")
 DELIVERY_STATES = ("pending", "sent", "failed", "blocked")
 MEDIA_KINDS = ("video", "audio", "document", "photo", "animation")
@@ -70,7 +82,7 @@ _V1 = (
         status_message_id   INTEGER,                   -- the bot's live progress message
         url                 TEXT NOT NULL CHECK (length(url) > 0),
         format_id           TEXT,                      -- chosen format; NULL: best
-        state               TEXT NOT NULL DEFAULT 'queued' CHECK (state IN {_in(JOB_STATES)}),
+        state               TEXT NOT NULL DEFAULT 'queued' CHECK (state IN {_in(_V1_JOB_STATES)}),
         attempts            INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
         worker              TEXT,                      -- downloader holding it, e.g. 'downloader-2'
         title               TEXT,
@@ -87,7 +99,7 @@ _V1 = (
         finished_at         REAL
     ) STRICT""",
     "CREATE INDEX jobs_state_created ON jobs (state, created_at)",
-    f"CREATE INDEX jobs_user_active ON jobs (user_id, state) WHERE state IN {_in(JOB_ACTIVE_STATES)}",
+    f"CREATE INDEX jobs_user_active ON jobs (user_id, state) WHERE state IN {_in(_V1_JOB_ACTIVE_STATES)}",
     "CREATE INDEX jobs_user_created ON jobs (user_id, created_at)",
     "CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL",
     # ---- sponsors ("locks"): channels a user must join before using the bot
@@ -177,7 +189,7 @@ _V1 = (
         kind        TEXT NOT NULL,                     -- text, edit, delete, media, copy, callback_answer
         payload     TEXT NOT NULL CHECK (json_valid(payload)),
         priority    INTEGER NOT NULL DEFAULT 0,        -- lower sends first
-        state       TEXT NOT NULL DEFAULT 'pending' CHECK (state IN {_in(OUTBOX_STATES)}),
+        state       TEXT NOT NULL DEFAULT 'pending' CHECK (state IN {_in(_V1_OUTBOX_STATES)}),
         attempts    INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
         not_before  REAL NOT NULL DEFAULT 0,           -- FloodWait / retry back-off
         created_at  REAL NOT NULL,
@@ -191,8 +203,206 @@ _V1 = (
     "CREATE INDEX outbox_job ON outbox (job_id) WHERE job_id IS NOT NULL",
 )
 
+
+_V2 = (
+    # Renaming a table rewrites other tables' references to it unless legacy_alter_table is on; the
+    # outbox's job_id must keep pointing at "jobs", the rebuilt table, not at the dropped copy.
+    "PRAGMA legacy_alter_table = ON",
+    # ---- jobs, rebuilt: probe and choice states, canonical media keys, leases, playlists
+    "DROP INDEX jobs_state_created",
+    "DROP INDEX jobs_user_active",
+    "DROP INDEX jobs_user_created",
+    "DROP INDEX jobs_finished",
+    "ALTER TABLE jobs RENAME TO jobs_v1",
+    f"""CREATE TABLE jobs (
+        id                  INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: ids travel in messages
+        user_id             INTEGER NOT NULL REFERENCES users (id),
+        chat_id             INTEGER NOT NULL,
+        request_message_id  INTEGER,                   -- the user's message, to reply to
+        parent_id           INTEGER REFERENCES jobs (id) ON DELETE CASCADE,  -- the playlist of an entry
+        item_index          INTEGER CHECK (item_index IS NULL OR item_index > 0),  -- 1-based, in a playlist
+        url                 TEXT NOT NULL CHECK (length(url) > 0),
+        request_key         TEXT NOT NULL,             -- canonical key from the URL alone (no network)
+        media_key           TEXT,                      -- canonical key once probed (generic: final URL)
+        platform            TEXT,                      -- yt-dlp extractor key, e.g. 'Youtube', 'Generic'
+        format_key          TEXT,                      -- chosen format ('v:720', 'a:m4a', 'file'); NULL: not yet
+        state               TEXT NOT NULL DEFAULT 'queued' CHECK (state IN {_in(JOB_STATES)}),
+        attempts            INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+        lease               INTEGER NOT NULL DEFAULT 0 CHECK (lease >= 0),  -- +1 per dispatch; stale events lose
+        worker              TEXT,                      -- downloader holding it, e.g. 'downloader-2'
+        not_before          REAL NOT NULL DEFAULT 0,   -- retry back-off: not dispatched before this
+        heartbeat_at        REAL,                      -- last sign of life from its worker
+        title               TEXT,
+        media_kind          TEXT CHECK (media_kind IS NULL OR media_kind IN {_in(MEDIA_KINDS)}),
+        file_path           TEXT,                      -- finished file (or first part) in the spool
+        meta                TEXT CHECK (meta IS NULL OR json_valid(meta)),  -- duration, size, parts, ...
+        total_bytes         INTEGER CHECK (total_bytes IS NULL OR total_bytes >= 0),
+        downloaded_bytes    INTEGER NOT NULL DEFAULT 0 CHECK (downloaded_bytes >= 0),
+        uploaded_bytes      INTEGER NOT NULL DEFAULT 0 CHECK (uploaded_bytes >= 0),
+        file_size           INTEGER CHECK (file_size IS NULL OR file_size >= 0),
+        error_class         TEXT,                      -- downloader.errors class of a failure
+        error               TEXT,                      -- the raw reason, for the log and admins only
+        status_outbox_id    INTEGER,                   -- outbox row of the job's status message
+        status_message_id   INTEGER,                   -- Telegram id of that message, once sent
+        created_at          REAL NOT NULL,
+        updated_at          REAL NOT NULL,
+        started_at          REAL,
+        finished_at         REAL
+    ) STRICT""",
+    """INSERT INTO jobs (id, user_id, chat_id, request_message_id, url, request_key, format_key, state, attempts,
+        worker, title, media_kind, file_path, total_bytes, downloaded_bytes, uploaded_bytes, file_size, error,
+        status_message_id, created_at, updated_at, started_at, finished_at)
+        SELECT id, user_id, chat_id, request_message_id, url, url, format_id, state, attempts, worker, title,
+        media_kind, file_path, total_bytes, downloaded_bytes, uploaded_bytes, file_size, error, status_message_id,
+        created_at, updated_at, started_at, finished_at FROM jobs_v1""",
+    "DROP TABLE jobs_v1",
+    "CREATE INDEX jobs_state_created ON jobs (state, created_at)",
+    f"CREATE INDEX jobs_user_active ON jobs (user_id, state) WHERE state IN {_in(JOB_ACTIVE_STATES)}",
+    "CREATE INDEX jobs_user_created ON jobs (user_id, created_at)",
+    "CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL",
+    f"CREATE INDEX jobs_media_active ON jobs (media_key, format_key) WHERE state IN {_in(JOB_ACTIVE_STATES)}",
+    "CREATE INDEX jobs_parent ON jobs (parent_id, item_index) WHERE parent_id IS NOT NULL",
+    # ---- outbox, rebuilt: 'dropped' rows, edit targets and roles (for coalescing and thinning)
+    "DROP INDEX outbox_due",
+    "DROP INDEX outbox_sending",
+    "DROP INDEX outbox_job",
+    "ALTER TABLE outbox RENAME TO outbox_v1",
+    f"""CREATE TABLE outbox (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        chat_id     INTEGER NOT NULL,
+        kind        TEXT NOT NULL,                     -- the payload's tag: text, edit, delete, media, copy, ...
+        payload     TEXT NOT NULL CHECK (json_valid(payload)),
+        priority    INTEGER NOT NULL DEFAULT 0,        -- lower sends first (core.outbox.PRIORITY_*)
+        role        TEXT NOT NULL DEFAULT '',          -- status, progress, file, alert, broadcast, ...
+        state       TEXT NOT NULL DEFAULT 'pending' CHECK (state IN {_in(OUTBOX_STATES)}),
+        attempts    INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+        not_before  REAL NOT NULL DEFAULT 0,           -- FloodWait / retry back-off
+        created_at  REAL NOT NULL,
+        sent_at     REAL,
+        message_id  INTEGER,                           -- Telegram's id of the sent message
+        target_id   INTEGER REFERENCES outbox (id),    -- edit/delete: the row whose message it changes
+        error       TEXT,
+        job_id      INTEGER REFERENCES jobs (id) ON DELETE SET NULL
+    ) STRICT""",
+    """INSERT INTO outbox (id, chat_id, kind, payload, priority, state, attempts, not_before, created_at, sent_at,
+        message_id, error, job_id)
+        SELECT id, chat_id, kind, payload, priority, state, attempts, not_before, created_at, sent_at, message_id,
+        error, job_id FROM outbox_v1""",
+    "DROP TABLE outbox_v1",
+    "CREATE INDEX outbox_due ON outbox (priority, id) WHERE state = 'pending'",
+    "CREATE INDEX outbox_sending ON outbox (id) WHERE state = 'sending'",
+    "CREATE INDEX outbox_job ON outbox (job_id) WHERE job_id IS NOT NULL",
+    "CREATE INDEX outbox_target ON outbox (target_id) WHERE target_id IS NOT NULL",
+    "CREATE INDEX outbox_sent ON outbox (sent_at) WHERE state IN ('sent', 'failed', 'dropped')",
+    # ---- media cache, rebuilt: keyed on the canonical media key, with split parts
+    "DROP INDEX media_cache_created",
+    "DROP TABLE media_cache",
+    f"""CREATE TABLE media_cache (
+        media_key       TEXT NOT NULL,                 -- 'Youtube:<id>', or 'url:<final URL without tracking>'
+        format_key      TEXT NOT NULL,                 -- 'v:720', 'a:m4a', 'file', ...
+        part            INTEGER NOT NULL DEFAULT 1 CHECK (part >= 1),
+        parts           INTEGER NOT NULL DEFAULT 1 CHECK (parts >= part),
+        file_id         TEXT NOT NULL,
+        file_unique_id  TEXT,
+        kind            TEXT NOT NULL CHECK (kind IN {_in(MEDIA_KINDS)}),
+        size            INTEGER CHECK (size IS NULL OR size >= 0),
+        title           TEXT,
+        source_url      TEXT,                          -- the link shown in captions
+        hits            INTEGER NOT NULL DEFAULT 0 CHECK (hits >= 0),
+        created_at      REAL NOT NULL,
+        last_used_at    REAL,
+        PRIMARY KEY (media_key, format_key, part)
+    ) STRICT, WITHOUT ROWID""",
+    "CREATE INDEX media_cache_created ON media_cache (created_at)",
+    # ---- what a probe found (title, duration, formats with sizes, entries), so choices need no network
+    """CREATE TABLE media_probes (
+        media_key   TEXT PRIMARY KEY,
+        platform    TEXT NOT NULL,
+        info        TEXT NOT NULL CHECK (json_valid(info)),
+        created_at  REAL NOT NULL
+    ) STRICT, WITHOUT ROWID""",
+    # ---- a request key (from the URL alone) -> the canonical media key its probe found
+    """CREATE TABLE media_aliases (
+        request_key  TEXT PRIMARY KEY,
+        media_key    TEXT NOT NULL,
+        created_at   REAL NOT NULL
+    ) STRICT, WITHOUT ROWID""",
+    # ---- users' own choices (/settings)
+    "ALTER TABLE users ADD COLUMN default_format TEXT NOT NULL DEFAULT 'ask'",  # ask, best, v:<height>, audio
+    "ALTER TABLE users ADD COLUMN audio_format TEXT",  # m4a, mp3; NULL: AUDIO_FORMAT
+    # ---- per-user state with a lifetime: rate windows, notices already given, prompts shown
+    """CREATE TABLE user_marks (
+        user_id     INTEGER NOT NULL,
+        mark        TEXT NOT NULL,                     -- 'rate', 'notice:ban', 'notice:hint', ...
+        at          REAL NOT NULL,                     -- when the window or notice began
+        count       INTEGER NOT NULL DEFAULT 0,
+        expires_at  REAL NOT NULL,
+        PRIMARY KEY (user_id, mark)
+    ) STRICT, WITHOUT ROWID""",
+    "CREATE INDEX user_marks_expiry ON user_marks (expires_at)",
+    # ---- links held behind a sponsor lock, delivered once the user has joined
+    """CREATE TABLE held_links (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id      INTEGER NOT NULL REFERENCES users (id),
+        chat_id      INTEGER NOT NULL,
+        message_id   INTEGER NOT NULL,                 -- the user's message with the links
+        links        TEXT NOT NULL CHECK (json_valid(links)),
+        created_at   REAL NOT NULL,
+        expires_at   REAL NOT NULL,
+        released_at  REAL
+    ) STRICT""",
+    "CREATE INDEX held_links_user ON held_links (user_id) WHERE released_at IS NULL",
+    # ---- sponsor locks: expiry and ends; who was shown a lock and what became of them
+    "ALTER TABLE sponsors ADD COLUMN expires_at REAL",
+    "ALTER TABLE sponsors ADD COLUMN ended_at REAL",
+    "ALTER TABLE sponsors ADD COLUMN end_reason TEXT",  # cap, expired, removed
+    "ALTER TABLE sponsors ADD COLUMN unchecked_at REAL",  # the bot could not check members (not an admin)
+    "DROP INDEX sponsor_joins_user",
+    "DROP TABLE sponsor_joins",
+    f"""CREATE TABLE sponsor_users (
+        sponsor_id  INTEGER NOT NULL REFERENCES sponsors (id) ON DELETE CASCADE,
+        user_id     INTEGER NOT NULL REFERENCES users (id),
+        status      TEXT NOT NULL CHECK (status IN {_in(SPONSOR_USER_STATES)}),
+        shown_at    REAL,                              -- first shown the lock (NULL: member before that)
+        joined_at   REAL,                              -- credited join
+        left_at     REAL,
+        PRIMARY KEY (sponsor_id, user_id)
+    ) STRICT, WITHOUT ROWID""",
+    "CREATE INDEX sponsor_users_user ON sponsor_users (user_id)",
+    # ---- circuit breakers, one per platform, shared by every downloader
+    f"""CREATE TABLE circuits (
+        platform    TEXT PRIMARY KEY,                  -- yt-dlp extractor key
+        state       TEXT NOT NULL DEFAULT 'closed' CHECK (state IN {_in(CIRCUIT_STATES)}),
+        failures    INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),  -- platform-side failures in a row
+        opened_at   REAL,
+        probe_job   INTEGER,                           -- the one job let through while half open
+        updated_at  REAL NOT NULL
+    ) STRICT, WITHOUT ROWID""",
+    # ---- alerts already sent, for the cooldown per kind
+    """CREATE TABLE alert_log (
+        kind     TEXT PRIMARY KEY,
+        last_at  REAL NOT NULL,
+        count    INTEGER NOT NULL DEFAULT 1
+    ) STRICT, WITHOUT ROWID""",
+    # ---- cookie files set aside (login required, bot check) until an admin replaces them
+    """CREATE TABLE cookie_files (
+        path          TEXT PRIMARY KEY,
+        platform      TEXT NOT NULL,
+        set_aside_at  REAL,
+        reason        TEXT,
+        uses          INTEGER NOT NULL DEFAULT 0,
+        last_used_at  REAL
+    ) STRICT, WITHOUT ROWID""",
+    # ---- broadcasts: the copied message, a resumable cursor, the admin's progress message
+    "ALTER TABLE broadcasts ADD COLUMN cursor INTEGER NOT NULL DEFAULT 0",  # last user id handled
+    "ALTER TABLE broadcasts ADD COLUMN status_outbox_id INTEGER",
+    "ALTER TABLE broadcasts ADD COLUMN updated_at REAL",
+    "PRAGMA legacy_alter_table = OFF",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users, jobs, sponsors, media cache, broadcasts, settings, audit, outbox", _V1),
+    Migration(2, "the pipeline: job states and keys, outbox roles, media cache and probes, gates, breakers", _V2),
 )
 
 

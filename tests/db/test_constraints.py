@@ -15,7 +15,7 @@ def test_a_bad_job_state_is_refused_on_insert_and_on_update(db):
     job = add_job(db)
     with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
         db.execute("UPDATE jobs SET state = 'paused' WHERE id = ?", [job])
-    for state in ("downloading", "uploading", "done", "failed", "cancelled"):
+    for state in ("probing", "choosing", "downloading", "uploading", "done", "failed", "cancelled"):
         db.execute("UPDATE jobs SET state = ? WHERE id = ?", [state, job])
     assert db.execute("SELECT state FROM jobs WHERE id = ?", [job]).fetchone() == ("cancelled",)
     assert not db.conn.in_transaction  # a refused statement leaves no transaction open behind it
@@ -30,7 +30,8 @@ def test_other_constraints_hold(db):
         ("INSERT INTO users (id, joined_at, last_seen_at, banned) VALUES (2, 0, 0, 2)"),
         ("INSERT INTO sponsors (title, created_at) VALUES ('neither id nor username', 0)"),
         ("INSERT INTO broadcasts (admin_id, payload, state, created_at) VALUES (1, '{}', 'lost', 0)"),
-        ("INSERT INTO media_cache (url, format_key, file_id, kind, created_at) VALUES ('u', '', 'f', 'gif', 0)"),
+        ("INSERT INTO media_cache (media_key, format_key, file_id, kind, created_at) VALUES ('u', '', 'f', 'gif', 0)"),
+        ("INSERT INTO circuits (platform, state, updated_at) VALUES ('Youtube', 'ajar', 0)"),
     ]
     for sql in bad:
         with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
@@ -41,8 +42,10 @@ def test_other_constraints_hold(db):
     # STRICT tables: a value of the wrong type is refused, not stored as text
     with pytest.raises(sqlite3.IntegrityError, match="cannot store TEXT value in INTEGER column"):
         db.execute("INSERT INTO outbox (chat_id, kind, payload, created_at) VALUES ('@someone', 'text', '{}', 0)")
-    # one join per user and sponsor
+    # one row per user and sponsor: a join is credited once
     sponsor = db.execute("INSERT INTO sponsors (username, created_at) VALUES ('chan', 0)").lastrowid
-    db.execute("INSERT INTO sponsor_joins (sponsor_id, user_id, joined_at) VALUES (?, 1, 0)", [sponsor])
+    db.execute(
+        "INSERT INTO sponsor_users (sponsor_id, user_id, status, joined_at) VALUES (?, 1, 'joined', 0)", [sponsor]
+    )
     with pytest.raises(sqlite3.IntegrityError, match="UNIQUE constraint failed"):
-        db.execute("INSERT INTO sponsor_joins (sponsor_id, user_id, joined_at) VALUES (?, 1, 1)", [sponsor])
+        db.execute("INSERT INTO sponsor_users (sponsor_id, user_id, status) VALUES (?, 1, 'joined')", [sponsor])

@@ -16,13 +16,20 @@ TABLES = {
     "users",
     "jobs",
     "sponsors",
-    "sponsor_joins",
+    "sponsor_users",
     "media_cache",
+    "media_probes",
+    "media_aliases",
     "broadcasts",
     "broadcast_deliveries",
     "settings",
     "admin_audit",
     "outbox",
+    "user_marks",
+    "held_links",
+    "circuits",
+    "alert_log",
+    "cookie_files",
 }
 
 
@@ -140,3 +147,34 @@ def test_migration_numbers_must_run_one_two_three():
     gap = (*MIGRATIONS, Migration(LATEST_VERSION + 2, "skips one", ()))
     with pytest.raises(RuntimeError, match="skips one"):
         _check_numbering(gap)
+
+
+def test_version_one_data_survives_the_pipeline_migration(tmp_path):
+    """v2 rebuilds jobs and outbox: rows keep their ids and the outbox keeps pointing at its job."""
+    path = tmp_path / "bot.sqlite3"
+    raw = sqlite3.connect(path)
+    raw.execute("PRAGMA foreign_keys = ON")
+    for statement in MIGRATIONS[0].statements:
+        raw.execute(statement)
+    raw.execute("PRAGMA user_version = 1")
+    raw.execute("INSERT INTO users (id, joined_at, last_seen_at) VALUES (1, ?, ?)", [NOW, NOW])
+    raw.execute(
+        "INSERT INTO jobs (id, user_id, chat_id, url, state, created_at, updated_at)"
+        " VALUES (5, 1, 1, 'https://example.com/v', 'uploading', ?, ?)",
+        [NOW, NOW],
+    )
+    raw.execute("INSERT INTO outbox (chat_id, kind, payload, created_at, job_id) VALUES (1, 'text', '{}', ?, 5)", [NOW])
+    raw.commit()
+    raw.close()
+    db = open_db(path, busy_timeout=1)
+    try:
+        assert schema_version(db) == LATEST_VERSION
+        assert db.execute("SELECT id, url, request_key, state FROM jobs").fetchall() == [
+            (5, "https://example.com/v", "https://example.com/v", "uploading")
+        ]
+        assert db.execute("SELECT job_id FROM outbox").fetchall() == [(5,)]
+        assert db.execute("SELECT default_format FROM users").fetchall() == [("ask",)]
+        assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    finally:
+        db.close()

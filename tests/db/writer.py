@@ -56,8 +56,8 @@ def one_round(db, name: str, i: int, claimed: list[int]) -> None:
         )
     with write_tx(db):
         job = db.execute(
-            "INSERT INTO jobs (user_id, chat_id, url, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-            [user_id, user_id, f"https://example.com/{name}/{i}", now, now],
+            "INSERT INTO jobs (user_id, chat_id, url, request_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [user_id, user_id, f"https://example.com/{name}/{i}", f"url:{name}/{i}", now, now],
         ).lastrowid
         db.execute(
             "INSERT INTO outbox (chat_id, kind, payload, created_at, job_id) VALUES (?, 'text', ?, ?, ?)",

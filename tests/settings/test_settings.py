@@ -28,7 +28,7 @@ def test_defaults_are_the_documented_ones():
     assert s.shutdown_grace == 20.0
     assert (s.restart_min_delay, s.restart_max_delay, s.restart_reset_after) == (0.5, 30.0, 60.0)
     assert (s.crash_loop_restarts, s.crash_loop_window) == (5, 60.0)
-    assert (s.user_concurrent_downloads, s.user_requests_per_min, s.global_requests_per_min) == (2, 10, 25)
+    assert (s.user_concurrent_downloads, s.user_requests_per_min, s.global_requests_per_min) == (2, 10, 0)
     assert (s.tg_global_rate, s.tg_chat_rate, s.tg_group_per_min) == (30.0, 1.0, 20)
     assert (s.alert_disk_free_pct, s.alert_memory_pct, s.alert_cpu_pct, s.alert_downloads_gb) == (10, 85, 90, 50)
     assert (s.health_check_interval, s.alert_cooldown, s.circuit_failures, s.circuit_recovery) == (60, 300, 5, 60)
