@@ -17,11 +17,16 @@ import sqlite_utils
 
 from core.db import write_tx
 
-# Lower sends first: a user's reply before a file before a broadcast.
-PRIORITY_REPLY = 0
-PRIORITY_ALERT = 0
-PRIORITY_FILE = 1
-PRIORITY_BROADCAST = 2
+# Lower sends first. A user's answer or status before a file, before an admin alert, before a
+# progress edit (the first thing thinned when the budget is tight), before a broadcast, which only
+# takes budget nobody else wants.
+PRIORITY_ANSWER = 1
+PRIORITY_FILE = 2
+PRIORITY_ALERT = 3
+PRIORITY_PROGRESS = 4
+PRIORITY_BROADCAST = 5
+PRIORITIES = (PRIORITY_ANSWER, PRIORITY_FILE, PRIORITY_ALERT, PRIORITY_PROGRESS, PRIORITY_BROADCAST)
+PRIORITY_REPLY = PRIORITY_ANSWER  # the name the first path used
 
 
 @dataclass(frozen=True)
