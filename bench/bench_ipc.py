@@ -49,11 +49,13 @@ async def gateway(endpoint: str) -> None:
         while True:
             await jobs.dispatch(
                 JobAssign(
+                    lease=1,
+                    task="download",
                     job_id=job_id,
                     url=f"https://www.youtube.com/watch?v={job_id:011d}",
                     chat_id=123456789,
                     user_id=123456789,
-                    format_id="bestvideo+bestaudio",
+                    format_key="best",
                     attempt=1,
                 )
             )

@@ -7,7 +7,7 @@ One message is one ZeroMQ message whose last frame is a MessagePack map:
     {"t": <tag>, <field>: <value>, ..., "v": <version>}
 
 - `t` is the type's tag, its class name (`"JobAssign"`); it is read first to pick the type.
-- `v` is the type's schema version (1 for all types today). A receiver drops a message whose
+- `v` is the type's schema version (1 for most types; JobAssign is at 2). A receiver drops a message whose
   version differs from the one it knows; bump `v`'s default when a change is not compatible.
 - Unknown extra fields are ignored (tolerant reader), so adding an optional field is compatible.
 - ROUTER sockets put the peer's identity in a frame before the payload; no other frames are used.
@@ -25,20 +25,33 @@ from typing import Any, Final
 import msgspec
 
 __all__ = [
-    "JOB_EVENT_KINDS",
+    "CREDIT_KINDS",
+    "TASKS",
+    "CancelUpload",
     "Credit",
     "Drain",
+    "FormatChoice",
     "Heartbeat",
     "JobAssign",
+    "JobCancel",
+    "JobDelivered",
+    "JobDownloaded",
     "JobEvent",
+    "JobFailed",
+    "JobProbed",
+    "JobProgress",
+    "JobStarted",
     "Message",
     "Metrics",
     "OutboxNotice",
+    "PlaylistEntry",
+    "Probe",
     "ProcessInfo",
     "ProcessTable",
     "Ready",
     "RpcReply",
     "RpcRequest",
+    "WorkerJobs",
     "decode",
     "drop_counts",
     "encode",
@@ -97,43 +110,158 @@ class ProcessTable(_Tagged, frozen=True):
 
 # ---- jobs: gateway <-> downloaders -------------------------------------------------------------
 
+CREDIT_KINDS: Final = ("any", "probe")
+TASKS: Final = ("probe", "download")
+
 
 class Credit(_Tagged, frozen=True):
-    """Downloader -> gateway: I have `slots` more free slots; send me that many more jobs."""
+    """Downloader -> gateway: I have `slots` more free slots of `kind`; send me that many more jobs.
+
+    A "probe" slot takes only probes, so a probe never waits behind long downloads; an "any"
+    slot takes either task.
+    """
 
     worker: str
     slots: int
+    kind: str = "any"
 
 
-class JobAssign(_Tagged, frozen=True):
-    """Gateway -> downloader: download `url` for `chat_id`; the job's row is in the database."""
+class JobAssign(_Tagged, frozen=True, kw_only=True):
+    """Gateway -> downloader: run `task` for job `job_id`; its row is in the database.
 
-    job_id: int
-    url: str
-    chat_id: int
-    user_id: int
-    format_id: str
-    attempt: int
-
-
-JOB_EVENT_KINDS: Final = frozenset({"accepted", "progress", "done", "failed", "cancelled"})
-
-
-class JobEvent(_Tagged, frozen=True):
-    """Downloader -> gateway: what happened to a job; `kind` is one of `JOB_EVENT_KINDS`.
-
-    `progress` is a fraction 0..1 for kind "progress"; `detail` carries a reason or a file path.
+    `lease` grows with every dispatch of the job: a result whose lease is not the job's current
+    one comes from a worker the job was taken from, and is thrown away. `format_key` is what the
+    user asked for ("best", "v:720", "a:mp3", "file"; "" for a probe).
     """
 
     job_id: int
-    worker: str
-    kind: str
-    progress: float = 0.0
-    detail: str = ""
+    lease: int
+    task: str
+    url: str
+    chat_id: int
+    user_id: int
+    format_key: str
+    attempt: int
+    v: int = 2
 
-    def __post_init__(self) -> None:
-        if self.kind not in JOB_EVENT_KINDS:
-            raise ValueError(f"JobEvent.kind must be one of {sorted(JOB_EVENT_KINDS)}, not {self.kind!r}")
+
+class JobCancel(_Tagged, frozen=True):
+    """Gateway -> the downloader holding the job: stop it now and remove its files."""
+
+    job_id: int
+    lease: int
+
+
+# ---- job events: downloaders -> gateway (PUSH -> PULL); uploader -> gateway ----------------------
+# The database row is the truth (a finished download is committed by the downloader itself, with
+# its outbox rows); these events are how the gateway hears of it at once: progress to show, a
+# probe to turn into choices, a slot freed.
+
+
+class FormatChoice(msgspec.Struct, frozen=True):
+    """One choice a probe found: `key` as in core.formats ("v:720", "v:best", "a:m4a", "file")."""
+
+    key: str
+    height: int = 0
+    size: int = 0  # bytes, exact or estimated; 0: unknown
+
+
+class PlaylistEntry(msgspec.Struct, frozen=True):
+    url: str
+    title: str = ""
+
+
+class Probe(msgspec.Struct, frozen=True):
+    """What a probe learnt of a link, without downloading it. Stored in `media_probes` as JSON.
+
+    `kind` is "video", "audio", "file" (neither: sent as a document without a question) or
+    "playlist" (then `entries` holds the first PLAYLIST_MAX_ITEMS entries).
+    """
+
+    kind: str
+    title: str = ""
+    platform: str = ""
+    duration: float = 0.0
+    is_live: bool = False
+    uploader: str = ""
+    thumbnail: str = ""
+    webpage_url: str = ""
+    choices: list[FormatChoice] = []
+    entries: list[PlaylistEntry] = []
+    entry_count: int = 0
+
+
+class JobStarted(_Tagged, frozen=True):
+    """Downloader -> gateway: the worker took the job (its slot is busy)."""
+
+    job_id: int
+    lease: int
+    worker: str
+
+
+class JobProgress(_Tagged, frozen=True):
+    """Downloader -> gateway, at most once per PROGRESS_REPORT_INTERVAL: how far the job is.
+
+    `phase` is "downloading" or "converting"; byte counts are 0 when unknown.
+    """
+
+    job_id: int
+    lease: int
+    worker: str
+    phase: str
+    done_bytes: int = 0
+    total_bytes: int = 0
+    speed: float = 0.0  # bytes/s
+    eta: float = 0.0  # seconds; 0: unknown
+
+
+class JobProbed(_Tagged, frozen=True):
+    """Downloader -> gateway: the probe's findings; `media_key` is the canonical key they are
+    cached under (for the generic extractor, known only now: the final URL after redirects)."""
+
+    job_id: int
+    lease: int
+    worker: str
+    media_key: str
+    probe: Probe
+
+
+class JobDownloaded(_Tagged, frozen=True):
+    """Downloader -> gateway: the file is in the spool and its outbox rows are committed."""
+
+    job_id: int
+    lease: int
+    worker: str
+    media_key: str
+    format_key: str  # as resolved: the cache key of the file ("v:720", not "best")
+
+
+class JobFailed(_Tagged, frozen=True):
+    """Downloader -> gateway: the task failed; the row says whether it is retried or failed.
+
+    `error_class` is a downloader.errors class; the raw reason stays in the log and the row.
+    """
+
+    job_id: int
+    lease: int
+    worker: str
+    error_class: str
+    retryable: bool
+    final: bool  # True: the job failed for good (attempts spent or a permanent class)
+
+
+class WorkerJobs(_Tagged, frozen=True):
+    """Downloader -> gateway, every heartbeat: the jobs (id, lease) it is running right now."""
+
+    worker: str
+    jobs: list[tuple[int, int]]
+    sent_at: float
+
+
+class JobDelivered(_Tagged, frozen=True):
+    """Uploader -> gateway: the job's file was sent (or its sending ended): look at its row."""
+
+    job_id: int
 
 
 # ---- outbox: anything -> uploader --------------------------------------------------------------
@@ -143,6 +271,12 @@ class OutboxNotice(_Tagged, frozen=True):
     """Look at outbox row `item_id`: the durable copy is the database row, this is only a nudge."""
 
     item_id: int
+
+
+class CancelUpload(_Tagged, frozen=True):
+    """Gateway -> uploader: job `job_id` was cancelled; stop its upload and drop its rows."""
+
+    job_id: int
 
 
 # ---- monitor RPC: gateway -> monitor -------------------------------------------------------------
@@ -184,8 +318,16 @@ Message = (
     | ProcessTable
     | Credit
     | JobAssign
-    | JobEvent
+    | JobCancel
+    | JobStarted
+    | JobProgress
+    | JobProbed
+    | JobDownloaded
+    | JobFailed
+    | WorkerJobs
+    | JobDelivered
     | OutboxNotice
+    | CancelUpload
     | RpcRequest
     | RpcReply
     | Metrics
@@ -199,12 +341,23 @@ _TYPES: tuple[type[_Tagged], ...] = (
     ProcessTable,
     Credit,
     JobAssign,
-    JobEvent,
+    JobCancel,
+    JobStarted,
+    JobProgress,
+    JobProbed,
+    JobDownloaded,
+    JobFailed,
+    WorkerJobs,
+    JobDelivered,
     OutboxNotice,
+    CancelUpload,
     RpcRequest,
     RpcReply,
     Metrics,
 )
+JobEvent = JobStarted | JobProgress | JobProbed | JobDownloaded | JobFailed | WorkerJobs | JobDelivered
+"""What arrives on the gateway's events channel."""
+
 _VERSIONS: dict[type[_Tagged], int] = {
     cls: next(f.default for f in msgspec.structs.fields(cls) if f.name == "v") for cls in _TYPES
 }

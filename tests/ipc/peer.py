@@ -64,7 +64,16 @@ async def dispatcher(endpoint: str) -> None:
 
         async def one(k: int) -> None:
             await jobs.dispatch(
-                JobAssign(job_id=k, url=f"https://example.com/{k}", chat_id=1, user_id=1, format_id="best", attempt=1)
+                JobAssign(
+                    lease=1,
+                    task="download",
+                    job_id=k,
+                    url=f"https://example.com/{k}",
+                    chat_id=1,
+                    user_id=1,
+                    format_key="best",
+                    attempt=1,
+                )
             )
 
         await bursts(one)

@@ -15,7 +15,14 @@ DEADLINE = 20.0
 
 def job(job_id: int) -> JobAssign:
     return JobAssign(
-        job_id=job_id, url=f"https://example.com/v/{job_id}", chat_id=7, user_id=7, format_id="best", attempt=1
+        lease=1,
+        task="download",
+        job_id=job_id,
+        url=f"https://example.com/v/{job_id}",
+        chat_id=7,
+        user_id=7,
+        format_key="best",
+        attempt=1,
     )
 
 

@@ -99,7 +99,7 @@ async def test_job_dispatcher_keeps_working(endpoint):
         for payload in BAD_PAYLOADS:
             await rogue.send([payload])
         await rogue.send([encode(Credit(worker="downloader-9", slots=1))])
-        job = JobAssign(job_id=3, url="u", chat_id=1, user_id=1, format_id="f", attempt=1)
+        job = JobAssign(lease=1, task="download", job_id=3, url="u", chat_id=1, user_id=1, format_key="f", attempt=1)
         with trio.fail_after(DEADLINE):
             assert await jobs.dispatch(job) == "downloader-9"
             assert await rogue.recv() == [encode(job)]
@@ -107,7 +107,7 @@ async def test_job_dispatcher_keeps_working(endpoint):
 
 async def test_job_worker_keeps_working(endpoint):
     with open_socket(zmq.ROUTER, bind=endpoint("jobs")) as gateway, JobWorker("downloader-1", endpoint("jobs")) as w:
-        job = JobAssign(job_id=8, url="u", chat_id=1, user_id=1, format_id="f", attempt=1)
+        job = JobAssign(lease=1, task="download", job_id=8, url="u", chat_id=1, user_id=1, format_key="f", attempt=1)
         with trio.fail_after(DEADLINE):
             async with trio.open_nursery() as nursery:
 
