@@ -27,13 +27,11 @@ import msgspec
 __all__ = [
     "CREDIT_KINDS",
     "TASKS",
-    "CancelUpload",
     "Credit",
     "Drain",
     "FormatChoice",
     "Heartbeat",
     "JobAssign",
-    "JobCancel",
     "JobDelivered",
     "JobDownloaded",
     "JobEvent",
@@ -142,14 +140,8 @@ class JobAssign(_Tagged, frozen=True, kw_only=True):
     user_id: int
     format_key: str
     attempt: int
+    slot: str = "any"  # the kind of credit it answers (CREDIT_KINDS)
     v: int = 2
-
-
-class JobCancel(_Tagged, frozen=True):
-    """Gateway -> the downloader holding the job: stop it now and remove its files."""
-
-    job_id: int
-    lease: int
 
 
 # ---- job events: downloaders -> gateway (PUSH -> PULL); uploader -> gateway ----------------------
@@ -273,12 +265,6 @@ class OutboxNotice(_Tagged, frozen=True):
     item_id: int
 
 
-class CancelUpload(_Tagged, frozen=True):
-    """Gateway -> uploader: job `job_id` was cancelled; stop its upload and drop its rows."""
-
-    job_id: int
-
-
 # ---- monitor RPC: gateway -> monitor -------------------------------------------------------------
 
 
@@ -318,7 +304,6 @@ Message = (
     | ProcessTable
     | Credit
     | JobAssign
-    | JobCancel
     | JobStarted
     | JobProgress
     | JobProbed
@@ -327,7 +312,6 @@ Message = (
     | WorkerJobs
     | JobDelivered
     | OutboxNotice
-    | CancelUpload
     | RpcRequest
     | RpcReply
     | Metrics
@@ -341,7 +325,6 @@ _TYPES: tuple[type[_Tagged], ...] = (
     ProcessTable,
     Credit,
     JobAssign,
-    JobCancel,
     JobStarted,
     JobProgress,
     JobProbed,
@@ -350,7 +333,6 @@ _TYPES: tuple[type[_Tagged], ...] = (
     WorkerJobs,
     JobDelivered,
     OutboxNotice,
-    CancelUpload,
     RpcRequest,
     RpcReply,
     Metrics,

@@ -148,3 +148,27 @@ async def free_slots_become(jobs: JobDispatcher, expected: int) -> None:
             await trio.sleep(POLL_INTERVAL)
         return
     raise AssertionError(f"free slots never became {expected}; last seen {seen}")
+
+
+async def test_a_probe_slot_takes_probes_only_and_a_probe_never_waits_behind_downloads(endpoint):
+    with JobDispatcher(endpoint("jobs")) as jobs, JobWorker("downloader-1", jobs.endpoint) as worker:
+        got: dict[str, list[int]] = {"any": [], "probe": []}
+
+        async def slot(kind: str) -> None:
+            got[kind].append((await worker.next_job(kind)).job_id)
+
+        with trio.fail_after(DEADLINE):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(slot, "any")
+                nursery.start_soon(slot, "probe")
+                await free_slots_become(jobs, 2)
+                assert jobs.free_slots("probe") == 1 and jobs.free_slots("any") == 1
+                # A download may only use the "any" slot...
+                assert await jobs.dispatch(job(1), kinds=("any",)) == "downloader-1"
+                # ...and with it busy, a probe still finds the probe slot at once.
+                assert await jobs.wait_for_credit(("any", "probe")) == "probe"
+                assert await jobs.dispatch(job(2), kinds=("any", "probe")) == "downloader-1"
+        assert got == {"any": [1], "probe": [2]} and worker.outstanding == 0
+        with trio.move_on_after(0.3) as waited:  # no free slot of any kind now
+            await jobs.dispatch(job(3), kinds=("any", "probe"))
+        assert waited.cancelled_caught

@@ -10,7 +10,6 @@ import pytest
 
 from ipc import messages
 from ipc.messages import (
-    CancelUpload,
     Credit,
     Drain,
     FormatChoice,
@@ -63,7 +62,6 @@ EXAMPLES: list[Message] = [
     ),
     JobFailed(job_id=1, lease=1, worker="w", error_class="network", retryable=True, final=False),
     WorkerJobs(worker="downloader-1", jobs=[(1, 2), (3, 1)], sent_at=1.0),
-    CancelUpload(job_id=4),
     OutboxNotice(item_id=77),
     RpcRequest(req_id=1, method="health", params={"deep": True}),
     RpcReply(req_id=1, ok=False, result={}, error="unknown method"),
