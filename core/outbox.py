@@ -1,21 +1,26 @@
 """The outbox: every message the bot sends is first a row here, then the uploader sends it.
 
-Whoever wants something sent (the gateway, the supervisor's alerts, later the downloaders)
-inserts a row and pushes an `OutboxNotice`; the notice is only a hint, the row is the truth, and
-the uploader also finds pending rows on its own (at start and when idle), so nothing is lost when
-a notice is.
+Whoever wants something sent (the gateway, the downloaders, the supervisor's alerts) inserts a
+row and pushes an `OutboxNotice`; the notice is only a hint, the row is the truth, and the
+uploader also finds pending rows on its own (at start and when idle), so nothing is lost when a
+notice is.
+
+A job's status message is one row (`jobs.status_outbox_id`); later changes to it are edit rows
+that point at it (`target_id`). Changes coalesce: while the status row itself is still pending
+its text is simply replaced, and a pending edit is rewritten rather than followed by another, so
+a slow or throttled uploader sends only the latest state and a busy budget thins progress for
+free.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import sqlite_utils
 
 from core.db import write_tx
+from core.payloads import Delete, Edit, Keyboard, Payload, Text, decode_payload, encode_payload, kind_of
 
 # Lower sends first. A user's answer or status before a file, before an admin alert, before a
 # progress edit (the first thing thinned when the budget is tight), before a broadcast, which only
@@ -28,51 +33,187 @@ PRIORITY_BROADCAST = 5
 PRIORITIES = (PRIORITY_ANSWER, PRIORITY_FILE, PRIORITY_ALERT, PRIORITY_PROGRESS, PRIORITY_BROADCAST)
 PRIORITY_REPLY = PRIORITY_ANSWER  # the name the first path used
 
+# Roles tell rows of one kind apart where it matters (coalescing, thinning, owners of outcomes).
+ROLE_STATUS = "status"  # a job's status message, and edits of it
+ROLE_PROGRESS = "progress"  # an edit showing progress only: may be thinned or dropped
+ROLE_FILE = "file"
+ROLE_ALERT = "alert"
+ROLE_BROADCAST = "broadcast"
+_EDIT_ROLES = (ROLE_STATUS, ROLE_PROGRESS)
+
+ERROR_CHARS = 500  # an error kept on a row is cut to this
+
 
 @dataclass(frozen=True)
 class OutboxItem:
     id: int
     chat_id: int
-    kind: str  # "text" for now; edits, media and callback answers come with their issues
-    payload: dict[str, Any]
+    payload: Payload
     priority: int
     attempts: int
+    role: str = ""
+    job_id: int | None = None
+    target_id: int | None = None
+    target_message_id: int | None = None  # the message an edit or delete changes
+
+    @property
+    def kind(self) -> str:
+        return kind_of(self.payload)
 
 
 def enqueue(
     db: sqlite_utils.Database,
     chat_id: int,
-    kind: str,
-    payload: dict[str, Any],
+    payload: Payload,
     *,
-    priority: int = PRIORITY_REPLY,
+    priority: int = PRIORITY_ANSWER,
+    role: str = "",
     job_id: int | None = None,
+    target_id: int | None = None,
+    not_before: float = 0.0,
 ) -> int:
     """Insert a pending row; call inside the caller's transaction when it belongs to one."""
     cursor = db.execute(
-        "INSERT INTO outbox (chat_id, kind, payload, priority, state, attempts, not_before, created_at, job_id)"
-        " VALUES (?, ?, ?, ?, 'pending', 0, 0, ?, ?)",
-        [chat_id, kind, json.dumps(payload, ensure_ascii=False), priority, time.time(), job_id],
+        "INSERT INTO outbox (chat_id, kind, payload, priority, role, state, attempts, not_before, created_at,"
+        " target_id, job_id) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)",
+        [
+            chat_id,
+            kind_of(payload),
+            encode_payload(payload),
+            priority,
+            role,
+            not_before,
+            time.time(),
+            target_id,
+            job_id,
+        ],
     )
     return int(cursor.lastrowid or 0)
 
 
-def claim(db: sqlite_utils.Database, limit: int, now: float | None = None) -> list[OutboxItem]:
-    """Take up to `limit` due rows, most urgent first, marking them 'sending'."""
-    now = time.time() if now is None else now
+def change_message(
+    db: sqlite_utils.Database,
+    target_id: int,
+    chat_id: int,
+    text: str,
+    keyboard: Keyboard | None,
+    *,
+    priority: int,
+    role: str = ROLE_STATUS,
+    job_id: int | None = None,
+) -> int | None:
+    """Make the message of row `target_id` show `text`: rewrite the row while it is pending, else
+    rewrite its pending edit, else add one. Returns the row to announce (None: nothing to send)."""
     with write_tx(db):
-        rows = db.execute(
-            "SELECT id, chat_id, kind, payload, priority, attempts FROM outbox"
-            " WHERE state = 'pending' AND not_before <= ? ORDER BY priority, id LIMIT ?",
-            [now, limit],
-        ).fetchall()
-        if rows:
-            marks = ",".join("?" * len(rows))
+        row = db.execute("SELECT state, kind, payload FROM outbox WHERE id = ?", [target_id]).fetchone()
+        if row is None or row[0] in ("failed", "dropped"):
+            return None
+        if row[0] == "pending" and row[1] == "text":
+            old = decode_payload(row[1], row[2])
+            assert isinstance(old, Text)
+            new = Text(text=text, keyboard=keyboard, reply_to=old.reply_to, html=old.html)
+            db.execute("UPDATE outbox SET payload = ? WHERE id = ?", [encode_payload(new), target_id])
+            return target_id
+        edit = Edit(text=text, keyboard=keyboard)
+        pending = db.execute(
+            f"SELECT id, priority FROM outbox WHERE target_id = ? AND state = 'pending' AND kind = 'edit'"
+            f" AND role IN {_EDIT_ROLES!r} ORDER BY id DESC LIMIT 1",
+            [target_id],
+        ).fetchone()
+        if pending is not None:
             db.execute(
-                f"UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id IN ({marks})",
-                [r[0] for r in rows],
+                "UPDATE outbox SET payload = ?, priority = ?, role = ? WHERE id = ?",
+                [encode_payload(edit), min(priority, pending[1]), _stronger(role, priority, pending[1]), pending[0]],
             )
-    return [OutboxItem(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5] + 1) for r in rows]
+            return int(pending[0])
+        return enqueue(db, chat_id, edit, priority=priority, role=role, job_id=job_id, target_id=target_id)
+
+
+def _stronger(role: str, priority: int, other_priority: int) -> str:
+    """A coalesced edit keeps the role of its most urgent part: a status change is never thinned."""
+    return ROLE_STATUS if role == ROLE_STATUS or other_priority < priority else role
+
+
+def remove_message(db: sqlite_utils.Database, target_id: int, chat_id: int, *, job_id: int | None = None) -> int | None:
+    """The message of row `target_id` is no longer wanted: drop it unsent, or delete it.
+
+    Pending edits of it are dropped either way. Returns the delete row to announce, if any.
+    """
+    with write_tx(db):
+        db.execute("UPDATE outbox SET state = 'dropped' WHERE target_id = ? AND state = 'pending'", [target_id])
+        dropped = db.execute(
+            "UPDATE outbox SET state = 'dropped' WHERE id = ? AND state = 'pending'", [target_id]
+        ).rowcount
+        if dropped:
+            return None
+        return enqueue(
+            db, chat_id, Delete(), priority=PRIORITY_ANSWER, role=ROLE_STATUS, job_id=job_id, target_id=target_id
+        )
+
+
+def drop_progress(db: sqlite_utils.Database, target_id: int) -> None:
+    """Pending progress edits of the message are moot (the file is about to come): drop them."""
+    db.execute(
+        "UPDATE outbox SET state = 'dropped' WHERE target_id = ? AND state = 'pending' AND role = ?",
+        [target_id, ROLE_PROGRESS],
+    )
+
+
+# A row is due when its back-off is over, the message it changes exists (or never will), and, for
+# a file, the job's earlier parts are out and the job it must follow (a playlist's previous
+# entry) is over.
+_CLAIM = """
+    SELECT o.id, o.chat_id, o.kind, o.payload, o.priority, o.attempts, o.role, o.job_id, o.target_id,
+           t.message_id, t.state
+    FROM outbox o LEFT JOIN outbox t ON t.id = o.target_id
+    WHERE o.state = 'pending' AND o.not_before <= ? {files}
+      AND (o.target_id IS NULL OR t.state IN ('sent', 'failed', 'dropped'))
+      AND (o.kind != 'media' OR o.job_id IS NULL OR NOT EXISTS (
+            SELECT 1 FROM outbox p WHERE p.job_id = o.job_id AND p.kind = 'media' AND p.id < o.id
+            AND p.state IN ('pending', 'sending')))
+      AND (o.kind != 'media' OR o.job_id IS NULL OR NOT EXISTS (
+            SELECT 1 FROM jobs j JOIN jobs prev ON prev.parent_id = j.parent_id AND prev.item_index < j.item_index
+            WHERE j.id = o.job_id AND prev.state NOT IN ('done', 'failed', 'cancelled')))
+    ORDER BY o.priority, o.id LIMIT ?
+"""
+
+
+_CLAIMS = {
+    None: _CLAIM.format(files=""),
+    True: _CLAIM.format(files="AND o.kind = 'media'"),
+    False: _CLAIM.format(files="AND o.kind != 'media'"),
+}
+
+
+def claim(
+    db: sqlite_utils.Database, limit: int, now: float | None = None, *, files: bool | None = None
+) -> list[OutboxItem]:
+    """Take up to `limit` due rows, most urgent first, marking them 'sending'; only files, or
+    everything but files, or (None) both.
+
+    An edit or delete whose message was never sent (failed or dropped) is dropped here.
+    """
+    now = time.time() if now is None else now
+    items: list[OutboxItem] = []
+    with write_tx(db):
+        rows = db.execute(_CLAIMS[files], [now, limit]).fetchall()
+        moot = [r[0] for r in rows if r[8] is not None and r[10] != "sent"]
+        live = [r for r in rows if r[0] not in moot]
+        if moot:
+            db.execute(f"UPDATE outbox SET state = 'dropped' WHERE id IN ({_marks(moot)})", moot)
+        if live:
+            db.execute(
+                f"UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id IN ({_marks(live)})",
+                [r[0] for r in live],
+            )
+        for r in live:
+            payload = decode_payload(r[2], r[3])
+            items.append(OutboxItem(r[0], r[1], payload, r[4], r[5] + 1, r[6], r[7], r[8], r[9]))
+    return items
+
+
+def _marks(values: list[int] | list[tuple[object, ...]]) -> str:
+    return ",".join("?" * len(values))
 
 
 def mark_sent(db: sqlite_utils.Database, item_id: int, message_id: int | None = None) -> None:
@@ -85,14 +226,25 @@ def mark_sent(db: sqlite_utils.Database, item_id: int, message_id: int | None = 
 
 def mark_failed(db: sqlite_utils.Database, item_id: int, error: str) -> None:
     with write_tx(db):
-        db.execute("UPDATE outbox SET state = 'failed', error = ? WHERE id = ?", [error[:500], item_id])
+        db.execute(
+            "UPDATE outbox SET state = 'failed', sent_at = ?, error = ? WHERE id = ?",
+            [time.time(), error[:ERROR_CHARS], item_id],
+        )
+
+
+def mark_dropped(db: sqlite_utils.Database, item_id: int, why: str) -> None:
+    with write_tx(db):
+        db.execute(
+            "UPDATE outbox SET state = 'dropped', sent_at = ?, error = ? WHERE id = ?",
+            [time.time(), why[:ERROR_CHARS], item_id],
+        )
 
 
 def retry_later(db: sqlite_utils.Database, item_id: int, delay: float, error: str = "") -> None:
     with write_tx(db):
         db.execute(
             "UPDATE outbox SET state = 'pending', not_before = ?, error = ? WHERE id = ?",
-            [time.time() + delay, error[:500], item_id],
+            [time.time() + delay, error[:ERROR_CHARS], item_id],
         )
 
 
@@ -100,4 +252,21 @@ def requeue_interrupted(db: sqlite_utils.Database) -> int:
     """At uploader start: rows left 'sending' by a crash go back to pending."""
     with write_tx(db):
         cursor = db.execute("UPDATE outbox SET state = 'pending' WHERE state = 'sending'")
+    return cursor.rowcount
+
+
+def prune(db: sqlite_utils.Database, keep_days: float, now: float | None = None) -> int:
+    """Delete finished rows older than `keep_days` (OUTBOX_KEEP_DAYS), except those still pointed at."""
+    cutoff = (time.time() if now is None else now) - keep_days * 86400
+    old = "state IN ('sent', 'failed', 'dropped') AND sent_at < :cutoff"
+    with write_tx(db):
+        # A row still pointed at by a row that stays (an edit of it) stays too; the foreign key is
+        # checked at the end of the statement, so an old message and its old edits go together.
+        cursor = db.execute(
+            f"DELETE FROM outbox WHERE {old}"
+            f" AND id NOT IN (SELECT target_id FROM outbox WHERE target_id IS NOT NULL AND NOT ({old}))"
+            " AND id NOT IN (SELECT status_outbox_id FROM jobs WHERE status_outbox_id IS NOT NULL"
+            " AND state NOT IN ('done', 'failed', 'cancelled'))",
+            {"cutoff": cutoff},
+        )
     return cursor.rowcount

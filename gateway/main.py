@@ -1,33 +1,98 @@
-"""The gateway's wiring: database, job dispatch, outbox, and the update loop."""
+"""The gateway's wiring: database, job dispatch, job events, outbox, and the update loop."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
+import sqlite_utils
 import trio
 
+from core.callback_data import codec_for
 from core.child import ChildContext
 from core.db import open_db
 from core.telegram.connect import NotConnected, connect_port
+from gateway.dispatch import Dispatcher
+from gateway.events import JobEvents
+from gateway.handlers import cancel, choices, links, settings, start
+from gateway.router import Router
 from gateway.updates import UpdateLoop
 from ipc.channels import JobDispatcher, Puller, Pusher
+from ipc.messages import (
+    JobDelivered,
+    JobDownloaded,
+    JobFailed,
+    JobProbed,
+    JobProgress,
+    JobStarted,
+    OutboxNotice,
+    WorkerJobs,
+)
 
 log = logging.getLogger("gateway")
+
+Announce = Callable[[list[int]], None]
+JOB_EVENTS = (JobStarted, JobProgress, JobProbed, JobDownloaded, JobFailed, WorkerJobs, JobDelivered)
+
+HANDLERS = (start, settings, choices, cancel)
+SWEEP_INTERVAL = 5.0  # seconds between safety-net passes over the queue
 
 
 async def body(ctx: ChildContext) -> None:
     db = open_db(ctx.settings.db_path, busy_timeout=ctx.settings.db_busy_timeout)
     try:
-        with JobDispatcher(ctx.endpoints.jobs), Puller(ctx.endpoints.events), Pusher(ctx.endpoints.outbox) as outbox:
-            await ctx.ready()
-            async with (
-                connect_port(ctx.settings, role="gateway", stop=ctx.draining) as port,
-                trio.open_nursery() as nursery,
-            ):
-                nursery.start_soon(UpdateLoop(ctx.settings, db, port, outbox).run)
-                await ctx.draining.wait()
-                nursery.cancel_scope.cancel()
+        with (
+            JobDispatcher(ctx.endpoints.jobs) as jobs,
+            Puller(ctx.endpoints.events) as events,
+            Pusher(ctx.endpoints.outbox) as outbox,
+        ):
+            await run(ctx, db, jobs, events, outbox)
     except NotConnected as exc:
         log.info("%s", exc)
     finally:
         db.close()
+
+
+async def run(
+    ctx: ChildContext, db: sqlite_utils.Database, jobs: JobDispatcher, events: Puller, outbox: Pusher
+) -> None:
+    settings = ctx.settings
+    codec = codec_for(settings.data_dir)
+
+    def announce(items: list[int]) -> None:
+        for item_id in items:
+            if not outbox.send_nowait(OutboxNotice(item_id=item_id)):
+                log.debug("outbox notice %d not sent (the uploader finds the row anyway)", item_id)
+
+    dispatcher = Dispatcher(settings, db, jobs, announce)
+    dispatcher.adopt_in_flight()
+    job_events = JobEvents(settings, db, codec, dispatcher)
+    router = Router(settings, db, codec, HANDLERS, links.links)
+    await ctx.ready()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(dispatcher.run)
+        nursery.start_soon(dispatcher.watch)
+        nursery.start_soon(_events, events, job_events, announce)
+        nursery.start_soon(_sweep, job_events, announce)
+        async with connect_port(settings, role="gateway", stop=ctx.draining) as port:
+            nursery.start_soon(UpdateLoop(router, port, outbox, dispatcher.wake).run)
+            await ctx.draining.wait()
+        nursery.cancel_scope.cancel()
+
+
+async def _events(events: Puller, job_events: JobEvents, announce: Announce) -> None:
+    while True:
+        msg = await events.recv()
+        if not isinstance(msg, JOB_EVENTS):
+            log.warning("dropped a %s on the events channel", type(msg).__name__)
+            continue
+        try:
+            announce(job_events.handle(msg))
+        except Exception:  # one bad event must not stop the gateway; the row stays the truth
+            log.exception("handling %s of job %s failed", type(msg).__name__, getattr(msg, "job_id", "?"))
+
+
+async def _sweep(job_events: JobEvents, announce: Announce) -> None:
+    while True:
+        await trio.sleep(SWEEP_INTERVAL)
+        announce(job_events.advance_all())

@@ -1,21 +1,24 @@
-"""The uploader's wiring: its database connection, the outbox channel and the sender."""
+"""The uploader's wiring: its database connection, the outbox channel, the sender, the sweeper."""
 
 from __future__ import annotations
 
 import logging
 
+import sqlite_utils
 import trio
 
-from core import outbox
+from core import outbox, spool
 from core.child import ChildContext
+from core.config import Settings
 from core.db import open_db
 from core.telegram.connect import NotConnected, connect_port
-from ipc.channels import Puller
+from ipc.channels import Puller, Pusher
 from uploader.sender import OutboxSender
 
 log = logging.getLogger("uploader")
 
 SEND_CONCURRENCY = 8  # sends in flight at once; the throttle, not this, sets the pace
+SWEEP_INTERVAL = 60.0  # seconds between sweeps of the spool and prunes of the outbox
 
 
 async def body(ctx: ChildContext) -> None:
@@ -24,15 +27,26 @@ async def body(ctx: ChildContext) -> None:
         requeued = outbox.requeue_interrupted(db)
         if requeued:
             log.info("requeued %d outbox rows interrupted by the last stop", requeued)
-        with Puller(ctx.endpoints.outbox) as inbox:
+        with Puller(ctx.endpoints.outbox) as inbox, Pusher(ctx.endpoints.events) as events:
             await ctx.ready()
             async with connect_port(ctx.settings, role="uploader", stop=ctx.draining) as port:
-                sender = OutboxSender(ctx.settings, db, port)
+                sender = OutboxSender(ctx.settings, db, port, events)
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(sender.listen, inbox)
+                    nursery.start_soon(_housekeeping, ctx.settings, db)
                     await sender.run(ctx.draining, SEND_CONCURRENCY)
                     nursery.cancel_scope.cancel()
     except NotConnected as exc:
         log.info("%s", exc)
     finally:
         db.close()
+
+
+async def _housekeeping(settings: Settings, db: sqlite_utils.Database) -> None:
+    """Remove what crashes left in the spool, and outbox rows past OUTBOX_KEEP_DAYS."""
+    while True:
+        spool.sweep(db, settings)
+        pruned = outbox.prune(db, settings.outbox_keep_days)
+        if pruned:
+            log.info("pruned %d sent outbox rows older than %g days", pruned, settings.outbox_keep_days)
+        await trio.sleep(SWEEP_INTERVAL)

@@ -1,43 +1,82 @@
-"""Sending the outbox: claim due rows, pass each through the throttle, send, record the outcome."""
+"""Sending the outbox: claim due rows, pass each through the throttle, send, record the outcome.
+
+Files and everything else are claimed separately: UPLOAD_CONCURRENCY uploads run at once in
+their own tasks, so that a long upload never holds up an answer or a status. Each upload reports
+its progress to the job's status message, is retried when it makes no progress for
+UPLOAD_STALL_S (there is no total timeout), and stops within a fraction of a second when its job
+is cancelled.
+"""
 
 from __future__ import annotations
 
 import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
 
 import sqlite_utils
 import trio
 
-from core import outbox
-from core.config import Settings
+from core import jobs as job_rows
+from core import outbox, spool
+from core.callback_data import codec_for
+from core.config import MIB, Settings
 from core.db import write_tx
+from core.jobs import Failure
 from core.outbox import OutboxItem
-from core.telegram import Blocked, Button, FloodWait, Keyboard, TelegramError, TelegramPort, Transient
-from ipc.channels import Puller
-from ipc.messages import OutboxNotice
+from core.payloads import SendMedia, Text
+from core.status import cancel_keyboard, progress_text
+from core.telegram import (
+    BadRequest,
+    Blocked,
+    ChatNotFound,
+    FloodWait,
+    NotModified,
+    TelegramError,
+    TelegramPort,
+    TooLarge,
+    Transient,
+)
+from ipc.channels import Puller, Pusher
+from ipc.messages import JobDelivered, OutboxNotice
+from uploader import media
+from uploader.caption import build_caption
+from uploader.deliver import NoTarget, deliver, send_file
 from uploader.throttle import Throttle
 
 log = logging.getLogger("uploader.sender")
 
-CLAIM_BATCH = 64  # rows taken from the outbox at once
 IDLE_POLL = 1.0  # seconds between looks at the outbox when no notice arrives
-MAX_ATTEMPTS = 5  # transient failures before a row is given up
 RETRY_BASE = 1.0  # seconds; doubled per attempt
+RETRY_JITTER = 0.2
+CANCEL_POLL = 0.5  # seconds between looks for cancelled jobs among the uploads
+STALL_CHECK = 1.0  # seconds between looks at an upload's progress
+GONE_MESSAGE = ("message to edit not found", "message to delete not found", "message can't be deleted")
+STALE_FILE_ID = ("wrong file identifier", "file reference", "file_id")
 
 
-def keyboard_from(rows: list[list[dict[str, str]]] | None) -> Keyboard | None:
-    if not rows:
-        return None
-    return tuple(tuple(Button(b["text"], b.get("callback_data"), b.get("url")) for b in row) for row in rows)
+@dataclass
+class Upload:
+    item: OutboxItem
+    scope: trio.CancelScope
+    last_progress: float  # trio clock
+    sent: int = 0
+    why_stopped: str = ""
+    shown_at: float = 0.0
+    shown: str = ""
 
 
 class OutboxSender:
-    def __init__(self, settings: Settings, db: sqlite_utils.Database, port: TelegramPort) -> None:
+    def __init__(self, settings: Settings, db: sqlite_utils.Database, port: TelegramPort, events: Pusher) -> None:
         self.settings = settings
         self.db = db
         self.port = port
+        self.events = events  # to the gateway: a job's files are out
         self.throttle = Throttle(settings)
+        self.codec = codec_for(settings.data_dir)
         self.wake = trio.Event()
         self.in_flight = 0
+        self.uploads: dict[int, Upload] = {}  # outbox id -> upload running
 
     async def listen(self, inbox: Puller) -> None:
         """Notices only wake the claim loop; the rows themselves are the truth."""
@@ -46,69 +85,224 @@ class OutboxSender:
                 self.wake.set()
 
     async def run(self, draining: trio.Event, concurrency: int) -> None:
-        send, receive = trio.open_memory_channel[OutboxItem](0)
         async with trio.open_nursery() as nursery:
-            for _ in range(concurrency):
-                nursery.start_soon(self._worker, receive.clone())
-            receive.close()
-            async with send:
-                while not draining.is_set():
-                    items = outbox.claim(self.db, CLAIM_BATCH)
-                    for item in items:
-                        await send.send(item)
-                    if not items:
-                        self.wake = trio.Event()
-                        with trio.move_on_after(IDLE_POLL):
-                            await _first(self.wake, draining)
+            nursery.start_soon(self._watch_uploads)
+            while not draining.is_set():
+                claimed = False
+                free_uploads = self.settings.upload_concurrency - len(self.uploads)
+                if free_uploads > 0:
+                    for item in outbox.claim(self.db, free_uploads, files=True):
+                        claimed = True
+                        nursery.start_soon(self._upload, item)
+                free = concurrency - self.in_flight
+                if free > 0:
+                    for item in outbox.claim(self.db, free, files=False):
+                        claimed = True
+                        self.in_flight += 1
+                        nursery.start_soon(self._send_counted, item)
+                if not claimed:
+                    self.wake = trio.Event()
+                    with trio.move_on_after(IDLE_POLL):
+                        await _first(self.wake, draining)
+                else:
+                    await trio.lowlevel.checkpoint()
+            nursery.cancel_scope.cancel()
 
-    async def _worker(self, items: trio.MemoryReceiveChannel[OutboxItem]) -> None:
-        async with items:
-            async for item in items:
-                self.in_flight += 1
-                try:
-                    await self.send_one(item)
-                finally:
-                    self.in_flight -= 1
+    # ---- everything but files ---------------------------------------------------------------
+
+    async def _send_counted(self, item: OutboxItem) -> None:
+        try:
+            await self.send_one(item)
+        finally:
+            self.in_flight -= 1
+            self.wake.set()
 
     async def send_one(self, item: OutboxItem) -> None:
         await self.throttle.acquire(item.chat_id)
         try:
-            message_id = await self._deliver(item)
-        except FloodWait as exc:
+            message_id = await deliver(self.port, item)
+        except NotModified:
+            outbox.mark_sent(self.db, item.id)
+        except NoTarget as exc:
+            outbox.mark_dropped(self.db, item.id, str(exc))
+        except BadRequest as exc:
+            if any(words in str(exc).lower() for words in GONE_MESSAGE):
+                outbox.mark_dropped(self.db, item.id, str(exc))  # the user deleted it, or it is gone: harmless
+            else:
+                log.error("outbox %d to chat %d refused: %s", item.id, item.chat_id, exc)
+                outbox.mark_failed(self.db, item.id, str(exc))
+        except TelegramError as exc:
+            self._trouble(item, exc)
+        else:
+            outbox.mark_sent(self.db, item.id, message_id)
+            if item.role == outbox.ROLE_STATUS and isinstance(item.payload, Text) and item.job_id is not None:
+                with write_tx(self.db):
+                    self.db.execute(
+                        "UPDATE jobs SET status_message_id = ? WHERE id = ? AND status_outbox_id = ?",
+                        [message_id, item.job_id, item.id],
+                    )
+
+    def _trouble(self, item: OutboxItem, exc: TelegramError) -> None:
+        """FloodWait, a blocked user, a lost chat, a transient error: the common outcomes."""
+        if isinstance(exc, FloodWait):
             log.warning("outbox %d: %s; waiting exactly that", item.id, exc)
             self.throttle.flood(item.chat_id, exc.seconds, exc.scope)
             outbox.retry_later(self.db, item.id, exc.seconds, str(exc))
-        except Blocked:
-            log.info("outbox %d: user %d blocked the bot", item.id, item.chat_id)
-            with write_tx(self.db):
-                self.db.execute("UPDATE users SET blocked_bot = 1 WHERE id = ?", [item.chat_id])
-            outbox.mark_failed(self.db, item.id, "blocked")
-        except Transient as exc:
-            if item.attempts >= MAX_ATTEMPTS:
-                log.error("outbox %d: giving up after %d attempts: %s", item.id, item.attempts, exc)
-                outbox.mark_failed(self.db, item.id, str(exc))
-            else:
-                delay = RETRY_BASE * 2 ** (item.attempts - 1)
-                log.warning("outbox %d: %s; retry %d in %.0fs", item.id, exc, item.attempts, delay)
-                outbox.retry_later(self.db, item.id, delay, str(exc))
-        except TelegramError as exc:
-            log.error("outbox %d to chat %d refused: %s", item.id, item.chat_id, exc)
-            outbox.mark_failed(self.db, item.id, str(exc))
+        elif isinstance(exc, Blocked | ChatNotFound):
+            log.info("outbox %d: chat %d unreachable (%s)", item.id, item.chat_id, type(exc).__name__)
+            if isinstance(exc, Blocked):
+                with write_tx(self.db):
+                    self.db.execute("UPDATE users SET blocked_bot = 1 WHERE id = ?", [item.chat_id])
+            outbox.mark_failed(self.db, item.id, type(exc).__name__.lower())
+        elif isinstance(exc, Transient) and item.attempts < self.settings.send_attempts:
+            delay = RETRY_BASE * 2 ** (item.attempts - 1) * (1 + RETRY_JITTER * (2 * random.random() - 1))
+            log.warning("outbox %d: %s; retry %d in %.1fs", item.id, exc, item.attempts, delay)
+            outbox.retry_later(self.db, item.id, delay, str(exc))
         else:
-            outbox.mark_sent(self.db, item.id, message_id)
-
-    async def _deliver(self, item: OutboxItem) -> int | None:
-        p = item.payload
-        if item.kind == "text":
-            sent = await self.port.send_text(
-                item.chat_id,
-                p["text"],
-                keyboard=keyboard_from(p.get("keyboard")),
-                reply_to=p.get("reply_to"),
-                html=p.get("html", True),
+            log.error(
+                "outbox %d to chat %d: giving up after %d attempt(s): %s", item.id, item.chat_id, item.attempts, exc
             )
-            return sent.message_id
-        raise TelegramError(f"unknown outbox kind {item.kind!r}")
+            outbox.mark_failed(self.db, item.id, str(exc))
+
+    # ---- files --------------------------------------------------------------------------------
+
+    async def _upload(self, item: OutboxItem) -> None:
+        payload = item.payload
+        assert isinstance(payload, SendMedia)
+        upload = Upload(item, trio.CancelScope(), trio.current_time())
+        self.uploads[item.id] = upload
+        after: media.AfterSend | None = None
+        try:
+            with upload.scope:
+                after = await self._send_file(item, payload, upload)
+            if after is None:  # stopped: cancelled, or stalled
+                if upload.why_stopped == "stalled":
+                    self._retry_file(item, payload, f"no progress for {self.settings.upload_stall_s:.0f} s")
+                else:
+                    after = media.file_dropped(self.db, item, payload, upload.why_stopped or "stopped")
+        finally:
+            del self.uploads[item.id]
+            self.wake.set()
+        if after is not None:
+            await self._after(item, after)
+
+    async def _send_file(self, item: OutboxItem, payload: SendMedia, upload: Upload) -> media.AfterSend | None:
+        job = job_rows.load(self.db, item.job_id, self.settings) if item.job_id is not None else None
+        lang = job.lang if job else self.settings.default_language
+        caption = build_caption(
+            payload.title,
+            payload.source_url,
+            self.settings.caption_signature,
+            part=(payload.part, payload.parts),
+            lang=lang,
+        )
+
+        def progress(done: int, total: int) -> None:
+            upload.last_progress = trio.current_time()
+            upload.sent = done
+            self._show_upload(upload, job, done, total)
+
+        await self.throttle.acquire(item.chat_id)
+        upload.last_progress = trio.current_time()
+        try:
+            sent = await send_file(self.port, item, payload, caption, progress if payload.path else None)
+        except TooLarge as exc:
+            limit = self.port.upload_limit // MIB
+            return media.file_failed(
+                self.db, self.settings, item, payload, Failure("too_large", str(exc), False, {"limit": limit})
+            )
+        except BadRequest as exc:
+            if payload.file_id and any(words in str(exc).lower() for words in STALE_FILE_ID):
+                return media.file_id_refused(self.db, self.settings, item, payload)
+            return media.file_failed(self.db, self.settings, item, payload, Failure("internal", str(exc), False))
+        except Blocked as exc:
+            self._trouble(item, exc)
+            return media.file_failed(self.db, self.settings, item, payload, Failure("blocked", str(exc), False))
+        except (FloodWait, Transient) as exc:
+            if item.attempts >= self.settings.send_attempts and not isinstance(exc, FloodWait):
+                return media.file_failed(self.db, self.settings, item, payload, Failure("network", str(exc), False))
+            self._trouble(item, exc)
+            return media.AfterSend()
+        except TelegramError as exc:
+            return media.file_failed(self.db, self.settings, item, payload, Failure("internal", str(exc), False))
+        return media.file_sent(self.db, self.settings, item, payload, sent)
+
+    def _retry_file(self, item: OutboxItem, payload: SendMedia, why: str) -> None:
+        if item.attempts >= self.settings.send_attempts:
+            after = media.file_failed(self.db, self.settings, item, payload, Failure("network", why, False))
+            self._announce(after.notices)
+            return
+        log.warning("outbox %d (job %s): %s; uploading again", item.id, item.job_id, why)
+        outbox.retry_later(self.db, item.id, RETRY_BASE * item.attempts, why)
+
+    def _show_upload(self, upload: Upload, job: job_rows.Job | None, done: int, total: int) -> None:
+        """The status shows the upload once it takes a while (a fast one costs no edit)."""
+        if job is None or not total:
+            return
+        now = trio.current_time()
+        interval = self.settings.progress_edit_interval
+        started = upload.shown_at or now
+        if not upload.shown_at:
+            upload.shown_at = now
+        if now - started < interval or (upload.shown and now - upload.shown_at < interval):
+            return
+        target = job_rows.status_target(self.db, job)
+        if target is None:
+            return
+        elapsed = max(1e-3, now - started)
+        body = progress_text(job.lang, "uploading", done, total, done / elapsed, 0.0)
+        if body == upload.shown:
+            return
+        upload.shown, upload.shown_at = body, now
+        status_job = job.parent_id or job.id
+        item = outbox.change_message(
+            self.db,
+            target,
+            job.chat_id,
+            body,
+            cancel_keyboard(job.lang, self.codec, status_job),
+            priority=outbox.PRIORITY_PROGRESS,
+            role=outbox.ROLE_PROGRESS,
+            job_id=job.id,
+        )
+        if item:
+            self.wake.set()
+
+    async def _after(self, item: OutboxItem, after: media.AfterSend) -> None:
+        if after.spool_dir:
+            spool.remove(Path(after.spool_dir), item.job_id)
+        self._announce(after.notices)
+        if after.job_over and item.job_id is not None:
+            with trio.move_on_after(IDLE_POLL):
+                await self.events.send(JobDelivered(job_id=item.job_id))
+
+    def _announce(self, notices: list[int]) -> None:
+        if notices:
+            self.wake.set()
+
+    async def _watch_uploads(self) -> None:
+        """Stop uploads whose job was cancelled, and uploads that stalled."""
+        while True:
+            await trio.sleep(min(CANCEL_POLL, STALL_CHECK))
+            if not self.uploads:
+                continue
+            job_ids = {u.item.job_id: u for u in self.uploads.values() if u.item.job_id is not None}
+            if job_ids:
+                marks = ",".join("?" * len(job_ids))
+                cancelled = {
+                    r[0]
+                    for r in self.db.execute(
+                        f"SELECT id FROM jobs WHERE id IN ({marks}) AND state = 'cancelled'", list(job_ids)
+                    ).fetchall()
+                }
+                for job_id in cancelled:
+                    job_ids[job_id].why_stopped = "the job was cancelled"
+                    job_ids[job_id].scope.cancel()
+            stalled_before = trio.current_time() - self.settings.upload_stall_s
+            for upload in self.uploads.values():
+                if upload.item.payload and not upload.why_stopped and upload.last_progress < stalled_before:
+                    upload.why_stopped = "stalled"
+                    upload.scope.cancel()
 
 
 async def _first(*events: trio.Event) -> None:

@@ -7,6 +7,7 @@ import logging
 from core import outbox
 from core.config import Settings
 from core.db import open_db, write_tx
+from core.payloads import Text
 from core.supervisor.supervisor import AlertFn
 from core.texts import text
 
@@ -23,7 +24,9 @@ def admin_alerter(settings: Settings) -> AlertFn:
             with write_tx(db):
                 for admin in settings.admin_ids:
                     body = text(settings.default_language, "alert_crash_loop", kind=kind, reason=reason)
-                    outbox.enqueue(db, admin, "text", {"text": body, "html": False}, priority=outbox.PRIORITY_ALERT)
+                    outbox.enqueue(
+                        db, admin, Text(text=body, html=False), priority=outbox.PRIORITY_ALERT, role=outbox.ROLE_ALERT
+                    )
         finally:
             db.close()
         log.info("alerted %d admin(s): %s", len(settings.admin_ids), reason)

@@ -17,3 +17,12 @@ def text(lang: str, key: str, **values: object) -> str:
     table = LANGUAGES.get(lang, fa.TEXTS)
     template = table.get(key) or fa.TEXTS[key]
     return template.format(**values) if values else template
+
+
+_PERSIAN_DIGITS = str.maketrans("0123456789.", "۰۱۲۳۴۵۶۷۸۹٫")
+
+
+def digits(lang: str, value: object) -> str:
+    """A number as the reader writes it: Persian digits (and decimal separator) in fa."""
+    shown = str(value)
+    return shown.translate(_PERSIAN_DIGITS) if lang == "fa" else shown

@@ -1,4 +1,4 @@
-"""The gateway's handling of one update against a real SQLite file: the user row, the outbox
+"""The gateway's routing of one update against a real SQLite file: the user row, the outbox
 row, the language, and a redelivered update (gateway killed before confirming) handled once."""
 
 from __future__ import annotations
@@ -7,19 +7,21 @@ import json
 
 import pytest
 
+from core.callback_data import CallbackCodec
 from core.config import load_settings
 from core.db import open_db
 from core.telegram import Chat, IncomingMessage, User
-from gateway.updates import UpdateLoop
-
-SETTINGS = load_settings(environ={}, env_file=None)
+from gateway.handlers import links
+from gateway.main import HANDLERS
+from gateway.router import Router
 
 
 @pytest.fixture
-def loop(tmp_path):
-    db = open_db(tmp_path / "bot.sqlite3", busy_timeout=5)
+def router(tmp_path):
+    settings = load_settings(environ={"DATA_DIR": str(tmp_path)}, env_file=None)
+    db = open_db(settings.db_path, busy_timeout=5)
     try:
-        yield UpdateLoop(SETTINGS, db, port=None, outbox_push=None)  # type: ignore[arg-type]
+        yield Router(settings, db, CallbackCodec.from_data_dir(tmp_path), HANDLERS, links.links)
     finally:
         db.close()
 
@@ -31,36 +33,38 @@ def message(user_id: int, message_id: int, text: str, lang: str | None, name: st
     )
 
 
-def outbox(loop: UpdateLoop) -> list[tuple[int, dict]]:
-    rows = loop.db.execute("SELECT chat_id, payload FROM outbox ORDER BY id").fetchall()
+def outbox(router: Router) -> list[tuple[int, dict]]:
+    rows = router.db.execute("SELECT chat_id, payload FROM outbox ORDER BY id").fetchall()
     return [(chat, json.loads(payload)) for chat, payload in rows]
 
 
-def test_start_queues_one_welcome_in_the_users_language(loop):
-    assert len(loop.handle(message(1, 10, "/start", "en", "<b>Tom</b>"))) == 1
-    assert len(loop.handle(message(2, 11, "/start@sandbox_bot", "fa-IR"))) == 1
-    assert len(loop.handle(message(3, 12, "/start", None))) == 1
-    (c1, en), (c2, fa), (c3, default) = outbox(loop)
+async def test_start_queues_one_welcome_in_the_users_language(router):
+    assert len(await router.route(message(1, 10, "/start", "en", "<b>Tom</b>"))) == 1
+    assert len(await router.route(message(2, 11, "/start@sandbox_bot", "fa-IR"))) == 1
+    assert len(await router.route(message(3, 12, "/start", None))) == 1
+    (c1, en), (c2, fa), (c3, default) = outbox(router)
     assert (c1, c2, c3) == (1, 2, 3)
     assert "Welcome" in en["text"] and "&lt;b&gt;Tom&lt;/b&gt;" in en["text"]  # the name is escaped for HTML
     assert "خوش آمدید" in fa["text"] and "خوش آمدید" in default["text"]
-    langs = dict(loop.db.execute("SELECT id, language FROM users").fetchall())
+    langs = dict(router.db.execute("SELECT id, language FROM users").fetchall())
     assert langs == {1: "en", 2: "fa", 3: "fa"}
 
 
-def test_a_redelivered_update_is_handled_once(loop):
+async def test_a_redelivered_update_is_handled_once(router):
     first = message(1, 10, "/start", "en")
-    assert loop.handle(first)
-    assert loop.handle(first) == []  # delivered again after a crash before confirm
-    assert loop.handle(message(1, 11, "/start", "en"))  # a new /start is answered again
-    assert len(outbox(loop)) == 2
+    assert await router.route(first)
+    assert await router.route(first) == []  # delivered again after a crash before confirm
+    assert await router.route(message(1, 11, "/start", "en"))  # a new /start is answered again
+    assert len(outbox(router)) == 2
 
 
-def test_other_text_and_group_messages_queue_nothing_but_the_user_is_remembered(loop):
-    assert loop.handle(message(5, 20, "hello", "en")) == []
+async def test_group_messages_queue_nothing_and_plain_text_gets_a_hint(router):
     group = IncomingMessage(
         update_id=21, message_id=21, chat=Chat(id=-100, type="supergroup"), sender=User(id=6), date=0, text="/start"
     )
-    assert loop.handle(group) == []
-    assert outbox(loop) == []
-    assert [r[0] for r in loop.db.execute("SELECT id FROM users").fetchall()] == [5]
+    assert await router.route(group) == []
+    assert outbox(router) == []
+    assert len(await router.route(message(5, 20, "hello", "en"))) == 1
+    [(chat, hint)] = outbox(router)
+    assert chat == 5 and "link" in hint["text"]
+    assert [r[0] for r in router.db.execute("SELECT id FROM users").fetchall()] == [5]

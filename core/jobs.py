@@ -1,0 +1,247 @@
+"""A job's row and the transitions more than one process makes: failing, finishing, playlists.
+
+The gateway creates jobs and hands them out; a downloader commits what it fetched; the uploader
+commits what it sent. Each transition is one transaction guarded by the job's state (and, for a
+downloader, its lease: a worker the job was taken from cannot write its result), so that two
+processes never both move a job, and a kill -9 between transactions loses nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from core import outbox
+from core.callback_data import codec_for
+from core.config import Settings
+from core.db import write_tx
+from core.schema import JOB_FINAL_STATES
+from core.status import cancel_keyboard
+from core.texts import digits, text
+
+log = logging.getLogger("jobs")
+
+RETRY_JITTER = 0.2  # ± this fraction of a retry delay, so retries of many jobs spread out
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    user_id: int
+    chat_id: int
+    request_message_id: int | None
+    parent_id: int | None
+    item_index: int | None
+    url: str
+    request_key: str
+    media_key: str | None
+    platform: str | None
+    format_key: str | None
+    state: str
+    attempts: int
+    lease: int
+    title: str | None
+    status_outbox_id: int | None
+    meta: dict[str, Any]
+    lang: str
+    audio_format: str
+
+    @property
+    def is_playlist(self) -> bool:
+        return bool(self.meta.get("playlist"))
+
+
+_COLUMNS = (
+    "j.id, j.user_id, j.chat_id, j.request_message_id, j.parent_id, j.item_index, j.url, j.request_key,"
+    " j.media_key, j.platform, j.format_key, j.state, j.attempts, j.lease, j.title, j.status_outbox_id, j.meta,"
+    " u.language, u.audio_format"
+)
+
+
+def load(db: sqlite_utils.Database, job_id: int, settings: Settings) -> Job | None:
+    row = db.execute(
+        f"SELECT {_COLUMNS} FROM jobs j JOIN users u ON u.id = j.user_id WHERE j.id = ?", [job_id]
+    ).fetchone()
+    return None if row is None else _job(row, settings)
+
+
+def load_where(db: sqlite_utils.Database, settings: Settings, where: str, params: list[Any]) -> list[Job]:
+    rows = db.execute(f"SELECT {_COLUMNS} FROM jobs j JOIN users u ON u.id = j.user_id WHERE {where}", params)
+    return [_job(r, settings) for r in rows.fetchall()]
+
+
+_ROW_FIELDS = [f.name for f in dataclasses.fields(Job)][:16]
+
+
+def _job(r: tuple[Any, ...], settings: Settings) -> Job:
+    plain: dict[str, Any] = dict(zip(_ROW_FIELDS, r[:16], strict=True))
+    return Job(
+        **plain,
+        meta=json.loads(r[16]) if r[16] else {},
+        lang=r[17] or settings.default_language,
+        audio_format=r[18] or settings.audio_format,
+    )
+
+
+def status_target(db: sqlite_utils.Database, job: Job) -> int | None:
+    """The outbox row of the message that shows this job: its own, or its playlist's."""
+    if job.status_outbox_id is not None or job.parent_id is None:
+        return job.status_outbox_id
+    row = db.execute("SELECT status_outbox_id FROM jobs WHERE id = ?", [job.parent_id]).fetchone()
+    return row[0] if row else None
+
+
+def retry_delay(settings: Settings, attempt: int, rng: random.Random | None = None) -> float:
+    base = min(settings.job_retry_max_delay, settings.job_retry_delay * 2 ** max(0, attempt - 1))
+    return max(0.0, base * (1 + RETRY_JITTER * (2 * (rng or random).random() - 1)))
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What went wrong, as a class of downloader.errors and the raw reason (for the log only)."""
+
+    error_class: str
+    reason: str
+    retryable: bool
+    values: dict[str, Any] | None = None  # for the user's text, e.g. {"limit": 50}
+
+
+def error_text(lang: str, failure: Failure) -> str:
+    values = {k: digits(lang, v) if isinstance(v, int | float) else v for k, v in (failure.values or {}).items()}
+    try:
+        return text(lang, f"error_{failure.error_class}", **values)
+    except KeyError:
+        return text(lang, "error_internal")
+
+
+def fail(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    job_id: int,
+    failure: Failure,
+    *,
+    lease: int | None = None,
+    keyboard_for_retry: outbox.Keyboard | None = None,
+) -> tuple[bool, list[int]]:
+    """Record a failed attempt: retried later (transient, attempts left) or failed for good with
+    one clear message. Returns (failed for good, outbox rows to announce); nothing happens when
+    the job is no longer active or `lease` is stale."""
+    notices: list[int] = []
+    with write_tx(db):
+        job = load(db, job_id, settings)
+        if job is None or job.state in JOB_FINAL_STATES or (lease is not None and job.lease != lease):
+            log.info("job %d: ignoring a failure for a job that moved on (%s)", job_id, failure.error_class)
+            return False, []
+        now = time.time()
+        target = status_target(db, job)
+        if failure.retryable and job.attempts < settings.job_attempts:
+            delay = retry_delay(settings, job.attempts)
+            db.execute(
+                "UPDATE jobs SET state = 'queued', worker = NULL, not_before = ?, error_class = ?, error = ?,"
+                " updated_at = ? WHERE id = ?",
+                [now + delay, failure.error_class, failure.reason[:500], now, job.id],
+            )
+            log.warning(
+                "job %d: attempt %d failed (%s: %s); retry in %.1f s",
+                job.id,
+                job.attempts,
+                failure.error_class,
+                failure.reason,
+                delay,
+            )
+            if target is not None and job.parent_id is None:
+                retrying = text(
+                    job.lang,
+                    "phase_retrying",
+                    attempt=digits(job.lang, job.attempts + 1),
+                    attempts=digits(job.lang, settings.job_attempts),
+                )
+                notice = outbox.change_message(
+                    db,
+                    target,
+                    job.chat_id,
+                    retrying,
+                    keyboard_for_retry,
+                    priority=outbox.PRIORITY_PROGRESS,
+                    role=outbox.ROLE_PROGRESS,
+                    job_id=job.id,
+                )
+                notices += [notice] if notice else []
+            return False, notices
+        db.execute(
+            "UPDATE jobs SET state = 'failed', worker = NULL, error_class = ?, error = ?, updated_at = ?,"
+            " finished_at = ? WHERE id = ?",
+            [failure.error_class, failure.reason[:500], now, now, job.id],
+        )
+        db.execute("UPDATE users SET downloads_failed = downloads_failed + 1 WHERE id = ?", [job.user_id])
+        db.execute(
+            "UPDATE outbox SET state = 'dropped' WHERE job_id = ? AND state = 'pending' AND kind = 'media'", [job.id]
+        )
+        log.warning("job %d failed for good (%s): %s", job.id, failure.error_class, failure.reason)
+        if job.parent_id is None and target is not None:
+            notice = outbox.change_message(
+                db,
+                target,
+                job.chat_id,
+                error_text(job.lang, failure),
+                None,
+                priority=outbox.PRIORITY_ANSWER,
+                job_id=job.id,
+            )
+            notices += [notice] if notice else []
+        elif job.parent_id is not None:
+            notices += finish_playlist_if_complete(db, settings, job.parent_id)
+    return True, notices
+
+
+def finish_playlist_if_complete(db: sqlite_utils.Database, settings: Settings, parent_id: int) -> list[int]:
+    """When the last entry of a playlist is over, the playlist is over: its status shrinks to a
+    line. Call inside the transaction that ended an entry."""
+    counts = dict(
+        db.execute("SELECT state, count(*) FROM jobs WHERE parent_id = ? GROUP BY state", [parent_id]).fetchall()
+    )
+    total = sum(counts.values())
+    active = sum(n for state, n in counts.items() if state not in JOB_FINAL_STATES)
+    parent = load(db, parent_id, settings)
+    if parent is None or parent.state in JOB_FINAL_STATES or parent.status_outbox_id is None:
+        return []
+    sent = counts.get("done", 0)
+    title = parent.title or ""
+    if active:
+        line = text(
+            parent.lang,
+            "playlist_progress",
+            title=title,
+            done=digits(parent.lang, total - active),
+            total=digits(parent.lang, total),
+        )
+        keyboard = cancel_keyboard(parent.lang, codec_for(settings.data_dir), parent.id)
+        notice = outbox.change_message(
+            db,
+            parent.status_outbox_id,
+            parent.chat_id,
+            line,
+            keyboard,
+            priority=outbox.PRIORITY_PROGRESS,
+            role=outbox.ROLE_PROGRESS,
+            job_id=parent.id,
+        )
+        return [notice] if notice else []
+    now = time.time()
+    state = "done" if sent else "failed"
+    db.execute("UPDATE jobs SET state = ?, updated_at = ?, finished_at = ? WHERE id = ?", [state, now, now, parent_id])
+    line = text(
+        parent.lang, "playlist_done", title=title, sent=digits(parent.lang, sent), total=digits(parent.lang, total)
+    )
+    notice = outbox.change_message(
+        db, parent.status_outbox_id, parent.chat_id, line, None, priority=outbox.PRIORITY_ANSWER, job_id=parent.id
+    )
+    log.info("playlist job %d over: %d of %d sent", parent_id, sent, total)
+    return [notice] if notice else []

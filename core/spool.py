@@ -1,0 +1,103 @@
+"""The spool: one folder per job (`spool/<job_id>/`) for what is downloaded and not yet sent.
+
+File names inside are ours, never the media's title. A folder is removed by whoever finishes
+with it (the uploader after the last part is sent, the downloader after a failure or cancel);
+`sweep` removes whatever a crash left behind, and the budget keeps the disk from filling.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import sqlite_utils
+
+from core.config import Settings
+from core.schema import JOB_FINAL_STATES
+
+log = logging.getLogger("spool")
+
+GIB = 1024**3
+
+
+def job_dir(settings: Settings, job_id: int) -> Path:
+    return settings.spool_dir / str(job_id)
+
+
+def remove(path: Path, job_id: int | None = None) -> bool:
+    """Remove a job's folder; a failure is logged with the path (the sweeper tries again)."""
+    try:
+        shutil.rmtree(path)
+    except FileNotFoundError:
+        return True
+    except OSError as exc:
+        log.error("job %s: could not remove %s (%s); the sweeper will try again", job_id, path, exc)
+        return False
+    return True
+
+
+def usage_bytes(spool: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(spool):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def budget_bytes(settings: Settings) -> int:
+    return int(settings.spool_max_gb * GIB)
+
+
+def disk_free_pct(path: Path) -> float:
+    usage = shutil.disk_usage(path)
+    return 100.0 * usage.free / usage.total if usage.total else 0.0
+
+
+def has_room(settings: Settings, need_bytes: int, used_bytes: int | None = None) -> bool:
+    """Would `need_bytes` more fit in the spool's budget and above the free-disk alert line?"""
+    used = usage_bytes(settings.spool_dir) if used_bytes is None else used_bytes
+    if used + need_bytes > budget_bytes(settings):
+        return False
+    usage = shutil.disk_usage(settings.spool_dir)
+    after = usage.free - need_bytes
+    return usage.total > 0 and 100.0 * after / usage.total >= settings.alert_disk_free_pct
+
+
+def sweep(db: sqlite_utils.Database, settings: Settings) -> int:
+    """Remove folders of jobs that are over (or unknown) and have no file waiting to be sent."""
+    spool = settings.spool_dir
+    if not spool.is_dir():
+        return 0
+    names = [p.name for p in spool.iterdir() if p.is_dir() and p.name.isdigit()]
+    if not names:
+        return 0
+    ids = [int(n) for n in names]
+    marks = ",".join("?" * len(ids))
+    live = {
+        r[0]
+        for r in db.execute(
+            f"SELECT id FROM jobs WHERE id IN ({marks}) AND state NOT IN {JOB_FINAL_STATES!r}", ids
+        ).fetchall()
+    }
+    waiting = {
+        r[0]
+        for r in db.execute(
+            f"SELECT DISTINCT job_id FROM outbox WHERE job_id IN ({marks}) AND kind = 'media'"
+            " AND state IN ('pending', 'sending')",
+            ids,
+        ).fetchall()
+    }
+    removed = 0
+    for job_id in ids:
+        if job_id in live or job_id in waiting:
+            continue
+        if remove(spool / str(job_id), job_id):
+            removed += 1
+    if removed:
+        log.info("swept %d leftover spool folder(s)", removed)
+    return removed

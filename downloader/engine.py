@@ -1,0 +1,300 @@
+"""yt-dlp and ffmpeg for one job, in a worker thread: probe a link, or download and prepare it.
+
+Building a `YoutubeDL` costs about 70 ms here, so each slot keeps one and reuses it: the format
+selector and the output template are set per job, while the proxy (the egress guard's address
+for this slot), the hooks and the rest stay. A job with cookies gets a fresh one (the cookie jar
+is read once per object). Cancel and the size cap are raised from the progress hook; only
+`sanitize_info()` data leaves this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yt_dlp
+
+from core import formats
+from core.config import MIB, Settings
+from core.formats import FORMAT_SORT
+from core.media_keys import final_key
+from downloader import media
+from downloader.errors import LimitExceeded
+from ipc.messages import JobAssign, Probe
+
+log = logging.getLogger("downloader.engine")
+
+MEDIA_STEM = "media"  # spool/<job>/media.<ext>: our name, never the title
+THUMB_STEM = "thumb"
+YTDLP_RETRIES = 1  # our own retries (JOB_ATTEMPTS, with back-off) do the rest
+FRAGMENT_RETRIES = 3  # a lost HLS segment is fetched again before the job fails
+
+
+class Cancelled(Exception):
+    """The job was cancelled (or taken from this worker) while it ran."""
+
+
+@dataclass
+class Control:
+    """Shared between the job's thread and its trio task: progress out, cancel in."""
+
+    cancel: threading.Event = field(default_factory=threading.Event)
+    phase: str = "downloading"
+    done_bytes: int = 0
+    total_bytes: int = 0
+    speed: float = 0.0
+    eta: float = 0.0
+    last_bytes_at: float = field(default_factory=time.monotonic)
+    max_bytes: int = 0
+
+    def check(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled()
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    path: Path
+    kind: str  # video, audio, document
+    size: int
+    duration: int = 0
+    width: int = 0
+    height: int = 0
+    thumbnail: Path | None = None
+    part: int = 1
+    parts: int = 1
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    media_key: str
+    probe: Probe
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    media_key: str
+    format_key: str
+    probe: Probe
+    title: str
+    performer: str
+    files: list[MediaFile]
+
+
+class _Hooked:
+    """A pooled YoutubeDL and the control of the job it runs now (its hook reports there)."""
+
+    def __init__(self, ydl: yt_dlp.YoutubeDL) -> None:
+        self.ydl = ydl
+        self.control = Control()
+        ydl.add_progress_hook(self._hook)
+
+    def _hook(self, status: dict[str, Any]) -> None:
+        c = self.control
+        c.check()
+        done = int(status.get("downloaded_bytes") or 0)
+        total = int(status.get("total_bytes") or status.get("total_bytes_estimate") or 0)
+        if done != c.done_bytes:
+            c.last_bytes_at = time.monotonic()
+        c.done_bytes, c.total_bytes = done, total
+        c.speed = float(status.get("speed") or 0.0)
+        c.eta = float(status.get("eta") or 0.0)
+        if c.max_bytes and done > c.max_bytes:
+            raise LimitExceeded("too_large", {"limit": c.max_bytes // MIB})
+
+
+class Engine:
+    """Runs jobs synchronously (call it from a worker thread); one pooled YoutubeDL per slot."""
+
+    def __init__(self, settings: Settings, proxy_for_slot: Callable[[int], str | None] | None = None) -> None:
+        self.settings = settings
+        self.proxy_for_slot = proxy_for_slot or (lambda slot: None)
+        self._pool: dict[int, _Hooked] = {}
+        self._lock = threading.Lock()
+
+    def options(self, slot: int) -> dict[str, Any]:
+        s = self.settings
+        opts: dict[str, Any] = {
+            "quiet": True,
+            "no_warnings": True,
+            "noprogress": True,
+            "cachedir": False,
+            "socket_timeout": s.download_stall_s,  # no bytes for this long: a network error, retried
+            "retries": YTDLP_RETRIES,
+            "fragment_retries": FRAGMENT_RETRIES,
+            "extractor_retries": YTDLP_RETRIES,
+            "format_sort": list(FORMAT_SORT),
+            "merge_output_format": "mp4/mkv",
+            "hls_prefer_native": True,  # segments through our own HTTP stack (and its proxy), not ffmpeg
+            "extract_flat": "in_playlist",
+            "playlistend": s.playlist_max_items,
+            "lazy_playlist": True,
+            "overwrites": True,
+            "continuedl": False,
+            "logger": _YtdlpLog(),
+        }
+        proxy = self.proxy_for_slot(slot)
+        if proxy:
+            opts["proxy"] = proxy
+        return opts
+
+    def bind(self, slot: int, control: Control) -> None:
+        """Let `control` receive the progress of the slot's next job (and cancel it)."""
+        with self._lock:
+            hooked = self._pool.get(slot)
+            if hooked is None:
+                hooked = self._pool[slot] = _Hooked(yt_dlp.YoutubeDL(self.options(slot)))
+        control.max_bytes = self.settings.max_file_bytes
+        hooked.control = control
+
+    # ---- the two tasks ---------------------------------------------------------------------
+
+    def probe(self, slot: int, job: JobAssign) -> ProbeResult:
+        hooked = self._pooled(slot)
+        info = self._extract(hooked, job.url)
+        probe = formats.probe_from_info(
+            info, max_bytes=self.settings.max_file_bytes, playlist_max=self.settings.playlist_max_items
+        )
+        return ProbeResult(final_key(info), probe)
+
+    def download(self, slot: int, job: JobAssign, folder: Path, audio_format: str) -> DownloadResult | ProbeResult:
+        hooked = self._pooled(slot)
+        ydl, control = hooked.ydl, hooked.control
+        info = self._extract(hooked, job.url)
+        probe = formats.probe_from_info(
+            info, max_bytes=self.settings.max_file_bytes, playlist_max=self.settings.playlist_max_items
+        )
+        media_key = final_key(info)
+        if probe.kind == "playlist":
+            return ProbeResult(media_key, probe)  # the gateway turns it into one job per entry
+        self._check_limits(probe)
+        key = formats.resolve(job.format_key or "best", probe, audio_format)
+        if key is None:
+            raise LimitExceeded("too_large", {"limit": self.settings.max_file_bytes // MIB})
+        folder.mkdir(parents=True, exist_ok=True)
+        ydl.params["outtmpl"] = {
+            "default": str(folder / f"{MEDIA_STEM}.%(ext)s"),
+            "thumbnail": str(folder / THUMB_STEM),
+        }
+        ydl.params["writethumbnail"] = bool(probe.thumbnail)
+        ydl.format_selector = ydl.build_format_selector(formats.ytdlp_format(key))
+        control.check()
+        done = ydl.process_ie_result(dict(info), download=True)
+        source = _downloaded_path(done, folder)
+        control.check()
+        control.phase = "converting"
+        files = self._prepare(source, folder, key, control)
+        title = str(info.get("title") or "")
+        performer = str(info.get("artist") or info.get("uploader") or info.get("channel") or "")
+        return DownloadResult(media_key, key, probe, title, performer, files)
+
+    def _pooled(self, slot: int) -> _Hooked:
+        with self._lock:
+            hooked = self._pool.get(slot)
+        if hooked is None:
+            raise RuntimeError("bind() the slot before running a job on it")
+        return hooked
+
+    def _extract(self, hooked: _Hooked, url: str) -> dict[str, Any]:
+        hooked.control.check()
+        info = hooked.ydl.extract_info(url, download=False)
+        hooked.control.check()
+        if not isinstance(info, dict):
+            raise yt_dlp.utils.DownloadError(f"no media found at {url!r}")
+        sanitized: dict[str, Any] = hooked.ydl.sanitize_info(info)
+        return sanitized
+
+    def _check_limits(self, probe: Probe) -> None:
+        if probe.is_live:
+            raise LimitExceeded("live", {})
+        limit_s = self.settings.max_duration_min * 60
+        if probe.duration and probe.duration > limit_s:
+            raise LimitExceeded("too_long", {"limit": round(self.settings.max_duration_min)})
+
+    # ---- making it playable ----------------------------------------------------------------
+
+    def _prepare(self, source: Path, folder: Path, key: str, control: Control) -> list[MediaFile]:
+        thumb_source = next((p for p in folder.iterdir() if p.stem == THUMB_STEM), None)
+
+        def progress(fraction: float) -> None:
+            control.done_bytes, control.total_bytes = int(fraction * 1000), 1000
+
+        info = media.inspect(source)
+        if key.startswith("a:") and info.kind in ("audio", "video"):
+            path = media.make_audio(source, folder, key[2:], control.cancel, progress)
+            thumb = media.make_thumbnail(thumb_source, folder / "cover.jpg") if thumb_source else None
+            return [_file(path, "audio", round(info.duration), thumbnail=thumb)]
+        if info.kind == "video":
+            path = media.make_playable_video(source, folder, info, control.cancel, progress)
+            final = media.inspect(path)
+            thumb = media.make_thumbnail(thumb_source or path, folder / "cover.jpg", at_seconds=None)
+            return self._split_if_needed(path, folder, final, thumb, control)
+        if info.kind == "audio":
+            return [_file(source, "audio", round(info.duration))]
+        return [_file(source, "document", 0)]
+
+    def _split_if_needed(
+        self, path: Path, folder: Path, info: media.MediaInfo, thumb: Path | None, control: Control
+    ) -> list[MediaFile]:
+        cap = self.settings.backend_upload_limit_mb * MIB
+        if path.stat().st_size <= cap:
+            return [_file(path, "video", round(info.duration), info.width, info.height, thumb)]
+        if not self.settings.split_large_files:
+            raise LimitExceeded("too_large", {"limit": cap // MIB})
+        parts = media.split_video(path, folder, cap, info, control.cancel, None)
+        out = []
+        for number, part in enumerate(parts, 1):
+            part_info = media.inspect(part)
+            out.append(
+                MediaFile(
+                    part,
+                    "video",
+                    part.stat().st_size,
+                    round(part_info.duration),
+                    part_info.width,
+                    part_info.height,
+                    thumb,
+                    number,
+                    len(parts),
+                )
+            )
+        path.unlink(missing_ok=True)
+        return out
+
+
+def _file(
+    path: Path, kind: str, duration: int, width: int = 0, height: int = 0, thumbnail: Path | None = None
+) -> MediaFile:
+    return MediaFile(path, kind, path.stat().st_size, duration, width, height, thumbnail)
+
+
+def _downloaded_path(info: dict[str, Any], folder: Path) -> Path:
+    for item in info.get("requested_downloads") or []:
+        path = item.get("filepath")
+        if path and Path(path).is_file():
+            return Path(path)
+    candidates = [p for p in folder.iterdir() if p.stem == MEDIA_STEM and not p.name.endswith(".part")]
+    if candidates:
+        return max(candidates, key=lambda p: p.stat().st_size)
+    raise yt_dlp.utils.DownloadError("the download left no file")
+
+
+class _YtdlpLog:
+    """yt-dlp's messages go to our log at debug level; its errors become exceptions anyway."""
+
+    def debug(self, msg: str) -> None:
+        log.debug("%s", msg)
+
+    def info(self, msg: str) -> None:
+        log.debug("%s", msg)
+
+    def warning(self, msg: str) -> None:
+        log.debug("yt-dlp warning: %s", msg)
+
+    def error(self, msg: str) -> None:
+        log.debug("yt-dlp error: %s", msg)

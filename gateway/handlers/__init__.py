@@ -1,0 +1,1 @@
+"""The gateway's handlers, one module per concern; `gateway.router` merges their tables."""

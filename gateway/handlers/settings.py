@@ -1,0 +1,73 @@
+"""/settings: the default format (ask each time, best, a height, audio), m4a or mp3, the language."""
+
+from __future__ import annotations
+
+import logging
+
+from core import formats
+from core.callback_data import Callback
+from core.payloads import Button, Edit, Keyboard
+from core.telegram import CallbackQuery, IncomingMessage
+from core.texts import LANGUAGES, text
+from gateway.context import Request
+
+log = logging.getLogger("gateway.settings")
+
+ACTION_SETTING = "s"
+CHECK = "✓ "
+FIELDS = {"f": formats.DEFAULT_CHOICES, "a": formats.AUDIO_FORMATS, "l": tuple(LANGUAGES)}
+COLUMNS = {"f": "default_format", "a": "audio_format", "l": "language"}
+
+
+def format_name(lang: str, value: str) -> str:
+    if value in ("ask", "best", "audio"):
+        return text(lang, f"format_{value}")
+    return text(lang, "format_height", height=formats.height_of(value))
+
+
+def settings_message(req: Request, fmt: str, audio: str, lang: str) -> tuple[str, Keyboard]:
+    body = text(lang, "settings", format=format_name(lang, fmt), audio=audio, language=text(lang, "language_name"))
+
+    def button(field: str, value: str, label: str, current: str) -> Button:
+        index = FIELDS[field].index(value)
+        return Button(
+            text=(CHECK if value == current else "") + label, data=req.codec.encode(ACTION_SETTING, field, index)
+        )
+
+    choices = formats.DEFAULT_CHOICES
+    rows = [
+        [button("f", v, format_name(lang, v), fmt) for v in choices[:2]],
+        [button("f", v, format_name(lang, v), fmt) for v in choices[2:6]],
+        [button("f", v, format_name(lang, v), fmt) for v in choices[6:]],
+        [button("a", v, v, audio) for v in formats.AUDIO_FORMATS],
+        [button("l", v, text(v, "language_name"), lang) for v in LANGUAGES],
+    ]
+    return body, rows
+
+
+def show(req: Request, msg: IncomingMessage) -> None:
+    body, keyboard = settings_message(req, req.user.default_format, req.user.audio_format, req.lang)
+    req.reply(body, keyboard)
+
+
+def change(req: Request, query: CallbackQuery, callback: Callback) -> None:
+    field = callback.args[0] if callback.args else ""
+    index = callback.int_arg(1)
+    options = FIELDS.get(field, ())
+    if index is None or not 0 <= index < len(options):
+        req.answer(query.id, req.t("button_expired"))
+        return
+    value = options[index]
+    req.db.execute(f"UPDATE users SET {COLUMNS[field]} = ? WHERE id = ?", [value, req.user.id])
+    log.info("user %d set %s to %s", req.user.id, COLUMNS[field], value)
+    row = req.db.execute(
+        "SELECT default_format, audio_format, language FROM users WHERE id = ?", [req.user.id]
+    ).fetchone()
+    fmt, audio, lang = row[0], row[1] or req.settings.audio_format, row[2] or req.lang
+    body, keyboard = settings_message(req, fmt, audio, lang)
+    req.send(Edit(text=body, keyboard=keyboard, message_id=query.message_id))
+    req.answer(query.id, text(lang, "settings_saved"))
+
+
+COMMANDS = {"/settings": show}
+CALLBACKS = {ACTION_SETTING: change}

@@ -1,0 +1,92 @@
+"""Routing an update to its handler: one table merged from each handler module's tables.
+
+A handler module exports `COMMANDS` (command -> handler of a message) and/or `CALLBACKS` (button
+action -> handler of a press). A private message that is no command goes to the links handler.
+Handlers are synchronous and run inside the update's transaction; whatever must wait for
+Telegram (a membership check) happens before it, in the gates.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from types import ModuleType
+
+import sqlite_utils
+
+from core.callback_data import Callback, CallbackCodec
+from core.config import Settings
+from core.db import write_tx
+from core.telegram import CallbackQuery, IncomingMessage, Update
+from gateway.context import Request
+from gateway.users import remember
+
+log = logging.getLogger("gateway.router")
+
+MessageHandler = Callable[[Request, IncomingMessage], None]
+CallbackHandler = Callable[[Request, CallbackQuery, Callback], None]
+
+
+def command_of(text: str) -> str:
+    """`/start@my_bot args` -> `/start`; "" for a message that is no command."""
+    first = text.strip().split(maxsplit=1)[0] if text.strip() else ""
+    return first.split("@")[0].lower() if first.startswith("/") else ""
+
+
+class Router:
+    def __init__(
+        self,
+        settings: Settings,
+        db: sqlite_utils.Database,
+        codec: CallbackCodec,
+        modules: Iterable[ModuleType],
+        fallback: MessageHandler,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.codec = codec
+        self.fallback = fallback
+        self.commands: dict[str, MessageHandler] = {}
+        self.callbacks: dict[str, CallbackHandler] = {}
+        for module in modules:
+            tables = (
+                (getattr(module, "COMMANDS", {}), self.commands),
+                (getattr(module, "CALLBACKS", {}), self.callbacks),
+            )
+            for table, merged in tables:
+                clash = set(table) & set(merged)
+                if clash:
+                    raise ValueError(f"{module.__name__} handles {sorted(clash)} again")
+                merged.update(table)
+
+    async def route(self, update: Update) -> list[int]:
+        """Commit what one update causes; return the outbox rows to announce."""
+        if isinstance(update, IncomingMessage) and update.chat.type == "private":
+            return self._message(update)
+        if isinstance(update, CallbackQuery):
+            return self._press(update)
+        return []
+
+    def _message(self, msg: IncomingMessage) -> list[int]:
+        with write_tx(self.db):
+            user = remember(self.db, self.settings, msg.sender, msg.message_id)
+            if user is None:
+                return []
+            req = Request(self.settings, self.db, self.codec, user, msg.chat.id)
+            handler = self.commands.get(command_of(msg.text), self.fallback)
+            handler(req, msg)
+        return req.notices
+
+    def _press(self, query: CallbackQuery) -> list[int]:
+        callback = self.codec.decode(query.data)
+        with write_tx(self.db):
+            user = remember(self.db, self.settings, query.sender)
+            assert user is not None  # no message id: never a repeat
+            req = Request(self.settings, self.db, self.codec, user, query.chat_id)
+            handler = self.callbacks.get(callback.action) if callback is not None else None
+            if callback is None or handler is None:
+                log.info("user %d pressed a button with bad data; answered as expired", user.id)
+                req.answer(query.id, req.t("button_expired"))
+            else:
+                handler(req, query, callback)
+        return req.notices

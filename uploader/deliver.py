@@ -1,0 +1,78 @@
+"""One outbox row, one call of the Telegram port: the payload's kind picks the method."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.outbox import OutboxItem
+from core.payloads import Button as PayloadButton
+from core.payloads import CallbackAnswer, Copy, Delete, Edit, Keyboard, SendMedia, Text
+from core.telegram import Button, Media, MediaKind, Progress, SentMedia, TelegramPort
+from core.telegram.port import Keyboard as PortKeyboard
+
+
+def keyboard(rows: Keyboard | None) -> PortKeyboard | None:
+    if rows is None:
+        return None
+    return tuple(tuple(_button(b) for b in row) for row in rows)
+
+
+def _button(b: PayloadButton) -> Button:
+    return Button(b.text, callback_data=b.data, url=b.url)
+
+
+class NoTarget(Exception):
+    """An edit or delete whose message has no id (its row was sent without one)."""
+
+
+def media_of(payload: SendMedia, caption: str) -> Media:
+    return Media(
+        kind=MediaKind(payload.kind),
+        path=Path(payload.path) if payload.path else None,
+        file_id=payload.file_id or None,
+        caption=caption,
+        file_name=Path(payload.path).name if payload.path else None,
+        thumbnail=Path(payload.thumbnail) if payload.thumbnail else None,
+        duration=payload.duration or None,
+        width=payload.width or None,
+        height=payload.height or None,
+        title=payload.title or None if payload.kind == "audio" else None,
+        performer=payload.performer or None,
+    )
+
+
+async def deliver(port: TelegramPort, item: OutboxItem) -> int | None:
+    """Send a row that is not a file; returns the message id Telegram gave (if any)."""
+    p = item.payload
+    if isinstance(p, Text):
+        sent = await port.send_text(
+            item.chat_id, p.text, keyboard=keyboard(p.keyboard), reply_to=p.reply_to, html=p.html
+        )
+        return sent.message_id
+    if isinstance(p, Edit):
+        await port.edit_text(
+            item.chat_id, _target(item, p.message_id), p.text, keyboard=keyboard(p.keyboard), html=p.html
+        )
+        return None
+    if isinstance(p, Delete):
+        await port.delete_message(item.chat_id, _target(item, p.message_id))
+        return None
+    if isinstance(p, Copy):
+        return (await port.copy_message(item.chat_id, p.from_chat_id, p.message_id)).message_id
+    if isinstance(p, CallbackAnswer):
+        await port.answer_callback(p.callback_id, p.text, alert=p.alert)
+        return None
+    raise TypeError(f"outbox {item.id}: {type(p).__name__} is sent by the file sender")
+
+
+async def send_file(
+    port: TelegramPort, item: OutboxItem, payload: SendMedia, caption: str, progress: Progress | None
+) -> SentMedia:
+    return await port.send_media(item.chat_id, media_of(payload, caption), progress=progress, reply_to=payload.reply_to)
+
+
+def _target(item: OutboxItem, explicit: int) -> int:
+    message_id = explicit or item.target_message_id
+    if not message_id:
+        raise NoTarget(f"outbox {item.id}: the message to change has no id")
+    return message_id
