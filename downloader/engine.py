@@ -162,7 +162,16 @@ class Engine:
         )
         return ProbeResult(final_key(info), probe)
 
-    def download(self, slot: int, job: JobAssign, folder: Path, audio_format: str) -> DownloadResult | ProbeResult:
+    def download(
+        self,
+        slot: int,
+        job: JobAssign,
+        folder: Path,
+        audio_format: str,
+        on_probe: Callable[[ProbeResult], None] = lambda probed: None,
+    ) -> DownloadResult | ProbeResult:
+        """Extract, check the limits, download and make it playable. `on_probe` hears what the
+        extraction found before the download starts (others waiting for the media use it)."""
         hooked = self._pooled(slot)
         ydl, control = hooked.ydl, hooked.control
         info = self._extract(hooked, job.url)
@@ -172,6 +181,7 @@ class Engine:
         media_key = final_key(info)
         if probe.kind == "playlist":
             return ProbeResult(media_key, probe)  # the gateway turns it into one job per entry
+        on_probe(ProbeResult(media_key, probe))
         self._check_limits(probe)
         key = formats.resolve(job.format_key or "best", probe, audio_format)
         if key is None:

@@ -105,8 +105,12 @@ class Worker:
                 )
             else:
                 audio = self._audio_format(job.user_id)
+
+                def on_probe(probed: ProbeResult) -> None:  # in the job's thread
+                    trio.from_thread.run_sync(self._send_probed, job, probed)
+
                 result = await trio.to_thread.run_sync(
-                    self.engine.download, slot, job, folder, audio, abandon_on_cancel=True
+                    self.engine.download, slot, job, folder, audio, on_probe, abandon_on_cancel=True
                 )
             committed = await self._done(job, result, str(folder))
         except Cancelled:
@@ -124,12 +128,16 @@ class Worker:
         row = self.db.execute("SELECT audio_format FROM users WHERE id = ?", [user_id]).fetchone()
         return str(row[0]) if row and row[0] else self.settings.audio_format
 
-    async def _done(self, job: JobAssign, result: ProbeResult | DownloadResult, folder: str) -> bool:
-        probed = JobProbed(
-            job_id=job.job_id, lease=job.lease, worker=self.ctx.name, media_key=result.media_key, probe=result.probe
+    def _send_probed(self, job: JobAssign, probed: ProbeResult) -> None:
+        event = JobProbed(
+            job_id=job.job_id, lease=job.lease, worker=self.ctx.name, media_key=probed.media_key, probe=probed.probe
         )
-        await self._event(probed)
+        if not self.events.send_nowait(event):
+            log.warning("job %d: the gateway's queue is full; the probe's findings were not passed on", job.job_id)
+
+    async def _done(self, job: JobAssign, result: ProbeResult | DownloadResult, folder: str) -> bool:
         if isinstance(result, ProbeResult):
+            self._send_probed(job, result)
             return False
         notices = commit_download(self.db, self.settings, job.job_id, job.lease, result, folder)
         if notices is None:

@@ -135,17 +135,19 @@ class JobEvents:
     def _probed(self, event: JobProbed) -> list[int]:
         with write_tx(self.db):
             job = job_rows.load(self.db, event.job_id, self.settings)
-            if job is None or job.lease != event.lease or job.state not in ("probing", "downloading"):
+            if job is None:
                 return []
-            jobs.store_probe(self.db, job, event.media_key, event.probe)
+            jobs.store_probe(self.db, job, event.media_key, event.probe)  # true whatever became of the job
             now = time.time()
-            if job.state == "downloading" and event.probe.kind != "playlist":
+            if job.lease != event.lease or job.state not in ("probing", "downloading"):
+                notices: list[int] = []
+            elif job.state == "downloading" and event.probe.kind != "playlist":
                 # The download goes on; others waiting for this media can now resolve their format.
                 self.db.execute(
                     "UPDATE jobs SET media_key = ?, title = ?, updated_at = ? WHERE id = ?",
                     [event.media_key, event.probe.title, now, job.id],
                 )
-                notices: list[int] = []
+                notices = []
             else:
                 # A probe, or a download that met a playlist: the gateway takes it from here.
                 self.dispatcher.released(job.id)

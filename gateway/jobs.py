@@ -75,11 +75,9 @@ def create(
 def known_probe(db: sqlite_utils.Database, job: Job) -> tuple[str, Probe] | None:
     """(media key, probe) when this job's media was probed lately: by its key or its alias."""
     key = job.media_key
-    if key is None:
+    if key is None:  # a generic link: its key is where it led, or (no redirect) the link itself
         row = db.execute("SELECT media_key FROM media_aliases WHERE request_key = ?", [job.request_key]).fetchone()
-        key = row[0] if row else None
-    if key is None:
-        return None
+        key = row[0] if row else job.request_key
     row = db.execute("SELECT info, created_at FROM media_probes WHERE media_key = ?", [key]).fetchone()
     if row is None or row[1] < time.time() - PROBE_FRESH_S:
         return None

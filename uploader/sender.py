@@ -24,7 +24,7 @@ from core.config import MIB, Settings
 from core.db import write_tx
 from core.jobs import Failure
 from core.outbox import OutboxItem
-from core.payloads import SendMedia, Text
+from core.payloads import CallbackAnswer, SendMedia, Text
 from core.status import cancel_keyboard, progress_text
 from core.telegram import (
     BadRequest,
@@ -118,7 +118,8 @@ class OutboxSender:
             self.wake.set()
 
     async def send_one(self, item: OutboxItem) -> None:
-        await self.throttle.acquire(item.chat_id)
+        if not isinstance(item.payload, CallbackAnswer):  # an answer to a press is no message in the chat
+            await self.throttle.acquire(item.chat_id)
         try:
             message_id = await deliver(self.port, item)
         except NotModified:

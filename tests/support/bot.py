@@ -1,0 +1,192 @@
+"""The whole bot under test: `python run.py --sandbox` as a subprocess, and a user's-eye view of
+its chats through the sandbox's user-simulation API.
+
+`BotProcess` is synchronous so that a module-scoped fixture can share one bot among tests (each
+test runs its own trio loop); tests talk to it with `Chat` over httpx. Every test uses its own
+user ids and its own media URLs (a query string), so tests sharing a bot never see each other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from tests.support.poll import until
+
+ROOT = Path(__file__).resolve().parents[2]
+START_DEADLINE_S = 120.0
+STOP_GRACE_S = 10.0
+LOG_TAIL_LINES = 120
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class BotProcess:
+    """`run.py --sandbox` with its own data folder and ports; `stop()` leaves nothing running."""
+
+    def __init__(self, folder: Path, *args: str, env: Mapping[str, str] | None = None, workers: int = 1) -> None:
+        self.folder = folder
+        self.data_dir = folder / "data"
+        self.sandbox_port = free_port()
+        self.monitor_port = free_port()
+        self.url = f"http://127.0.0.1:{self.sandbox_port}"
+        self.log_path = folder / "bot.log"
+        argv = [
+            sys.executable, str(ROOT / "run.py"), "--sandbox", "--workers", str(workers),
+            "--data-dir", str(self.data_dir), "--sandbox-port", str(self.sandbox_port),
+            "--monitor-port", str(self.monitor_port), *args,
+        ]  # fmt: skip
+        full_env = {**os.environ, "LOG_LEVEL": "info", "PYTHONUNBUFFERED": "1", **(env or {})}
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            argv, cwd=folder, env=full_env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + START_DEADLINE_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the bot exited ({self.proc.returncode}) before ready:\n{self.log()}")
+            if any(line.startswith("ready:") for line in self.log_lines()):
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise AssertionError(f"the bot was not ready within {START_DEADLINE_S:g} s:\n{self.log()}")
+
+    def log_lines(self) -> list[str]:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace").splitlines()
+
+    def log(self, tail: int = LOG_TAIL_LINES) -> str:
+        return "\n".join(self.log_lines()[-tail:])
+
+    def processes(self) -> dict[str, dict[str, Any]]:
+        url = f"http://127.0.0.1:{self.monitor_port}/healthz"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return {p["name"]: p for p in json.load(response)["processes"]}
+
+    def kill(self, name: str) -> int:
+        """kill -9 one child by its process name; returns its pid."""
+        pid = int(self.processes()[name]["pid"])
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            children = _descendants(self.proc.pid)
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(STOP_GRACE_S)
+            except (subprocess.TimeoutExpired, ProcessLookupError):
+                pass
+            for pid in [self.proc.pid, *children]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            try:
+                self.proc.wait(STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                pass
+        self._log.close()
+
+
+def _descendants(pid: int) -> list[int]:
+    try:
+        return [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+class Chat:
+    """One simulated user's private chat with the bot."""
+
+    def __init__(self, http: httpx.AsyncClient, user_id: int, bot: BotProcess | None = None, lang: str = "en") -> None:
+        self.http = http
+        self.user_id = user_id
+        self.bot = bot
+        self.lang = lang
+
+    async def say(self, text: str, **extra: Any) -> int:
+        body = {"text": text, "first_name": f"User{self.user_id}", "language_code": self.lang, **extra}
+        response = await self.http.post(f"/sandbox/users/{self.user_id}/messages", json=body)
+        assert response.status_code == 200, response.text
+        return int(response.json()["message_id"])
+
+    async def press(self, message_id: int, data: str) -> None:
+        response = await self.http.post(
+            f"/sandbox/users/{self.user_id}/callbacks", json={"message_id": message_id, "data": data}
+        )
+        assert response.status_code == 200, response.text
+
+    async def messages(self) -> list[dict[str, Any]]:
+        response = await self.http.get(f"/sandbox/users/{self.user_id}/chat")
+        assert response.status_code == 200, response.text
+        return list(response.json()["messages"])
+
+    async def bot_messages(self, *, with_deleted: bool = False) -> list[dict[str, Any]]:
+        return [m for m in await self.messages() if m["from"] == "bot" and (with_deleted or not m["deleted"])]
+
+    async def files(self) -> list[dict[str, Any]]:
+        return [m for m in await self.bot_messages() if m.get("media")]
+
+    def _describe(self) -> str:
+        return self.bot.log() if self.bot else ""
+
+    async def wait_files(self, count: int, timeout: float = 60.0) -> list[dict[str, Any]]:
+        async def enough() -> list[dict[str, Any]] | None:
+            found = await self.files()
+            return found if len(found) >= count else None
+
+        return await until(f"{count} file(s) in chat {self.user_id}", enough, timeout, describe=self._describe)
+
+    async def wait_buttons(self, timeout: float = 60.0) -> dict[str, Any]:
+        """The newest bot message that offers buttons other than cancel."""
+
+        async def offered() -> dict[str, Any] | None:
+            for m in reversed(await self.bot_messages()):
+                rows = (m.get("reply_markup") or {}).get("inline_keyboard") or []
+                if any(not b.get("callback_data", "").startswith("x|") for row in rows for b in row):
+                    return m
+            return None
+
+        return await until(f"a choice in chat {self.user_id}", offered, timeout, describe=self._describe)
+
+    async def wait_text(self, needle: str, timeout: float = 60.0) -> dict[str, Any]:
+        async def seen() -> dict[str, Any] | None:
+            for m in reversed(await self.bot_messages()):
+                if needle in (m.get("text") or m.get("caption") or ""):
+                    return m
+            return None
+
+        return await until(f"{needle!r} in chat {self.user_id}", seen, timeout, describe=self._describe)
+
+
+def buttons(message: dict[str, Any]) -> list[dict[str, str]]:
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+    return [b for row in rows for b in row]
+
+
+def button(message: dict[str, Any], *words: str) -> dict[str, str]:
+    """The first button whose text contains one of `words`."""
+    for b in buttons(message):
+        if any(w.lower() in b["text"].lower() for w in words):
+            return b
+    raise AssertionError(f"no button with {words} in {[b['text'] for b in buttons(message)]}")
