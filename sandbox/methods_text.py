@@ -65,7 +65,7 @@ async def send_message(sb: Sandbox, p: Params) -> Any:
     chat = sb.world.writable(ref)
     reply_to = reply_target(chat, p)
     sb.admit_send(chat)
-    msg = sb.world.bot_message(
+    msg = sb.post(
         chat,
         text=plain,
         entities=entities,
@@ -157,7 +157,7 @@ async def copy_message(sb: Sandbox, p: Params) -> Any:
     chat = sb.world.writable(ref)
     reply_to = reply_target(chat, p)
     sb.admit_send(chat)
-    copy = sb.world.bot_message(
+    copy = sb.post(
         chat,
         text=text,
         caption=caption,
@@ -168,6 +168,7 @@ async def copy_message(sb: Sandbox, p: Params) -> Any:
         reply_markup=markup,
         reply_to=reply_to,
     )
+    sb.stats.copies_per_chat[chat.id] += 1
     return {"message_id": copy.message_id}
 
 
