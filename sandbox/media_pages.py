@@ -2,6 +2,8 @@
 
 - `page.html?title=T`: a page with Open Graph tags for sample.mp4; its title (og:title, <title>
   and the heading) is T, HTML-escaped, so any text comes out literally; without T the default.
+  It has no <video> element: yt-dlp's html5 embed extractor would win over og:video and number
+  the title ("T (1)").
 - `feed.xml?items=N`: an RSS 2.0 feed of N items ("Item 1" ... "Item N", in order), each with a
   guid and an enclosure at its own URL (`sample.mp4?item=i`), so each item is a distinct media.
 """
@@ -34,7 +36,7 @@ PAGE = """<!doctype html>
 <meta property="og:video:height" content="240">
 <meta property="og:image" content="{base}/media/thumb.jpg">
 </head><body><h1>{title}</h1>
-<video src="/media/sample.mp4" controls width="320" height="240"></video>
+<p><a href="/media/sample.mp4">sample.mp4</a></p>
 </body></html>
 """
 

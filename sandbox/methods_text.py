@@ -165,6 +165,7 @@ async def copy_message(sb: Sandbox, p: Params) -> Any:
         source=origin,
         parse_mode=source.parse_mode,
         media=source.media,
+        supports_streaming=source.supports_streaming,
         reply_markup=markup,
         reply_to=reply_to,
     )
