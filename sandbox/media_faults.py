@@ -10,13 +10,17 @@
 
 from __future__ import annotations
 
+import logging
 from html import escape
+from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from sandbox.drop import CutBody
 from sandbox.media_args import bad, int_arg
+
+log = logging.getLogger(__name__)
 
 SAMPLE = "sample.mp4"
 SAMPLE_TYPE = "video/mp4"
@@ -47,6 +51,15 @@ def _error_page(request: Request, code: int, reason: str, detail: str) -> Respon
     return HTMLResponse(html, status_code=code, headers=headers)
 
 
+def _sample(request: Request) -> Path | None:
+    path: Path = request.app.state.sandbox.media_dir / SAMPLE
+    return path if path.is_file() else None
+
+
+def _no_sample() -> Response:
+    return JSONResponse({"ok": False, "error": f"no media {SAMPLE!r}"}, status_code=404)
+
+
 def status(request: Request) -> Response:
     code = int_arg(request, "code", 0, 999)
     if code not in ERROR_PAGES:
@@ -63,15 +76,19 @@ def flaky(request: Request) -> Response:
     counts[key] += 1
     if counts[key] <= fail:
         return _error_page(request, *UNAVAILABLE)
-    return FileResponse(request.app.state.sandbox.media_dir / SAMPLE, media_type=SAMPLE_TYPE)
+    path = _sample(request)
+    return FileResponse(path, media_type=SAMPLE_TYPE) if path else _no_sample()
 
 
 def drop(request: Request) -> Response:
-    path = request.app.state.sandbox.media_dir / SAMPLE
+    path = _sample(request)
+    if path is None:
+        return _no_sample()
     data = path.read_bytes()
     after = int_arg(request, "after", 0, len(data) - 1)
     if after is None:
         return bad(f"after must be a whole number of bytes below {len(data)}, the sample's size")
     if request.method == "HEAD":
         return Response(status_code=200, headers={"content-length": str(len(data))}, media_type=SAMPLE_TYPE)
+    log.info("media drop: cutting the connection after %d of %d bytes", after, len(data))
     return CutBody(data[:after], len(data), SAMPLE_TYPE)

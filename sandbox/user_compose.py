@@ -1,8 +1,8 @@
 """What a simulated user writes: the body of `POST /sandbox/users/{id}/messages`, checked.
 
-    {"text": str,                      the message; required unless "photo" is true
+    {"text": str,                      the message; required unless it is a photo
      "photo": true,                    send the sample photo (thumb.jpg, 160x120) instead of text
-     "caption": str,                   the photo's caption (only with "photo")
+     "caption": str,                   the photo's caption; a caption alone implies "photo": true
      "entities": [Entity, ...],        entities the test gives, e.g. {"type": "text_link", "offset": 0,
                                        "length": 4, "url": "..."}: offsets and lengths in UTF-16 code
                                        units of text or caption as given; merged with the ones
@@ -85,7 +85,7 @@ def sample_photo(sb: Sandbox) -> StoredFile:
 
 
 def post_user_message(sb: Sandbox, user_id: int, body: dict[str, Any]) -> Message:
-    photo = body.get("photo", False)
+    photo = body.get("photo", "caption" in body)  # a caption alone means the sample photo
     if not isinstance(photo, bool):
         raise SimulationError(400, "photo must be true or false")
     if photo:
@@ -94,7 +94,7 @@ def post_user_message(sb: Sandbox, user_id: int, body: dict[str, Any]) -> Messag
         text = field(body, "caption", str, required=False) or ""
     else:
         if "caption" in body:
-            raise SimulationError(400, 'caption goes with "photo": true; a text message has a text')
+            raise SimulationError(400, "caption goes with a photo; a text message has a text")
         text = field(body, "text", str)
     entities = user_entities(body.get("entities"), text)
     reply_to = field(body, "reply_to_message_id", int, required=False)

@@ -59,6 +59,9 @@ async def test_a_photo_with_a_caption_renders_as_telegrams(api: Api, http: httpx
     assert echoed["photo"][0]["file_unique_id"] == size["file_unique_id"]
     await api.user(8, "messages", photo=True)  # a caption is optional
     assert "caption" not in await _last_message(api)
+    await api.user(8, "messages", caption="just a caption")  # and implies the photo
+    implied = await _last_message(api)
+    assert (implied["caption"], implied["photo"][0]["file_id"]) == ("just a caption", size["file_id"])
 
 
 async def test_given_entities_merge_with_detected_ones(api: Api):
@@ -105,7 +108,7 @@ async def test_malformed_messages_are_refused_with_a_reason(api: Api, http: http
     await api.channel("@grp", kind="supergroup")
     cases = [
         ({"photo": True, "text": "x"}, 400),
-        ({"caption": "no photo"}, 400),
+        ({"caption": "no photo", "photo": False}, 400),
         ({"photo": "yes"}, 400),
         ({"photo": True, "caption": "x" * 1025}, 400),
         ({"text": "x", "reply_to_message_id": 999}, 404),
