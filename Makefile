@@ -1,6 +1,7 @@
 # Two commands matter: `make demo` (the bot against the built-in sandbox) and `make test`.
-# Both create .venv from requirements.txt on first use and install Debian's ffmpeg and chromium
-# when they are missing (as root), or say exactly what to install.
+# Both create .venv from requirements.txt on first use and install Debian's ffmpeg, chromium and
+# fonts-noto-color-emoji (the web chat's emoji) when they are missing (as root), or say exactly
+# what to install.
 
 PYTHON ?= python3
 VENV := .venv
@@ -38,6 +39,8 @@ system-deps:
 	@missing=""; \
 	command -v ffmpeg >/dev/null || missing="$$missing ffmpeg"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || fc-list 2>/dev/null | grep -qi "Noto Color Emoji" \
+		|| missing="$$missing fonts-noto-color-emoji"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			echo "installing Debian packages:$$missing"; \

@@ -11,7 +11,7 @@ from starlette.staticfiles import StaticFiles
 from sandbox import user_api
 from sandbox.botapi import bot_endpoint, bot_not_found
 from sandbox.context import Sandbox
-from sandbox.media import media_endpoint
+from sandbox.media_routes import media_endpoint
 from sandbox.webpage import WEB_DIR, index
 
 GET, POST, GET_HEAD = ["GET"], ["POST"], ["GET", "HEAD"]

@@ -2,8 +2,17 @@
 
 A message view: message_id, from ("bot"/"user"), date, text (or caption for media), entities,
 html (what the bot sent with parse_mode HTML, else null), reply_markup, reply_to_message_id,
-edit_count, edit_date, deleted, and media {kind, file_id, file_name, mime_type, size, sha256,
-url, duration, width, height, has_thumbnail, thumbnail_url, title, performer} or null.
+edit_count, edit_date, deleted, and media or null:
+
+    {kind, file_id, file_unique_id, file_name, mime_type, size, sha256, url, duration, width,
+     height, has_thumbnail, thumbnail_url, title, performer,
+     video_codec, audio_codec, faststart, supports_streaming}
+
+`video_codec` / `audio_codec` are ffprobe's codec names ("h264", "vp9", "aac", "opus"...) of an
+uploaded video or audio, null when it has no such stream or is another kind; `faststart` is true
+when an MP4's moov box comes before its mdat (it plays while downloading), false when after,
+null when the file is not an MP4 or not a video/audio; `supports_streaming` is the sendVideo
+parameter as the bot sent it with this message (true/false), null when it was not sent.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ def file_url(base: str, f: StoredFile) -> str:
     return f"{base}/sandbox/files/{f.file_id}"
 
 
-def media_view(base: str, f: StoredFile) -> Json:
+def media_view(base: str, f: StoredFile, supports_streaming: bool | None = None) -> Json:
     return {
         "kind": f.kind,
         "file_id": f.file_id,
@@ -37,6 +46,10 @@ def media_view(base: str, f: StoredFile) -> Json:
         "thumbnail_url": file_url(base, f.thumbnail) if f.thumbnail else None,
         "title": f.title,
         "performer": f.performer,
+        "video_codec": f.video_codec,
+        "audio_codec": f.audio_codec,
+        "faststart": f.faststart,
+        "supports_streaming": supports_streaming,
     }
 
 
@@ -55,7 +68,7 @@ def message_view(base: str, m: Message) -> Json:
         edit_count=m.edit_count,
         edit_date=m.edit_date,
         deleted=m.deleted,
-        media=media_view(base, m.media) if m.media else None,
+        media=media_view(base, m.media, m.supports_streaming) if m.media else None,
     )
     return out
 

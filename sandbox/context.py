@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -12,7 +14,7 @@ from sandbox.errors import flood_wait
 from sandbox.files import FileStore
 from sandbox.limits import SendLimiter
 from sandbox.live_config import LiveConfig
-from sandbox.model import Chat
+from sandbox.model import Chat, Message
 from sandbox.stats import Stats
 from sandbox.world import World
 
@@ -26,6 +28,7 @@ class Sandbox:
     world: World = field(default_factory=World)
     stats: Stats = field(default_factory=Stats)
     rng: random.Random = field(default_factory=random.Random)
+    flaky: Counter[str] = field(default_factory=Counter)  # /media/flaky requests per key
     limiter: SendLimiter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -42,6 +45,12 @@ class Sandbox:
             self.stats.faults["forced_floods"] += 1
         raise flood_wait(refusal.retry_after)
 
+    def post(self, chat: Chat, **fields: Any) -> Message:
+        """A message from the bot in `chat` (after `admit_send`), counted in sends_per_chat."""
+        msg = self.world.bot_message(chat, **fields)
+        self.stats.sends_per_chat[chat.id] += 1
+        return msg
+
     def config_changed(self) -> None:
         self.limiter.config_changed()
 
@@ -50,5 +59,6 @@ class Sandbox:
         self.world.reset()
         self.files.clear()
         self.stats = Stats()
+        self.flaky.clear()
         self.config.apply(self.initial.to_json())
         self.limiter.reset()

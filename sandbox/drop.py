@@ -1,4 +1,5 @@
-"""Dropping a connection without answering (fault injection), under hypercorn's trio worker.
+"""Dropping a connection (fault injection), under hypercorn's trio worker: before any answer, or
+part way through a body (`CutBody`).
 
 ASGI has no "hang up" message, so the handler finds its connection's socket: hypercorn runs each
 connection in a task started by `trio.serve_listeners`, whose frame holds the accepted
@@ -58,3 +59,27 @@ def drop_connection() -> Response:
     except OSError:
         pass  # already gone
     return Response(status_code=200)
+
+
+class CutBody(Response):
+    """Headers promising `total` bytes, the bytes of `body`, then the connection cut (a download
+    that breaks part way). The bytes are in the kernel's send buffer when the socket is shut
+    down, so the client receives them before the end of the stream."""
+
+    def __init__(self, body: bytes, total: int, content_type: str) -> None:
+        super().__init__(status_code=200)
+        self.partial, self.total, self.content_type = body, total, content_type
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", self.content_type.encode()), (b"content-length", str(self.total).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if self.partial:
+            await send({"type": "http.response.body", "body": self.partial, "more_body": True})
+        stream = _connection_stream()
+        if stream is None:
+            log.warning("cutting by an unfinished response: the connection's socket was not found")
+            return
+        try:
+            stream.socket.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already gone

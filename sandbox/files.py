@@ -8,6 +8,7 @@ twice share it while their file_ids differ.
 from __future__ import annotations
 
 import base64
+import hashlib
 import mimetypes
 import secrets
 import shutil
@@ -34,6 +35,7 @@ class FileStore:
         self.root = root
         self.incoming = root / "incoming"
         self._files: dict[str, StoredFile] = {}
+        self._samples: dict[tuple[Path, str], StoredFile] = {}
 
     def prepare(self) -> None:
         """Start empty: files of an earlier run are unknown to this one's memory."""
@@ -42,6 +44,7 @@ class FileStore:
 
     def clear(self) -> None:
         self._files.clear()
+        self._samples.clear()
         self.prepare()
 
     def get(self, file_id: str) -> StoredFile | None:
@@ -67,6 +70,19 @@ class FileStore:
             file_name=part.filename or None,
         )
         self._files[file_id] = stored
+        return stored
+
+    def sample(self, source: Path, kind: str) -> StoredFile:
+        """A copy of a sample file (what simulated users send), stored once and then reused."""
+        known = self._samples.get((source, kind))
+        if known is not None:
+            return known
+        part = UploadedPart(kind, source.name, "", self.incoming / f"sample-{secrets.token_hex(12)}")
+        data = source.read_bytes()
+        part.path.write_bytes(data)
+        part.size, part.sha256 = len(data), hashlib.sha256(data).hexdigest()
+        stored = self.keep(part, kind)
+        self._samples[(source, kind)] = stored
         return stored
 
 

@@ -60,7 +60,7 @@ def format_text(text: str, parse_mode: str | None, entities: Any = None) -> tupl
     if mode == "html":
         plain, found = parse_html(text)
     elif mode == "":
-        plain, found = text, _given_entities(entities, text)
+        plain, found = text, given_entities(entities, text)
     elif mode in ("markdown", "markdownv2"):
         plain, found = text, []  # not modelled: the text is kept as sent
     else:
@@ -69,7 +69,7 @@ def format_text(text: str, parse_mode: str | None, entities: Any = None) -> tupl
     return plain, detect(plain, found)
 
 
-def _given_entities(raw: Any, text: str) -> list[Entity]:
+def given_entities(raw: Any, text: str) -> list[Entity]:
     """`entities` / `caption_entities` passed explicitly instead of a parse mode."""
     if raw in (None, "", []):
         return []

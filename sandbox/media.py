@@ -1,9 +1,10 @@
-"""Sample media under `/media/`, made locally with ffmpeg's test sources and cached.
+"""Sample media for `/media/`, made locally with ffmpeg's test sources and cached.
 
 `ensure_media(folder)` makes, once per folder: sample.mp4 (H.264 + AAC, a few seconds, one key
-frame a second), audio.m4a, sample.m3u8 with its .ts segments, and thumb.jpg. It builds them in a
-scratch folder and renames it into place, so concurrent starts never see half a set.
-`page.html` is rendered per request, with an absolute `og:video` URL.
+frame a second, moov first), sample.webm (VP9 + Opus), audio.m4a, sample.m3u8 with its .ts
+segments, the HLS ladder of multi.m3u8 (see `sandbox.media_hls`), and thumb.jpg. It builds them
+in a scratch folder and renames it into place, so concurrent starts never see half a set.
+The routes that serve them are in `sandbox.media_routes`.
 """
 
 from __future__ import annotations
@@ -14,28 +15,19 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
-
-from sandbox.byteserve import serve_pattern
+from sandbox.media_hls import VARIANTS, Variant, write_master
 
 log = logging.getLogger(__name__)
 
-MEDIA_VERSION = "1"  # bump when the recipes below change
+MEDIA_VERSION = "2"  # bump when the recipes below change
 STAMP = ".complete"
 SAMPLE_SECONDS = 4
 VIDEO_SIZE = "320x240"
 VIDEO_FPS = 25
 FFMPEG_TIMEOUT_S = 120.0
-MAX_BLOB_BYTES = 8 * 1024**3
-MAX_SLOW_RATE = 1024**3
-CONTENT_TYPES = {
-    ".mp4": "video/mp4",
-    ".m4a": "audio/mp4",
-    ".m3u8": "application/vnd.apple.mpegurl",
-    ".ts": "video/mp2t",
-    ".jpg": "image/jpeg",
-}
+AUDIO_KBPS = 64
+WEBM_VIDEO_KBPS = 300
+WEBM_AUDIO_KBPS = 48
 _FFMPEG = ("ffmpeg", "-hide_banner", "-loglevel", "error", "-y")
 
 
@@ -66,7 +58,31 @@ def _recipes(folder: Path) -> list[list[str]]:
         "scale=160:-2",
         str(folder / "thumb.jpg"),
     ]
-    return [video, audio, hls, thumb]
+    webm = [
+        *_FFMPEG,
+        "-f", "lavfi", "-i", f"testsrc=size={VIDEO_SIZE}:rate={VIDEO_FPS}:duration={SAMPLE_SECONDS}",
+        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={SAMPLE_SECONDS}",
+        "-c:v", "libvpx-vp9", "-b:v", f"{WEBM_VIDEO_KBPS}k", "-deadline", "realtime", "-cpu-used", "8",
+        "-pix_fmt", "yuv420p", "-g", str(VIDEO_FPS), "-c:a", "libopus", "-b:a", f"{WEBM_AUDIO_KBPS}k",
+        "-shortest", str(folder / "sample.webm"),
+    ]  # fmt: skip
+    return [video, audio, hls, thumb, webm, *(_variant(folder, v) for v in VARIANTS)]
+
+
+def _variant(folder: Path, variant: Variant) -> list[str]:
+    """One rung of the HLS ladder: its own media playlist and 1-second segments."""
+    size = f"{variant.width}x{variant.height}"
+    return [
+        *_FFMPEG,
+        "-f", "lavfi", "-i", f"testsrc=size={size}:rate={VIDEO_FPS}:duration={SAMPLE_SECONDS}",
+        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={SAMPLE_SECONDS}",
+        "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-level:v", "3.1", "-pix_fmt", "yuv420p",
+        "-b:v", f"{variant.video_kbps}k", "-maxrate", f"{variant.video_kbps * 3 // 2}k",
+        "-bufsize", f"{variant.video_kbps}k", "-g", str(VIDEO_FPS), "-sc_threshold", "0",
+        "-c:a", "aac", "-b:a", f"{AUDIO_KBPS}k", "-shortest",
+        "-f", "hls", "-hls_time", "1", "-hls_list_size", "0",
+        "-hls_segment_filename", str(folder / variant.segment_pattern), str(folder / variant.playlist),
+    ]  # fmt: skip
 
 
 def media_ready(folder: Path) -> bool:
@@ -85,6 +101,7 @@ def ensure_media(folder: Path) -> None:
     try:
         for argv in _recipes(scratch):
             subprocess.run(argv, check=True, timeout=FFMPEG_TIMEOUT_S, capture_output=True)
+        write_master(scratch, VIDEO_FPS)
         (scratch / STAMP).write_text(MEDIA_VERSION)
         if not media_ready(folder):
             shutil.rmtree(folder, ignore_errors=True)
@@ -95,58 +112,3 @@ def ensure_media(folder: Path) -> None:
                     raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Sandbox sample video</title>
-<meta property="og:title" content="Sandbox sample video">
-<meta property="og:type" content="video.other">
-<meta property="og:video" content="{base}/media/sample.mp4">
-<meta property="og:video:url" content="{base}/media/sample.mp4">
-<meta property="og:video:type" content="video/mp4">
-<meta property="og:video:width" content="320">
-<meta property="og:video:height" content="240">
-<meta property="og:image" content="{base}/media/thumb.jpg">
-</head><body><h1>Sandbox sample video</h1>
-<video src="/media/sample.mp4" controls width="320" height="240"></video>
-</body></html>
-"""
-
-
-def _size_arg(request: Request, name: str, hi: int) -> int | None:
-    raw = request.query_params.get(name, "")
-    return int(raw) if raw.isdigit() and 0 <= int(raw) <= hi else None
-
-
-def _bad(reason: str) -> Response:
-    return JSONResponse({"ok": False, "error": reason}, status_code=400)
-
-
-async def media_endpoint(request: Request) -> Response:
-    """GET/HEAD /media/{name}: the samples, generated bytes, a redirect and a 404."""
-    sandbox = request.app.state.sandbox
-    name: str = request.path_params["name"]
-    sandbox.stats.media_requests[request.url.path] += 1
-    if name == "page.html":
-        base = str(request.base_url).rstrip("/")
-        return HTMLResponse(PAGE.format(base=base))
-    if name == "blob":
-        size = _size_arg(request, "size", MAX_BLOB_BYTES)
-        if size is None:
-            return _bad(f"size must be a whole number of bytes up to {MAX_BLOB_BYTES}")
-        return serve_pattern(request, size, "application/octet-stream")
-    if name == "slow":
-        size, rate = _size_arg(request, "size", MAX_BLOB_BYTES), _size_arg(request, "rate", MAX_SLOW_RATE)
-        if size is None or not rate:
-            return _bad("size (bytes) and rate (bytes/s, above 0) are required")
-        return serve_pattern(request, size, "video/mp4", rate=rate)
-    if name == "redirect":
-        target = request.query_params.get("to", "")
-        if not target:
-            return _bad("to= is required")
-        return RedirectResponse(target, status_code=302)
-    path = sandbox.media_dir / name
-    if name.startswith(".") or "/" in name or path.suffix not in CONTENT_TYPES or not path.is_file():
-        return JSONResponse({"ok": False, "error": f"no media {name!r}"}, status_code=404)
-    return FileResponse(path, media_type=CONTENT_TYPES[path.suffix])

@@ -1,6 +1,6 @@
 """sendVideo, sendAudio, sendDocument and sendPhoto: an upload (streamed to disk already by the
-request reader) or a file_id to re-send. Missing duration or dimensions are found with ffprobe,
-as Telegram finds them itself."""
+request reader) or a file_id to re-send. Missing duration or dimensions, and the codecs, are found
+with ffprobe, as Telegram finds them itself; and whether an MP4 has its moov box first."""
 
 from __future__ import annotations
 
@@ -15,7 +15,13 @@ from sandbox.methods_text import Handler, formatted, parse_mode_of, reply_target
 from sandbox.model import MediaKind, StoredFile
 from sandbox.multipart import UploadedPart
 from sandbox.params import Params
-from sandbox.probe import image_size, probe_av, read_head
+from sandbox.probe import image_size, mp4_faststart, probe_av, read_head
+
+# What ffprobe fills in when the bot did not say it (Telegram finds these by itself).
+PROBED = {
+    "video": ("duration", "width", "height", "video_codec", "audio_codec"),
+    "audio": ("duration", "audio_codec"),
+}
 
 
 def _reused(sb: Sandbox, ref: str, kind: MediaKind) -> StoredFile:
@@ -52,11 +58,12 @@ async def _kept(
         p.integer("width") or stored.width,
         p.integer("height") or stored.height,
     )
-    wanted = {"video": ("duration", "width", "height"), "audio": ("duration",)}.get(kind, ())
-    if any(getattr(stored, name) is None for name in wanted):
+    wanted = PROBED.get(kind, ())
+    if wanted:
         for name, value in (await probe_av(stored.path)).items():
             if name in wanted and getattr(stored, name) is None:
                 setattr(stored, name, value)
+        stored.faststart = mp4_faststart(stored.path)
     if kind == "audio":
         stored.title, stored.performer = p.text("title"), p.text("performer")
     thumb = p.input_file("thumbnail") or p.input_file("thumb")
@@ -84,13 +91,14 @@ async def send_media(kind: MediaKind, sb: Sandbox, p: Params) -> Any:
         size = _checked(given, kind)
         sb.admit_send(chat)
         stored = await _kept(sb, given, size, kind, p)
-    msg = sb.world.bot_message(
+    msg = sb.post(
         chat,
         caption=caption,
         entities=entities,
         source=p.text("caption"),
         parse_mode=parse_mode_of(p),
         media=stored,
+        supports_streaming=p.flag("supports_streaming") if kind == "video" and p.has("supports_streaming") else None,
         reply_markup=markup,
         reply_to=reply_to,
     )

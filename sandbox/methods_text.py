@@ -65,7 +65,7 @@ async def send_message(sb: Sandbox, p: Params) -> Any:
     chat = sb.world.writable(ref)
     reply_to = reply_target(chat, p)
     sb.admit_send(chat)
-    msg = sb.world.bot_message(
+    msg = sb.post(
         chat,
         text=plain,
         entities=entities,
@@ -157,7 +157,7 @@ async def copy_message(sb: Sandbox, p: Params) -> Any:
     chat = sb.world.writable(ref)
     reply_to = reply_target(chat, p)
     sb.admit_send(chat)
-    copy = sb.world.bot_message(
+    copy = sb.post(
         chat,
         text=text,
         caption=caption,
@@ -165,9 +165,11 @@ async def copy_message(sb: Sandbox, p: Params) -> Any:
         source=origin,
         parse_mode=source.parse_mode,
         media=source.media,
+        supports_streaming=source.supports_streaming,
         reply_markup=markup,
         reply_to=reply_to,
     )
+    sb.stats.copies_per_chat[chat.id] += 1
     return {"message_id": copy.message_id}
 
 

@@ -47,6 +47,18 @@ class StoredFile:
     title: str | None = None
     performer: str | None = None
     thumbnail: StoredFile | None = None
+    video_codec: str | None = None  # as ffprobe names it: h264, vp9, ...
+    audio_codec: str | None = None  # aac, opus, mp3, ...
+    faststart: bool | None = None  # MP4 with moov before mdat; None when not an MP4
+
+
+@dataclass(frozen=True)
+class ForwardOrigin:
+    """Where a forwarded message came from: a post of a channel."""
+
+    chat_id: int
+    message_id: int
+    date: int
 
 
 @dataclass
@@ -63,6 +75,8 @@ class Message:
     reply_markup: dict[str, Any] | None = None
     reply_to: int | None = None
     media: StoredFile | None = None
+    supports_streaming: bool | None = None  # sendVideo's parameter as sent; None when not given
+    forward: ForwardOrigin | None = None
     edit_count: int = 0
     edit_date: int | None = None
     deleted: bool = False

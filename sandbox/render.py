@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sandbox.model import Chat, Message, Person, StoredFile
+from sandbox.model import Chat, ForwardOrigin, Message, Person, StoredFile
 
 if TYPE_CHECKING:
     from sandbox.world import World
@@ -107,6 +107,17 @@ def media(f: StoredFile) -> Any:
     return out
 
 
+def forwarded(world: World, origin: ForwardOrigin) -> Json:
+    """A channel post's forward fields: `forward_origin` and the legacy ones the Bot API still sends."""
+    source = chat(world, world.chats[origin.chat_id])
+    return {
+        "forward_origin": {"type": "channel", "chat": source, "message_id": origin.message_id, "date": origin.date},
+        "forward_from_chat": source,
+        "forward_from_message_id": origin.message_id,
+        "forward_date": origin.date,
+    }
+
+
 def message(world: World, m: Message, *, with_reply: bool = True) -> Json:
     c = world.chats[m.chat_id]
     out: Json = {"message_id": m.message_id}
@@ -118,6 +129,8 @@ def message(world: World, m: Message, *, with_reply: bool = True) -> Json:
         out["from"] = person(world.people[c.id])
     out["chat"] = chat(world, c)
     out["date"] = m.date
+    if m.forward is not None:
+        out.update(forwarded(world, m.forward))
     if m.edit_date is not None:
         out["edit_date"] = m.edit_date
     if m.reply_to is not None and with_reply:

@@ -16,9 +16,16 @@ class Stats:
     bytes_uploaded: int = 0  # file bytes received in uploads
     updates_delivered: int = 0
     media_requests: Counter[str] = field(default_factory=Counter)  # GET /media/... per path
+    media_requests_total: int = 0
+    sends_per_chat: Counter[int] = field(default_factory=Counter)  # messages the bot posted, per chat
+    copies_per_chat: Counter[int] = field(default_factory=Counter)  # copyMessage deliveries, per chat
     faults: Counter[str] = field(
         default_factory=lambda: Counter({"failed": 0, "dropped": 0, "delayed": 0, "forced_floods": 0})
     )
+
+    def count_media(self, path: str) -> None:
+        self.media_requests[path] += 1
+        self.media_requests_total += 1
 
     def to_json(self, peak_send_rate: int) -> dict[str, Any]:
         return {
@@ -30,5 +37,8 @@ class Stats:
             "bytes_uploaded": self.bytes_uploaded,
             "updates_delivered": self.updates_delivered,
             "media_requests": dict(self.media_requests),
+            "media_requests_total": self.media_requests_total,
+            "sends_per_chat": {str(chat_id): n for chat_id, n in self.sends_per_chat.items()},
+            "copies_per_chat": {str(chat_id): n for chat_id, n in self.copies_per_chat.items()},
             "faults": dict(self.faults),
         }

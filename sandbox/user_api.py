@@ -17,6 +17,7 @@ from sandbox.chatview import channel_view, chat_view, user_view
 from sandbox.context import Sandbox
 from sandbox.live_config import ConfigError
 from sandbox.model import MEMBER_STATUSES
+from sandbox.user_compose import field, post_user_message
 from sandbox.world import SimulationError
 
 log = logging.getLogger(__name__)
@@ -54,15 +55,6 @@ async def body_of(request: Request) -> dict[str, Any]:
     return body
 
 
-def field(body: dict[str, Any], name: str, kind: type, required: bool = True) -> Any:
-    value = body.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise SimulationError(400, f"{name} must be a {kind.__name__}")
-    return value
-
-
 def guarded(endpoint: Endpoint) -> Endpoint:
     """Turn a SimulationError into its JSON answer."""
 
@@ -80,15 +72,9 @@ def guarded(endpoint: Endpoint) -> Endpoint:
 
 @guarded
 async def user_messages(request: Request) -> Response:
+    """The user writes to the bot; the body's fields are in `sandbox.user_compose`."""
     sb, user_id = sandbox_of(request), request.path_params["user_id"]
-    body = await body_of(request)
-    msg = sb.world.user_message(
-        user_id,
-        field(body, "text", str),
-        first_name=field(body, "first_name", str, required=False),
-        username=field(body, "username", str, required=False),
-        language_code=field(body, "language_code", str, required=False),
-    )
+    msg = post_user_message(sb, user_id, await body_of(request))
     return ok(message_id=msg.message_id)
 
 

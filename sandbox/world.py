@@ -13,10 +13,19 @@ import time
 from typing import Any
 
 from sandbox import render
-from sandbox.entities import detect, strip_text
+from sandbox.entities import Entity, detect, strip_text
 from sandbox.errors import ApiError, chat_not_found, forbidden
-from sandbox.markup import MAX_TEXT_CHARS
-from sandbox.model import PRESENT_STATUSES, Chat, MemberStatus, Message, PendingCallback, Person
+from sandbox.markup import MAX_CAPTION_CHARS, MAX_TEXT_CHARS
+from sandbox.model import (
+    PRESENT_STATUSES,
+    Chat,
+    ForwardOrigin,
+    MemberStatus,
+    Message,
+    PendingCallback,
+    Person,
+    StoredFile,
+)
 from sandbox.updates import UpdateQueue
 from sandbox.wakeup import Changes
 
@@ -154,19 +163,35 @@ class World:
 
     # ---- what users do ----
 
-    def user_message(self, user_id: int, text: str, **profile: str | None) -> Message:
+    def user_message(
+        self,
+        user_id: int,
+        text: str,
+        *,
+        entities: list[Entity] | None = None,
+        media: StoredFile | None = None,
+        reply_to: int | None = None,
+        forward: ForwardOrigin | None = None,
+        **profile: str | None,
+    ) -> Message:
+        """The user writes `text` (the caption when `media` is given) to the bot."""
         p = self.person(user_id, **profile)
-        plain, _ = strip_text(text, [])
-        if not plain:
+        plain, given = strip_text(text, entities or [])
+        limit, what = (MAX_CAPTION_CHARS, "caption") if media else (MAX_TEXT_CHARS, "text")
+        if not plain and media is None:
             raise SimulationError(400, "text is empty")
-        if len(plain) > MAX_TEXT_CHARS:
-            raise SimulationError(400, f"text is longer than {MAX_TEXT_CHARS} characters")
+        if len(plain) > limit:
+            raise SimulationError(400, f"{what} is longer than {limit} characters")
+        chat = self.chats[user_id]
+        replied = chat.messages.get(reply_to) if reply_to is not None else None
+        if reply_to is not None and (replied is None or replied.deleted):
+            raise SimulationError(404, f"user {user_id} has no message {reply_to} to reply to")
         if p.blocked:  # writing to a blocked bot restarts it, as Telegram's "Restart bot" does
             self.set_blocked(user_id, False)
         p.started = True
-        chat = self.chats[user_id]
-        msg = Message(chat.new_message_id(), chat.id, from_bot=False, date=now(), text=plain)
-        msg.entities = detect(plain, [])
+        msg = Message(chat.new_message_id(), chat.id, from_bot=False, date=now(), media=media)
+        msg.text, msg.caption = (None, plain or None) if media else (plain, None)
+        msg.entities, msg.reply_to, msg.forward = detect(plain, given), reply_to, forward
         chat.messages[msg.message_id] = msg
         self.updates.push("message", render.message(self, msg))
         self.notify(user_id)

@@ -18,6 +18,8 @@
     { path: "/media/audio.m4a", label: "audio" },
     { path: "/media/sample.m3u8", label: "hls" },
     { path: "/media/page.html", label: "page" },
+    { path: "/media/multi.m3u8", label: "formats" },
+    { path: "/media/feed.xml?items=3", label: "feed" },
   ];
 
   // ---- texts (English and Persian; the user's language picks) ----
@@ -58,6 +60,8 @@
       sample_audio: "audio (m4a)",
       sample_hls: "stream (m3u8)",
       sample_page: "web page",
+      sample_formats: "3 qualities (m3u8)",
+      sample_feed: "playlist (RSS)",
       empty: "No messages yet. Send a link, or click a sample below.",
       deleted: "This message was deleted",
       edited: "edited",
@@ -103,6 +107,8 @@
       sample_audio: "صدا (m4a)",
       sample_hls: "استریم (m3u8)",
       sample_page: "صفحه وب",
+      sample_formats: "سه کیفیت (m3u8)",
+      sample_feed: "فهرست پخش (RSS)",
       empty: "هنوز پیامی نیست. یک لینک بفرستید یا روی یکی از نمونه‌های پایین بزنید.",
       deleted: "این پیام حذف شد",
       edited: "ویرایش‌شده",
@@ -425,7 +431,7 @@
       class: `msg from-${from}`, "data-testid": "msg", "data-from": from,
       "data-message-id": message.message_id, "data-deleted": message.deleted ? "true" : "false",
     });
-    const bubble = el("div", { class: "bubble" });
+    const bubble = el("div", { class: "bubble", dir: "auto" });
     item.appendChild(bubble);
     if (message.deleted) {
       bubble.classList.add("deleted");
@@ -455,6 +461,14 @@
     return item;
   }
 
+  // An edited message keeps its element: its attributes and children become the fresh ones, so
+  // the bubble stays where it is (no flicker, no scroll jump) and a playing video keeps playing.
+  function patchInPlace(node, fresh) {
+    for (const name of node.getAttributeNames()) if (!fresh.hasAttribute(name)) node.removeAttribute(name);
+    for (const name of fresh.getAttributeNames()) node.setAttribute(name, fresh.getAttribute(name));
+    node.replaceChildren(...fresh.childNodes);
+  }
+
   function renderMessages(messages) {
     const list = $("messages");
     const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < STICK_TO_BOTTOM_PX;
@@ -470,8 +484,8 @@
       let node = known && known.el;
       if (!known || known.sig !== sig) {
         const fresh = buildBubble(m, node, byId);
-        if (node) node.replaceWith(fresh);
-        node = fresh;
+        if (node) patchInPlace(node, fresh);
+        else node = fresh;
         state.rendered.set(key, { sig, el: node });
       }
       const want = prev ? prev.nextSibling : list.firstChild;
@@ -756,6 +770,9 @@
     for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
     for (const node of document.querySelectorAll("[data-i18n-aria]")) node.setAttribute("aria-label", t(node.dataset.i18nAria));
     for (const node of document.querySelectorAll("[data-i18n-placeholder]")) node.placeholder = t(node.dataset.i18nPlaceholder);
+    for (const node of document.querySelectorAll(".lang-btn")) {
+      node.setAttribute("aria-pressed", String(node.dataset.lang === state.lang));
+    }
     renderSamples();
     renderChatHeader();
     setLive($("live-status").dataset.state || "off");
@@ -812,6 +829,14 @@
     refreshChannels();
   }
 
+  // The header's فا / EN switch: the page's language and direction at once, and the language the
+  // simulated user's next messages carry (language_code), as the drop-down in the user form does.
+  function switchLanguage(lang) {
+    $("user-lang").value = lang;
+    if (state.user) openUser({ ...state.user, lang });
+    else applyLanguage(lang);
+  }
+
   function initialUser() {
     let saved = null;
     try {
@@ -842,6 +867,9 @@
         applyLanguage($("user-lang").value);
       }
     });
+    for (const button of document.querySelectorAll(".lang-btn")) {
+      button.addEventListener("click", () => switchLanguage(button.dataset.lang));
+    }
     $("block-toggle").addEventListener("click", toggleBlocked);
     const input = $("message-input");
     $("composer").addEventListener("submit", (e) => {

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import trio
+import yt_dlp
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "123456:sandbox-test-token"
@@ -164,3 +165,24 @@ class SandboxProcess:
                 self.proc.wait()
         self._stderr.close()
         return self.proc.returncode
+
+
+YTDLP_BASE_OPTIONS = {"quiet": True, "no_warnings": True, "noprogress": True, "cachedir": False, "socket_timeout": 10}
+
+
+def ytdlp(url: str, folder: Path | None = None, **options: Any) -> dict[str, Any]:
+    """Real yt-dlp on a sandbox URL (blocking: run it in a thread): the sanitized info, downloading
+    into `folder` when one is given."""
+    opts = {**YTDLP_BASE_OPTIONS, **options}
+    if folder is not None:
+        opts["outtmpl"] = str(folder / "%(id)s.%(ext)s")
+    with yt_dlp.YoutubeDL(opts) as ydl:
+        info = ydl.extract_info(url, download=folder is not None)
+        return dict(ydl.sanitize_info(info))
+
+
+def ffprobe(path: Path) -> dict[str, Any]:
+    """ffprobe's streams and format of a file."""
+    argv = ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format", str(path)]
+    done = subprocess.run(argv, check=True, capture_output=True, timeout=30)
+    return dict(json.loads(done.stdout))

@@ -2,7 +2,9 @@
 
 A person opens the page, picks a user, sends a sample link, gets a video back from the bot (the test
 plays the bot through the Bot API), plays it, presses an inline button, joins a sponsor channel,
-writes in Persian (right to left) and blocks the bot. Every wait has a deadline; nothing sleeps.
+writes in Persian (right to left) and blocks the bot. The journey test walks a download as a person
+lives it: format buttons, a status message edited in place, the video, a Cancel button, and the
+header's فا / EN switch. Every wait has a deadline; nothing sleeps.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ PLAYED_S = 0.3  # currentTime past this proves frames were decoded and time adva
 SPONSOR = "@webchat_sponsor"
 PERSIAN = "سلام! لطفا این ویدیو را برایم بفرست"
 PERSIAN_REPLY = "ویدیو آماده است"
+PERSIAN_GREETING = "سلام 👋 ممنون!"
+PERSIAN_WELCOME = "👋 خوش آمدید! ویدیوی بعدی در راه است ▰▰▰▱▱ ۶۰٪"
+TIPS = 12
+PROGRESS = ["▰▱▱▱▱ 20%", "▰▰▰▱▱ 60%", "▰▰▰▰▱ 80%"]
 
 
 @pytest.fixture(scope="module")
@@ -238,3 +244,128 @@ def test_page_polls_when_the_event_stream_fails(browser: Browser, sandbox: Sandb
         bot.wait_update("the message", from_user(user_id, "message"), UPDATE_DEADLINE_S)
         sent = bot.call("sendMessage", chat_id=user_id, text="yes, by polling")
         expect(bot_message(page, sent["message_id"])).to_contain_text("yes, by polling")
+
+
+def keyboard(*rows: list[tuple[str, str]]) -> dict[str, Any]:
+    return {"inline_keyboard": [[{"text": text, "callback_data": data} for text, data in row] for row in rows]}
+
+
+def press(page: Page, bot: Bot, message_id: int, data: str, user_id: int) -> dict[str, Any]:
+    """The person clicks the callback button; the bot receives exactly that press and answers it."""
+    bot_message(page, message_id).locator(f'button[data-testid="kb-button"][data-callback="{data}"]').click()
+    update = bot.wait_update(f"the press of {data}", from_user(user_id, "callback_query"), UPDATE_DEADLINE_S)
+    query = update["callback_query"]
+    assert (query["data"], query["message"]["message_id"]) == (data, message_id)
+    bot.call("answerCallbackQuery", callback_query_id=query["id"])
+    return dict(query)
+
+
+def scroll_top(page: Page) -> int:
+    return int(page.get_by_test_id("messages").evaluate("n => n.scrollTop"))
+
+
+def test_journey_choose_a_format_watch_progress_get_the_video_cancel_and_switch_language(
+    page: Page, bot: Bot, sandbox: Sandbox
+) -> None:
+    user_id = 7373
+    httpx.post(f"{sandbox.url}/sandbox/config", json={"limits": False}).raise_for_status()
+    try:
+        open_user(page, user_id, "Nima", "en")
+        page.evaluate("window.sameDocument = true")  # gone if anything reloads the page
+
+        # The person sends the three-quality sample; the bot offers the formats as buttons.
+        link = f"{sandbox.url}/media/multi.m3u8"
+        page.locator(f'[data-testid="sample-link"][data-url="{link}"]').click()
+        asked = bot.wait_update("the link", from_user(user_id, "message"), UPDATE_DEADLINE_S)
+        assert asked["message"]["text"] == link
+        for i in range(TIPS):  # enough history that the chat scrolls
+            bot.call("sendMessage", chat_id=user_id, text=f"Tip {i + 1}: links from many sites work 👍")
+        offer = bot.call(
+            "sendMessage",
+            chat_id=user_id,
+            text="👋 Choose a quality:",
+            reply_markup=keyboard([("240p", "fmt:240"), ("480p", "fmt:480"), ("720p", "fmt:720")]),
+        )
+        status_id = offer["message_id"]
+        status = bot_message(page, status_id)
+        expect(status.get_by_test_id("msg-text")).to_have_text("👋 Choose a quality:")
+        press(page, bot, status_id, "fmt:480", user_id)
+
+        # The status message is edited in place as the download goes: same element, live, no scroll jump.
+        element = status.element_handle()
+        page.get_by_test_id("messages").evaluate("n => { n.scrollTop = 0; }")
+        for bar in PROGRESS:
+            text = f"⏳ Downloading 480p\n{bar}"
+            bot.call(
+                "editMessageText",
+                chat_id=user_id,
+                message_id=status_id,
+                text=text,
+                reply_markup=keyboard([("Cancel", "cancel:1")]),
+            )
+            expect(status.get_by_test_id("msg-text")).to_have_text(text)
+            assert element.evaluate("n => n.isConnected") and status.count() == 1
+            assert scroll_top(page) == 0
+        expect(status.locator('button[data-callback="cancel:1"]')).to_be_visible()
+        bot.call("editMessageText", chat_id=user_id, message_id=status_id, text="✅ 480p ▰▰▰▰▰ 100%")
+        expect(status.get_by_test_id("msg-text")).to_have_text("✅ 480p ▰▰▰▰▰ 100%")
+        expect(status.locator("button")).to_have_count(0)
+        assert page.evaluate("window.sameDocument") is True
+
+        # The video arrives and plays inline: a <video> whose src loads (metadata at least).
+        video_bytes = httpx.get(f"{sandbox.url}/media/sample.mp4").raise_for_status().content
+        sent = bot.call(
+            "sendVideo",
+            files={"video": ("multi-480p.mp4", video_bytes, "video/mp4")},
+            chat_id=str(user_id),
+            caption="Your video 🎬",
+            supports_streaming=True,
+        )
+        video = bot_message(page, sent["message_id"]).locator('video[data-testid="media-video"]')
+        expect(video).to_have_attribute("src", f"{sandbox.url}/sandbox/files/{sent['video']['file_id']}")
+        page.wait_for_function(
+            "v => v.readyState >= 1 && v.duration > 0 && !v.error", arg=video.element_handle(), timeout=PLAY_DEADLINE_MS
+        )
+
+        # A Cancel button is a callback button like any other.
+        queued = bot.call(
+            "sendMessage", chat_id=user_id, text="⏳ Queued: 720p", reply_markup=keyboard([("Cancel", "cancel:2")])
+        )
+        press(page, bot, queued["message_id"], "cancel:2", user_id)
+        bot.call("editMessageText", chat_id=user_id, message_id=queued["message_id"], text="❌ Cancelled")
+        expect(bot_message(page, queued["message_id"]).get_by_test_id("msg-text")).to_have_text("❌ Cancelled")
+
+        # The header's فا / EN switch flips language and direction at once, and the user's language.
+        expect(page.get_by_test_id("lang-en")).to_have_attribute("aria-pressed", "true")
+        page.get_by_test_id("lang-fa").click()
+        expect(page.locator("html")).to_have_attribute("dir", "rtl")
+        expect(page.locator("html")).to_have_attribute("lang", "fa")
+        expect(page.get_by_test_id("lang-fa")).to_have_attribute("aria-pressed", "true")
+        expect(page.get_by_test_id("send-button")).to_have_attribute("aria-label", "ارسال")
+        expect(page.locator("#side-title")).to_have_text("چت آزمایشی")
+        expect(page.get_by_test_id("user-lang")).to_have_value("fa")
+        page.get_by_test_id("message-input").fill(PERSIAN_GREETING)
+        page.get_by_test_id("send-button").click()
+        update = bot.wait_update("the Persian greeting", from_user(user_id, "message"), UPDATE_DEADLINE_S)
+        assert (update["message"]["text"], update["message"]["from"]["language_code"]) == (PERSIAN_GREETING, "fa")
+        welcome = bot.call("sendMessage", chat_id=user_id, text=PERSIAN_WELCOME)
+        welcome_text = bot_message(page, welcome["message_id"]).get_by_test_id("msg-text")
+        expect(welcome_text).to_have_text(PERSIAN_WELCOME)
+        assert direction(welcome_text) == "rtl" and direction(status.get_by_test_id("msg-text")) == "ltr"
+        assert page.evaluate("window.sameDocument") is True
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.get_by_test_id("messages").evaluate("n => { n.scrollTop = n.scrollHeight; }")
+        page.screenshot(path=str(Path(ARTIFACTS, "webchat-journey.png")))
+
+        page.get_by_test_id("lang-en").click()
+        expect(page.locator("html")).to_have_attribute("dir", "ltr")
+        expect(page.get_by_test_id("send-button")).to_have_attribute("aria-label", "Send")
+        expect(page.locator("#side-title")).to_have_text("Sandbox chat")
+        expect(page.get_by_test_id("lang-fa")).to_have_attribute("aria-pressed", "false")
+        page.get_by_test_id("message-input").fill("thanks")
+        page.get_by_test_id("send-button").click()
+        update = bot.wait_update("the English thanks", from_user(user_id, "message"), UPDATE_DEADLINE_S)
+        assert update["message"]["from"]["language_code"] == "en"
+    finally:
+        httpx.post(f"{sandbox.url}/sandbox/config", json={"limits": True}).raise_for_status()

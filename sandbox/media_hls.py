@@ -1,0 +1,174 @@
+"""HLS under `/media/`: the variant ladder of `multi.m3u8`, and playlists made per request.
+
+- `multi.m3u8` (a file, written once by `write_master`): a master playlist of three H.264/AAC
+  variants (240p, 480p, 720p), each its own media playlist `multi_<name>.m3u8` with segments
+  `multi_<name>_NNN.ts`. BANDWIDTH is a variant's peak segment bitrate and AVERAGE-BANDWIDTH its
+  mean, measured from the files, so `tbr x duration` is close to what a download weighs.
+- `live.m3u8`: a live media playlist (no EXT-X-ENDLIST): a sliding window over the sample's
+  segments whose media sequence advances with the wall clock, one segment duration at a time.
+- `long.m3u8?minutes=N`: a VOD playlist of the sample's segments repeated until their EXTINFs
+  add up to exactly N minutes (the last one shortened), a discontinuity at each repetition.
+- `evil.m3u8?segment=URL`: a valid VOD playlist whose only segment is the absolute URL given, for
+  testing that a downloader checks where segments point.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from sandbox.media_args import bad, number_arg
+
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+SAMPLE_PLAYLIST = "sample.m3u8"
+MASTER_PLAYLIST = "multi.m3u8"
+VARIANT_CODECS = "avc1.4d401f,mp4a.40.2"  # H.264 Main level 3.1 (the recipe forces both), AAC-LC
+LIVE_WINDOW_SEGMENTS = 3
+MAX_LONG_MINUTES = 24 * 60
+MAX_SEGMENT_URL_CHARS = 4096
+EVIL_SEGMENT_S = 1.0
+BITS_PER_BYTE = 8
+_ABSOLUTE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    width: int
+    height: int
+    video_kbps: int
+
+    @property
+    def playlist(self) -> str:
+        return f"multi_{self.name}.m3u8"
+
+    @property
+    def segment_pattern(self) -> str:
+        return f"multi_{self.name}_%03d.ts"
+
+
+VARIANTS = (
+    Variant("240p", 426, 240, 250),
+    Variant("480p", 854, 480, 700),
+    Variant("720p", 1280, 720, 1400),
+)
+
+
+@dataclass(frozen=True)
+class Segment:
+    duration: float
+    uri: str
+    discontinuity: bool = False
+
+
+def parse_segments(text: str) -> list[Segment]:
+    """The segments of a media playlist, in order (EXTINF duration and URI)."""
+    found: list[Segment] = []
+    duration: float | None = None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("#EXTINF:"):
+            duration = float(line.removeprefix("#EXTINF:").split(",")[0])
+        elif line and not line.startswith("#") and duration is not None:
+            found.append(Segment(duration, line))
+            duration = None
+    return found
+
+
+def media_playlist(
+    segments: list[Segment], *, sequence: int = 0, discontinuity_sequence: int = 0, ended: bool = True
+) -> str:
+    target = max((math.ceil(s.duration) for s in segments), default=1)
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{target}", f"#EXT-X-MEDIA-SEQUENCE:{sequence}"]
+    if discontinuity_sequence:
+        lines.append(f"#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuity_sequence}")
+    if ended:
+        lines.append("#EXT-X-PLAYLIST-TYPE:VOD")
+    for segment in segments:
+        if segment.discontinuity:
+            lines.append("#EXT-X-DISCONTINUITY")
+        lines += [f"#EXTINF:{segment.duration:.6f},", segment.uri]
+    if ended:
+        lines.append("#EXT-X-ENDLIST")
+    return "\n".join(lines) + "\n"
+
+
+def write_master(folder: Path, fps: int) -> None:
+    """Measure each variant's segments and write the master playlist that lists them."""
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for variant in VARIANTS:
+        segments = parse_segments((folder / variant.playlist).read_text())
+        rates = [(folder / s.uri).stat().st_size * BITS_PER_BYTE / s.duration for s in segments]
+        total_s = sum(s.duration for s in segments)
+        average = sum((folder / s.uri).stat().st_size for s in segments) * BITS_PER_BYTE / total_s
+        lines.append(
+            f"#EXT-X-STREAM-INF:BANDWIDTH={math.ceil(max(rates))},AVERAGE-BANDWIDTH={math.ceil(average)},"
+            f'RESOLUTION={variant.width}x{variant.height},FRAME-RATE={fps:.3f},CODECS="{VARIANT_CODECS}"'
+        )
+        lines.append(variant.playlist)
+    (folder / MASTER_PLAYLIST).write_text("\n".join(lines) + "\n")
+
+
+def _sample_segments(request: Request) -> list[Segment] | None:
+    path: Path = request.app.state.sandbox.media_dir / SAMPLE_PLAYLIST
+    try:
+        return parse_segments(path.read_text()) or None
+    except OSError:
+        return None
+
+
+def _playlist(text: str) -> Response:
+    return Response(text, media_type=PLAYLIST_TYPE, headers={"cache-control": "no-cache"})
+
+
+def _missing() -> Response:
+    return JSONResponse({"ok": False, "error": "the sample segments are not there"}, status_code=404)
+
+
+def live(request: Request) -> Response:
+    """A window of the sample's segments that slides forward one segment every segment duration."""
+    samples = _sample_segments(request)
+    if samples is None:
+        return _missing()
+    step = max(s.duration for s in samples)
+    sequence = int(time.time() / step)
+    count = len(samples)
+    window = []
+    for i in range(LIVE_WINDOW_SEGMENTS):
+        n = sequence + i
+        window.append(Segment(samples[n % count].duration, samples[n % count].uri, i > 0 and n % count == 0))
+    # Each wrap-around that has slid out of the window counts in the discontinuity sequence.
+    return _playlist(media_playlist(window, sequence=sequence, discontinuity_sequence=sequence // count, ended=False))
+
+
+def long_vod(request: Request) -> Response:
+    """The sample's segments repeated until they last `minutes`."""
+    minutes = number_arg(request, "minutes", MAX_LONG_MINUTES)
+    if minutes is None:
+        return bad(f"minutes must be a number above 0 and at most {MAX_LONG_MINUTES}")
+    samples = _sample_segments(request)
+    if samples is None:
+        return _missing()
+    wanted, total, out = minutes * 60, 0.0, list[Segment]()
+    while total < wanted - 1e-6:
+        for i, sample in enumerate(samples):
+            duration = min(sample.duration, wanted - total)
+            if duration <= 1e-6:
+                break
+            out.append(Segment(duration, sample.uri, discontinuity=i == 0 and bool(out)))
+            total += duration
+    return _playlist(media_playlist(out))
+
+
+def evil(request: Request) -> Response:
+    """A VOD playlist with one segment, the absolute URL in `segment=`, whatever it points at."""
+    url = request.query_params.get("segment", "")
+    if not _ABSOLUTE_URL.match(url) or len(url) > MAX_SEGMENT_URL_CHARS or not url.isprintable():
+        return bad("segment must be an absolute URL (scheme:...) on one line")
+    return _playlist(media_playlist([Segment(EVIL_SEGMENT_S, url)]))

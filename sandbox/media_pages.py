@@ -1,0 +1,75 @@
+"""Documents under `/media/` that point at the samples, rendered per request with absolute URLs.
+
+- `page.html?title=T`: a page with Open Graph tags for sample.mp4; its title (og:title, <title>
+  and the heading) is T, HTML-escaped, so any text comes out literally; without T the default.
+  It has no <video> element: yt-dlp's html5 embed extractor would win over og:video and number
+  the title ("T (1)").
+- `feed.xml?items=N`: an RSS 2.0 feed of N items ("Item 1" ... "Item N", in order), each with a
+  guid and an enclosure at its own URL (`sample.mp4?item=i`), so each item is a distinct media.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from sandbox.media_args import bad, base_url, int_arg
+
+DEFAULT_TITLE = "Sandbox sample video"
+MAX_TITLE_CHARS = 2000
+DEFAULT_FEED_ITEMS = 3
+MAX_FEED_ITEMS = 1000
+FEED_TYPE = "application/rss+xml; charset=utf-8"
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{title}</title>
+<meta property="og:title" content="{title}">
+<meta property="og:type" content="video.other">
+<meta property="og:video" content="{base}/media/sample.mp4">
+<meta property="og:video:url" content="{base}/media/sample.mp4">
+<meta property="og:video:type" content="video/mp4">
+<meta property="og:video:width" content="320">
+<meta property="og:video:height" content="240">
+<meta property="og:image" content="{base}/media/thumb.jpg">
+</head><body><h1>{title}</h1>
+<p><a href="/media/sample.mp4">sample.mp4</a></p>
+</body></html>
+"""
+
+FEED_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0">
+<channel>
+<title>Sandbox feed</title>
+<link>{base}/media/feed.xml</link>
+<description>{count} sample items</description>
+"""
+FEED_ITEM = """<item>
+<title>Item {i}</title>
+<link>{base}/media/sample.mp4?item={i}</link>
+<guid isPermaLink="false">sandbox-feed-item-{i}</guid>
+<enclosure url="{base}/media/sample.mp4?item={i}" length="{size}" type="video/mp4"/>
+</item>
+"""
+FEED_TAIL = "</channel>\n</rss>\n"
+
+
+def page(request: Request) -> Response:
+    title = request.query_params.get("title") or DEFAULT_TITLE
+    if len(title) > MAX_TITLE_CHARS:
+        return bad(f"title is longer than {MAX_TITLE_CHARS} characters")
+    return HTMLResponse(PAGE.format(base=escape(base_url(request)), title=escape(title, quote=True)))
+
+
+def feed(request: Request) -> Response:
+    count = int_arg(request, "items", 0, MAX_FEED_ITEMS) if "items" in request.query_params else DEFAULT_FEED_ITEMS
+    if count is None:
+        return bad(f"items must be a whole number from 0 to {MAX_FEED_ITEMS}")
+    base = escape(base_url(request))
+    sample: Path = request.app.state.sandbox.media_dir / "sample.mp4"
+    size = sample.stat().st_size if sample.is_file() else 0
+    items = "".join(FEED_ITEM.format(base=base, i=i, size=size) for i in range(1, count + 1))
+    return Response(FEED_HEAD.format(base=base, count=count) + items + FEED_TAIL, media_type=FEED_TYPE)
