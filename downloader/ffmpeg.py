@@ -132,16 +132,22 @@ def run_ffmpeg(
 
 
 def run_ffprobe(
-    args: Sequence[str], *, cancel: CancelFlag | None = None, stall_timeout: float = STALL_TIMEOUT_S
+    args: Sequence[str],
+    *,
+    cancel: CancelFlag | None = None,
+    stall_timeout: float = STALL_TIMEOUT_S,
+    on_line: Callable[[str], None] | None = None,
 ) -> str:
-    """Run ffprobe with `args` and return its standard output; any output line counts as life."""
+    """Run ffprobe with `args` and return its standard output, or hand each line to `on_line`
+    (and return ""), for outputs too big to hold. Any output line counts as life."""
     lines: list[str] = []
+    sink = on_line or lines.append
 
-    def keep(line: str) -> bool:
-        lines.append(line)
+    def take(line: str) -> bool:
+        sink(line)
         return True
 
-    _run([FFPROBE, "-v", "error", "-hide_banner", *args], keep, cancel=cancel, stall_timeout=stall_timeout)
+    _run([FFPROBE, "-v", "error", "-hide_banner", *args], take, cancel=cancel, stall_timeout=stall_timeout)
     return "\n".join(lines)
 
 

@@ -108,6 +108,11 @@ class MediaInfo:
     picture: bool = False  # a still image (jpg/png/webp): kind "other", but a thumbnail source
 
     @property
+    def send_as(self) -> Literal["video", "audio", "document"]:
+        """How the uploader sends it: video (supports_streaming), audio, or a plain document."""
+        return "document" if self.kind == "other" else self.kind
+
+    @property
     def is_mp4(self) -> bool:
         return bool(self.container and self.container.startswith("mov")) and self.brand != QUICKTIME_BRAND
 
@@ -318,7 +323,7 @@ def make_playable_video(
 def make_audio(
     src: Path,
     out_dir: Path,
-    fmt: Literal["m4a", "mp3"],
+    fmt: str,
     cancel: CancelFlag | None = None,
     progress: ProgressFn | None = None,
     *,
@@ -330,6 +335,8 @@ def make_audio(
     """`out_dir/audio.m4a` (AAC, copied when it is AAC already) or `audio.mp3` (LAME, copied when
     MP3 already): the first audio stream only, the source's tags kept, title/artist set if given.
     Covers are dropped: the thumbnail travels separately."""
+    if fmt not in AUDIO_NAMES:
+        raise ValueError(f"audio format {fmt!r}: m4a or mp3")
     info = info or inspect(src, cancel=cancel, stall_timeout=stall_timeout)
     if info.audio_stream is None or info.kind == "other":
         raise MediaError(f"no audio stream ({info.kind})")

@@ -15,8 +15,8 @@ import bisect
 import logging
 import os
 import shutil
-from collections.abc import Sequence
-from dataclasses import dataclass
+from array import array
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from downloader.ffmpeg import (
@@ -31,7 +31,7 @@ from downloader.ffmpeg import (
 )
 from downloader.media import MediaInfo, inspect
 
-__all__ = ["plan_cuts", "split_video"]
+__all__ = ["Packets", "plan_cuts", "split_video"]
 
 log = logging.getLogger("downloader.media")
 
@@ -45,11 +45,15 @@ DURATION_TOLERANCE_S = 0.5
 TMP_DIR = ".split"
 
 
-@dataclass(frozen=True)
-class Packet:
-    time: float  # presentation time, s, from the start of the file
-    size: int
-    video_key: bool  # a key frame of the video stream
+@dataclass
+class Packets:
+    """The packets of the streams we keep, as compact columns: a three-hour film has about a
+    million of them. Times are ffprobe's, in seconds; `start` is the file's start time."""
+
+    times: array[float] = field(default_factory=lambda: array("d"))
+    sizes: array[int] = field(default_factory=lambda: array("q"))
+    keys: list[float] = field(default_factory=list)  # times of the video key frames
+    start: float = 0.0
 
 
 def split_video(
@@ -92,60 +96,60 @@ def split_video(
     raise MediaError(f"could not cut {src.name} into parts under {max_bytes} bytes in {SPLIT_TRIES} tries")
 
 
-def plan_cuts(packets: Sequence[Packet], max_bytes: int, margin: float = SPLIT_MARGIN) -> list[float]:
+def plan_cuts(packets: Packets, max_bytes: int, margin: float = SPLIT_MARGIN) -> list[float]:
     """Times (s from the start) of the key frames where new parts begin, filling each part with
     whole key-frame intervals up to the budget. MediaError when one interval alone is too big."""
-    keys = sorted({p.time for p in packets if p.video_key})
+    keys = sorted(set(packets.keys))
     if not keys:
         raise MediaError("no key frames in the video")
     weights = [0] * len(keys)
-    for packet in packets:
-        gop = max(0, bisect.bisect_right(keys, packet.time) - 1)
-        weights[gop] += packet.size + MOOV_BYTES_PER_PACKET
+    for when, size in zip(packets.times, packets.sizes, strict=True):
+        gop = max(0, bisect.bisect_right(keys, when) - 1)
+        weights[gop] += size + MOOV_BYTES_PER_PACKET
     budget = max_bytes * (1 - margin) - MOOV_BASE_BYTES
     cuts: list[float] = []
-    filled = 0.0
+    filled = 0
     for i, weight in enumerate(weights):
         if weight > budget:
-            end = keys[i + 1] if i + 1 < len(keys) else None
-            span = f"{keys[i]:.1f}-{end:.1f} s" if end is not None else f"from {keys[i]:.1f} s"
-            raise MediaError(f"too few key frames: the stretch {span} alone weighs {weight} bytes, over the cap")
+            span = f"{keys[i] - packets.start:.1f}-" + (
+                f"{keys[i + 1] - packets.start:.1f}" if i + 1 < len(keys) else ""
+            )
+            raise MediaError(f"too few key frames: the stretch {span} s alone weighs {weight} bytes, over the cap")
         if filled and filled + weight > budget:
-            cuts.append(keys[i])
-            filled = 0.0
+            cuts.append(keys[i] - packets.start)
+            filled = 0
         filled += weight
     return cuts
 
 
-def _scan(
-    src: Path, streams: list[int], video: int, *, cancel: CancelFlag | None, stall_timeout: float
-) -> list[Packet]:
-    """Every packet of the streams we keep, with times relative to the file's start time (the
-    same timeline ffmpeg's segment muxer cuts on)."""
-    args = ["-show_entries", "format=start_time:packet=stream_index,pts_time,dts_time,size,flags"]
-    args += ["-print_format", "compact", *input_args(src)]
-    text = run_ffprobe(args, cancel=cancel, stall_timeout=stall_timeout)
-    start = 0.0
-    packets: list[Packet] = []
+def _scan(src: Path, streams: list[int], video: int, *, cancel: CancelFlag | None, stall_timeout: float) -> Packets:
+    """Every packet of the streams we keep, read by ffprobe without decoding. Cut times are
+    taken relative to the file's start time: the timeline ffmpeg's segment muxer cuts on."""
+    found = Packets()
     last_time = 0.0
-    for line in text.splitlines():
+
+    def take(line: str) -> None:
+        nonlocal last_time
         section, _, rest = line.partition("|")
         fields = dict(item.partition("=")[::2] for item in rest.split("|") if "=" in item)
         if section == "format":
-            start = _seconds(fields.get("start_time")) or 0.0
-            continue
-        if section != "packet" or not fields.get("stream_index", "").isdigit():
-            continue
-        index = int(fields["stream_index"])
-        if index not in streams:
-            continue
+            found.start = _seconds(fields.get("start_time")) or 0.0
+            return
+        index = fields.get("stream_index", "")
+        if section != "packet" or not index.isdigit() or int(index) not in streams:
+            return
         when = _seconds(fields.get("pts_time"))
-        when = when if when is not None else _seconds(fields.get("dts_time"))
-        last_time = when if when is not None else last_time
-        size = int(fields["size"]) if fields.get("size", "").isdigit() else 0
-        key = index == video and fields.get("flags", "").startswith("K")
-        packets.append(Packet(time=last_time, size=size, video_key=key))
-    return [Packet(time=p.time - start, size=p.size, video_key=p.video_key) for p in packets]
+        last_time = when if when is not None else (_seconds(fields.get("dts_time")) or last_time)
+        found.times.append(last_time)
+        found.sizes.append(int(fields["size"]) if fields.get("size", "").isdigit() else 0)
+        if int(index) == video and fields.get("flags", "").startswith("K"):
+            found.keys.append(last_time)
+
+    args = ["-show_entries", "format=start_time:packet=stream_index,pts_time,dts_time,size,flags"]
+    run_ffprobe(
+        [*args, "-print_format", "compact", *input_args(src)], cancel=cancel, stall_timeout=stall_timeout, on_line=take
+    )
+    return found
 
 
 def _seconds(text: str | None) -> float | None:

@@ -131,7 +131,7 @@ def assert_playable_mp4(path: Path) -> dict[str, Any]:
     info = probe(path)
     assert info["format"]["format_name"].startswith("mov"), info["format"]
     assert info["format"]["tags"]["major_brand"].strip() != "qt"
-    video = stream(path, "video")
+    video = next(s for s in info["streams"] if s["codec_type"] == "video")
     assert (video["codec_name"], video["pix_fmt"]) == ("h264", "yuv420p"), video
     for s in info["streams"]:
         assert s["codec_type"] in ("video", "audio"), f"an extra stream: {s}"

@@ -17,7 +17,7 @@ from tests.downloader.media_inputs import make_image, make_sound, make_video, pa
 def test_audio_from_a_vp9_opus_video(tmp_path: Path, fmt: str, codec: str, name: str) -> None:
     src = make_video(tmp_path / "in.webm", vcodec="vp9", acodec="opus", seconds=4)
 
-    out = make_audio(src, tmp_path, fmt, title="Song", performer="Singer")  # type: ignore[arg-type]
+    out = make_audio(src, tmp_path, fmt, title="Song", performer="Singer")
 
     assert out == tmp_path / name
     info = probe(out)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from downloader.media import Cancelled, MediaError, inspect, mp4_faststart
-from downloader.media_split import split_video
+from downloader.media_split import MOOV_BASE_BYTES, MOOV_BYTES_PER_PACKET, Packets, plan_cuts, split_video
 from tests.downloader.media_inputs import assert_playable_mp4, make_video, packets, probe
 
 DURATION_TOLERANCE_S = 0.5
@@ -16,7 +16,7 @@ DURATION_TOLERANCE_S = 0.5
 
 def ten_seconds(tmp_path: Path, keyint: int = 25) -> Path:
     """10 s of H.264/AAC at 25 fps, a key frame every `keyint` frames, faststart."""
-    return make_video(tmp_path / "video.mp4", seconds=10, keyint=keyint, faststart=True, source="testsrc2")
+    return make_video(tmp_path / "video.mp4", seconds=10, keyint=keyint, faststart=True)
 
 
 def test_split_into_parts_under_the_cap(tmp_path: Path) -> None:
@@ -75,3 +75,26 @@ def test_a_cancelled_split_leaves_no_parts(tmp_path: Path) -> None:
         split_video(src, out, info.size // 3, info, cancel, progress=lambda _fraction: cancel.set())
 
     assert list(out.iterdir()) == []
+
+
+def gops(sizes_kb: list[int], start: float = 0.0) -> Packets:
+    """One packet per second, each a key frame of the given size, from `start`."""
+    packets = Packets(start=start)
+    for second, kb in enumerate(sizes_kb):
+        packets.times.append(start + second)
+        packets.sizes.append(kb * 1000 - MOOV_BYTES_PER_PACKET)
+        packets.keys.append(start + second)
+    return packets
+
+
+def test_cuts_follow_the_bytes_not_the_clock() -> None:
+    """A quiet intro and a busy finale: five quiet seconds share a part with two busy ones."""
+    cap = 250_000 + MOOV_BASE_BYTES
+    assert plan_cuts(gops([10] * 5 + [100] * 5), cap, margin=0) == [7.0, 9.0]
+    assert plan_cuts(gops([10] * 5 + [100] * 5, start=1.5), cap, margin=0) == [7.0, 9.0], "relative to the start"
+    assert plan_cuts(gops([10] * 5), cap, margin=0) == [], "it fits in one part"
+
+
+def test_a_key_frame_interval_over_the_cap_is_named() -> None:
+    with pytest.raises(MediaError, match=r"too few key frames: the stretch 2\.0-3\.0 s"):
+        plan_cuts(gops([10, 10, 400, 10]), 250_000)
