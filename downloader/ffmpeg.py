@@ -7,8 +7,9 @@ media containers and pictures, because the playlist-style ones (hls, concat, ...
 files named inside the input, which would let a crafted download pull any local file (the bot's
 database, say) into the video we send back.
 
-There is no total timeout (a three-hour film must finish) but a stall guard: a run whose
-`-progress` report has not moved for `stall_timeout` seconds is stopped. A cancel flag (a
+There is no total timeout (a three-hour film must finish) but a stall guard: a run that has
+neither moved its `-progress` report nor read or written a file for `stall_timeout` seconds
+is stopped (see `_StallClock`). A cancel flag (a
 `threading.Event` or anything with `is_set()`) is checked every `POLL_INTERVAL_S`; ffmpeg is
 then sent SIGTERM, SIGKILL after `TERM_GRACE_S`, its partial outputs removed and `Cancelled`
 raised. Errors carry ffmpeg's last stderr lines for the log; the caller logs them once, with
@@ -76,6 +77,7 @@ STALL_TIMEOUT_S = 60.0  # no progress this long: the run is stuck (a blocked inp
 TERM_GRACE_S = 0.75  # SIGTERM to SIGKILL; ffmpeg's own clean-up (faststart rewrite) can be long
 POLL_INTERVAL_S = 0.1  # how often the cancel flag and the stall clock are looked at
 PROGRESS_INTERVAL_S = 0.25  # at most this often the progress callback is called
+IO_SAMPLE_INTERVAL_S = 1.0  # how often the stall clock looks at the process's file I/O
 STDERR_TAIL_LINES = 20
 MAX_LINE_CHARS = 1000
 READ_CHUNK = 64 * 1024
@@ -231,12 +233,12 @@ def _pump(
 ) -> None:
     """Read both pipes until the process exits, watching the cancel flag and the stall clock."""
     assert proc.stdout is not None and proc.stderr is not None
-    last_life = time.monotonic()
+    clock = _StallClock(proc.pid, stall_timeout)
 
     def check() -> None:
         if cancel is not None and cancel.is_set():
             raise Cancelled
-        if time.monotonic() - last_life > stall_timeout:
+        if clock.stalled():
             raise MediaError(f"stalled: no progress for {stall_timeout:g} s")
 
     pending: dict[int, bytes] = {proc.stdout.fileno(): b"", proc.stderr.fileno(): b""}
@@ -249,6 +251,7 @@ def _pump(
             for key, _ in selector.select(POLL_INTERVAL_S):
                 fd = key.fd
                 chunk = os.read(fd, READ_CHUNK)
+                clock.piped += len(chunk)
                 if chunk:
                     *lines, pending[fd] = (pending[fd] + chunk).split(b"\n")
                     if len(pending[fd]) > READ_CHUNK:  # a runaway line: take it as it is
@@ -261,7 +264,7 @@ def _pump(
                     text = raw.decode("utf-8", "replace").rstrip("\r")
                     if fd == out_fd:
                         if on_stdout_line(text):
-                            last_life = time.monotonic()
+                            clock.alive()
                     elif text.strip():
                         tail.append(text[:MAX_LINE_CHARS])
     while True:
@@ -270,6 +273,42 @@ def _pump(
             return
         except subprocess.TimeoutExpired:
             check()
+
+
+class _StallClock:
+    """How long the run has shown no life. Life is a progress report that moved or, between
+    reports, the process reading or writing files: ffmpeg reports nothing while it rewrites a
+    big MP4 for faststart at the end. File I/O is the kernel's rchar + wchar for the process
+    (/proc/<pid>/io) less the bytes it sent us through its pipes, so repeating an unchanged
+    progress report is not life. Where /proc has no io file, only progress counts."""
+
+    def __init__(self, pid: int, timeout: float) -> None:
+        self.pid = pid
+        self.timeout = timeout
+        self.piped = 0  # bytes we have read from the process's stdout and stderr
+        self.last_life = self.io_sampled = time.monotonic()
+        self.io = self._file_io()
+
+    def alive(self) -> None:
+        self.last_life = time.monotonic()
+
+    def stalled(self) -> bool:
+        now = time.monotonic()
+        if now - self.io_sampled >= IO_SAMPLE_INTERVAL_S:
+            self.io_sampled = now
+            io = self._file_io()
+            if io is not None and io != self.io:
+                self.io = io
+                self.last_life = now
+        return now - self.last_life > self.timeout
+
+    def _file_io(self) -> int | None:
+        try:
+            with open(f"/proc/{self.pid}/io", encoding="ascii") as f:
+                counters = dict(line.split(":", 1) for line in f if ":" in line)
+            return int(counters["rchar"]) + int(counters["wchar"]) - self.piped
+        except (OSError, KeyError, ValueError):
+            return None
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

@@ -18,6 +18,9 @@ from tests.downloader.media_inputs import make_video
 
 FIRST_PROGRESS_TIMEOUT_S = 60.0
 CANCEL_BOUND_S = 5.0  # the promise is 2 s; the bound tolerates a loaded machine
+TRICKLE_S = 3.0
+TRICKLE_BYTES = 8192
+TRICKLE_EVERY_S = 0.1
 FORGED = MediaInfo(kind="video", size=1, vcodec="h264", pix_fmt="yuv420p", video_stream=0, duration=10.0)
 
 
@@ -77,6 +80,37 @@ def test_a_stuck_input_is_a_stall(tmp_path: Path) -> None:
         assert ffmpeg_children() == []
     finally:
         os.close(writer)
+
+
+def test_an_input_that_still_delivers_bytes_is_not_a_stall(tmp_path: Path) -> None:
+    """ffmpeg reads a slow trickle for longer than the stall timeout without reporting progress
+    (it is still probing): reading is life. When the trickle stops, the guard fires."""
+    fifo = tmp_path / "slow.ts"
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR)
+    stop = threading.Event()
+
+    def trickle() -> None:
+        ends = time.monotonic() + TRICKLE_S
+        while time.monotonic() < ends and not stop.is_set():
+            os.write(writer, bytes(TRICKLE_BYTES))
+            stop.wait(TRICKLE_EVERY_S)
+
+    feeder = threading.Thread(target=trickle)
+    out = tmp_path / "spool"
+    out.mkdir()
+    began = time.monotonic()
+    feeder.start()
+    try:
+        with pytest.raises(MediaError, match="stalled"):
+            make_playable_video(fifo, out, FORGED, stall_timeout=1.0)
+        took = time.monotonic() - began
+    finally:
+        stop.set()
+        feeder.join(CANCEL_BOUND_S)
+        os.close(writer)
+    assert took >= TRICKLE_S, f"stalled after {took:.2f} s while bytes were still coming"
+    assert list(out.iterdir()) == []
 
 
 def test_a_failure_carries_ffmpegs_last_error_lines(tmp_path: Path) -> None:
