@@ -403,6 +403,8 @@ def make_thumbnail(
             if made < THUMB_MAX_BYTES:
                 os.replace(tmp, out_path)
                 return out_path
+        else:
+            break  # too heavy even at the lowest quality
     tmp.unlink(missing_ok=True)
     log.info("no thumbnail from %s: no frame, or none under %d bytes", source, THUMB_MAX_BYTES)
     return None
