@@ -25,18 +25,18 @@ from core.formats import FORMAT_SORT
 from core.media_keys import final_key
 from downloader import media
 from downloader.errors import LimitExceeded
+from downloader.ffmpeg import Cancelled
+from downloader.media_split import split_video
 from ipc.messages import JobAssign, Probe
 
 log = logging.getLogger("downloader.engine")
 
 MEDIA_STEM = "media"  # spool/<job>/media.<ext>: our name, never the title
 THUMB_STEM = "thumb"
+COVER_NAME = "cover.jpg"  # the thumbnail sent with the file
+CONVERT_STEPS = 1000  # ffmpeg's progress is a fraction; the status shows it as a share of this
 YTDLP_RETRIES = 1  # our own retries (JOB_ATTEMPTS, with back-off) do the rest
 FRAGMENT_RETRIES = 3  # a lost HLS segment is fetched again before the job fails
-
-
-class Cancelled(Exception):
-    """The job was cancelled (or taken from this worker) while it ran."""
 
 
 @dataclass
@@ -54,7 +54,7 @@ class Control:
 
     def check(self) -> None:
         if self.cancel.is_set():
-            raise Cancelled()
+            raise Cancelled("the job was cancelled")
 
 
 @dataclass(frozen=True)
@@ -191,14 +191,14 @@ class Engine:
             "default": str(folder / f"{MEDIA_STEM}.%(ext)s"),
             "thumbnail": str(folder / THUMB_STEM),
         }
-        ydl.params["writethumbnail"] = bool(probe.thumbnail)
+        ydl.params["writethumbnail"] = bool(probe.thumbnail) and key.startswith("a:")  # an audio's cover
         ydl.format_selector = ydl.build_format_selector(formats.ytdlp_format(key))
         control.check()
         done = ydl.process_ie_result(dict(info), download=True)
         source = _downloaded_path(done, folder)
         control.check()
         control.phase = "converting"
-        files = self._prepare(source, folder, key, control)
+        files = self._prepare(source, folder, key, control, info)
         title = str(info.get("title") or "")
         performer = str(info.get("artist") or info.get("uploader") or info.get("channel") or "")
         return DownloadResult(media_key, key, probe, title, performer, files)
@@ -228,53 +228,81 @@ class Engine:
 
     # ---- making it playable ----------------------------------------------------------------
 
-    def _prepare(self, source: Path, folder: Path, key: str, control: Control) -> list[MediaFile]:
-        thumb_source = next((p for p in folder.iterdir() if p.stem == THUMB_STEM), None)
+    def _prepare(self, source: Path, folder: Path, key: str, control: Control, info: dict[str, Any]) -> list[MediaFile]:
+        """The downloaded file as Telegram plays it: an H.264/AAC faststart MP4 (split in parts
+        over the upload cap), or the audio, or, for anything ffprobe can't read, a document."""
 
         def progress(fraction: float) -> None:
-            control.done_bytes, control.total_bytes = int(fraction * 1000), 1000
+            control.done_bytes, control.total_bytes = int(fraction * CONVERT_STEPS), CONVERT_STEPS
 
-        info = media.inspect(source)
-        if key.startswith("a:") and info.kind in ("audio", "video"):
-            path = media.make_audio(source, folder, key[2:], control.cancel, progress)
-            thumb = media.make_thumbnail(thumb_source, folder / "cover.jpg") if thumb_source else None
-            return [_file(path, "audio", round(info.duration), thumbnail=thumb)]
-        if info.kind == "video":
-            path = media.make_playable_video(source, folder, info, control.cancel, progress)
-            final = media.inspect(path)
-            thumb = media.make_thumbnail(thumb_source or path, folder / "cover.jpg", at_seconds=None)
-            return self._split_if_needed(path, folder, final, thumb, control)
-        if info.kind == "audio":
-            return [_file(source, "audio", round(info.duration))]
+        found = media.inspect(source, cancel=control.cancel)
+        attrs = media.send_attributes(found, info)
+        if key.startswith("a:") and found.audio_stream is not None and found.kind != "other":
+            path = media.make_audio(
+                source,
+                folder,
+                key[2:],
+                control.cancel,
+                progress,
+                info=found,
+                title=attrs.title,
+                performer=attrs.performer,
+            )
+            _drop(source, path)
+            cover = next((p for p in folder.iterdir() if p.stem == THUMB_STEM), None)
+            thumb = media.make_thumbnail(cover, folder / COVER_NAME) if cover else None
+            return [_file(path, "audio", attrs.duration, thumbnail=thumb)]
+        if found.kind == "video":
+            path = media.make_playable_video(source, folder, found, control.cancel, progress)
+            _drop(source, path)
+            final = media.inspect(path, cancel=control.cancel)
+            # A frame of the video itself: a platform's picture may have another aspect ratio.
+            thumb = media.make_thumbnail(path, folder / COVER_NAME, info=final, cancel=control.cancel)
+            return self._split_if_needed(path, folder, final, media.send_attributes(final, info), thumb, control)
+        if found.kind == "audio":
+            return [_file(source, "audio", attrs.duration)]
         return [_file(source, "document", 0)]
 
     def _split_if_needed(
-        self, path: Path, folder: Path, info: media.MediaInfo, thumb: Path | None, control: Control
+        self,
+        path: Path,
+        folder: Path,
+        found: media.MediaInfo,
+        attrs: media.SendAttributes,
+        thumb: Path | None,
+        control: Control,
     ) -> list[MediaFile]:
         cap = self.settings.backend_upload_limit_mb * MIB
         if path.stat().st_size <= cap:
-            return [_file(path, "video", round(info.duration), info.width, info.height, thumb)]
+            return [_file(path, "video", attrs.duration, attrs.width, attrs.height, thumb)]
         if not self.settings.split_large_files:
             raise LimitExceeded("too_large", {"limit": cap // MIB})
-        parts = media.split_video(path, folder, cap, info, control.cancel, None)
+        parts = split_video(path, folder, cap, found, control.cancel, None)
+        path.unlink(missing_ok=True)
         out = []
         for number, part in enumerate(parts, 1):
-            part_info = media.inspect(part)
+            part_attrs = media.send_attributes(media.inspect(part, cancel=control.cancel))
+            size = part.stat().st_size
             out.append(
                 MediaFile(
                     part,
                     "video",
-                    part.stat().st_size,
-                    round(part_info.duration),
-                    part_info.width,
-                    part_info.height,
+                    size,
+                    part_attrs.duration,
+                    part_attrs.width,
+                    part_attrs.height,
                     thumb,
                     number,
                     len(parts),
                 )
             )
-        path.unlink(missing_ok=True)
         return out
+
+
+def _drop(source: Path, kept: Path) -> None:
+    """The download once its playable copy exists (a file that needed nothing was moved)."""
+    if source != kept:
+        source.unlink(missing_ok=True)
 
 
 def _file(
