@@ -38,6 +38,7 @@ def play(*parts: list[tuple]) -> Breaker:
     breaker = Breaker(THRESHOLD, RECOVERY)
     for number, step in enumerate(step for part in parts for step in part):
         now, action, job, *rest = step
+        got: Verdict | Transition | None
         if action == "admit":
             expected, state = rest
             got = breaker.admit(job, now).verdict
@@ -222,7 +223,7 @@ def test_two_processes_share_one_breaker_and_alert_once(two_processes, settings)
     clock = Clock()
     alerts: list[tuple[str, str]] = []
 
-    def record_alert(kind: str, text_key: str, **values: object) -> bool:
+    def record_alert(kind: str, text_key: str, /, **values: object) -> bool:
         alerts.append((kind, text_key))
         return True
 
@@ -318,6 +319,11 @@ def hammer(db_path: str, worker: int) -> None:
     db.close()
 
 
+def output_of(proc: trio.Process) -> trio.abc.ReceiveStream:
+    assert proc.stdout is not None
+    return proc.stdout
+
+
 async def read_line(stream: trio.abc.ReceiveStream, buffer: bytearray) -> str:
     while b"\n" not in buffer:
         chunk = await stream.receive_some()
@@ -349,10 +355,11 @@ async def test_processes_hammering_one_platform_agree_and_alert_once(tmp_path):
         buffers = [bytearray() for _ in procs]
         with trio.fail_after(DEADLINE):
             for proc, buffer in zip(procs, buffers, strict=True):
-                assert await read_line(proc.stdout, buffer) == "ready"
+                assert await read_line(output_of(proc), buffer) == "ready"
             for proc in procs:
+                assert proc.stdin is not None
                 await proc.stdin.send_all(b"go\n")
-            results = [json.loads(await read_line(p.stdout, b)) for p, b in zip(procs, buffers, strict=True)]
+            results = [json.loads(await read_line(output_of(p), b)) for p, b in zip(procs, buffers, strict=True)]
             codes = [await proc.wait() for proc in procs]
         assert codes == [0] * WORKERS
         verdicts = [v for result in results for v in result]

@@ -143,11 +143,11 @@ class _Quiet:
 
 def run_ytdlp(url: str, *, download: bool = False, **params: object) -> BaseException:
     """Run yt-dlp on `url` and return what it raised (failing the test if it raised nothing)."""
-    options = {"quiet": True, "no_warnings": True, "noprogress": True, "socket_timeout": SOCKET_TIMEOUT}
-    options["logger"] = _Quiet()
+    options: dict[str, object] = {"quiet": True, "no_warnings": True, "noprogress": True, "logger": _Quiet()}
+    options["socket_timeout"] = SOCKET_TIMEOUT
     options.update(params)
     try:
-        with yt_dlp.YoutubeDL(options) as ydl:  # type: ignore[arg-type]
+        with yt_dlp.YoutubeDL(options) as ydl:
             ydl.extract_info(url, download=download)
     except BaseException as exc:
         return exc
@@ -284,7 +284,8 @@ def _layout_changed(ie: InfoExtractor, video_id: str) -> None:
 
 
 def _broken(ie: InfoExtractor, video_id: str) -> None:
-    {}["videoDetails"]  # what a changed page does to an extractor that expects a key
+    player: dict[str, object] = {}
+    player["videoDetails"]  # what a changed page does to an extractor that expects a key
 
 
 class _Refused(ClassifiedError):
@@ -424,7 +425,7 @@ def test_a_crash_inside_an_extractor_is_the_extractor_but_ours_is_internal(serve
     assert broken.cls is ErrorClass.EXTRACTOR and broken.platform_fault and "KeyError" in broken.reason
 
     def our_hook(progress: dict) -> None:
-        {}["bytes"]  # a bug of ours, called by yt-dlp during a real download
+        progress.pop("no such key, in our code")  # a bug of ours, called by yt-dlp during a real download
 
     exc = run_ytdlp(server.url("/video.mp4"), download=True, progress_hooks=[our_hook], paths={"home": str(tmp_path)})
     ours = classify(exc)
