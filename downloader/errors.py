@@ -14,7 +14,10 @@ found", "unavailable") which would misread a "503 Service Unavailable" if they c
 
 Decisions worth knowing:
 - HTTP 403 is `private`: the site refuses us this item; retrying gets the same answer and the
-  platform is not broken (a private file on one site must not pause the whole platform).
+  platform is not broken (a private file on one site must not pause the whole platform). But a 403
+  on the media itself, after the page was read ("unable to download video data"), is `extractor`:
+  the platform refused the stream URLs yt-dlp worked out (YouTube does this), so it is retried and
+  counts against the breaker.
 - HTTP 5xx, resets, timeouts, truncated reads, TLS errors are `network`: transient, and they count
   against the breaker (the platform, or our way to it, is failing for everyone).
 - `extractor` (yt-dlp could not read the site: `ExtractorError(expected=False)`, "No video formats
@@ -37,6 +40,7 @@ import errno
 import http.client
 import logging
 import math
+import random
 import re
 import socket
 import ssl
@@ -57,6 +61,7 @@ from yt_dlp.utils import (
     UserNotLive,
 )
 
+from core.backoff import Backoff
 from core.config import MIB, Settings
 from core.texts import text
 from core.texts.fa import persian_digits
@@ -71,6 +76,7 @@ __all__ = [
     "classify",
     "failure_text",
     "log_failure",
+    "retry_delay",
     "user_text",
 ]
 
@@ -294,6 +300,9 @@ RULES: tuple[Rule, ...] = (
         pattern=_words(r"larger than max-filesize", r"file is too (?:large|big)"),
     ),
     Rule(_C.TOO_LONG, pattern=_words(r"(?:video|media|duration) is too long", r"longer than the maximum")),
+    # A media URL refused after the page was read: the platform's protection (expired or unsigned
+    # stream URLs), not the item; a new try extracts fresh URLs.
+    Rule(_C.EXTRACTOR, pattern=_words(r"unable to download video data: HTTP Error 403")),
     # -- exception types and HTTP statuses
     Rule(_C.UNSUPPORTED, _is(UnsupportedError)),
     Rule(_C.RATE_LIMITED, _status(429)),
@@ -458,6 +467,29 @@ def _parse_retry_after(value: str, now: float | None = None) -> float | None:
     if not math.isfinite(seconds):
         return None
     return max(seconds, 0.0)
+
+
+# ---- retries -------------------------------------------------------------------------------------
+
+
+def retry_delay(
+    failure: Failure, attempts: int, max_attempts: int, backoff: Backoff, rng: random.Random | None = None
+) -> float | None:
+    """Seconds to wait before the next try, or None to fail for good now.
+
+    `attempts` counts the tries made, this failed one included (the job's `attempts` column);
+    `max_attempts` is JOB_ATTEMPTS. Permanent classes fail at once. A platform's Retry-After is
+    respected, unless it is longer than the back-off's maximum: then the job fails now (users are
+    told to try later) instead of holding a slot for an hour.
+    """
+    if not failure.retryable or attempts >= max_attempts:
+        return None
+    delay = backoff.delay(attempts, rng)
+    if failure.retry_after is not None:
+        if failure.retry_after > backoff.maximum:
+            return None
+        delay = max(delay, failure.retry_after)
+    return delay
 
 
 # ---- what users and the log get ------------------------------------------------------------------

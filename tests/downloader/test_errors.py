@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import re
 import socket
 import stat
@@ -24,6 +25,7 @@ from yt_dlp.networking import Response
 from yt_dlp.networking.exceptions import HTTPError, TransportError
 from yt_dlp.utils import DownloadCancelled, DownloadError, ExtractorError, UserNotLive
 
+from core.backoff import Backoff
 from core.config import load_settings
 from core.texts import LANGUAGES
 from downloader.errors import (
@@ -34,6 +36,7 @@ from downloader.errors import (
     classify,
     failure_text,
     log_failure,
+    retry_delay,
     user_text,
 )
 
@@ -44,7 +47,7 @@ RETRY_AFTER = 7
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """Routes: /status/<code>, /cut, /hang, /page (HTML, no media), /video.mp4, /partial.mp4."""
+    """Routes: /status/<code>, /cut, /hang, /page (HTML, no media), /video.mp4, /partial.mp4, /expiring.mp4."""
 
     server: LocalServer
 
@@ -72,6 +75,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         elif path == "/page":
             self._send(b"<html><head><title>No media</title></head><body><p>Just words.</p></body></html>", "text/html")
+        elif path == "/expiring.mp4":  # the page is read fine, the media URL is then refused
+            if self.server.requests.count(self.path) == 1:
+                self._send(b"\0" * VIDEO_BYTES, "video/mp4")
+            else:
+                self.send_error(403)
         elif path == "/video.mp4":
             self._send(b"\0" * VIDEO_BYTES, "video/mp4")
         elif path == "/partial.mp4":
@@ -214,6 +222,13 @@ def test_a_download_cut_half_way_is_a_network_failure(server, tmp_path):
     failure = classify(exc)
     assert failure.cls is ErrorClass.NETWORK, failure
     assert failure.retryable and failure.platform_fault
+
+
+def test_a_media_url_refused_after_extraction_is_the_extractor_not_the_item(server, tmp_path):
+    exc = run_ytdlp(server.url("/expiring.mp4"), download=True, paths={"home": str(tmp_path)})
+    failure = classify(exc)
+    assert "unable to download video data: HTTP Error 403" in failure.reason
+    assert failure.cls is ErrorClass.EXTRACTOR and failure.retryable and failure.platform_fault
 
 
 @pytest.mark.skipif(
@@ -531,3 +546,18 @@ def test_failure_struct_is_frozen_and_round_trips():
     with pytest.raises(AttributeError):
         failure.cls = ErrorClass.NETWORK  # type: ignore[misc]
     assert msgspec.msgpack.decode(msgspec.msgpack.encode(failure), type=Failure) == failure
+
+
+def test_transient_classes_are_retried_with_backoff_up_to_the_attempts_and_permanent_ones_never():
+    backoff = Backoff(base=2.0, maximum=60.0, jitter=0.0)
+    network = Failure(ErrorClass.NETWORK, "reset")
+    assert [retry_delay(network, n, 3, backoff) for n in (1, 2, 3)] == [2.0, 4.0, None]
+    assert retry_delay(Failure(ErrorClass.NOT_FOUND, "404"), 1, 3, backoff) is None
+    assert retry_delay(Failure(ErrorClass.LOGIN_REQUIRED, "login"), 1, 3, backoff) is None
+    limited = Failure(ErrorClass.RATE_LIMITED, "429", retry_after=30.0)
+    assert retry_delay(limited, 1, 3, backoff) == 30.0  # the platform's wait, not ours
+    assert retry_delay(Failure(ErrorClass.RATE_LIMITED, "429", retry_after=3600.0), 1, 3, backoff) is None
+    jittered = Backoff(base=2.0, maximum=60.0)
+    assert retry_delay(network, 1, 3, jittered, random.Random(5)) == retry_delay(
+        network, 1, 3, jittered, random.Random(5)
+    )
