@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import random
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import sqlite_utils
 
 from core import outbox
+from core.backoff import Backoff, retry_delay
 from core.callback_data import codec_for
 from core.config import Settings
 from core.db import write_tx
@@ -27,8 +27,6 @@ from core.status import cancel_keyboard
 from core.texts import digits, text
 
 log = logging.getLogger("jobs")
-
-RETRY_JITTER = 0.2  # ± this fraction of a retry delay, so retries of many jobs spread out
 
 
 @dataclass(frozen=True)
@@ -98,11 +96,6 @@ def status_target(db: sqlite_utils.Database, job: Job) -> int | None:
     return row[0] if row else None
 
 
-def retry_delay(settings: Settings, attempt: int, rng: random.Random | None = None) -> float:
-    base = min(settings.job_retry_max_delay, settings.job_retry_delay * 2 ** max(0, attempt - 1))
-    return max(0.0, base * (1 + RETRY_JITTER * (2 * (rng or random).random() - 1)))
-
-
 @dataclass(frozen=True)
 class Failure:
     """What went wrong, as a class of downloader.errors and the raw reason (for the log only)."""
@@ -111,12 +104,12 @@ class Failure:
     reason: str
     retryable: bool
     values: dict[str, Any] | None = None  # for the user's text, e.g. {"limit": 50}
+    retry_after: float | None = None  # seconds the platform asked us to wait
 
 
 def error_text(lang: str, failure: Failure) -> str:
-    values = {k: digits(lang, v) if isinstance(v, int | float) else v for k, v in (failure.values or {}).items()}
     try:
-        return text(lang, f"error_{failure.error_class}", **values)
+        return text(lang, f"error_{failure.error_class}", **(failure.values or {}))
     except KeyError:
         return text(lang, "error_internal")
 
@@ -141,8 +134,8 @@ def fail(
             return False, []
         now = time.time()
         target = status_target(db, job)
-        if failure.retryable and job.attempts < settings.job_attempts:
-            delay = retry_delay(settings, job.attempts)
+        delay = retry_delay(failure, job.attempts, settings.job_attempts, Backoff.for_jobs(settings))
+        if delay is not None:
             db.execute(
                 "UPDATE jobs SET state = 'queued', worker = NULL, not_before = ?, error_class = ?, error = ?,"
                 " updated_at = ? WHERE id = ?",

@@ -24,7 +24,7 @@ from core.config import MIB, Settings
 from core.formats import FORMAT_SORT
 from core.media_keys import final_key
 from downloader import media
-from downloader.errors import LimitExceeded
+from downloader.errors import ClassifiedError, ErrorClass
 from downloader.ffmpeg import Cancelled
 from downloader.media_split import split_video
 from ipc.messages import JobAssign, Probe
@@ -89,8 +89,9 @@ class DownloadResult:
 class _Hooked:
     """A pooled YoutubeDL and the control of the job it runs now (its hook reports there)."""
 
-    def __init__(self, ydl: yt_dlp.YoutubeDL) -> None:
+    def __init__(self, ydl: yt_dlp.YoutubeDL, cookiefile: Path | None = None) -> None:
         self.ydl = ydl
+        self.cookiefile = cookiefile
         self.control = Control()
         ydl.add_progress_hook(self._hook)
 
@@ -105,7 +106,7 @@ class _Hooked:
         c.speed = float(status.get("speed") or 0.0)
         c.eta = float(status.get("eta") or 0.0)
         if c.max_bytes and done > c.max_bytes:
-            raise LimitExceeded("too_large", {"limit": c.max_bytes // MIB})
+            raise ClassifiedError(f"over the cap of {c.max_bytes // MIB} MiB while downloading", ErrorClass.TOO_LARGE)
 
 
 class Engine:
@@ -143,12 +144,16 @@ class Engine:
             opts["proxy"] = proxy
         return opts
 
-    def bind(self, slot: int, control: Control) -> None:
-        """Let `control` receive the progress of the slot's next job (and cancel it)."""
+    def bind(self, slot: int, control: Control, cookiefile: Path | None = None) -> None:
+        """Let `control` receive the progress of the slot's next job (and cancel it). A job with
+        cookies gets a YoutubeDL of its own: the cookie jar is read once per object."""
         with self._lock:
             hooked = self._pool.get(slot)
-            if hooked is None:
-                hooked = self._pool[slot] = _Hooked(yt_dlp.YoutubeDL(self.options(slot)))
+            if hooked is None or hooked.cookiefile is not None or cookiefile is not None:
+                options = self.options(slot)
+                if cookiefile is not None:
+                    options["cookiefile"] = str(cookiefile)
+                hooked = self._pool[slot] = _Hooked(yt_dlp.YoutubeDL(options), cookiefile)
         control.max_bytes = self.settings.max_file_bytes
         hooked.control = control
 
@@ -185,7 +190,7 @@ class Engine:
         self._check_limits(probe)
         key = formats.resolve(job.format_key or "best", probe, audio_format)
         if key is None:
-            raise LimitExceeded("too_large", {"limit": self.settings.max_file_bytes // MIB})
+            raise ClassifiedError("no format fits the cap", ErrorClass.TOO_LARGE)
         folder.mkdir(parents=True, exist_ok=True)
         ydl.params["outtmpl"] = {
             "default": str(folder / f"{MEDIA_STEM}.%(ext)s"),
@@ -221,10 +226,10 @@ class Engine:
 
     def _check_limits(self, probe: Probe) -> None:
         if probe.is_live:
-            raise LimitExceeded("live", {})
+            raise ClassifiedError("a live stream", ErrorClass.LIVE)
         limit_s = self.settings.max_duration_min * 60
         if probe.duration and probe.duration > limit_s:
-            raise LimitExceeded("too_long", {"limit": round(self.settings.max_duration_min)})
+            raise ClassifiedError(f"{probe.duration:.0f} s is over {limit_s:.0f} s", ErrorClass.TOO_LONG)
 
     # ---- making it playable ----------------------------------------------------------------
 
@@ -276,7 +281,7 @@ class Engine:
         if path.stat().st_size <= cap:
             return [_file(path, "video", attrs.duration, attrs.width, attrs.height, thumb)]
         if not self.settings.split_large_files:
-            raise LimitExceeded("too_large", {"limit": cap // MIB})
+            raise ClassifiedError(f"over the upload cap of {cap // MIB} MiB", ErrorClass.TOO_LARGE)
         parts = split_video(path, folder, cap, found, control.cancel, None)
         path.unlink(missing_ok=True)
         out = []

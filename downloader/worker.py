@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import sqlite_utils
 import trio
@@ -19,9 +20,11 @@ from core import jobs as job_rows
 from core import spool
 from core.child import ChildContext
 from core.db import write_tx
+from downloader.circuit import GENERIC, SharedCircuits, breaker_key
 from downloader.commit import commit_download
+from downloader.cookies import CookieStore, platform_name
 from downloader.engine import Cancelled, Control, DownloadResult, Engine, ProbeResult
-from downloader.errors import classify
+from downloader.errors import ClassifiedError, ErrorClass, Failure, classify, for_job
 from ipc.channels import JobWorker, Pusher
 from ipc.messages import (
     JobAssign,
@@ -58,6 +61,8 @@ class Worker:
         events: Pusher,
         outbox: Pusher,
         engine: Engine,
+        circuits: SharedCircuits,
+        cookies: CookieStore,
     ) -> None:
         self.ctx = ctx
         self.settings = ctx.settings
@@ -66,6 +71,8 @@ class Worker:
         self.events = events
         self.outbox = outbox
         self.engine = engine
+        self.circuits = circuits
+        self.cookies = cookies
         self.running: dict[int, Running] = {}
 
     async def run(self) -> None:
@@ -97,8 +104,19 @@ class Worker:
         await self._event(JobStarted(job_id=job.job_id, lease=job.lease, worker=self.ctx.name))
         folder = spool.job_dir(self.settings, job.job_id)
         committed = False
+        breaker = breaker_key(job.platform or GENERIC, job.url)
+        cookie: Path | None = None
         try:
-            self.engine.bind(slot, control)
+            admission = self.circuits.admit(breaker, job.job_id)
+            if not admission.allowed:
+                raise ClassifiedError(f"the {breaker} breaker is open", ErrorClass.UNAVAILABLE, admission.retry_in)
+            cookie = self.cookies.pick(platform_name(job.platform or GENERIC))
+            cookiefile = None
+            if cookie is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+                cookiefile = self.cookies.copy_for_job(cookie, folder)
+                self.cookies.mark_used(cookie)
+            self.engine.bind(slot, control, cookiefile)
             if job.task == "probe":
                 result: ProbeResult | DownloadResult = await trio.to_thread.run_sync(
                     self.engine.probe, slot, job, abandon_on_cancel=True
@@ -113,11 +131,17 @@ class Worker:
                     self.engine.download, slot, job, folder, audio, on_probe, abandon_on_cancel=True
                 )
             committed = await self._done(job, result, str(folder))
+            self.circuits.record(breaker, job.job_id, None)
         except Cancelled:
             why = self.running[job.job_id].stopped_because or "cancelled"
             log.info("job %d stopped: %s", job.job_id, why)
+            self.circuits.record(breaker, job.job_id, Failure(ErrorClass.CANCELLED, why))
         except Exception as exc:
-            await self._failed(job, exc)
+            failure = classify(exc)
+            self.circuits.record(breaker, job.job_id, failure)
+            if cookie is not None:
+                self.cookies.after_failure(cookie, failure)
+            await self._failed(job, failure)
         finally:
             del self.running[job.job_id]
             self.ctx.busy = len(self.running)
@@ -155,17 +179,17 @@ class Worker:
         )
         return True
 
-    async def _failed(self, job: JobAssign, exc: Exception) -> None:
-        failure = classify(exc)
-        log.info("job %d (%s) failed: %s", job.job_id, job.task, failure.reason)
-        final, notices = job_rows.fail(self.db, self.settings, job.job_id, failure, lease=job.lease)
+    async def _failed(self, job: JobAssign, failure: Failure) -> None:
+        final, notices = job_rows.fail(
+            self.db, self.settings, job.job_id, for_job(failure, self.settings), lease=job.lease
+        )
         for item_id in notices:
             self.outbox.send_nowait(OutboxNotice(item_id=item_id))
         event = JobFailed(
             job_id=job.job_id,
             lease=job.lease,
             worker=self.ctx.name,
-            error_class=failure.error_class,
+            error_class=failure.cls.value,
             retryable=failure.retryable,
             final=final,
         )

@@ -155,7 +155,8 @@ class Dispatcher:
         now = time.time()
         with write_tx(self.db):
             row = self.db.execute(
-                "SELECT state, lease, attempts, url, chat_id, user_id, format_key FROM jobs WHERE id = ?", [job_id]
+                "SELECT state, lease, attempts, url, chat_id, user_id, format_key, platform FROM jobs WHERE id = ?",
+                [job_id],
             ).fetchone()
             if row is None or row[0] != "queued":
                 return None
@@ -174,6 +175,7 @@ class Dispatcher:
             user_id=row[5],
             format_key=row[6] or "",
             attempt=attempts,
+            platform=row[7] or "",
         )
 
     # ---- workers' signs of life ----------------------------------------------------------------

@@ -151,8 +151,10 @@ class JobEvents:
             else:
                 # A probe, or a download that met a playlist: the gateway takes it from here.
                 self.dispatcher.released(job.id)
+                # The probe's try does not count against the download's tries.
                 self.db.execute(
-                    "UPDATE jobs SET state = 'queued', worker = NULL, media_key = ?, updated_at = ? WHERE id = ?",
+                    "UPDATE jobs SET state = 'queued', worker = NULL, attempts = 0, media_key = ?, updated_at = ?"
+                    " WHERE id = ?",
                     [event.media_key, now, job.id],
                 )
                 fresh = job_rows.load(self.db, job.id, self.settings)

@@ -140,6 +140,7 @@ class JobAssign(_Tagged, frozen=True, kw_only=True):
     user_id: int
     format_key: str
     attempt: int
+    platform: str = ""  # yt-dlp's extractor for the URL, as far as the URL tells (breakers, cookies)
     slot: str = "any"  # the kind of credit it answers (CREDIT_KINDS)
     v: int = 2
 

@@ -14,9 +14,16 @@ def language_for(language_code: str | None, default: str = "fa") -> str:
 
 
 def text(lang: str, key: str, **values: object) -> str:
+    """The text `key` in `lang` (Persian when missing), with `values` filled in; numbers among
+    them are written in the reader's digits."""
     table = LANGUAGES.get(lang, fa.TEXTS)
     template = table.get(key) or fa.TEXTS[key]
-    return template.format(**values) if values else template
+    if not values:
+        return template
+    shown = {
+        k: digits(lang, v) if isinstance(v, int | float) and not isinstance(v, bool) else v for k, v in values.items()
+    }
+    return template.format(**shown)
 
 
 _PERSIAN_DIGITS = str.maketrans("0123456789.", "۰۱۲۳۴۵۶۷۸۹٫")

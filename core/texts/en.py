@@ -49,9 +49,69 @@ TEXTS: dict[str, str] = {
     "format_height": "{height}p",
     "settings_saved": "Saved.",
     "language_name": "English",
-    # ---- failures (core.jobs; one per class of downloader.errors) ----
-    "error_unsupported": "This link is not something I can download. Send a link to a video or audio page.",
-    "error_not_found": "I couldn't find anything at this link. Check that it is right and that the media still exists.",
-    "error_too_large": "This file is larger than Telegram lets me send ({limit} MB). Try a lower quality.",
-    "error_internal": "Something broke on my side while fetching this link. Please try again in a while.",
+    # ---- failures: error classes, circuit breakers, cookies, alerts (helper/failures) ----------
+    # One text per downloader.errors class: what happened and what the user can do.
+    "error_unsupported": (
+        "I couldn't find a video or audio file at this link, so it can't be downloaded. "
+        "Please check the link, or send the link of the post itself."
+    ),
+    "error_private": (
+        "This video is private, for members only, or has been deleted, so I can't download it. "
+        "If it is yours, make it public and send the link again."
+    ),
+    "error_login_required": (
+        "This video can only be watched when signed in (for example, it is age-restricted), "
+        "so I can't download it. Please send another link."
+    ),
+    "error_bot_check": (
+        "The site is asking the bot to prove it is not a robot, so downloads from it are on hold for now. "
+        "Please try again later."
+    ),
+    "error_geo_blocked": "This video is blocked in the country the bot downloads from, so I can't get it. Sorry!",
+    "error_not_found": (
+        "I couldn't find anything at this link; it may have been removed. Please check the link and send it again."
+    ),
+    "error_too_large": (
+        "This file is bigger than {limit} MB, the most I can send. Please choose a lower quality or audio only."
+    ),
+    "error_too_long": "This video is longer than {limit} minutes, the longest I accept. Please send a shorter one.",
+    "error_live": (
+        "This is a live stream, or it hasn't started yet. "
+        "Send the link again once the stream has ended and I'll download the recording."
+    ),
+    "error_rate_limited": (
+        "The site is limiting how often the bot may download right now. Please try again in a few minutes."
+    ),
+    "error_network": "I couldn't reach the site: the connection kept failing. Please try again in a few minutes.",
+    "error_disk_full": (
+        "The bot's storage is full at the moment and the admins have been told. Please try again a little later."
+    ),
+    "error_forbidden_address": (
+        "This link points to a private or local network address, which the bot does not download from."
+    ),
+    "error_unavailable": (
+        "Downloads from this site are temporarily unavailable. Please try again in about {minutes} min."
+    ),
+    "error_cancelled": "The download was cancelled. Send the link again whenever you like.",
+    "error_extractor": (
+        "This site has changed and the downloader can't read it at the moment. "
+        "Please try again later; the bot is updated regularly."
+    ),
+    "error_internal": (
+        "Something failed inside the bot while handling this link; the admins can see the details. "
+        "Please try again a little later."
+    ),
+    # Alerts to the admins (core.alerts).
+    "alert_circuit_open": (
+        "⚠️ {platform}: downloads paused after {failures} failures in a row on the platform's side "
+        '(last: {error}). Users hear "temporarily unavailable"; one test download is let through '
+        "in {seconds} s."
+    ),
+    "alert_circuit_closed": "✅ {platform}: a test download worked; downloads are open again.",
+    "alert_cookies_set_aside": (
+        "🍪 {platform}: the cookie file {file} was set aside ({reason}). "
+        "Put a fresh export in its place with mode 0600; a replaced file is used again by itself."
+    ),
+    "alert_disk_full": "💽 Disk full: a download failed for lack of space in {path}. Please free some space.",
+    # ---- end of failures ----------------------------------------------------------------------
 }
