@@ -49,4 +49,4 @@ def final_key(info: Mapping[str, Any]) -> str:
     extractor = str(info.get("extractor_key") or "Generic")
     if extractor != "Generic" and info.get("id"):
         return f"{extractor}:{info['id']}"
-    return "url:" + normalize(str(info.get("url") or info.get("webpage_url") or ""))
+    return "url:" + normalize(str(info.get("webpage_url") or info.get("url") or ""))

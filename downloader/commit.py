@@ -30,6 +30,8 @@ def commit_download(
             log.info("job %d: download finished, but the job moved on (%s); discarding it", job_id, job and job.state)
             return None
         now = time.time()
+        # A playlist's entry keeps the title the playlist gave it (a feed item's, not the file's name).
+        title = job.title if job.parent_id is not None and job.title else result.title
         size = sum(f.size for f in result.files)
         first = result.files[0]
         meta = {**job.meta, "duration": first.duration, "width": first.width, "height": first.height}
@@ -62,7 +64,7 @@ def commit_download(
                 duration=f.duration,
                 width=f.width,
                 height=f.height,
-                title=result.title,
+                title=title,
                 performer=result.performer if f.kind == "audio" else "",
                 reply_to=job.request_message_id,
                 media_key=result.media_key,

@@ -203,7 +203,7 @@ class Engine:
         source = _downloaded_path(done, folder)
         control.check()
         control.phase = "converting"
-        files = self._prepare(source, folder, key, control, info)
+        files = self._prepare(source, folder, key, control, done)  # `done`: the chosen format's details
         title = str(info.get("title") or "")
         performer = str(info.get("artist") or info.get("uploader") or info.get("channel") or "")
         return DownloadResult(media_key, key, probe, title, performer, files)

@@ -124,8 +124,11 @@ class Chat:
         self.bot = bot
         self.lang = lang
 
-    async def say(self, text: str, **extra: Any) -> int:
-        body = {"text": text, "first_name": f"User{self.user_id}", "language_code": self.lang, **extra}
+    async def say(self, text: str | None, **extra: Any) -> int:
+        """Send a message (text None: a photo with `caption=...`)."""
+        body = {"first_name": f"User{self.user_id}", "language_code": self.lang, **extra}
+        if text is not None:
+            body["text"] = text
         response = await self.http.post(f"/sandbox/users/{self.user_id}/messages", json=body)
         assert response.status_code == 200, response.text
         return int(response.json()["message_id"])
