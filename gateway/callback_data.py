@@ -138,9 +138,7 @@ def _read_key(path: Path) -> bytes:
             f"run `chmod 600 {path}` (or remove it: old buttons then expire)"
         )
     if info.st_size != KEY_BYTES:
-        raise CallbackKeyError(
-            f"{path} holds {info.st_size} bytes, not {KEY_BYTES}; remove it to have a new key made"
-        )
+        raise CallbackKeyError(f"{path} holds {info.st_size} bytes, not {KEY_BYTES}; remove it to have a new key made")
     key = path.read_bytes()
     if len(key) != KEY_BYTES:
         raise CallbackKeyError(f"{path} changed while being read")

@@ -9,10 +9,11 @@ Sources, in the order they appear in the text:
   gave no entities, a link inside `code`), cut where Telegram's own detection (tdlib's
   match_urls/fix_url) ends one: at spaces, <>"«», unbalanced brackets, and trailing .:;,('?!`.
 
-Links are de-duplicated by exact text (different spellings of one video share a request key and
-are merged there). Only http and https become jobs; links with other schemes (ftp://, tg://,
-mailto:...) come back in `unsupported`, so the user can be told that kind is not supported
-without a job being made (the downloader's egress guard refuses them anyway).
+Scheme and host come back lower-cased. Links are de-duplicated by exact text (different spellings
+of one video share a request key and are merged there). Only http and https become jobs; links
+with other schemes (ftp://, tg://, mailto:...) come back in `unsupported`, so the user can be told
+that kind is not supported without a job being made (the downloader's egress guard refuses them
+anyway).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ DEFAULT_SCHEME = "https"
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 _OPAQUE_SCHEME = re.compile(r"(mailto|tel|sms|javascript|data|magnet):", re.IGNORECASE)
+_AUTHORITY = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)([^/?#@]*@)?([^/?#]*)(.*)", re.DOTALL)
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # two UTF-16 units each
 # tdlib: a URL's host runs over letters, digits, ._~- and non-ASCII symbols (not spaces, not general
 # punctuation but ZWNJ/ZWJ and dashes); its path over everything but spaces, <>"«» and the same.
@@ -84,8 +86,16 @@ def _scheme(link: str) -> str:
 
 
 def _with_scheme(link: str) -> str:
-    """Telegram marks "youtu.be/x" as a url too; a link without a scheme is a web link."""
-    return link if _scheme(link) else f"{DEFAULT_SCHEME}://{link}"
+    """Telegram marks "youtu.be/x" as a url too: a link without a scheme is a web link. Scheme and
+    host are lower-cased (they are case-insensitive; yt-dlp's URL patterns mostly are not, and
+    phones capitalise a message's first letter: "Youtu.be/...")."""
+    if not _scheme(link):
+        link = f"{DEFAULT_SCHEME}://{link}"
+    match = _AUTHORITY.match(link)
+    if match is None:
+        return link
+    scheme, userinfo, host, rest = match.groups()
+    return f"{scheme.lower()}{userinfo or ''}{host.lower()}{rest}"
 
 
 def _plain_urls(text: str, covered: list[tuple[int, int]]) -> list[tuple[int, str]]:
@@ -96,7 +106,7 @@ def _plain_urls(text: str, covered: list[tuple[int, int]]) -> list[tuple[int, st
             continue
         url = _trim(match[0])
         if url.partition("://")[2]:
-            found.append((start, url))
+            found.append((start, _with_scheme(url)))
     return found
 
 

@@ -29,7 +29,12 @@ def url_entity(text: str, link: str, kind: str = "url", **extra: Any) -> dict[st
 
 
 def bot_api_message(message: dict[str, Any]) -> IncomingMessage:
-    raw_message = {"message_id": 7, "date": 1, "chat": {"id": 5, "type": "private"}, "from": {"id": 5, "first_name": "A"}}
+    raw_message = {
+        "message_id": 7,
+        "date": 1,
+        "chat": {"id": 5, "type": "private"},
+        "from": {"id": 5, "first_name": "A"},
+    }
     update = parse_update({"update_id": 1, "message": {**raw_message, **message}})
     assert isinstance(update, IncomingMessage)
     return update
@@ -39,12 +44,14 @@ def links_of(message: IncomingMessage, limit: int = LIMIT) -> LinkList:
     return find_links(message.text, message.entities, limit)
 
 
-def test_scheme_less_url_entities_become_https_links():
-    text = "youtu.be/dQw4w9WgXcQ and www.instagram.com/p/abc/"
-    message = bot_api_message(
-        {"text": text, "entities": [url_entity(text, "youtu.be/dQw4w9WgXcQ"), url_entity(text, "www.instagram.com/p/abc/")]}
-    )
-    assert links_of(message) == LinkList(["https://youtu.be/dQw4w9WgXcQ", "https://www.instagram.com/p/abc/"], 2)
+def test_scheme_less_url_entities_become_https_links_with_lower_case_hosts():
+    text = "Youtu.be/dQw4w9WgXcQ and www.Instagram.com/p/AbC/ or Http://EXAMPLE.com/V"
+    entities = [
+        url_entity(text, u) for u in ("Youtu.be/dQw4w9WgXcQ", "www.Instagram.com/p/AbC/", "Http://EXAMPLE.com/V")
+    ]
+    message = bot_api_message({"text": text, "entities": entities})
+    expected = ["https://youtu.be/dQw4w9WgXcQ", "https://www.instagram.com/p/AbC/", "http://example.com/V"]
+    assert links_of(message) == LinkList(expected, 3)
 
 
 def test_persian_text_and_emoji_before_a_link_do_not_shift_it():
@@ -82,7 +89,12 @@ def test_a_caption_and_its_entities_are_read():
 def test_a_forwarded_channel_post_with_text_links():
     text = "📢 کانال ما\nقسمت ۱\nقسمت ۲\n👇 همه در سایت: https://site.example/all"
     post = {
-        "forward_origin": {"type": "channel", "chat": {"id": -1001, "type": "channel", "title": "C"}, "message_id": 9, "date": 1},
+        "forward_origin": {
+            "type": "channel",
+            "chat": {"id": -1001, "type": "channel", "title": "C"},
+            "message_id": 9,
+            "date": 1,
+        },
         "text": text,
         "entities": [
             {"type": "bold", "offset": 0, "length": u16("📢 کانال ما")},
@@ -105,7 +117,9 @@ def test_mtproto_entities_are_read_the_same_way():
         mtproto_entity(e)
         for e in (
             raw.types.MessageEntityUrl(offset=start, length=u16("t.me/c/1")),
-            raw.types.MessageEntityTextUrl(offset=u16(text[: text.index("این")]), length=3, url="https://x.com/a/status/1"),
+            raw.types.MessageEntityTextUrl(
+                offset=u16(text[: text.index("این")]), length=3, url="https://x.com/a/status/1"
+            ),
         )
     )
     assert find_links(text, entities, LIMIT).links == ["https://t.me/c/1", "https://x.com/a/status/1"]
@@ -140,7 +154,9 @@ def test_other_schemes_are_returned_apart_and_not_counted():
     ]
     result = find_links(text, entities, LIMIT)
     assert result == LinkList(
-        ["https://ok.example/v"], 1, ["ftp://files.example/a.zip", "tg://resolve?domain=x", "mailto:someone@example.com"]
+        ["https://ok.example/v"],
+        1,
+        ["ftp://files.example/a.zip", "tg://resolve?domain=x", "mailto:someone@example.com"],
     )
 
 
@@ -158,7 +174,7 @@ def test_plain_urls_without_entities_end_where_telegram_ends_them():
         "لینک:https://example.com/ویدیو/۱ ممنون": "https://example.com/ویدیو/۱",
         # tdlib counts the Arabic comma as a path character, so Telegram's own entity includes it too
         "https://example.com/a، بعدی": "https://example.com/a،",
-        "HTTPS://EXAMPLE.COM/Path": "HTTPS://EXAMPLE.COM/Path",
+        "HTTPS://User@EXAMPLE.COM/Path?Q=A": "https://User@example.com/Path?Q=A",
     }
     for text, expected in cases.items():
         assert find_links(text, (), LIMIT).links == [expected], text
@@ -166,7 +182,10 @@ def test_plain_urls_without_entities_end_where_telegram_ends_them():
 
 def test_a_plain_url_already_marked_is_not_taken_twice_and_one_in_code_is_taken():
     text = "https://a.example/x and `https://b.example/y`"
-    entities = [Entity("url", 0, len("https://a.example/x")), Entity("code", text.index("`") + 1, len("https://b.example/y"))]
+    entities = [
+        Entity("url", 0, len("https://a.example/x")),
+        Entity("code", text.index("`") + 1, len("https://b.example/y")),
+    ]
     assert find_links(text, entities, LIMIT).links == ["https://a.example/x", "https://b.example/y"]
 
 
