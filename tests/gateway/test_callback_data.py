@@ -6,6 +6,7 @@ import os
 import stat
 import string
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,7 +49,15 @@ def test_data_over_64_bytes_is_refused_at_encoding(codec: CallbackCodec):
     assert len(fits) <= CALLBACK_DATA_MAX
     with pytest.raises(ValueError, match="over 64"):
         codec.encode("f", BIGGEST, BIGGEST, BIGGEST)
-    for action, args in [("bad action", ()), ("ok", ("has|bar",)), ("ok", ("",)), ("ok", ("12",)), ("ok", (True,))]:
+    bad: list[tuple[str, tuple[Any, ...]]] = [
+        ("bad action", ()),
+        ("ok", ("has|bar",)),
+        ("ok", ("",)),
+        ("ok", ("12",)),  # would come back as an int
+        ("ok", (True,)),
+        ("ok", (1.5,)),
+    ]
+    for action, args in bad:
         with pytest.raises(ValueError):
             codec.encode(action, *args)
 

@@ -137,11 +137,11 @@ def test_repeats_are_dropped_keeping_the_first_order():
     text = "https://b.example/2 https://a.example/1 https://b.example/2"
     first, second = "https://b.example/2", "https://a.example/1"
     entities = [
-        {"type": "url", "offset": 0, "length": len(first)},
-        {"type": "url", "offset": len(first) + 1, "length": len(second)},
-        {"type": "url", "offset": len(first) + len(second) + 2, "length": len(first)},
+        Entity("url", 0, len(first)),
+        Entity("url", len(first) + 1, len(second)),
+        Entity("url", len(first) + len(second) + 2, len(first)),
     ]
-    assert find_links(text, [Entity(**e) for e in entities], LIMIT) == LinkList([first, second], 2)
+    assert find_links(text, entities, LIMIT) == LinkList([first, second], 2)
 
 
 def test_other_schemes_are_returned_apart_and_not_counted():

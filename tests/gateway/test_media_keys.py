@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from re import _parser as sre_parse  # type: ignore[attr-defined]
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import yt_dlp
@@ -318,7 +318,8 @@ def test_final_keys_from_info_dicts():
 class _Site(http.server.BaseHTTPRequestHandler):
     """A file, redirects to it (HTTP and meta refresh) and a page that embeds it by og:video."""
 
-    paths: list[str]
+    paths: ClassVar[list[str]]
+    base: ClassVar[str]
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -331,15 +332,14 @@ class _Site(http.server.BaseHTTPRequestHandler):
 
     def reply(self, body: bool) -> None:
         self.paths.append(self.path)
-        base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        path = self.path.split("?")[0]
+        base, path = self.base, self.path.split("?")[0]
         if path == "/go":
             self.send(302, b"", [("Location", "/files/v.mp4?utm_source=short&fbclid=1")], body)
         elif path == "/go-page":
             self.send(302, b"", [("Location", f"{base}/page?utm_campaign=c")], body)
         elif path == "/refresh":
-            html = b'<html><head><meta http-equiv="refresh" content="0; url=/files/v.mp4"></head></html>'
-            self.send(200, html, [("Content-Type", "text/html")], body)
+            refresh = b'<html><head><meta http-equiv="refresh" content="0; url=/files/v.mp4"></head></html>'
+            self.send(200, refresh, [("Content-Type", "text/html")], body)
         elif path == "/files/v.mp4":
             self.send(200, b"\x00\x00\x00\x18ftypmp42" + bytes(200), [("Content-Type", "video/mp4")], body)
         elif path == "/page":
@@ -359,12 +359,15 @@ class _Site(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def site() -> Iterator[tuple[str, list[str]]]:
-    handler = type("Handler", (_Site,), {"paths": []})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    class Handler(_Site):
+        paths: ClassVar[list[str]] = []
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    Handler.base = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler.paths
+        yield Handler.base, Handler.paths
     finally:
         server.shutdown()
         server.server_close()
