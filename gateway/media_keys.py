@@ -29,6 +29,7 @@ import re
 import textwrap
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from re import _constants as sre_c  # type: ignore[attr-defined]
@@ -393,6 +394,10 @@ def _extractor_requirement(ie: Extractor) -> Requirement | None:
     return _reduced(frozenset(union))
 
 
+def _grams(text: str) -> set[str]:
+    return {text[j : j + GRAM] for j in range(len(text) - GRAM + 1)}
+
+
 class ExtractorIndex:
     """yt-dlp's extractors in its order, each filed under the strings its URLs must contain.
 
@@ -425,22 +430,17 @@ class ExtractorIndex:
     def _by_gram(strings: dict[str, list[int]]) -> dict[str, list[tuple[str, list[int]]]]:
         """Each string filed under its rarest GRAM-character piece: any piece of a string occurs
         wherever the string does, and a rare one brings few strings to check."""
-        pieces = {s: {s[j : j + GRAM] for j in range(len(s) - GRAM + 1)} for s in strings}
-        counts: dict[str, int] = {}
-        for grams in pieces.values():
-            for g in grams:
-                counts[g] = counts.get(g, 0) + 1
+        counts = Counter(g for s in strings for g in _grams(s))
         filed: dict[str, list[tuple[str, list[int]]]] = {}
         for string, ids in strings.items():
-            filed.setdefault(min(sorted(pieces[string]), key=counts.__getitem__), []).append((string, ids))
+            filed.setdefault(min(sorted(_grams(string)), key=counts.__getitem__), []).append((string, ids))
         return filed
 
     def candidates(self, url: str) -> list[int]:
         """Positions of the extractors that might accept `url`, ascending: all that do, and a few more."""
         folded = url.translate(_FOLD)
         hits = list(self.always)
-        grams = {folded[j : j + GRAM] for j in range(len(folded) - GRAM + 1)}
-        for g in grams & self.by_gram.keys():
+        for g in _grams(folded) & self.by_gram.keys():
             for string, ids in self.by_gram[g]:
                 if string in folded:
                     hits += ids
