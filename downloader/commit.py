@@ -43,7 +43,7 @@ def commit_download(
                 result.media_key,
                 result.format_key,
                 first.kind,
-                result.title,
+                title,
                 str(first.path),
                 size,
                 json.dumps(meta),

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import sqlite_utils
 import trio
 
+from core import extractor_index
 from core.callback_data import codec_for
 from core.child import ChildContext
 from core.db import open_db
@@ -68,6 +69,8 @@ async def run(
     dispatcher.adopt_in_flight()
     job_events = JobEvents(settings, db, codec, dispatcher)
     router = Router(settings, db, codec, HANDLERS, links.links)
+    # Index yt-dlp's extractors before the first link (a second or two), off the event loop.
+    await trio.to_thread.run_sync(extractor_index.prepare)
     await ctx.ready()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(dispatcher.run)

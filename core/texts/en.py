@@ -35,6 +35,7 @@ TEXTS: dict[str, str] = {
     "cancelled": "✖ Cancelled.",
     "cancelled_jobs": "✖ Cancelled {count} download(s).",
     "nothing_to_cancel": "You have no download to cancel.",
+    "link_scheme_unsupported": "I can only fetch http and https links; I cannot download {schemes} links.",
     "links_capped": "I took the first {taken} of the {found} links in your message.",
     "button_expired": "This button has expired.",
     "caption_source": "🔗 Source",

@@ -35,6 +35,7 @@ TEXTS: dict[str, str] = {
     "cancelled": "✖ لغو شد.",
     "cancelled_jobs": "✖ {count} دانلود لغو شد.",
     "nothing_to_cancel": "دانلودی برای لغو ندارید.",
+    "link_scheme_unsupported": "فقط لینک‌های http و https را می‌توانم دریافت کنم؛ لینک‌های {schemes} قابل دانلود نیستند.",
     "links_capped": "از {found} لینک پیام شما، {taken} لینک اول را برداشتم.",
     "button_expired": "این دکمه منقضی شده است.",
     "caption_source": "🔗 منبع",

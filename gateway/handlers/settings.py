@@ -51,7 +51,7 @@ def show(req: Request, msg: IncomingMessage) -> None:
 
 
 def change(req: Request, query: CallbackQuery, callback: Callback) -> None:
-    field = callback.args[0] if callback.args else ""
+    field = callback.str_arg(0) or ""
     index = callback.int_arg(1)
     options = FIELDS.get(field, ())
     if index is None or not 0 <= index < len(options):
