@@ -144,8 +144,8 @@ class JobEvents:
             elif job.state == "downloading" and event.probe.kind != "playlist":
                 # The download goes on; others waiting for this media can now resolve their format.
                 self.db.execute(
-                    "UPDATE jobs SET media_key = ?, title = ?, updated_at = ? WHERE id = ?",
-                    [event.media_key, event.probe.title, now, job.id],
+                    f"UPDATE jobs SET media_key = ?, {jobs.OWN_TITLE}, updated_at = ? WHERE id = ?",
+                    [event.media_key, event.probe.title, event.probe.title, now, job.id],
                 )
                 notices = []
             else:

@@ -28,6 +28,8 @@ from ipc.messages import Probe
 
 log = logging.getLogger("gateway.jobs")
 
+# The media's title, except that a playlist's entry keeps the title the playlist gave it.
+OWN_TITLE = "title = CASE WHEN parent_id IS NULL THEN ? ELSE coalesce(title, ?) END"
 PROBE_FRESH_S = 6 * 3600  # a cached probe older than this is probed again (titles, sizes change)
 _probe_decoder = msgspec.json.Decoder(Probe)
 
@@ -110,7 +112,10 @@ def advance(
     if found is not None:
         media_key, probe = found
         if job.media_key != media_key:
-            db.execute("UPDATE jobs SET media_key = ?, title = ? WHERE id = ?", [media_key, probe.title, job.id])
+            db.execute(
+                f"UPDATE jobs SET media_key = ?, {OWN_TITLE} WHERE id = ?",
+                [media_key, probe.title, probe.title, job.id],
+            )
         if probe.kind == "playlist":
             return _playlist(db, settings, codec, job, probe, new)
         if job.format_key is None and probe.kind != "file":
