@@ -231,9 +231,10 @@ class EgressProxy:
 async def _pass_response_head(upstream: trio.abc.Stream, client: trio.abc.Stream, activity: Activity) -> int:
     """Forward the response head(s) with `Connection: close`; the bytes passed on."""
     total = 0
+    source: trio.abc.ReceiveStream = upstream
     while True:
         try:
-            raw, extra = await read_head(upstream)
+            raw, extra = await read_head(source)
         except HeadError as exc:
             raise trio.BrokenResourceError(f"origin sent no valid response head: {exc}") from None
         activity.touch()
@@ -248,7 +249,7 @@ async def _pass_response_head(upstream: trio.abc.Stream, client: trio.abc.Stream
             return total
         if extra:
             # An interim response: what follows may hold the next head. Put it back in front.
-            upstream = _Prefixed(upstream, extra)
+            source = _Prefixed(upstream, extra)
 
 
 class _Prefixed(trio.abc.ReceiveStream):
@@ -263,7 +264,7 @@ class _Prefixed(trio.abc.ReceiveStream):
             data, self._prefix = self._prefix, b""
             await trio.lowlevel.checkpoint()
             return data
-        return await self._stream.receive_some(max_bytes)
+        return bytes(await self._stream.receive_some(max_bytes))
 
     async def aclose(self) -> None:
         await self._stream.aclose()

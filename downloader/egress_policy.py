@@ -19,6 +19,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import trio
@@ -211,9 +212,10 @@ async def system_resolver(host: str, port: int) -> list[IPAddress]:
     for family, _type, _proto, _canon, sockaddr in infos:
         if family not in (socket.AF_INET, socket.AF_INET6):
             continue
-        ip = ipaddress.ip_address(sockaddr[0])
-        if family == socket.AF_INET6 and sockaddr[3]:
-            ip = ipaddress.IPv6Address(f"{ip}%{sockaddr[3]}")
+        address: tuple[Any, ...] = tuple(sockaddr)
+        ip = ipaddress.ip_address(address[0])
+        if family == socket.AF_INET6 and len(address) > 3 and address[3]:
+            ip = ipaddress.IPv6Address(f"{ip}%{address[3]}")  # a zone index: link-local, refused
         if ip not in found:
             found.append(ip)
     return found

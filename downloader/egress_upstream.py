@@ -96,7 +96,9 @@ class Connector:
                 except OSError as exc:
                     errors.append(f"{ip}: {exc.strerror or exc}")
             raise UpstreamError(f"cannot connect to {admitted.target.authority}: {'; '.join(errors)}")
-        raise UpstreamError(f"no connection to {admitted.target.authority} in {self.connect_timeout_s:g}s", timeout=True)
+        raise UpstreamError(
+            f"no connection to {admitted.target.authority} in {self.connect_timeout_s:g}s", timeout=True
+        )
 
     async def _through_proxies(self, admitted: Admitted, rotation: ProxyRotation) -> trio.abc.Stream:
         # IPv4 first: every proxy speaks it, not every proxy has IPv6.

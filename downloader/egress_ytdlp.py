@@ -109,7 +109,7 @@ def check_formats(info: Mapping[str, Any]) -> None:
             raise EgressRefused("scheme", f"format {fmt.get('format_id')} has a {scheme or 'relative'} URL")
 
 
-class EgressGuardPP(PostProcessor):  # type: ignore[misc]
+class EgressGuardPP(PostProcessor):
     """yt-dlp 'before_dl' postprocessor: check_formats on what is about to be downloaded.
 
     Add with `ydl.add_post_processor(pp, when="before_dl")`. It raises EgressRefused itself

@@ -23,6 +23,8 @@ from typing import Any
 import trio
 import yt_dlp
 
+from downloader.egress import EgressProxy, Policy, open_egress_proxy
+
 REDIRECT_CODES = (301, 302, 303, 307, 308)
 READ_DEADLINE_S = 10.0
 YTDLP_DEADLINE_S = 120.0  # one yt-dlp run against loopback servers, on a loaded machine
@@ -235,7 +237,7 @@ async def tls_origin(media: Path, canary: Canary, cert: Path, key: Path) -> Asyn
     origin = Origin(media, canary, scheme="https")
     async with trio.open_nursery() as nursery:
         listeners = await trio.open_ssl_over_tcp_listeners(0, context, host="127.0.0.1")
-        origin.port = int(listeners[0].transport_listener.socket.getsockname()[1])
+        origin.port = int(listeners[0].transport_listener.socket.getsockname()[1])  # type: ignore[attr-defined]
         nursery.start_soon(trio.serve_listeners, origin.handle, listeners)
         try:
             yield origin
@@ -345,3 +347,13 @@ async def upstream_proxies(*modes: str) -> AsyncIterator[list[UpstreamProxy]]:
             yield proxies
         finally:
             nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def sandboxed_proxy(media: Path, **options: Any) -> AsyncIterator[tuple[Origin, Canary, EgressProxy]]:
+    """Origin, canary, and an egress proxy whose sandbox origin is that origin."""
+    async with (
+        loopback_servers(media) as (origin, canary),
+        open_egress_proxy(Policy.sandbox(("127.0.0.1", origin.port)), **options) as proxy,
+    ):
+        yield origin, canary, proxy

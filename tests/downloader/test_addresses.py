@@ -264,7 +264,11 @@ def test_parse_url_leaves_the_address_decision_to_the_policy() -> None:
 
 @pytest.mark.parametrize(
     ("authority", "host", "port"),
-    [("example.com:443", "example.com", 443), ("[2001:db8::1]:8443", "2001:db8::1", 8443), ("127.1:22", "127.0.0.1", 22)],
+    [
+        ("example.com:443", "example.com", 443),
+        ("[2001:db8::1]:8443", "2001:db8::1", 8443),
+        ("127.1:22", "127.0.0.1", 22),
+    ],
 )
 def test_connect_authorities(authority: str, host: str, port: int) -> None:
     target = parse_authority(authority)

@@ -10,8 +10,8 @@ import pytest
 import trio
 import yt_dlp
 
-from downloader.egress import EgressProxy, Policy, open_egress_proxy
-from tests.downloader.egress_servers import Canary, Origin, loopback_servers, make_media, ytdlp_options
+from downloader.egress import EgressProxy
+from tests.downloader.egress_servers import Canary, Origin, make_media, sandboxed_proxy, ytdlp_options
 
 FFMPEG_DEADLINE_S = 120.0
 
@@ -23,9 +23,8 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 async def bed(media: Path) -> AsyncIterator[tuple[Origin, Canary, EgressProxy]]:
-    async with loopback_servers(media) as (origin, canary):
-        async with open_egress_proxy(Policy.sandbox(("127.0.0.1", origin.port))) as proxy:
-            yield origin, canary, proxy
+    async with sandboxed_proxy(media) as servers:
+        yield servers
 
 
 async def ffmpeg(proxy: EgressProxy, job: str, url: str, out: Path, how: str) -> subprocess.CompletedProcess[bytes]:
@@ -41,7 +40,7 @@ async def ffmpeg(proxy: EgressProxy, job: str, url: str, out: Path, how: str) ->
 
 @pytest.mark.parametrize("how", ["env", "args"])
 async def test_ffmpeg_fetches_the_origin_through_the_proxy(bed, tmp_path: Path, how: str) -> None:
-    origin, canary, proxy = bed
+    origin, _, proxy = bed
     before = proxy.connections
     done = await ffmpeg(proxy, "ff-ok", origin.url("/good.m3u8"), tmp_path / "out.mp4", how)
     assert done.returncode == 0, done.stderr.decode()
@@ -54,7 +53,7 @@ async def test_ffmpeg_fetches_the_origin_through_the_proxy(bed, tmp_path: Path, 
 
 @pytest.mark.parametrize("how", ["env", "args"])
 async def test_ffmpeg_on_a_playlist_at_the_canary_is_refused(bed, tmp_path: Path, how: str) -> None:
-    origin, canary, proxy = bed
+    _, canary, proxy = bed
     done = await ffmpeg(proxy, "ff-canary", canary.url("/live.m3u8"), tmp_path / "out.mp4", how)
     assert done.returncode != 0
     assert canary.connections == []

@@ -44,7 +44,7 @@ async def production(media: Path) -> AsyncIterator[tuple[EgressProxy, Canary]]:
 
 
 async def test_a_public_host_downloads_in_production(public_host: NetnsHost, production, media, tmp_path) -> None:
-    proxy, canary = production
+    proxy, _ = production
     ok, info = await run_ytdlp(ytdlp_options(proxy.ytdlp_options("prod"), tmp_path), public_host.url("/sample.mp4"))
     assert ok, info
     assert downloaded(info).read_bytes() == (media / "sample.mp4").read_bytes()

@@ -29,6 +29,7 @@ from tests.downloader.egress_servers import (
     make_media,
     raw_proxy_request,
     run_ytdlp,
+    sandboxed_proxy,
     tls_origin,
     ytdlp_options,
 )
@@ -58,9 +59,8 @@ class Bed:
 
 @pytest.fixture
 async def bed(media: Path, tmp_path: Path) -> AsyncIterator[Bed]:
-    async with loopback_servers(media) as (origin, canary):
-        async with open_egress_proxy(Policy.sandbox(("127.0.0.1", origin.port))) as proxy:
-            yield Bed(origin, canary, proxy, tmp_path / "out")
+    async with sandboxed_proxy(media) as (origin, canary, proxy):
+        yield Bed(origin, canary, proxy, tmp_path / "out")
 
 
 async def test_the_sandbox_origin_downloads_through_the_guard(bed: Bed, media: Path) -> None:
@@ -93,7 +93,7 @@ async def test_every_redirect_to_the_canary_is_refused(bed: Bed, code: int) -> N
 
 
 async def test_a_playlist_with_a_segment_on_the_canary_is_refused(bed: Bed) -> None:
-    ok, result = await run_ytdlp(bed.options("evil-hls"), bed.origin.url("/evil.m3u8"))
+    ok, _ = await run_ytdlp(bed.options("evil-hls"), bed.origin.url("/evil.m3u8"))
     bed.assert_canary_untouched()
     assert not ok, "a playlist whose only segment was refused must not make a file"
     assert bed.origin.requests["/evil.m3u8"] >= 1
@@ -229,11 +229,14 @@ async def test_the_token_never_reaches_the_origin(bed: Bed) -> None:
 
 async def test_https_origin_downloads_through_connect(media: Path, tmp_path: Path) -> None:
     cert, key = make_certificate(tmp_path)
-    async with loopback_servers(media) as (_, canary), tls_origin(media, canary, cert, key) as origin:
-        async with open_egress_proxy(Policy.sandbox(("127.0.0.1", origin.port))) as proxy:
-            options = {**ytdlp_options(proxy.ytdlp_options("tls-ok"), tmp_path / "out"), "nocheckcertificate": True}
-            ok, info = await run_ytdlp(options, origin.url("/sample.mp4"))
-            assert ok, info
-            assert downloaded(info).read_bytes() == (media / "sample.mp4").read_bytes()
-            assert origin.requests["/sample.mp4"] >= 1 and proxy.refusals("tls-ok") == []
-            assert canary.connections == []
+    async with (
+        loopback_servers(media) as (_, canary),
+        tls_origin(media, canary, cert, key) as origin,
+        open_egress_proxy(Policy.sandbox(("127.0.0.1", origin.port))) as proxy,
+    ):
+        options = {**ytdlp_options(proxy.ytdlp_options("tls-ok"), tmp_path / "out"), "nocheckcertificate": True}
+        ok, info = await run_ytdlp(options, origin.url("/sample.mp4"))
+        assert ok, info
+        assert downloaded(info).read_bytes() == (media / "sample.mp4").read_bytes()
+        assert origin.requests["/sample.mp4"] >= 1 and proxy.refusals("tls-ok") == []
+        assert canary.connections == []

@@ -11,7 +11,7 @@ import pytest
 import trio
 
 from downloader.egress import Policy, open_egress_proxy
-from tests.downloader.egress_servers import basic, loopback_servers, make_media, raw_proxy_request
+from tests.downloader.egress_servers import basic, make_media, raw_proxy_request, sandboxed_proxy
 
 SHORT_S = 1.0  # the deadline under test
 WAIT_S = 30.0  # how long the test waits for it to act, on a loaded machine
@@ -24,15 +24,14 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 async def test_a_stalled_origin_is_cut_after_the_idle_deadline(media: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, "downloader.egress")
-    async with loopback_servers(media) as (origin, _):
-        async with open_egress_proxy(Policy.sandbox(("127.0.0.1", origin.port)), idle_s=SHORT_S) as proxy:
-            token = urlsplit(proxy.url_for("stall")).password or ""
-            request = f"GET {origin.url('/stall')} HTTP/1.1\r\nProxy-Authorization: {basic('stall', token)}\r\n\r\n"
-            with trio.move_on_after(WAIT_S) as waited:
-                status, _, body = await raw_proxy_request_until_eof(proxy.port, request.encode())
-            assert not waited.cancelled_caught, f"the proxy kept a stalled relay open for {WAIT_S}s"
-            assert status == 200 and body == b"some"  # what came before the stall, then the end
-            assert "idle for" in caplog.text and "job stall" in caplog.text
+    async with sandboxed_proxy(media, idle_s=SHORT_S) as (origin, _, proxy):
+        token = urlsplit(proxy.url_for("stall")).password or ""
+        request = f"GET {origin.url('/stall')} HTTP/1.1\r\nProxy-Authorization: {basic('stall', token)}\r\n\r\n"
+        with trio.move_on_after(WAIT_S) as waited:
+            status, _, body = await raw_proxy_request_until_eof(proxy.port, request.encode())
+        assert not waited.cancelled_caught, f"the proxy kept a stalled relay open for {WAIT_S}s"
+        assert status == 200 and body == b"some"  # what came before the stall, then the end
+        assert "idle for" in caplog.text and "job stall" in caplog.text
 
 
 async def raw_proxy_request_until_eof(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -47,13 +46,12 @@ async def raw_proxy_request_until_eof(port: int, request: bytes) -> tuple[int, d
 
 
 async def test_a_client_that_sends_no_head_is_dropped(media: Path) -> None:
-    async with loopback_servers(media) as (origin, _):
-        async with open_egress_proxy(Policy.sandbox(("127.0.0.1", origin.port)), head_s=SHORT_S) as proxy:
-            stream = await trio.open_tcp_stream("127.0.0.1", proxy.port)
-            async with stream:
-                with trio.move_on_after(WAIT_S) as waited:
-                    assert await stream.receive_some(100) == b""
-            assert not waited.cancelled_caught, f"an idle client was kept for {WAIT_S}s"
+    async with sandboxed_proxy(media, head_s=SHORT_S) as (_, _, proxy):
+        stream = await trio.open_tcp_stream("127.0.0.1", proxy.port)
+        async with stream:
+            with trio.move_on_after(WAIT_S) as waited:
+                assert await stream.receive_some(100) == b""
+        assert not waited.cancelled_caught, f"an idle client was kept for {WAIT_S}s"
 
 
 async def test_a_target_that_never_accepts_times_out_with_504(media: Path) -> None:

@@ -50,7 +50,9 @@ async def test_a_dead_proxy_is_set_aside_and_the_next_one_used(media: Path, tmp_
         rotation = ProxyRotation([dead.url(), good.url()], SET_ASIDE_S, time.monotonic)
         async with open_egress_proxy(Policy.sandbox(("127.0.0.1", origin.port)), upstreams=rotation) as proxy:
             for _ in range(2):
-                ok, info = await run_ytdlp(ytdlp_options(proxy.ytdlp_options("rot"), tmp_path), origin.url("/sample.mp4"))
+                ok, info = await run_ytdlp(
+                    ytdlp_options(proxy.ytdlp_options("rot"), tmp_path), origin.url("/sample.mp4")
+                )
                 assert ok, info
             assert rotation.resting() == [dead.url()]
             assert good.asked  # every request after the failure went to the good one
