@@ -116,6 +116,10 @@ class EgressProxy:
         """Environment for an ffmpeg that fetches a URL itself: its http(s) goes through us."""
         return egress_ytdlp.ffmpeg_env(self.url_for(job_id), base)
 
+    def route_process_env(self) -> None:
+        """Point this process's environment (so every child it starts) at the proxy, job "-"."""
+        egress_ytdlp.route_process_env(self.url_for(ANY_JOB))
+
     def ffmpeg_input_args(self, job_id: str | int = ANY_JOB) -> list[str]:
         """ffmpeg input options: the proxy and a protocol whitelist with no way around it."""
         return egress_ytdlp.ffmpeg_input_args(self.url_for(job_id))

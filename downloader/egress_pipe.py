@@ -122,34 +122,41 @@ async def _splice(src: int, dst: int, activity: Activity, buffer_bytes: int) -> 
             capacity = fcntl.fcntl(pipe_w, fcntl.F_SETPIPE_SZ, buffer_bytes)
         except OSError:
             capacity = fcntl.fcntl(pipe_w, fcntl.F_GETPIPE_SZ)  # the system's cap is lower: use what we got
-        total = 0
+        total, waited = 0, True
         while True:
             try:
                 n = os.splice(src, pipe_w, capacity, flags=_SPLICE_FLAGS)
             except BlockingIOError:
                 await trio.lowlevel.wait_readable(src)
+                waited = True
                 continue
             except OSError as exc:
                 raise _ended(exc) from exc
             if n == 0:
                 return total
             activity.touch()
-            await _drain(pipe_r, dst, n)
+            waited = await _drain(pipe_r, dst, n) or waited
             total += n
-            await trio.lowlevel.checkpoint()  # a fast origin must not starve the other tasks
+            if not waited:
+                await trio.lowlevel.checkpoint()  # data kept coming: let the other tasks run too
+            waited = False
     finally:
         os.close(pipe_r)
         os.close(pipe_w)
 
 
-async def _drain(pipe_r: int, dst: int, n: int) -> None:
+async def _drain(pipe_r: int, dst: int, n: int) -> bool:
+    """Move `n` bytes from the pipe to `dst`; True if it had to wait (so it yielded)."""
+    waited = False
     while n:
         try:
             n -= os.splice(pipe_r, dst, n, flags=_SPLICE_FLAGS)
         except BlockingIOError:
             await trio.lowlevel.wait_writable(dst)
+            waited = True
         except OSError as exc:
             raise _ended(exc) from exc
+    return waited
 
 
 def _ended(exc: OSError) -> Exception:

@@ -57,13 +57,21 @@ Resolver = Callable[[str, int], Awaitable[Sequence[IPAddress]]]
 
 
 class EgressRefused(Exception):
-    """A target the guard will not connect to; `reason` is one of REASONS, `detail` says more."""
+    """A target the guard will not connect to; `reason` is one of REASONS, `detail` says more.
+
+    `text_key` names the user's explanation in core/texts (`link_refused_<reason>`); `detail`
+    is for the log (it may name an internal address), not for the user.
+    """
 
     def __init__(self, reason: str, detail: str = "") -> None:
         assert reason in REASONS, reason
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+
+    @property
+    def text_key(self) -> str:
+        return f"link_refused_{self.reason}"
 
 
 @dataclass(frozen=True)

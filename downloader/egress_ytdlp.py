@@ -7,7 +7,7 @@ as `http_proxy`/`HTTP_PROXY` (yt_dlp/downloader/external.py, FFmpegFD._call_down
 ffmpeg's http and tls protocols honour, including for every segment they open. So one option
 covers both. What could still go around the proxy is closed here:
 - `no_proxy` in our environment would exempt hosts from ffmpeg's proxy: `ffmpeg_env` drops
-  it, and `clean_process_env()` drops it from the process so that FFmpegFD's copy has none;
+  it, and `route_process_env()` drops it from the process and points every child at the proxy;
 - ffmpeg's other protocols (file, tcp://, udp, rtmp, ...) : a protocol whitelist for inputs;
 - yt-dlp downloaders that run programs without the proxy (rtmpdump, mpv for rtsp/mms) and
   external downloaders (aria2c, curl): native downloaders only, and EgressGuardPP refuses
@@ -20,7 +20,7 @@ re-points it at another job's proxy URL.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,9 +34,9 @@ __all__ = [
     "EgressGuardPP",
     "bind_job",
     "check_formats",
-    "clean_process_env",
     "ffmpeg_env",
     "ffmpeg_input_args",
+    "route_process_env",
     "ytdlp_options",
 ]
 
@@ -76,16 +76,17 @@ def ffmpeg_input_args(proxy_url: str) -> list[str]:
     return ["-http_proxy", proxy_url, "-protocol_whitelist", FFMPEG_PROTOCOLS]
 
 
-def clean_process_env(environ: os._Environ[str] | dict[str, str] = os.environ) -> list[str]:
-    """Remove proxy exemptions from the process environment; the names removed.
+def route_process_env(proxy_url: str, environ: MutableMapping[str, str] = os.environ) -> None:
+    """Send every program this process starts through the proxy; drop proxy exemptions.
 
-    Call once at the downloader's start: FFmpegFD copies os.environ for ffmpeg, and a
-    `no_proxy` there would let ffmpeg reach the hosts it names directly.
+    Call once at the downloader's start with a process-wide proxy URL. FFmpegFD copies this
+    environment for ffmpeg (and sets the job's own proxy over it); the ffmpeg runs of yt-dlp's
+    postprocessors and of media.py get no proxy from yt-dlp, so without this an input that
+    turns out to reference URLs (a playlist in disguise) would fetch them directly.
     """
-    removed = [name for name in NO_PROXY_ENV if name in environ]
-    for name in removed:
-        del environ[name]
-    return removed
+    for name in NO_PROXY_ENV:
+        environ.pop(name, None)
+    environ.update(dict.fromkeys(PROXY_ENV, proxy_url))
 
 
 def bind_job(ydl: Any, proxy_url: str) -> None:

@@ -11,6 +11,7 @@ import trio
 import yt_dlp
 
 from downloader.egress import EgressProxy
+from downloader.egress_ytdlp import PROXY_ENV, ffmpeg_env, route_process_env
 from tests.downloader.egress_servers import Canary, Origin, make_media, sandboxed_proxy, ytdlp_options
 
 FFMPEG_DEADLINE_S = 120.0
@@ -89,3 +90,16 @@ async def test_ytdlp_handing_hls_to_ffmpeg_still_goes_through_the_guard(bed, tmp
     assert origin.requests["/evil.m3u8"] >= 1, result  # ffmpeg did run, through the proxy
     assert canary.connections == []
     assert {r.reason for r in proxy.refusals("ff-live")} == {"not_sandbox"}, result
+
+
+def test_ffmpeg_env_drops_proxy_exemptions() -> None:
+    base = {"PATH": "/bin", "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "*", "ALL_PROXY": "socks5://x:1"}
+    env = ffmpeg_env("http://j:t@127.0.0.1:1", base)
+    assert env == {"PATH": "/bin", **dict.fromkeys(PROXY_ENV, "http://j:t@127.0.0.1:1")}
+    assert "no_proxy" in base  # the caller's mapping is left alone
+
+
+def test_route_process_env_points_children_at_the_proxy() -> None:
+    environ = {"PATH": "/bin", "no_proxy": "*", "http_proxy": "http://elsewhere:3128"}
+    route_process_env("http://-:t@127.0.0.1:1", environ)
+    assert environ == {"PATH": "/bin", **dict.fromkeys(PROXY_ENV, "http://-:t@127.0.0.1:1")}

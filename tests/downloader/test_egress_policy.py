@@ -11,7 +11,8 @@ import pytest
 import trio
 
 from downloader.addresses import IPAddress
-from downloader.egress_policy import EgressRefused, Policy
+from core.texts import LANGUAGES
+from downloader.egress_policy import REASONS, EgressRefused, Policy
 
 ip = ipaddress.ip_address
 
@@ -196,3 +197,10 @@ def test_a_sandbox_origin_must_be_an_address() -> None:
         Policy.sandbox(("localhost", 8081))
     with pytest.raises(ValueError):
         Policy.sandbox(("127.0.0.1", 0))
+
+
+@pytest.mark.parametrize("reason", sorted(REASONS))
+def test_every_refusal_has_a_text_for_the_user_in_each_language(reason: str) -> None:
+    key = EgressRefused(reason).text_key
+    for lang, table in LANGUAGES.items():
+        assert table.get(key), f"{lang} has no text {key}"
