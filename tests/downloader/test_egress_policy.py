@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import pytest
 import trio
 
-from downloader.addresses import IPAddress
 from core.texts import LANGUAGES
+from downloader.addresses import IPAddress
 from downloader.egress_policy import REASONS, EgressRefused, Policy
 
 ip = ipaddress.ip_address
