@@ -1,8 +1,11 @@
 """The SSRF guard: a filtering HTTP proxy that every fetch of yt-dlp and ffmpeg goes through.
 
     async with open_egress_proxy(policy, upstreams=rotation) as proxy:
-        opts = proxy.ytdlp_options(job_id)          # yt-dlp: proxy, native HLS/DASH, ...
-        env = proxy.ffmpeg_env(job_id)              # ffmpeg run on a URL by our own code
+        proxy.route_process_env()                   # every child process: through the proxy
+        await policy.admit_url(link)                # the user's link, before yt-dlp sees it
+        proxy.bind(ydl, job_id)                     # each job: options, proxy URL, format guard
+        ... proxy.refusals(job_id) ...              # after a failed job: was it the guard?
+        proxy.forget(job_id)
 
 It listens on 127.0.0.1 (port 0) inside the downloader's trio loop. Each connection carries
 `Proxy-Authorization: Basic <job>:<token>`: the token is random per process, so no other local
@@ -56,6 +59,7 @@ HEAD_TIMEOUT_S = 30.0  # a client must send its request head within this
 IDLE_TIMEOUT_S = 120.0  # a relay with no byte either way for this long is cut
 MAX_REFUSALS_PER_JOB = 100  # kept for `refusals()`; later ones are only counted in the log
 MAX_JOBS_REMEMBERED = 1000  # jobs never forgotten are dropped oldest first
+MAX_LOGGED_KEYS = 10_000  # (job, reason, target) already logged
 REFUSED_HEADER = "X-Egress-Refused"
 REALM = 'Basic realm="egress"'
 ANY_JOB = "-"  # the job id for fetches outside a job (process-wide ffmpeg environment)
@@ -112,6 +116,10 @@ class EgressProxy:
         """The YoutubeDL options a job must run with (see egress_ytdlp.ytdlp_options)."""
         return egress_ytdlp.ytdlp_options(self.url_for(job_id))
 
+    def bind(self, ydl: Any, job_id: str | int) -> None:
+        """Before each job on a (reused) YoutubeDL: its options, its proxy URL, its format guard."""
+        egress_ytdlp.bind_job(ydl, self.url_for(job_id), self.guard_postprocessor(job_id))
+
     def ffmpeg_env(self, job_id: str | int = ANY_JOB, base: dict[str, str] | None = None) -> dict[str, str]:
         """Environment for an ffmpeg that fetches a URL itself: its http(s) goes through us."""
         return egress_ytdlp.ffmpeg_env(self.url_for(job_id), base)
@@ -141,6 +149,8 @@ class EgressProxy:
                 self._refusals.popitem(last=False)
             key = (job, exc.reason, refusal.target)
             first = key not in self._logged
+            if len(self._logged) >= MAX_LOGGED_KEYS:
+                self._logged.clear()  # jobs never forgotten: at worst a refusal is logged twice
             self._logged.add(key)
         if first:
             log.warning("job %s: egress refused %s (%s): %s", job, refusal.target, exc.reason, exc.detail)

@@ -14,7 +14,7 @@ covers both. What could still go around the proxy is closed here:
   any format whose protocol is not carried over http(s) before the download starts;
 - file:// URLs: disabled.
 A reused YoutubeDL keeps the proxy it first used (cached request handlers): `bind_job`
-re-points it at another job's proxy URL.
+re-points it at another job's proxy URL and guard.
 """
 
 from __future__ import annotations
@@ -89,13 +89,22 @@ def route_process_env(proxy_url: str, environ: MutableMapping[str, str] = os.env
     environ.update(dict.fromkeys(PROXY_ENV, proxy_url))
 
 
-def bind_job(ydl: Any, proxy_url: str) -> None:
-    """Point a reused YoutubeDL at `proxy_url` (its request handlers cache the first proxy)."""
-    ydl.params["proxy"] = proxy_url
+def bind_job(ydl: Any, proxy_url: str, guard: EgressGuardPP | None = None) -> None:
+    """Make a (new or reused) YoutubeDL fetch for one job: its options, proxy and guard.
+
+    yt-dlp caches its request handlers with the first proxy it used, so they are dropped here
+    and rebuilt on the next request with `proxy_url`. Any earlier job's EgressGuardPP is
+    replaced by `guard` (yt-dlp has no public remove, hence `_pps`).
+    """
+    ydl.params.update(ytdlp_options(proxy_url))
     ydl.__dict__.pop("proxies", None)
     director = ydl.__dict__.pop("_request_director", None)
     if director is not None:
         director.close()
+    if guard is not None:
+        before = ydl._pps["before_dl"]
+        before[:] = [pp for pp in before if not isinstance(pp, EgressGuardPP)]
+        ydl.add_post_processor(guard, when="before_dl")
 
 
 def check_formats(info: Mapping[str, Any]) -> None:

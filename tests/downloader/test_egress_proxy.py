@@ -17,7 +17,6 @@ import trio
 import yt_dlp
 
 from downloader.egress import EgressProxy, EgressRefused, Policy, open_egress_proxy
-from downloader.egress_ytdlp import bind_job
 from tests.downloader.egress_servers import (
     REDIRECT_CODES,
     Canary,
@@ -129,23 +128,33 @@ async def test_refusals_belong_to_their_job_and_are_forgotten(bed: Bed) -> None:
 
 
 async def test_a_reused_youtubedl_is_rebound_to_the_next_job(bed: Bed) -> None:
-    def two_jobs() -> tuple[bool, bool]:
-        with yt_dlp.YoutubeDL(bed.options("first")) as ydl:
+    rtsp = {"id": "x", "title": "x", "ext": "mp4", "url": f"rtsp://127.0.0.1:{bed.canary.port}/x"}
+
+    def three_jobs() -> tuple[bool, bool, str]:
+        with yt_dlp.YoutubeDL(ytdlp_options({}, bed.out)) as ydl:
+            bed.proxy.bind(ydl, "first")
             first = ydl.extract_info(bed.origin.url("/sample.mp4"), download=True) is not None
-            bind_job(ydl, bed.proxy.url_for("second"))
+            bed.proxy.bind(ydl, "second")
             try:
                 ydl.extract_info(bed.canary.url(), download=True)
                 second = True
             except yt_dlp.utils.DownloadError:
                 second = False
-            return first, second
+            bed.proxy.bind(ydl, "third")
+            try:
+                ydl.process_ie_result(dict(rtsp), download=True)
+                third = "downloaded"
+            except EgressRefused as exc:
+                third = exc.reason
+            return first, second, third
 
     with trio.fail_after(120):
-        first, second = await trio.to_thread.run_sync(two_jobs, abandon_on_cancel=True)
-    assert first and not second
+        first, second, third = await trio.to_thread.run_sync(three_jobs, abandon_on_cancel=True)
+    assert (first, second, third) == (True, False, "scheme")
     bed.assert_canary_untouched()
     assert bed.proxy.refusals("first") == []
     assert [r.reason for r in bed.proxy.refusals("second")] == ["not_sandbox"]
+    assert [r.reason for r in bed.proxy.refusals("third")] == ["scheme"]  # one guard, the third job's
 
 
 async def test_a_format_no_proxy_can_carry_is_refused_before_download(bed: Bed) -> None:
