@@ -2,7 +2,10 @@
 
 Between two plain sockets the bytes go through a kernel pipe with `splice(2)`: they never
 enter Python, so the guard costs little CPU and holds the GIL only per chunk (yt-dlp runs in a
-thread of the same process). Otherwise (a TLS upstream proxy) a preallocated buffer is reused.
+thread of the same process). Once a direction carries bulk (BULK_BYTES), its socket wakes us
+only when BATCH_BYTES are waiting (SO_RCVLOWAT), or after BATCH_WAIT_S with whatever came:
+fewer, bigger chunks mean fewer GIL hand-offs, which measured a third less CPU per byte
+here. Otherwise (a TLS upstream proxy) a preallocated buffer is reused.
 Either side's end of stream ends the relay: an HTTP client that closes wants nothing more, and
 the origin closes after its one response (the proxy asked for `Connection: close`). If no byte
 moves either way for `idle_s`, the relay is cut: a stalled connection never hangs forever.
@@ -13,7 +16,9 @@ from __future__ import annotations
 import errno
 import fcntl
 import logging
+import math
 import os
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -24,6 +29,9 @@ __all__ = ["Activity", "RelayResult", "relay"]
 log = logging.getLogger("downloader.egress")
 
 BUFFER_BYTES = 1024 * 1024  # per direction; big chunks keep the per-chunk overhead small
+BULK_BYTES = 1024 * 1024  # after this much in one direction, batch its wake-ups
+BATCH_BYTES = 1024 * 1024  # SO_RCVLOWAT then: wake when this much is waiting...
+BATCH_WAIT_S = 0.005  # ...or after this long, with what there is (a trickle still flows)
 _CAN_SPLICE = hasattr(os, "splice") and hasattr(fcntl, "F_SETPIPE_SZ")
 _SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
 _ENDED = (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError)
@@ -94,7 +102,7 @@ async def relay(
 async def copy(src: trio.abc.ReceiveStream, dst: trio.abc.SendStream, activity: Activity, buffer_bytes: int) -> int:
     """Copy until `src` ends; the number of bytes copied."""
     if _CAN_SPLICE and isinstance(src, trio.SocketStream) and isinstance(dst, trio.SocketStream):
-        return await _splice(src.socket.fileno(), dst.socket.fileno(), activity, buffer_bytes)
+        return await _splice(src.socket, dst.socket.fileno(), activity, buffer_bytes)
     if isinstance(src, trio.SocketStream):
         return await _copy_into(src, dst, activity, buffer_bytes)
     total = 0
@@ -115,19 +123,23 @@ async def _copy_into(src: trio.SocketStream, dst: trio.abc.SendStream, activity:
     return total
 
 
-async def _splice(src: int, dst: int, activity: Activity, buffer_bytes: int) -> int:
+async def _splice(src_sock: trio.socket.SocketType, dst: int, activity: Activity, buffer_bytes: int) -> int:
+    src = src_sock.fileno()
     pipe_r, pipe_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         try:
             capacity = fcntl.fcntl(pipe_w, fcntl.F_SETPIPE_SZ, buffer_bytes)
         except OSError:
             capacity = fcntl.fcntl(pipe_w, fcntl.F_GETPIPE_SZ)  # the system's cap is lower: use what we got
-        total, waited = 0, True
+        total, waited, batching = 0, True, None
         while True:
             try:
                 n = os.splice(src, pipe_w, capacity, flags=_SPLICE_FLAGS)
             except BlockingIOError:
-                await trio.lowlevel.wait_readable(src)
+                if batching is None and total >= BULK_BYTES:
+                    batching = _batch(src_sock)
+                with trio.move_on_after(BATCH_WAIT_S if batching else math.inf):
+                    await trio.lowlevel.wait_readable(src)
                 waited = True
                 continue
             except OSError as exc:
@@ -143,6 +155,15 @@ async def _splice(src: int, dst: int, activity: Activity, buffer_bytes: int) -> 
     finally:
         os.close(pipe_r)
         os.close(pipe_w)
+
+
+def _batch(sock: trio.socket.SocketType) -> bool:
+    """Ask `sock` to wake us only for BATCH_BYTES; False where the system will not."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, BATCH_BYTES)
+    except OSError:
+        return False
+    return True
 
 
 async def _drain(pipe_r: int, dst: int, n: int) -> bool:

@@ -27,6 +27,7 @@ from downloader.egress import EgressProxy, Policy, open_egress_proxy
 
 REDIRECT_CODES = (301, 302, 303, 307, 308)
 READ_DEADLINE_S = 10.0
+BURST, TRICKLE, TRICKLE_GAP_S = 4 * 1024 * 1024, 20, 0.01  # /burst-then-trickle
 YTDLP_DEADLINE_S = 120.0  # one yt-dlp run against loopback servers, on a loaded machine
 CONTENT_TYPES = {".mp4": "video/mp4", ".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t"}
 FFMPEG = ("ffmpeg", "-hide_banner", "-loglevel", "error", "-y")
@@ -130,6 +131,13 @@ class Origin:
             self.requests[path] += 1
             if path == "/stall":  # a head and a few bytes, then silence: the guard must cut it
                 await stream.send_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nsome")
+                await trio.sleep_forever()
+            if path == "/burst-then-trickle":  # bulk, then a byte at a time, and never closes
+                await stream.send_all(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (BURST + TRICKLE))
+                await stream.send_all(b"b" * BURST)
+                for _ in range(TRICKLE):
+                    await trio.sleep(TRICKLE_GAP_S)
+                    await stream.send_all(b"t")
                 await trio.sleep_forever()
             status, headers, body = self.route(path)
             try:

@@ -11,7 +11,7 @@ import pytest
 import trio
 
 from downloader.egress import Policy, open_egress_proxy
-from tests.downloader.egress_servers import basic, make_media, raw_proxy_request, sandboxed_proxy
+from tests.downloader.egress_servers import BURST, TRICKLE, basic, make_media, raw_proxy_request, sandboxed_proxy
 
 SHORT_S = 1.0  # the deadline under test
 WAIT_S = 30.0  # how long the test waits for it to act, on a loaded machine
@@ -77,3 +77,22 @@ async def test_a_target_that_never_accepts_times_out_with_504(media: Path) -> No
         finally:
             for filler in fillers:
                 filler.close()
+
+
+async def test_after_a_burst_a_trickle_still_flows(media: Path) -> None:
+    """Batched wake-ups after bulk must never hold bytes back: the origin here never closes."""
+    async with sandboxed_proxy(media) as (origin, _, proxy):
+        token = urlsplit(proxy.url_for("trickle")).password or ""
+        auth = basic("trickle", token)
+        request = f"GET {origin.url('/burst-then-trickle')} HTTP/1.1\r\nProxy-Authorization: {auth}\r\n\r\n"
+        stream = await trio.open_tcp_stream("127.0.0.1", proxy.port)
+        async with stream:
+            await stream.send_all(request.encode())
+            data = b""
+            with trio.move_on_after(WAIT_S):
+                while not data.endswith(b"t" * TRICKLE):
+                    chunk = await stream.receive_some(1 << 20)
+                    assert chunk, f"the proxy closed after {len(data)} bytes"
+                    data += chunk
+            assert data.endswith(b"t" * TRICKLE), f"{data.count(b't')} of {TRICKLE} trickled bytes in {WAIT_S}s"
+            assert data.count(b"b") == BURST
