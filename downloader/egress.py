@@ -57,7 +57,7 @@ log = logging.getLogger("downloader.egress")
 
 HEAD_TIMEOUT_S = 30.0  # a client must send its request head within this
 IDLE_TIMEOUT_S = 120.0  # a relay with no byte either way for this long is cut
-MAX_REFUSALS_PER_JOB = 100  # kept for `refusals()`; later ones are only counted in the log
+MAX_REFUSALS_PER_JOB = 100  # kept for `refusals()`; later ones are dropped (the log has the first)
 MAX_JOBS_REMEMBERED = 1000  # jobs never forgotten are dropped oldest first
 MAX_LOGGED_KEYS = 10_000  # (job, reason, target) already logged
 REFUSED_HEADER = "X-Egress-Refused"
@@ -249,10 +249,10 @@ async def _pass_response_head(upstream: trio.abc.Stream, client: trio.abc.Stream
     while True:
         try:
             raw, extra = await read_head(source)
+            head = parse_response_head(raw)
         except HeadError as exc:
             raise trio.BrokenResourceError(f"origin sent no valid response head: {exc}") from None
         activity.touch()
-        head = parse_response_head(raw)
         data = closing_response(head)
         await client.send_all(data)
         total += len(data)

@@ -90,7 +90,7 @@ async def relay(
                     result.received += await before_download(activity)
                 result.received += await copy(upstream, client, activity, buffer_bytes)
             except _ENDED as exc:
-                log.debug("origin side ended: %r", exc)
+                log.debug("origin side ended: %r", exc)  # a reset, or no valid response head
             nursery.cancel_scope.cancel()
 
         nursery.start_soon(watch)
