@@ -105,11 +105,12 @@ class Failure:
     retryable: bool
     values: dict[str, Any] | None = None  # for the user's text, e.g. {"limit": 50}
     retry_after: float | None = None  # seconds the platform asked us to wait
+    text_key: str | None = None  # the user's text, when not the class's own (`error_<class>`)
 
 
 def error_text(lang: str, failure: Failure) -> str:
     try:
-        return text(lang, f"error_{failure.error_class}", **(failure.values or {}))
+        return text(lang, failure.text_key or f"error_{failure.error_class}", **(failure.values or {}))
     except KeyError:
         return text(lang, "error_internal")
 

@@ -24,6 +24,7 @@ from core.config import MIB, Settings
 from core.formats import FORMAT_SORT
 from core.media_keys import final_key
 from downloader import media
+from downloader.egress import EgressProxy
 from downloader.errors import ClassifiedError, ErrorClass
 from downloader.ffmpeg import Cancelled
 from downloader.media_split import split_video
@@ -112,9 +113,9 @@ class _Hooked:
 class Engine:
     """Runs jobs synchronously (call it from a worker thread); one pooled YoutubeDL per slot."""
 
-    def __init__(self, settings: Settings, proxy_for_slot: Callable[[int], str | None] | None = None) -> None:
+    def __init__(self, settings: Settings, egress: EgressProxy | None = None) -> None:
         self.settings = settings
-        self.proxy_for_slot = proxy_for_slot or (lambda slot: None)
+        self.egress = egress  # every fetch goes through the guard (None only in tests of the engine)
         self._pool: dict[int, _Hooked] = {}
         self._lock = threading.Lock()
 
@@ -139,14 +140,12 @@ class Engine:
             "continuedl": False,
             "logger": _YtdlpLog(),
         }
-        proxy = self.proxy_for_slot(slot)
-        if proxy:
-            opts["proxy"] = proxy
         return opts
 
-    def bind(self, slot: int, control: Control, cookiefile: Path | None = None) -> None:
-        """Let `control` receive the progress of the slot's next job (and cancel it). A job with
-        cookies gets a YoutubeDL of its own: the cookie jar is read once per object."""
+    def bind(self, slot: int, control: Control, job_id: int, cookiefile: Path | None = None) -> None:
+        """Ready the slot for job `job_id`: `control` receives its progress (and cancels it), and
+        its fetches go through the egress guard as this job's. A job with cookies gets a
+        YoutubeDL of its own: the cookie jar is read once per object."""
         with self._lock:
             hooked = self._pool.get(slot)
             if hooked is None or hooked.cookiefile is not None or cookiefile is not None:
@@ -156,6 +155,8 @@ class Engine:
                 hooked = self._pool[slot] = _Hooked(yt_dlp.YoutubeDL(options), cookiefile)
         control.max_bytes = self.settings.max_file_bytes
         hooked.control = control
+        if self.egress is not None:
+            self.egress.bind(hooked.ydl, job_id)
 
     # ---- the two tasks ---------------------------------------------------------------------
 

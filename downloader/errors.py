@@ -46,6 +46,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import msgspec
 import trio
@@ -495,6 +496,20 @@ def text_values(failure: Failure, settings: Settings) -> dict[str, object]:
 def failure_text(failure: Failure, lang: str, settings: Settings) -> str:
     """The user's message for `failure`, with its limits taken from the settings."""
     return user_text(failure.cls, lang, **text_values(failure, settings))
+
+
+def guard_failure(refusal: GuardRefusal) -> Failure:
+    """A fetch the egress guard refused (SSRF, a scheme, credentials): permanent, never the
+    platform's fault. The reason (which rule) picks the user's text; the detail stays in the log."""
+    return Failure(ErrorClass.FORBIDDEN_ADDRESS, f"egress guard: {refusal.reason}: {refusal.detail}")
+
+
+class GuardRefusal(Protocol):
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def detail(self) -> str: ...
 
 
 def for_job(failure: Failure, settings: Settings) -> JobFailure:

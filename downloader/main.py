@@ -6,14 +6,26 @@ import logging
 
 from core.alerts import alerter
 from core.child import ChildContext
+from core.config import Settings
 from core.db import open_db
 from downloader.circuit import SharedCircuits
 from downloader.cookies import CookieStore
+from downloader.egress import open_egress_proxy
+from downloader.egress_policy import Policy
 from downloader.engine import Engine
+from downloader.proxies import ProxyRotation
 from downloader.worker import Worker
 from ipc.channels import JobWorker, Pusher
 
 log = logging.getLogger("downloader")
+
+
+def egress_policy(settings: Settings) -> Policy:
+    """Sandbox mode reaches the sandbox's own origin and nothing else; otherwise the internet,
+    never the operator's own network."""
+    if settings.sandbox_origin is not None:
+        return Policy.sandbox(settings.sandbox_origin)
+    return Policy.production()
 
 
 async def body(ctx: ChildContext) -> None:
@@ -27,8 +39,12 @@ async def body(ctx: ChildContext) -> None:
             alert = alerter(db, ctx.settings)
             circuits = SharedCircuits(db, ctx.settings, alert=alert)
             cookies = CookieStore(ctx.settings.cookies_dir, db, alert=alert)
-            engine = Engine(ctx.settings)
-            await ctx.ready()
-            await Worker(ctx, db, jobs, events, outbox, engine, circuits, cookies).run()
+            policy = egress_policy(ctx.settings)
+            rotation = ProxyRotation(ctx.settings.download_proxy_url, ctx.settings.proxy_set_aside_s)
+            async with open_egress_proxy(policy, upstreams=rotation) as proxy:
+                proxy.route_process_env()  # every ffmpeg this process starts goes through it too
+                engine = Engine(ctx.settings, proxy)
+                await ctx.ready()
+                await Worker(ctx, db, jobs, events, outbox, engine, circuits, cookies, proxy).run()
     finally:
         db.close()

@@ -8,6 +8,7 @@ jobs cancelled or taken from it, which it stops within a fraction of a second.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -23,8 +24,10 @@ from core.db import write_tx
 from downloader.circuit import GENERIC, SharedCircuits, breaker_key
 from downloader.commit import commit_download
 from downloader.cookies import CookieStore, platform_name
+from downloader.egress import EgressProxy, Refusal
+from downloader.egress_policy import EgressRefused
 from downloader.engine import Cancelled, Control, DownloadResult, Engine, ProbeResult
-from downloader.errors import ClassifiedError, ErrorClass, Failure, classify, for_job
+from downloader.errors import ClassifiedError, ErrorClass, Failure, classify, for_job, guard_failure
 from ipc.channels import JobWorker, Pusher
 from ipc.messages import (
     JobAssign,
@@ -63,6 +66,7 @@ class Worker:
         engine: Engine,
         circuits: SharedCircuits,
         cookies: CookieStore,
+        egress: EgressProxy,
     ) -> None:
         self.ctx = ctx
         self.settings = ctx.settings
@@ -73,6 +77,7 @@ class Worker:
         self.engine = engine
         self.circuits = circuits
         self.cookies = cookies
+        self.egress = egress
         self.running: dict[int, Running] = {}
 
     async def run(self) -> None:
@@ -107,6 +112,7 @@ class Worker:
         breaker = breaker_key(job.platform or GENERIC, job.url)
         cookie: Path | None = None
         try:
+            await self.egress.policy.admit_url(job.url)  # credentials, schemes, addresses: before any fetch
             admission = self.circuits.admit(breaker, job.job_id)
             if not admission.allowed:
                 raise ClassifiedError(f"the {breaker} breaker is open", ErrorClass.UNAVAILABLE, admission.retry_in)
@@ -116,7 +122,7 @@ class Worker:
                 folder.mkdir(parents=True, exist_ok=True)
                 cookiefile = self.cookies.copy_for_job(cookie, folder)
                 self.cookies.mark_used(cookie)
-            self.engine.bind(slot, control, cookiefile)
+            self.engine.bind(slot, control, job.job_id, cookiefile)
             if job.task == "probe":
                 result: ProbeResult | DownloadResult = await trio.to_thread.run_sync(
                     self.engine.probe, slot, job, abandon_on_cancel=True
@@ -137,12 +143,15 @@ class Worker:
             log.info("job %d stopped: %s", job.job_id, why)
             self.circuits.record(breaker, job.job_id, Failure(ErrorClass.CANCELLED, why))
         except Exception as exc:
-            failure = classify(exc)
+            refused = self.egress.refusals(job.job_id)
+            guard = exc if isinstance(exc, EgressRefused) else refused[0] if refused else None
+            failure = classify(exc) if guard is None else guard_failure(guard)
             self.circuits.record(breaker, job.job_id, failure)
             if cookie is not None:
                 self.cookies.after_failure(cookie, failure)
-            await self._failed(job, failure)
+            await self._failed(job, failure, guard)
         finally:
+            self.egress.forget(job.job_id)
             del self.running[job.job_id]
             self.ctx.busy = len(self.running)
             if not committed:
@@ -179,10 +188,11 @@ class Worker:
         )
         return True
 
-    async def _failed(self, job: JobAssign, failure: Failure) -> None:
-        final, notices = job_rows.fail(
-            self.db, self.settings, job.job_id, for_job(failure, self.settings), lease=job.lease
-        )
+    async def _failed(self, job: JobAssign, failure: Failure, guard: EgressRefused | Refusal | None = None) -> None:
+        recorded = for_job(failure, self.settings)
+        if guard is not None:  # the guard says which rule refused the link: that is the user's answer
+            recorded = dataclasses.replace(recorded, text_key=f"link_refused_{guard.reason}")
+        final, notices = job_rows.fail(self.db, self.settings, job.job_id, recorded, lease=job.lease)
         for item_id in notices:
             self.outbox.send_nowait(OutboxNotice(item_id=item_id))
         event = JobFailed(

@@ -35,7 +35,6 @@ TEXTS: dict[str, str] = {
     "cancelled": "✖ Cancelled.",
     "cancelled_jobs": "✖ Cancelled {count} download(s).",
     "nothing_to_cancel": "You have no download to cancel.",
-    "link_scheme_unsupported": "I can only fetch http and https links; I cannot download {schemes} links.",
     "links_capped": "I took the first {taken} of the {found} links in your message.",
     "button_expired": "This button has expired.",
     "caption_source": "🔗 Source",
@@ -115,4 +114,11 @@ TEXTS: dict[str, str] = {
     ),
     "alert_disk_full": "💽 Disk full: a download failed for lack of space in {path}. Please free some space.",
     # ---- end of failures ----------------------------------------------------------------------
+    # ---- downloader: the SSRF guard's refusals (downloader/egress_policy.py REASONS) ----
+    "link_refused_scheme": "I can't use this link: only http and https links can be downloaded.",
+    "link_refused_credentials": "Links with a user name or password in them are not accepted.",
+    "link_refused_address": "This link points to a private or internal address, which I may not download from.",
+    "link_refused_not_sandbox": "In sandbox mode I can only download the sandbox's own media.",
+    "link_refused_unresolvable": "I couldn't find the site in this link. Check the link and send it again.",
+    "link_refused_malformed": "This link is not valid. Please check it and send it again.",
 }

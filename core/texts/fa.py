@@ -35,7 +35,6 @@ TEXTS: dict[str, str] = {
     "cancelled": "✖ لغو شد.",
     "cancelled_jobs": "✖ {count} دانلود لغو شد.",
     "nothing_to_cancel": "دانلودی برای لغو ندارید.",
-    "link_scheme_unsupported": "فقط لینک‌های http و https را می‌توانم دریافت کنم؛ لینک‌های {schemes} قابل دانلود نیستند.",
     "links_capped": "از {found} لینک پیام شما، {taken} لینک اول را برداشتم.",
     "button_expired": "این دکمه منقضی شده است.",
     "caption_source": "🔗 منبع",
@@ -110,4 +109,11 @@ TEXTS: dict[str, str] = {
     ),
     "alert_disk_full": "💽 دیسک پر است: یک دانلود به خاطر کمبود فضا در {path} ناموفق شد. لطفاً فضا آزاد کنید.",
     # ---- end of failures ----------------------------------------------------------------------
+    # ---- downloader: the SSRF guard's refusals (downloader/egress_policy.py REASONS) ----
+    "link_refused_scheme": "این لینک پشتیبانی نمی‌شود: فقط لینک‌های http و https را می‌توانم دانلود کنم.",
+    "link_refused_credentials": "لینکی که نام کاربری یا رمز عبور در خود دارد پذیرفته نمی‌شود.",
+    "link_refused_address": "این لینک به یک نشانی داخلی یا خصوصی اشاره می‌کند و دانلود از آن مجاز نیست.",
+    "link_refused_not_sandbox": "در حالت آزمایشی (سندباکس) فقط از رسانه‌های خود سندباکس می‌توانم دانلود کنم.",
+    "link_refused_unresolvable": "نشانی سایتِ این لینک پیدا نشد. لینک را بررسی کنید و دوباره بفرستید.",
+    "link_refused_malformed": "این لینک درست نیست. لطفاً آن را بررسی کنید و دوباره بفرستید.",
 }

@@ -16,8 +16,7 @@ log = logging.getLogger("gateway.links")
 def links(req: Request, msg: IncomingMessage) -> None:
     found = find_links(msg.text, msg.entities, req.settings.max_links_per_message)
     if found.unsupported:
-        schemes = sorted({url.split(":", 1)[0].lower() + ":" for url in found.unsupported})
-        req.reply(req.t("link_scheme_unsupported", schemes=", ".join(schemes)), reply_to=msg.message_id)
+        req.reply(req.t("link_refused_scheme"), reply_to=msg.message_id)
     if not found.links:
         if not found.unsupported:
             req.reply(req.t("hint"))
