@@ -8,4 +8,6 @@ TEXTS: dict[str, str] = {
         "and I will send the file right here."
     ),
     "alert_crash_loop": "⚠️ Alert: the {kind} process kept crashing and is no longer restarted.\n{reason}",
+    # ---- captions (uploader/caption.py) ----
+    "caption_part": "Part {index} of {total}",
 }

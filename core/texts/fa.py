@@ -8,4 +8,6 @@ TEXTS: dict[str, str] = {
         "تا فایل را همین‌جا برایتان بفرستم."
     ),
     "alert_crash_loop": "⚠️ هشدار: فرایند «{kind}» پشت سر هم از کار افتاد و دیگر راه‌اندازی نمی‌شود.\n{reason}",
+    # ---- captions (uploader/caption.py) ----
+    "caption_part": "بخش {index} از {total}",
 }
