@@ -4,8 +4,8 @@ Limits, matched to how Telegram counts, as the sandbox does it (`sandbox/limits.
 - the bot: at most `limit` = floor(TG_GLOBAL_RATE) sends in any window of `max(1 s, limit / rate)`
   (a sliding window: what the sandbox's `peak_send_rate` measures, and it never empties the
   sandbox's bot bucket of capacity = rate refilled at rate/s), and a pacer that spaces the sends
-  evenly at just under that rate (99.7 % of it at 30/s), so requests do not bunch up and an answer
-  arriving in a full budget waits at most one interval;
+  evenly at that rate (29.97/s at 30/s: the window counts each send STAMP_GUARD_S late), so
+  requests do not bunch up and an answer arriving in a full budget waits about one interval;
 - a private chat: the sandbox's own bucket, TG_CHAT_BURST tokens refilled at TG_CHAT_RATE/s;
   a group or channel (negative id): TG_GROUP_PER_MIN tokens refilled at TG_GROUP_PER_MIN/60 s.
 
@@ -45,7 +45,7 @@ from core.config import Settings
 from core.outbox import PRIORITIES, PRIORITY_ANSWER, PRIORITY_PROGRESS
 
 STAMP_GUARD_S = 0.001  # a returned send is counted this much later, against clock rounding
-PACE_CATCH_UP_S = 0.002  # a late wake-up (epoll rounds timeouts up to whole ms) is made up, up to this
+PACE_CATCH_UP = 0.5  # of a pacing interval: how late a grant (a busy machine) may be and still be made up
 LOW_PRIORITY_CHAT_RESERVE = 1  # chat tokens progress and broadcast leave for answers and files
 PRUNE_EVERY = 1000  # grants between sweeps of idle chats
 TOKEN_EPSILON = 1e-9  # a bucket this close to a whole token has it (float rounding)
@@ -186,9 +186,8 @@ class SendBudget:
         span = max(1.0, limit / rate)
         now = trio.current_time()
         self._window = _Window(limit, span)
-        # 31 paced sends span at least 30 intervals less one catch-up: more than the window, so the
-        # window does not bind while sends return at once, and the pacing stays even.
-        self._pacer = _Pacer((span + STAMP_GUARD_S + PACE_CATCH_UP_S) / limit, PACE_CATCH_UP_S, now)
+        interval = (span + STAMP_GUARD_S) / limit  # the window's own rate, spread evenly
+        self._pacer = _Pacer(interval, interval * PACE_CATCH_UP, now)
         self._paused_until = 0.0
         self._chats: dict[int, _Chat] = {}
         self._queues: dict[int, OrderedDict[int, deque[_Waiter]]] = {p: OrderedDict() for p in PRIORITIES}

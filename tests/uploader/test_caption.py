@@ -65,7 +65,7 @@ def test_a_title_shows_exactly_as_typed_and_injects_no_markup(title):
 
 
 def test_the_source_link_is_escaped_in_its_attribute():
-    url = 'https://example.com/a?x="><b>y</b>&z=1'
+    url = "https://example.com/a?x=\"><b>y</b>&z='1'"
     seen = check(build_caption("t", url, "", lang="en"))
     assert seen.tags == [("a", {"href": url})]
     assert parse_html(build_caption("t", url, "", lang="en"))[1][0]["url"] == url

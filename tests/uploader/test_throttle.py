@@ -22,11 +22,11 @@ from core.outbox import (
 )
 from sandbox.limits import SendLimiter
 from sandbox.live_config import LiveConfig
-from uploader.throttle import PACE_CATCH_UP_S, PRUNE_EVERY, STAMP_GUARD_S, SendBudget, Thinned, Throttle
+from uploader.throttle import PRUNE_EVERY, STAMP_GUARD_S, SendBudget, Thinned, Throttle
 
 SETTINGS = load_settings(environ={}, env_file=None)
 RATE = SETTINGS.tg_global_rate
-SLOT = (1.0 + STAMP_GUARD_S + PACE_CATCH_UP_S) / RATE + 1e-9  # one pacing interval
+SLOT = (1.0 + STAMP_GUARD_S) / RATE + 1e-9  # one pacing interval
 ADMIN = 42  # the first of the private chats that receive alerts
 
 
@@ -43,7 +43,6 @@ class Log:
     t0: float = field(default_factory=trio.current_time)  # times in the log are relative to this
     grants: list[Grant] = field(default_factory=list)
     thinned: list[tuple[float, int]] = field(default_factory=list)
-    asked: dict[int, float] = field(default_factory=dict)  # send id -> when it asked
 
     def of(self, priority: int) -> list[Grant]:
         return [g for g in self.grants if g.priority == priority]
@@ -334,7 +333,7 @@ async def test_thin_drops_a_chats_waiting_progress_edits(autojump_clock):
         for _ in range(5):
             nursery.start_soon(send, budget, log, 1, PRIORITY_PROGRESS)
         await trio.sleep(0.5)
-        assert budget.stats().waiting[PRIORITY_PROGRESS] == 3  # two went in the burst
+        assert budget.stats().waiting[PRIORITY_PROGRESS] == 3  # two went; the last token is kept for a file
         assert budget.thin(1) == 3
     assert len(log.thinned) == 3 and budget.stats().waiting[PRIORITY_PROGRESS] == 0
 
@@ -375,7 +374,7 @@ async def test_a_global_flood_wait_pauses_everything_then_sends_all(autojump_clo
 
 async def test_a_cancelled_waiter_leaves_no_trace(autojump_clock):
     budget = SendBudget(load_settings(environ={"TG_GLOBAL_RATE": "2"}, env_file=None))
-    interval = (1.0 + 0.003) / 2  # the pacer's
+    interval = (1.0 + STAMP_GUARD_S) / 2  # the pacer's
     log = Log()
     gone = trio.CancelScope()
     async with trio.open_nursery() as nursery:
@@ -390,7 +389,8 @@ async def test_a_cancelled_waiter_leaves_no_trace(autojump_clock):
         assert budget.stats().waiting[PRIORITY_ANSWER] == 1
     granted = {g.chat: g.at for g in log.grants}
     assert set(granted) == {1, 2, 4}
-    assert granted[4] == pytest.approx(2 * interval, abs=1e-6)  # chat 3's slot: nobody lost it
+    window_frees = 1e-4 + STAMP_GUARD_S + 1.0  # chat 1's send leaves the window
+    assert granted[4] == pytest.approx(max(2 * interval, window_frees), abs=1e-6)  # chat 3's slot, not lost
 
 
 async def _cancellable(budget: SendBudget, chat: int, scope: trio.CancelScope, at: float = 0.0) -> None:
@@ -418,9 +418,10 @@ async def test_a_waiter_cancelled_as_it_is_granted_gives_the_slot_back(mock_cloc
         with pytest.raises(Thinned):  # arriving, it grants chat 3 first (an answer beats it)
             await budget.acquire(5, PRIORITY_BROADCAST, max_wait=0)
         await trio.testing.wait_all_tasks_blocked()
-    assert [(g.chat, g.at) for g in log.grants] == [(4, pytest.approx(0.6))]
-    stats = budget.stats()
-    assert stats.granted == 2 and stats.in_flight == 0 and sum(stats.waiting.values()) == 0
+        # Checked inside the nursery: on a clock that only moves when told, a lost slot would hang.
+        assert [(g.chat, g.at) for g in log.grants] == [(4, pytest.approx(0.6))]
+        stats = budget.stats()
+        assert stats.granted == 2 and stats.in_flight == 0 and sum(stats.waiting.values()) == 0
 
 
 async def test_idle_chats_are_forgotten(autojump_clock):
@@ -437,16 +438,18 @@ async def test_stats_count_waiters_and_the_last_seconds_sends(autojump_clock):
     budget = SendBudget(SETTINGS)
     log = Log()
     async with trio.open_nursery() as nursery:
-        for chat in range(1, 101):
-            nursery.start_soon(send, budget, log, chat, PRIORITY_FILE if chat % 2 else PRIORITY_BROADCAST)
+        for chat in range(1, 101):  # the files first, then (a moment later) the broadcast
+            priority, at = (PRIORITY_FILE, 0.0) if chat % 2 else (PRIORITY_BROADCAST, 1e-4)
+            nursery.start_soon(partial(send, budget, log, chat, priority, at=at))
         await trio.sleep(0.5)
         stats = budget.stats()
-        assert stats.sends_last_second == len(log.grants) <= RATE
-        assert sum(stats.waiting.values()) == 100 - len(log.grants)
+        assert stats.sends_last_second == stats.granted <= RATE
+        assert sum(stats.waiting.values()) == 100 - stats.granted
         assert stats.waiting[PRIORITY_BROADCAST] == 50 and not log.of(PRIORITY_BROADCAST)  # files first
     assert budget.stats().granted == 100
     await trio.sleep(0.5)
-    assert budget.stats().sends_last_second == len([g for g in log.grants if g.at > trio.current_time() - 1])
+    last_second = [g for g in log.grants if g.at + STAMP_GUARD_S > trio.current_time() - 1]
+    assert budget.stats().sends_last_second == len(last_second) > 0
 
 
 async def test_unknown_priority_is_refused(autojump_clock):
