@@ -17,7 +17,9 @@ from uploader.sender import OutboxSender
 
 log = logging.getLogger("uploader")
 
-SEND_CONCURRENCY = 8  # sends in flight at once; the throttle, not this, sets the pace
+# Rows claimed and waiting for the send budget at once: enough that priorities and the fairness
+# between chats decide among many (the budget, not this, sets the pace).
+SEND_WINDOW = 256
 SWEEP_INTERVAL = 60.0  # seconds between sweeps of the spool and prunes of the outbox
 
 
@@ -34,7 +36,7 @@ async def body(ctx: ChildContext) -> None:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(sender.listen, inbox)
                     nursery.start_soon(_housekeeping, ctx.settings, db)
-                    await sender.run(ctx.draining, SEND_CONCURRENCY)
+                    await sender.run(ctx.draining, SEND_WINDOW)
                     nursery.cancel_scope.cancel()
     except NotConnected as exc:
         log.info("%s", exc)

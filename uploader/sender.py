@@ -42,7 +42,7 @@ from ipc.messages import JobDelivered, OutboxNotice
 from uploader import media
 from uploader.caption import build_caption
 from uploader.deliver import NoTarget, deliver, send_file
-from uploader.throttle import Throttle
+from uploader.throttle import SendBudget, Thinned
 
 log = logging.getLogger("uploader.sender")
 
@@ -72,7 +72,7 @@ class OutboxSender:
         self.db = db
         self.port = port
         self.events = events  # to the gateway: a job's files are out
-        self.throttle = Throttle(settings)
+        self.budget = SendBudget(settings)
         self.codec = codec_for(settings.data_dir)
         self.wake = trio.Event()
         self.in_flight = 0
@@ -118,10 +118,16 @@ class OutboxSender:
             self.wake.set()
 
     async def send_one(self, item: OutboxItem) -> None:
-        if not isinstance(item.payload, CallbackAnswer):  # an answer to a press is no message in the chat
-            await self.throttle.acquire(item.chat_id)
         try:
-            message_id = await deliver(self.port, item)
+            if isinstance(item.payload, CallbackAnswer):  # an answer to a press is no message in the chat
+                message_id = await deliver(self.port, item)
+            else:
+                # A progress edit that can't go soon gives way: a fresher one will follow.
+                wait = self.settings.progress_edit_interval if item.role == outbox.ROLE_PROGRESS else None
+                async with self.budget.sending(item.chat_id, item.priority, max_wait=wait):
+                    message_id = await deliver(self.port, item)
+        except Thinned:
+            outbox.mark_dropped(self.db, item.id, "thinned: the send budget was needed elsewhere")
         except NotModified:
             outbox.mark_sent(self.db, item.id)
         except NoTarget as exc:
@@ -147,7 +153,7 @@ class OutboxSender:
         """FloodWait, a blocked user, a lost chat, a transient error: the common outcomes."""
         if isinstance(exc, FloodWait):
             log.warning("outbox %d: %s; waiting exactly that", item.id, exc)
-            self.throttle.flood(item.chat_id, exc.seconds, exc.scope)
+            self.budget.flood(item.chat_id, exc.seconds, exc.scope)
             outbox.retry_later(self.db, item.id, exc.seconds, str(exc))
         elif isinstance(exc, Blocked | ChatNotFound):
             log.info("outbox %d: chat %d unreachable (%s)", item.id, item.chat_id, type(exc).__name__)
@@ -190,11 +196,11 @@ class OutboxSender:
     async def _send_file(self, item: OutboxItem, payload: SendMedia, upload: Upload) -> media.AfterSend | None:
         job = job_rows.load(self.db, item.job_id, self.settings) if item.job_id is not None else None
         lang = job.lang if job else self.settings.default_language
-        caption = build_caption(
+        caption = payload.caption or build_caption(
             payload.title,
             payload.source_url,
             self.settings.caption_signature,
-            part=(payload.part, payload.parts),
+            part=(payload.part, payload.parts) if payload.parts > 1 else None,
             lang=lang,
         )
 
@@ -203,10 +209,12 @@ class OutboxSender:
             upload.sent = done
             self._show_upload(upload, job, done, total)
 
-        await self.throttle.acquire(item.chat_id)
-        upload.last_progress = trio.current_time()
+        self.budget.thin(item.chat_id)  # the progress edits waiting for this chat are moot now
         try:
-            sent = await send_file(self.port, item, payload, caption, progress if payload.path else None)
+            # The slot is held for the whole upload: Telegram counts the message when it is complete.
+            async with self.budget.sending(item.chat_id, item.priority):
+                upload.last_progress = trio.current_time()
+                sent = await send_file(self.port, item, payload, caption, progress if payload.path else None)
         except TooLarge as exc:
             limit = self.port.upload_limit // MIB
             return media.file_failed(

@@ -1,79 +1,428 @@
-"""The send budget: Telegram's limits as sliding windows, and FloodWait pauses.
+"""The send budget: every Telegram call that counts as a send waits here for its slot.
 
-A sliding window (at most N sends in any `window` seconds) is what Telegram and the sandbox
-measure, so staying inside it never earns a 429; a token bucket of the same rate would allow a
-full burst right after a full second and overshoot.
+Limits, matched to how Telegram counts, as the sandbox does it (`sandbox/limits.py`):
+- the bot: at most `limit` = floor(TG_GLOBAL_RATE) sends in any window of `max(1 s, limit / rate)`
+  (a sliding window: what the sandbox's `peak_send_rate` measures, and it never empties the
+  sandbox's bot bucket of capacity = rate refilled at rate/s), and a pacer that spaces the sends
+  evenly at that rate (29.97/s at 30/s: the window counts each send STAMP_GUARD_S late), so
+  requests do not bunch up and an answer arriving in a full budget waits about one interval;
+- a private chat: the sandbox's own bucket, TG_CHAT_BURST tokens refilled at TG_CHAT_RATE/s;
+  a group or channel (negative id): TG_GROUP_PER_MIN tokens refilled at TG_GROUP_PER_MIN/60 s.
+
+A send is counted from the moment it is granted ("in flight": it holds its place in every window
+and bucket) until the call returns, and then as having happened when it returned (plus
+STAMP_GUARD_S). Telegram counts it at some moment in between, so the windows can never be
+tighter than what Telegram sees, however late the request arrives (a slow upload, a stalled
+process): no margin is needed for latency, and the windows run at the full rate. `sending()`
+does that; `acquire()` is for a caller that cannot wrap the call and counts the send as instant.
+
+Who gets a freed slot: the highest priority (`core.outbox`, 1 first) among waiters whose chat can
+send now and is not paused; within a priority, round-robin over chats (a chat that just sent goes
+behind the chats that are waiting); first come first served within a chat. So broadcast (5) only
+takes slots no other waiter can use, and a heavy user's queue does not starve a light one.
+
+Thinning: a waiter given `max_wait` (progress edits) raises `Thinned` when it is not granted within
+that time; it never takes a slot from a higher priority that can use it, and low priorities
+(progress, broadcast) leave a chat's last token (LOW_PRIORITY_CHAT_RESERVE) to the answers and
+files of that chat. `thin(chat_id)` drops a chat's waiting progress edits at once (its file is
+going out, so they are stale).
+
+FloodWait: `flood()` pauses that chat, or the whole bot ("global"; "method" too, as we do not know
+which method), for exactly the seconds given; the waiters then resume in order, nothing dropped.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import math
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import trio
 
 from core.config import Settings
+from core.outbox import PRIORITIES, PRIORITY_PROGRESS
 
-# Sends reach Telegram a little later than we count them; keep this much slack per window.
-WINDOW_MARGIN = 0.05
-MAX_TRACKED_CHATS = 10_000
+STAMP_GUARD_S = 0.001  # a returned send is counted this much later, against clock rounding
+PACE_CATCH_UP = 0.5  # of a pacing interval: how late a grant (a busy machine) may be and still be made up
+LOW_PRIORITY_CHAT_RESERVE = 1  # chat tokens progress and broadcast leave for answers and files
+PRUNE_EVERY = 1000  # grants between sweeps of idle chats
+TOKEN_EPSILON = 1e-9  # a bucket this close to a whole token has it (float rounding)
+MIN_TICK = 1e-6  # the timekeeper never sleeps shorter than this, so it cannot spin
+SECONDS_PER_MINUTE = 60.0
+PEAK_WINDOW_S = 1.0  # what "sends in the last second" means in the stats
+INF = math.inf
 
 
-class SlidingWindow:
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit = limit
-        self.window = window + WINDOW_MARGIN
-        self.times: deque[float] = deque()
+class Thinned(Exception):
+    """A send with `max_wait` gave way: no slot in time, or its chat's pending edits were dropped."""
+
+
+@dataclass(frozen=True)
+class BudgetStats:
+    waiting: dict[int, int]  # waiters per priority
+    sends_last_second: int  # sends granted and not yet a second old (in-flight ones included)
+    in_flight: int  # granted sends whose call has not returned yet
+    tracked_chats: int
+    granted: int  # since start
+    thinned: int  # since start
+    paused_for: float  # seconds left of a global FloodWait
+
+
+class _Bucket:
+    """A token bucket whose tokens are taken when a send returns; in-flight sends are counted apart."""
+
+    __slots__ = ("capacity", "rate", "stamp", "tokens")
+
+    def __init__(self, capacity: float, rate: float, now: float) -> None:
+        self.capacity, self.rate, self.tokens, self.stamp = capacity, rate, capacity, now
+
+    def refill(self, now: float) -> None:
+        if now > self.stamp:
+            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+
+    def ready_at(self, need: float, now: float) -> float:
+        """When `need` tokens will be there (`now` if they are); INF if the bucket cannot hold them."""
+        if need > self.capacity + TOKEN_EPSILON:
+            return INF
+        self.refill(now)
+        missing = need - self.tokens
+        return now if missing <= TOKEN_EPSILON else self.stamp + missing / self.rate
+
+    def take(self, now: float, refill_from: float | None = None) -> None:
+        """Take a token now; with `refill_from`, the bucket starts refilling only then."""
+        self.refill(now)
+        self.tokens -= 1
+        if refill_from is not None:
+            self.stamp = max(self.stamp, refill_from)
+
+    def full(self, now: float) -> bool:
+        self.refill(now)
+        return self.tokens >= self.capacity - TOKEN_EPSILON
+
+
+class _Pacer:
+    """Sends evenly spaced, `interval` apart on a fixed schedule; being late by up to `catch_up` is
+    made up for (so the rate holds), being later is not (so nothing bunches up after a pause)."""
+
+    __slots__ = ("catch_up", "interval", "next_slot")
+
+    def __init__(self, interval: float, catch_up: float, now: float) -> None:
+        self.interval, self.catch_up, self.next_slot = interval, catch_up, now
+
+    def ready_at(self, now: float) -> float:
+        return max(now, self.next_slot)
+
+    def take(self, now: float) -> None:
+        self.next_slot = max(self.next_slot + self.interval, now + self.interval - self.catch_up)
+
+    def give_back(self) -> None:
+        self.next_slot -= self.interval
+
+
+class _Window:
+    """At most `limit` sends in any `span` seconds: returned sends by their stamp, plus those in flight."""
+
+    __slots__ = ("in_flight", "limit", "span", "stamps")
+
+    def __init__(self, limit: int, span: float) -> None:
+        self.limit, self.span = limit, span
+        self.stamps: deque[float] = deque()  # return times, in order (the clock only goes forward)
+        self.in_flight = 0
+
+    def ready_at(self, now: float) -> float:
+        stamps = self.stamps
+        while stamps and stamps[0] + self.span <= now:
+            stamps.popleft()
+        over = len(stamps) + self.in_flight - self.limit  # how many must leave before one more fits
+        if over < 0:
+            return now
+        return stamps[over] + self.span if over < len(stamps) else INF
+
+    def count_since(self, since: float) -> int:
+        return sum(1 for stamp in self.stamps if stamp > since) + self.in_flight
+
+
+class _Chat:
+    __slots__ = ("bucket", "in_flight", "open_at", "paused_until", "reserve", "waiting")
+
+    def __init__(self, bucket: _Bucket) -> None:
+        self.bucket = bucket
+        self.in_flight = 0
         self.paused_until = 0.0
+        self.waiting = 0
+        self.reserve = min(LOW_PRIORITY_CHAT_RESERVE, max(0, int(bucket.capacity) - 1))
+        self.open_at = (0.0, 0.0)  # when a normal / a low-priority send may go; kept by `refresh`
 
-    def wait_time(self, now: float) -> float:
-        while self.times and now - self.times[0] >= self.window:
-            self.times.popleft()
-        wait = self.paused_until - now
-        if len(self.times) >= self.limit:
-            wait = max(wait, self.times[0] + self.window - now)
-        return max(wait, 0.0)
+    def refresh(self, now: float) -> None:
+        need = 1 + self.in_flight
+        self.open_at = (
+            max(self.paused_until, self.bucket.ready_at(need, now)),
+            max(self.paused_until, self.bucket.ready_at(need + self.reserve, now)),
+        )
 
-    def pause(self, seconds: float) -> None:
-        self.paused_until = max(self.paused_until, trio.current_time() + seconds)
+    def idle(self, now: float) -> bool:
+        return not self.waiting and not self.in_flight and self.paused_until <= now and self.bucket.full(now)
 
 
-class Throttle:
-    """One global window and one per chat; `acquire(chat)` returns when a send is allowed."""
+class _Waiter:
+    __slots__ = ("chat", "chat_id", "event", "granted", "priority")
+
+    def __init__(self, chat_id: int, chat: _Chat, priority: int) -> None:
+        self.chat_id, self.chat, self.priority = chat_id, chat, priority
+        self.event = trio.Event()
+        self.granted = False
+
+
+class SendBudget:
+    """Telegram's send limits as one scheduler, driven by the trio clock; see the module docstring."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.glob = SlidingWindow(max(1, round(settings.tg_global_rate)), 1.0)
-        self.chats: dict[int, SlidingWindow] = {}
-        self.lock = trio.Lock()  # fair: senders pass the global window in the order they came
+        rate = settings.tg_global_rate
+        limit = max(1, math.floor(rate))
+        span = max(1.0, limit / rate)
+        now = trio.current_time()
+        self._window = _Window(limit, span)
+        interval = (span + STAMP_GUARD_S) / limit  # the window's own rate, spread evenly
+        self._pacer = _Pacer(interval, interval * PACE_CATCH_UP, now)
+        self._paused_until = 0.0
+        self._chats: dict[int, _Chat] = {}
+        self._queues: dict[int, OrderedDict[int, deque[_Waiter]]] = {p: OrderedDict() for p in PRIORITIES}
+        self._waiting = dict.fromkeys(PRIORITIES, 0)
+        self._keeper: _Waiter | None = None  # the one waiter that sleeps until the next change
+        self._keeper_wake = INF
+        self._next_change = INF
+        self._granted = 0
+        self._thinned = 0
 
-    def chat(self, chat_id: int) -> SlidingWindow:
-        window = self.chats.get(chat_id)
-        if window is None:
-            if len(self.chats) >= MAX_TRACKED_CHATS:  # forget idle chats so the map stays small
-                now = trio.current_time()
-                self.chats = {k: w for k, w in self.chats.items() if w.wait_time(now) > 0 or w.times}
-            if chat_id < 0:  # groups and channels
-                window = SlidingWindow(self.settings.tg_group_per_min, 60.0)
-            else:
-                burst = self.settings.tg_chat_burst
-                window = SlidingWindow(burst, burst / self.settings.tg_chat_rate)
-            self.chats[chat_id] = window
-        return window
+    # ---- the public interface -----------------------------------------------------------------
 
-    async def acquire(self, chat_id: int) -> None:
-        chat = self.chat(chat_id)
-        while True:
-            # Wait for the chat without holding the global line, so one busy chat delays no other.
-            await trio.sleep(chat.wait_time(trio.current_time()))
-            async with self.lock:
-                while (wait := self.glob.wait_time(trio.current_time())) > 0:
-                    await trio.sleep(wait)
-                now = trio.current_time()
-                if chat.wait_time(now) <= 0:
-                    self.glob.times.append(now)
-                    chat.times.append(now)
-                    return
+    async def acquire(
+        self, chat_id: int, priority: int, *, is_group: bool | None = None, max_wait: float | None = None
+    ) -> None:
+        """Return when a send to `chat_id` may go now, counted as sent now; `Thinned` past `max_wait`."""
+        waiter = await self._wait_for_grant(chat_id, priority, is_group, max_wait)
+        self._returned(waiter)
+
+    @asynccontextmanager
+    async def sending(
+        self, chat_id: int, priority: int, *, is_group: bool | None = None, max_wait: float | None = None
+    ) -> AsyncIterator[None]:
+        """Hold a granted slot around the Telegram call; it counts as sent when the block exits.
+
+        Put only the call inside (it has its own timeout): the slot stays in flight until then.
+        """
+        waiter = await self._wait_for_grant(chat_id, priority, is_group, max_wait)
+        try:
+            yield
+        finally:
+            self._returned(waiter)
 
     def flood(self, chat_id: int, seconds: float, scope: str) -> None:
-        """Telegram said wait: pause exactly that long (the chat, or everything)."""
-        (self.chat(chat_id) if scope == "chat" else self.glob).pause(seconds)
+        """Telegram said wait: pause the chat ("chat") or everything (else) exactly `seconds`."""
+        now = trio.current_time()
+        until = now + max(0.0, seconds)
+        if scope == "chat":
+            chat = self._chat(chat_id, None, now)
+            chat.paused_until = max(chat.paused_until, until)
+            chat.refresh(now)
+        else:
+            self._paused_until = max(self._paused_until, until)
+        self._dispatch()
+
+    def thin(self, chat_id: int, priority: int = PRIORITY_PROGRESS) -> int:
+        """Drop the chat's waiting sends of `priority` (they raise `Thinned`); how many there were."""
+        queue = self._queues[priority].pop(chat_id, None)
+        if not queue:
+            return 0
+        for waiter in queue:
+            self._dequeued(waiter)
+            waiter.event.set()  # it wakes up ungranted and out of the queue: Thinned
+        if self._keeper is not None and self._keeper in queue:
+            self._keeper = None
+            self._elect_keeper()
+        self._dispatch()
+        return len(queue)
+
+    def stats(self) -> BudgetStats:
+        now = trio.current_time()
+        return BudgetStats(
+            waiting=dict(self._waiting),
+            sends_last_second=self._window.count_since(now - PEAK_WINDOW_S),
+            in_flight=self._window.in_flight,
+            tracked_chats=len(self._chats),
+            granted=self._granted,
+            thinned=self._thinned,
+            paused_for=max(0.0, self._paused_until - now),
+        )
+
+    # ---- waiting --------------------------------------------------------------------------------
+
+    async def _wait_for_grant(
+        self, chat_id: int, priority: int, is_group: bool | None, max_wait: float | None
+    ) -> _Waiter:
+        if priority not in self._queues:
+            raise ValueError(f"unknown send priority {priority}")
+        now = trio.current_time()
+        deadline = INF if max_wait is None else now + max(0.0, max_wait)
+        waiter = _Waiter(chat_id, self._chat(chat_id, is_group, now), priority)
+        self._enqueue(waiter)
+        try:
+            self._dispatch()
+            while not waiter.granted:
+                if self._keeper is None:
+                    self._keeper = waiter
+                wake = deadline
+                if self._keeper is waiter:
+                    wake = self._keeper_wake = min(deadline, self._next_change)
+                with trio.move_on_at(wake):
+                    await waiter.event.wait()
+                if waiter.granted:
+                    break
+                waiter.event = trio.Event()
+                if self._queued(waiter):
+                    self._dispatch()
+                if not waiter.granted and (trio.current_time() >= deadline or not self._queued(waiter)):
+                    self._thinned += 1
+                    raise Thinned(f"no send slot for chat {chat_id} within {max_wait}s")
+        except BaseException:
+            self._abandon(waiter)
+            raise
+        finally:
+            if self._keeper is waiter:
+                self._keeper = None
+                self._elect_keeper()
+        return waiter
+
+    def _queued(self, waiter: _Waiter) -> bool:
+        queue = self._queues[waiter.priority].get(waiter.chat_id)
+        return queue is not None and waiter in queue
+
+    def _enqueue(self, waiter: _Waiter) -> None:
+        queue = self._queues[waiter.priority].get(waiter.chat_id)
+        if queue is None:
+            queue = self._queues[waiter.priority][waiter.chat_id] = deque()
+        queue.append(waiter)
+        waiter.chat.waiting += 1
+        self._waiting[waiter.priority] += 1
+
+    def _dequeued(self, waiter: _Waiter) -> None:
+        waiter.chat.waiting -= 1
+        self._waiting[waiter.priority] -= 1
+
+    def _abandon(self, waiter: _Waiter) -> None:
+        """A waiter leaves by cancellation or thinning: out of the queue, or its grant undone."""
+        if waiter.granted:
+            self._window.in_flight -= 1
+            waiter.chat.in_flight -= 1
+            waiter.chat.refresh(trio.current_time())
+            self._pacer.give_back()
+            self._granted -= 1
+            self._dispatch()
+            return
+        queues = self._queues[waiter.priority]
+        queue = queues.get(waiter.chat_id)
+        if queue is not None and waiter in queue:
+            queue.remove(waiter)
+            self._dequeued(waiter)
+            if not queue:
+                del queues[waiter.chat_id]
+
+    def _elect_keeper(self) -> None:
+        for queues in self._queues.values():
+            for queue in queues.values():
+                self._keeper = queue[0]
+                self._keeper_wake = -INF  # it has not chosen its sleep yet
+                queue[0].event.set()
+                return
+
+    # ---- granting -------------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        """Grant every send that may go now, best first; then note when the next one could."""
+        now = trio.current_time()
+        next_change = INF
+        while any(self._waiting.values()):
+            ready = self._global_ready_at(now)
+            if ready > now:
+                next_change = ready
+                break
+            waiter, soonest = self._pick(now)
+            if waiter is None:
+                next_change = soonest
+                break
+            self._grant(waiter, now)
+        self._next_change = max(next_change, now + MIN_TICK)
+        keeper = self._keeper
+        if keeper is not None and not keeper.granted and self._next_change < self._keeper_wake:
+            keeper.event.set()  # it sleeps too long now: wake it to sleep again until the new time
+
+    def _global_ready_at(self, now: float) -> float:
+        return max(self._paused_until, self._pacer.ready_at(now), self._window.ready_at(now))
+
+    def _pick(self, now: float) -> tuple[_Waiter | None, float]:
+        """The first waiter, by priority then round-robin over chats, whose chat may send now."""
+        soonest = INF
+        for priority, queues in self._queues.items():
+            low = 1 if priority >= PRIORITY_PROGRESS else 0
+            for queue in queues.values():
+                open_at = queue[0].chat.open_at[low]
+                if open_at <= now:
+                    return queue[0], soonest
+                soonest = min(soonest, open_at)
+        return None, soonest
+
+    def _grant(self, waiter: _Waiter, now: float) -> None:
+        queues = self._queues[waiter.priority]
+        queue = queues[waiter.chat_id]
+        queue.popleft()
+        if queue:
+            queues.move_to_end(waiter.chat_id)  # behind the chats that are waiting
+        else:
+            del queues[waiter.chat_id]
+        self._dequeued(waiter)
+        self._pacer.take(now)
+        self._window.in_flight += 1
+        waiter.chat.in_flight += 1
+        waiter.chat.refresh(now)
+        waiter.granted = True
+        waiter.event.set()
+        self._granted += 1
+        if self._granted % PRUNE_EVERY == 0:
+            self._prune(now)
+
+    def _returned(self, waiter: _Waiter) -> None:
+        """The call returned: count the send as made now (a little later, to be safe)."""
+        now = trio.current_time()
+        stamp = now + STAMP_GUARD_S
+        self._window.in_flight -= 1
+        self._window.stamps.append(stamp)
+        chat = waiter.chat
+        chat.in_flight -= 1
+        chat.bucket.take(now, refill_from=stamp)
+        chat.refresh(now)
+        if any(self._waiting.values()):
+            self._dispatch()
+
+    # ---- chats ----------------------------------------------------------------------------------
+
+    def _chat(self, chat_id: int, is_group: bool | None, now: float) -> _Chat:
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            group = chat_id < 0 if is_group is None else is_group
+            if group:
+                per_min = self.settings.tg_group_per_min
+                bucket = _Bucket(per_min, per_min / SECONDS_PER_MINUTE, now)
+            else:
+                bucket = _Bucket(self.settings.tg_chat_burst, self.settings.tg_chat_rate, now)
+            chat = self._chats[chat_id] = _Chat(bucket)
+            chat.refresh(now)
+        return chat
+
+    def _prune(self, now: float) -> None:
+        """Forget chats with nothing pending and a full bucket: they would start full anyway."""
+        for chat_id in [k for k, chat in self._chats.items() if chat.idle(now)]:
+            del self._chats[chat_id]

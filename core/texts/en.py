@@ -121,4 +121,6 @@ TEXTS: dict[str, str] = {
     "link_refused_not_sandbox": "In sandbox mode I can only download the sandbox's own media.",
     "link_refused_unresolvable": "I couldn't find the site in this link. Check the link and send it again.",
     "link_refused_malformed": "This link is not valid. Please check it and send it again.",
+    # ---- captions (uploader/caption.py) ----
+    "caption_part": "Part {index} of {total}",
 }

@@ -116,4 +116,6 @@ TEXTS: dict[str, str] = {
     "link_refused_not_sandbox": "در حالت آزمایشی (سندباکس) فقط از رسانه‌های خود سندباکس می‌توانم دانلود کنم.",
     "link_refused_unresolvable": "نشانی سایتِ این لینک پیدا نشد. لینک را بررسی کنید و دوباره بفرستید.",
     "link_refused_malformed": "این لینک درست نیست. لطفاً آن را بررسی کنید و دوباره بفرستید.",
+    # ---- captions (uploader/caption.py) ----
+    "caption_part": "بخش {index} از {total}",
 }
