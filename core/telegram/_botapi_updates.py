@@ -72,7 +72,14 @@ def _message(update_id: int, raw: dict[str, Any]) -> IncomingMessage | None:
         date=int(raw.get("date", 0)),
         text=str(raw.get("text") if has_text else raw.get("caption") or ""),
         entities=_entities(raw.get("entities") if has_text else raw.get("caption_entities")),
+        reply_to_message_id=_reply_to(raw.get("reply_to_message")),
     )
+
+
+def _reply_to(raw: Any) -> int | None:
+    if isinstance(raw, dict) and isinstance(raw.get("message_id"), int):
+        return int(raw["message_id"])
+    return None
 
 
 def _callback(update_id: int, raw: dict[str, Any]) -> CallbackQuery | None:

@@ -110,6 +110,7 @@ def _incoming(message: Any, users: RawUsers, chats: RawChats, update_id: int) ->
         date=message.date,
         text=message.message or "",
         entities=tuple(_entity(e) for e in message.entities or ()),
+        reply_to_message_id=getattr(message.reply_to, "reply_to_msg_id", None) if message.reply_to else None,
     )
 
 

@@ -76,6 +76,7 @@ class IncomingMessage:
     date: int
     text: str = ""  # the text, or the caption of a media message
     entities: tuple[Entity, ...] = ()
+    reply_to_message_id: int | None = None  # the message this one answers (e.g. /broadcast's message)
 
 
 @dataclass(frozen=True)

@@ -48,8 +48,12 @@ class SandboxWorld:
         result: dict[str, Any] = response.json()
         return result
 
-    async def user_message(self, user_id: int, text: str, *, language_code: str = "en") -> int:
-        body = {"text": text, "first_name": f"User{user_id}", "language_code": language_code}
+    async def user_message(
+        self, user_id: int, text: str, *, language_code: str = "en", reply_to: int | None = None
+    ) -> int:
+        body: dict[str, Any] = {"text": text, "first_name": f"User{user_id}", "language_code": language_code}
+        if reply_to is not None:
+            body["reply_to_message_id"] = reply_to
         return int((await self._post(f"/sandbox/users/{user_id}/messages", body))["message_id"])
 
     async def user_callback(self, user_id: int, message_id: int, data: str) -> str:

@@ -265,7 +265,9 @@ class FakeTelegram:
             user.lang_code = language_code
         return user
 
-    async def user_message(self, user_id: int, text: str, *, language_code: str = "en") -> int:
+    async def user_message(
+        self, user_id: int, text: str, *, language_code: str = "en", reply_to: int | None = None
+    ) -> int:
         await trio.lowlevel.checkpoint()
         user = self._user(user_id, language_code)
         known = user.started_bot
@@ -275,7 +277,7 @@ class FakeTelegram:
         entities: list[Any] = [
             ENTITY_TYPES[e["type"]](offset=e["offset"], length=e["length"]) for e in detect(text, [])
         ]
-        message = self.add_message(BOT_ID, user_id, out=False, text=text, entities=entities)
+        message = self.add_message(BOT_ID, user_id, out=False, text=text, entities=entities, reply_to=reply_to)
         update = self.log_pts(
             BOT_ID, lambda pts: raw.types.UpdateNewMessage(message=self.raw_message(message), pts=pts, pts_count=1)
         )
@@ -290,6 +292,7 @@ class FakeTelegram:
                 pts_count=1,
                 date=message.date,
                 entities=entities or None,
+                reply_to=raw.types.MessageReplyHeader(reply_to_msg_id=reply_to) if reply_to else None,
             )
             for session in list(self.subscribed):
                 session.push(short)

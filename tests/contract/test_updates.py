@@ -39,6 +39,15 @@ async def test_a_user_message_arrives_with_sender_language_and_entities(env):
     assert utf16_offset(text, text.index(url)) == text.index(url) + 1
 
 
+async def test_a_reply_says_which_message_it_answers(env):
+    first = await env.world.user_message(USER, "the message to broadcast")
+    await env.world.user_message(USER, "/broadcast", reply_to=first)
+    async with env.make_port() as port:
+        plain, reply = await receive(port, 2)
+    assert isinstance(plain, IncomingMessage) and isinstance(reply, IncomingMessage)
+    assert plain.reply_to_message_id is None and reply.reply_to_message_id == first
+
+
 async def test_updates_arrive_in_order_and_none_is_lost_when_the_receiver_restarts(env):
     first_wave = [f"first {i}" for i in range(4)]
     second_wave = [f"second {i}" for i in range(6)]

@@ -30,8 +30,11 @@ class ChatRecord:
 
 
 class World(Protocol):
-    async def user_message(self, user_id: int, text: str, *, language_code: str = "en") -> int:
-        """The user sends `text` to the bot; returns the new message's id."""
+    async def user_message(
+        self, user_id: int, text: str, *, language_code: str = "en", reply_to: int | None = None
+    ) -> int:
+        """The user sends `text` to the bot (in reply to message `reply_to` of the chat); returns
+        the new message's id."""
         ...
 
     async def user_callback(self, user_id: int, message_id: int, data: str) -> str:
