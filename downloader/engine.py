@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yt_dlp
+from yt_dlp.networking import HEADRequest
 
 from core import formats
 from core.config import MIB, Settings
@@ -223,6 +224,10 @@ class Engine:
         if not isinstance(info, dict):
             raise yt_dlp.utils.DownloadError(f"no media found at {url!r}")
         sanitized: dict[str, Any] = hooked.ydl.sanitize_info(info)
+        if sanitized.get("direct") and not (sanitized.get("filesize") or sanitized.get("filesize_approx")):
+            size = _head_size(hooked.ydl, str(sanitized.get("url") or url))
+            if size:  # a direct file's size, so that the cap holds before the download and buttons show it
+                sanitized["filesize"] = size
         return sanitized
 
     def _check_limits(self, probe: Probe) -> None:
@@ -303,6 +308,17 @@ class Engine:
                 )
             )
         return out
+
+
+def _head_size(ydl: yt_dlp.YoutubeDL, url: str) -> int | None:
+    """Content-Length of a HEAD request (through the same proxy as everything else), if any."""
+    try:
+        with ydl.urlopen(HEADRequest(url)) as response:
+            length = response.headers.get("Content-Length")
+    except Exception as exc:  # a server that refuses HEAD: the size stays unknown, the cap still holds
+        log.debug("HEAD %s: %s", url, exc)
+        return None
+    return int(length) if length and length.isdigit() else None
 
 
 def _drop(source: Path, kept: Path) -> None:
