@@ -362,8 +362,13 @@ class Settings:
 
     @property
     def backend_upload_limit_mb(self) -> int:
-        """The most one upload may weigh on this backend, MiB (without the Premium session)."""
-        return self.upload_limit_mb if self.telegram_backend == "mtproto" else self.botapi_upload_limit_mb
+        """The most one upload may weigh on this backend, MiB: with a Premium session (MTProto
+        only) files up to PREMIUM_UPLOAD_LIMIT_MB go through it whole."""
+        if self.telegram_backend != "mtproto":
+            return self.botapi_upload_limit_mb
+        if self.premium_session:
+            return max(self.upload_limit_mb, self.premium_upload_limit_mb)
+        return self.upload_limit_mb
 
     @property
     def max_file_bytes(self) -> int:

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,9 @@ class Engine:
             "continuedl": False,
             "logger": _YtdlpLog(),
         }
+        runtime = _deno()
+        if runtime:  # YouTube's player needs a JavaScript runtime; deno comes with requirements.txt
+            opts["js_runtimes"] = {"deno": {"path": runtime}}
         return opts
 
     def bind(self, slot: int, control: Control, job_id: int, cookiefile: Path | None = None) -> None:
@@ -308,6 +312,16 @@ class Engine:
                 )
             )
         return out
+
+
+@cache
+def _deno() -> str | None:
+    try:
+        import deno
+    except ImportError:
+        log.warning("no deno: YouTube links may fail (pip install deno)")
+        return None
+    return str(deno.find_deno_bin())
 
 
 def _head_size(ydl: yt_dlp.YoutubeDL, url: str) -> int | None:

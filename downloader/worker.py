@@ -20,6 +20,7 @@ import trio
 from core import jobs as job_rows
 from core import spool
 from core.child import ChildContext
+from core.alerts import Alerter
 from core.db import write_tx
 from downloader.circuit import GENERIC, SharedCircuits, breaker_key
 from downloader.commit import commit_download
@@ -67,6 +68,7 @@ class Worker:
         circuits: SharedCircuits,
         cookies: CookieStore,
         egress: EgressProxy,
+        alert: Alerter,
     ) -> None:
         self.ctx = ctx
         self.settings = ctx.settings
@@ -78,6 +80,7 @@ class Worker:
         self.circuits = circuits
         self.cookies = cookies
         self.egress = egress
+        self.alert = alert
         self.running: dict[int, Running] = {}
 
     async def run(self) -> None:
@@ -149,6 +152,8 @@ class Worker:
             self.circuits.record(breaker, job.job_id, failure)
             if cookie is not None:
                 self.cookies.after_failure(cookie, failure)
+            if failure.cls is ErrorClass.DISK_FULL:  # the uploader finds the alert's rows by itself
+                self.alert("disk", "alert_disk_full", path=str(self.settings.spool_dir))
             await self._failed(job, failure, guard)
         finally:
             self.egress.forget(job.job_id)

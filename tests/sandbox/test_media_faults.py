@@ -107,7 +107,7 @@ async def test_redirect_defaults_to_302_and_refuses_other_codes(http: httpx.Asyn
 
 async def test_stall_goes_silent_after_some_bytes_for_its_first_requests_then_serves(http: httpx.AsyncClient):
     whole = (await http.get("/media/sample.mp4")).content
-    params = {"after": 1000, "key": "stall-test", "times": 1}
+    params: dict[str, str | int] = {"after": 1000, "key": "stall-test", "times": 1}
     async with http.stream("GET", "/media/stall", params=params) as first:
         assert first.headers["content-length"] == str(len(whole))
         got = b""

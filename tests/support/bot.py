@@ -62,7 +62,7 @@ class BotProcess:
             sys.executable, str(ROOT / "run.py"), *mode, "--workers", str(workers),
             "--data-dir", str(self.data_dir), "--monitor-port", str(self.monitor_port), *args,
         ]  # fmt: skip
-        real = {"TELEGRAM_BACKEND": "botapi", "BOTAPI_URL": telegram_url, "BOT_TOKEN": REAL_MODE_TOKEN}
+        real = {"TELEGRAM_BACKEND": "botapi", "BOTAPI_URL": telegram_url or "", "BOT_TOKEN": REAL_MODE_TOKEN}
         full_env = {
             **os.environ,
             "LOG_LEVEL": "info",
