@@ -19,8 +19,8 @@ import trio
 
 from core import jobs as job_rows
 from core import spool
-from core.child import ChildContext
 from core.alerts import Alerter
+from core.child import ChildContext
 from core.db import write_tx
 from downloader.circuit import GENERIC, SharedCircuits, breaker_key
 from downloader.commit import commit_download
