@@ -191,15 +191,12 @@ class Gates:
             link_jobs.take(req, msg.message_id, found.links[:allowed])
             link_jobs.tell_capped(req, msg, found)
         if refusal:
-            log.info(
-                "user %d: %d of %d link(s) refused (%s)",
-                req.user.id,
-                len(found.links) - allowed,
-                len(found.links),
-                refusal,
-            )
-            if notice_due(req.db, req.user.id, refusal, self.settings.notice_interval, now):
+            told = notice_due(req.db, req.user.id, refusal, self.settings.notice_interval, now)
+            if told:
                 req.reply(req.t(refusal, **values()), reply_to=msg.message_id)
+            refused = len(found.links) - allowed
+            # Logged when the user is told (once a minute): a flood would fill the log otherwise.
+            (log.info if told else log.debug)("user %d: %d link(s) refused (%s)", req.user.id, refused, refusal)
 
     def _allowance(self, req: Request, wanted: int, now: float) -> tuple[int, str, Callable[[], dict[str, Any]]]:
         """How many of `wanted` links the rate, the queue and the disk let through, in this order;

@@ -442,7 +442,7 @@ class Locks:
                 )
                 lock.chat_id, lock.title = chat.id, chat.title or lock.title
             member = change.new_status in PRESENT
-            self.cache.put(change.user.id, lock.id, member).noted = True
+            self.cache.put(change.user.id, lock.id, member)
             self.observe(db, lock, change.user.id, member, shown=False)
 
 

@@ -138,7 +138,7 @@ TEXTS: dict[str, str] = {
     "lock_released": "✅ Thank you for joining! Your link is on its way.",
     "list_separator": ", ",
     "rate_limited": "⏱ You have sent {limit} links within a minute, the most I take. Send the rest again in {wait}.",
-    "busy": "🚦 The bot is very busy right now ({waiting} links waiting). Please send your link again in {wait}.",
+    "busy": "🚦 The bot is very busy right now: {waiting} in the queue. Please send your link again in {wait}.",
     "busy_wait_unknown": "a few minutes",
     "disk_full": "💾 I'm short of space right now and can't take new links. Please try again in a few minutes.",
     "admin_only": "This command is for the bot's admins.",

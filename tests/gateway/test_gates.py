@@ -15,7 +15,7 @@ from tests.gateway.gatekit import ADMIN, World, yt
 
 @pytest.fixture
 def make(tmp_path):
-    worlds = []
+    worlds: list[World] = []
 
     def build(**env: str) -> World:
         world = World(tmp_path / str(len(worlds)), **env)
@@ -50,7 +50,7 @@ async def test_maintenance_tells_users_once_per_interval_lets_admins_through_and
     assert len(world.texts(7)) == 3
     await world.say(ADMIN, yt(2))
     assert world.jobs(ADMIN) == [yt(2)]
-    paused = PausingDispatcher(world.settings, world.db, None, lambda items: None, world.gates.maintenance)
+    paused = PausingDispatcher(world.settings, world.db, None, lambda items: None, world.gates.maintenance)  # type: ignore[arg-type]
     assert paused.next_job("probe") is None  # queued jobs wait
     assert Maintenance.load(world.db).on  # it survives a restart
     await world.say(ADMIN, "/maintenance off")
@@ -144,7 +144,7 @@ async def test_a_user_runs_two_downloads_at_once_and_the_rest_queue_for_their_tu
     await world.say(7, " ".join(yt(n) for n in range(5)))
     await world.say(8, yt(9))
     assert len(world.jobs(7)) == 5  # queued, not refused
-    dispatcher = Dispatcher(world.settings, world.db, None, lambda items: None)
+    dispatcher = Dispatcher(world.settings, world.db, None, lambda items: None)  # type: ignore[arg-type]
     taken = []
     while (job := dispatcher.next_job("download")) is not None:
         dispatcher._begin(job, "download")
@@ -160,7 +160,7 @@ async def test_past_the_queue_cap_the_user_hears_the_bot_is_busy_and_admins_stil
     await world.say(7, yt(1) + " " + yt(2))
     await world.say(8, yt(3))
     assert world.jobs(8) == []
-    assert "busy" in world.texts(8)[-1] and "2 links waiting" in world.texts(8)[-1]
+    assert "busy" in world.texts(8)[-1] and "2 in the queue" in world.texts(8)[-1]
     await world.say(ADMIN, yt(4))
     assert world.jobs(ADMIN) == [yt(4)]
 

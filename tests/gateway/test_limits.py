@@ -51,9 +51,14 @@ async def test_the_disk_is_measured_at_most_once_per_interval_and_refuses_past_t
     settings = load_settings(environ={"DATA_DIR": str(tmp_path), "SPOOL_MAX_GB": "0.001"}, env_file=None)
     now = [0.0]
     disk = DiskBudget(settings, interval=5, clock=lambda: now[0])
-    measured = []
+    measured: list[float] = []
     real = disk.measure
-    disk.measure = lambda: measured.append(now[0]) or real()  # type: ignore[method-assign]
+
+    def measure() -> tuple[int, float]:
+        measured.append(now[0])
+        return real()
+
+    disk.measure = measure  # type: ignore[method-assign]
     await disk.refresh()
     assert disk.room
     job = settings.spool_dir / "77"

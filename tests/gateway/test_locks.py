@@ -50,7 +50,8 @@ def test_the_cache_keeps_members_longer_than_non_members_and_stays_bounded():
     cache.put(1, 1, True)
     cache.put(2, 1, False)
     now[0] = 31
-    assert cache.get(1, 1).member and cache.get(2, 1) is None
+    member = cache.get(1, 1)
+    assert member is not None and member.member and cache.get(2, 1) is None
     for user in range(3, 7):
         cache.put(user, 1, True)
     assert len(cache) == 3 and cache.get(1, 1) is None  # the least recently used went first
