@@ -345,27 +345,19 @@ class TestLimits:
         assert len([m for m in await user.bot_messages() if "⏱" in (m.get("text") or "")]) == 1
 
     async def test_past_the_queue_cap_a_user_hears_the_bot_is_busy(self, limits_bot, lhttp):
-        bot = limits_bot
-        first, second, third, late = (Chat(lhttp, next(users), bot) for _ in range(4))
-        for chat in (first, second, third):
-            await set_best(chat)
-
-        def slower(tag: str) -> str:  # ten seconds each: the queue stays full while we look
-            return link(bot, "slow", rate=30_000, size=300_000, t=tag)
-
-        await first.say(f"{slower('l-cap-1a')} {slower('l-cap-1b')}")  # two of the three download slots
-        await until("two downloads", lambda: _running(bot, first.user_id, 2), 30, describe=bot.log)
-        await second.say(f"{slower('l-cap-2a')} {slower('l-cap-2b')}")  # the last slot, and one waits
-        await until("the third download", lambda: _running(bot, second.user_id, 1), 30, describe=bot.log)
-        last = await third.say(f"{slower('l-cap-3a')} {slower('l-cap-3b')}")  # two more wait: QUEUE_MAX=3 reached
-        await handled(bot, third, last)
+        bot, admin, late = limits_bot, Chat(lhttp, ADMIN, limits_bot), Chat(lhttp, next(users), limits_bot)
+        await set_best(admin)
+        # An admin passes the rate: five links, two download (USER_CONCURRENT_DOWNLOADS), three wait.
+        slower = [link(bot, "slow", rate=30_000, size=300_000, t=f"l-cap-{n}") for n in range(5)]
+        await admin.say(" ".join(slower))
+        await until("two downloads", lambda: _running(bot, ADMIN, 2), 30, describe=bot.log)
+        assert query(bot, "SELECT count(*) FROM jobs WHERE state = 'queued'") == [(3,)]  # QUEUE_MAX reached
         await late.say(link(bot, "sample.mp4", t="l-cap-late"))
         busy = await late.wait_text("busy")
         assert "3 in the queue" in busy["text"] and "send your link again in" in busy["text"]
         assert query(bot, "SELECT count(*) FROM jobs WHERE user_id = ?", late.user_id) == [(0,)]
-        for chat in (first, second, third):
-            await chat.say("/cancel")
-            await chat.wait_text("Cancelled")
+        await admin.say("/cancel")
+        await admin.wait_text("Cancelled")
 
     async def test_a_flood_costs_at_most_three_sends_a_minute_and_others_are_served(self, limits_bot, lhttp):
         bot, flood, other = limits_bot, Chat(lhttp, next(users), limits_bot), Chat(lhttp, next(users), limits_bot)
