@@ -26,12 +26,10 @@ from dataclasses import dataclass, field
 import sqlite_utils
 import trio
 
-from core import outbox
+from core.alerts import alerter
 from core.config import Settings
-from core.db import write_tx
-from core.payloads import Button, Keyboard, Text
+from core.payloads import Button, Keyboard
 from core.telegram import BadRequest, ChatMemberChange, ChatNotFound, TelegramError, TelegramPort
-from core.texts import digits, text
 from gateway.context import Request
 from gateway.handlers import links as link_jobs
 from gateway.limits import MARK_RATE, notice_due, spend
@@ -342,7 +340,6 @@ class Locks:
             return False
         log.info("lock %d %s ended: %s (%d joins)", lock.id, lock.name, reason, lock.joins_counted)
         if reason in ("cap", "expired"):
-            joins = digits(self.settings.default_language, lock.joins_counted)
             alert_admins(
                 db,
                 self.settings,
@@ -350,7 +347,7 @@ class Locks:
                 f"alert_lock_{reason}",
                 id=lock.id,
                 name=lock.name,
-                count=joins,
+                count=lock.joins_counted,
             )
         return True
 
@@ -447,16 +444,6 @@ class Locks:
 
 
 def alert_admins(db: sqlite_utils.Database, settings: Settings, kind: str, text_key: str, **values: object) -> bool:
-    """Tell every admin. The one place this part alerts: a stand-in with core.alerts.alert's
-    signature (which adds a cooldown per kind), to be swapped for it here."""
-    if not settings.admin_ids:
-        log.warning("no ADMIN_IDS set: alert %s not sent", kind)
-        return False
-    body = text(settings.default_language, text_key, **values)
-    with write_tx(db):
-        for admin in settings.admin_ids:
-            outbox.enqueue(
-                db, admin, Text(text=body, html=False), priority=outbox.PRIORITY_ALERT, role=outbox.ROLE_ALERT
-            )
-    log.info("alerted %d admin(s): %s", len(settings.admin_ids), kind)
-    return True
+    """Tell every admin (in their language, at most once per ALERT_COOLDOWN per kind): the one
+    place this part alerts."""
+    return alerter(db, settings)(kind, text_key, **values)
