@@ -60,6 +60,7 @@ from gateway.router import command_of
 log = logging.getLogger("gateway.gates")
 
 HOUSEKEEPING_INTERVAL = 5.0  # seconds between ending expired locks and purging expired marks
+BUSY_ETA_TTL = 2.0  # seconds the expected wait told to refused users is reused
 BAN_NOTICE_TTL = 10 * 365 * 86400.0  # "one notice": not again until an unban forgets it
 Announce = Callable[[list[int]], None]
 
@@ -92,6 +93,7 @@ class Gates:
         self.locks = locks or Locks(settings, db)
         self.disk = disk or DiskBudget(settings)
         self._found: tuple[tuple[int, int], LinkList] | None = None  # the links of the message at hand
+        self._eta: tuple[float, float | None] | None = None  # (when, the wait told to busy users)
         self.COMMANDS = {
             **sponsors.commands(self.locks),
             **bans.COMMANDS,
@@ -230,8 +232,10 @@ class Gates:
 
     def _busy(self, req: Request, at_least: float) -> dict[str, Any]:
         queued = waiting(req.db)
-        eta = estimate(req.db, queued + 1, download_slots(self.settings))
-        wait = max(eta or 0.0, at_least)
+        now = time.monotonic()
+        if self._eta is None or now - self._eta[0] >= BUSY_ETA_TTL:  # a burst of refusals reads history once
+            self._eta = (now, estimate(req.db, queued + 1, download_slots(self.settings)))
+        wait = max(self._eta[1] or 0.0, at_least)
         shown = wait_text(req.lang, wait) if wait else req.t("busy_wait_unknown")
         return {"waiting": digits(req.lang, queued), "wait": shown}
 

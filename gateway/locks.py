@@ -15,7 +15,6 @@ shown a lock; a join is credited once, the first time a user who was shown the l
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import time
@@ -380,9 +379,9 @@ class Locks:
             req.reply(req.t("lock_prompt"), self.prompt_keyboard(req, int(held), missing))
 
     def prompt_keyboard(self, req: Request, held_id: int, missing: list[Lock]) -> Keyboard:
+        """A join button per channel (button texts are plain, never HTML), then "I've joined"."""
         rows = [
-            [Button(text=req.t("lock_button_join", name=html.escape(lock.title or lock.name)), url=lock.url)]
-            for lock in missing
+            [Button(text=req.t("lock_button_join", name=lock.title or lock.name), url=lock.url)] for lock in missing
         ]
         rows.append([Button(text=req.t("lock_button_check"), data=req.codec.encode(ACTION_JOINED, held_id))])
         return rows
