@@ -269,4 +269,7 @@ class Gates:
     async def housekeeping(self) -> None:
         while True:
             await trio.sleep(HOUSEKEEPING_INTERVAL)
-            self.sweep()
+            try:
+                self.sweep()
+            except Exception:  # a busy database this once must not stop the gateway; the next pass retries
+                log.exception("the gates' housekeeping failed; trying again in %.0f s", HOUSEKEEPING_INTERVAL)
