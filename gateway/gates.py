@@ -62,7 +62,6 @@ log = logging.getLogger("gateway.gates")
 HOUSEKEEPING_INTERVAL = 5.0  # seconds between ending expired locks and purging expired marks
 BUSY_ETA_TTL = 2.0  # seconds the expected wait told to refused users is reused
 BAN_NOTICE_TTL = 10 * 365 * 86400.0  # "one notice": not again until an unban forgets it
-Announce = Callable[[list[int]], None]
 
 
 def _nothing() -> dict[str, Any]:
