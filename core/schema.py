@@ -357,6 +357,13 @@ _V2 = (
     "ALTER TABLE sponsors ADD COLUMN ended_at REAL",
     "ALTER TABLE sponsors ADD COLUMN end_reason TEXT",  # cap, expired, removed
     "ALTER TABLE sponsors ADD COLUMN unchecked_at REAL",  # the bot could not check members (not an admin)
+    # A channel is unique among the active locks only: an ended lock keeps its row and its figures,
+    # and the same channel can be locked again as a new row.
+    "DROP INDEX sponsors_chat",
+    "DROP INDEX sponsors_username",
+    "CREATE UNIQUE INDEX sponsors_chat ON sponsors (chat_id) WHERE chat_id IS NOT NULL AND active = 1",
+    "CREATE UNIQUE INDEX sponsors_username ON sponsors (username COLLATE NOCASE)"
+    " WHERE username IS NOT NULL AND active = 1",
     "DROP INDEX sponsor_joins_user",
     "DROP TABLE sponsor_joins",
     f"""CREATE TABLE sponsor_users (

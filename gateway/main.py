@@ -13,9 +13,10 @@ from core.callback_data import codec_for
 from core.child import ChildContext
 from core.db import open_db
 from core.telegram.connect import NotConnected, connect_port
-from gateway.dispatch import Dispatcher
+from gateway.admin.maintenance import Maintenance, PausingDispatcher
 from gateway.events import JobEvents
-from gateway.handlers import cancel, choices, links, settings, start
+from gateway.gates import Gates
+from gateway.handlers import cancel, choices, settings, start
 from gateway.router import Router
 from gateway.updates import UpdateLoop
 from ipc.channels import JobDispatcher, Puller, Pusher
@@ -65,10 +66,12 @@ async def run(
             if not outbox.send_nowait(OutboxNotice(item_id=item_id)):
                 log.debug("outbox notice %d not sent (the uploader finds the row anyway)", item_id)
 
-    dispatcher = Dispatcher(settings, db, jobs, announce)
+    maintenance = Maintenance.load(db)
+    dispatcher = PausingDispatcher(settings, db, jobs, announce, maintenance)  # queued jobs wait during maintenance
     dispatcher.adopt_in_flight()
     job_events = JobEvents(settings, db, codec, dispatcher)
-    router = Router(settings, db, codec, HANDLERS, links.links)
+    gates = Gates(settings, db, codec, maintenance_state=maintenance)
+    router = Router(settings, db, codec, HANDLERS, gates.links, gates)
     # Index yt-dlp's extractors before the first link (a second or two), off the event loop.
     await trio.to_thread.run_sync(extractor_index.prepare)
     await ctx.ready()
@@ -77,7 +80,9 @@ async def run(
         nursery.start_soon(dispatcher.watch)
         nursery.start_soon(_events, events, job_events, announce)
         nursery.start_soon(_sweep, job_events, announce)
+        nursery.start_soon(gates.housekeeping)
         async with connect_port(settings, role="gateway", stop=ctx.draining) as port:
+            gates.attach(port)
             nursery.start_soon(UpdateLoop(router, port, outbox, dispatcher.wake).run)
             await ctx.draining.wait()
         nursery.cancel_scope.cancel()

@@ -123,4 +123,71 @@ TEXTS: dict[str, str] = {
     "link_refused_malformed": "This link is not valid. Please check it and send it again.",
     # ---- captions (uploader/caption.py) ----
     "caption_part": "Part {index} of {total}",
+    # ---- gates: locks, limits, bans, maintenance, admin commands (gateway.gates, gateway.locks, gateway.admin) ----
+    "maintenance": "🛠 The bot is under maintenance right now. Please try again a little later.",
+    "maintenance_custom": "🛠 {message}",
+    "banned": "⛔ You can no longer use this bot.",
+    "lock_prompt": (
+        "🔒 To use the bot, please join the channel(s) below first.\n"
+        "Then tap “I've joined”: your link is kept and will be sent right away."
+    ),
+    "lock_button_join": "➕ Join {name}",
+    "lock_button_check": "✅ I've joined",
+    "lock_not_yet": "You haven't joined {names} yet. Join, then tap “I've joined” again.",
+    "lock_thanks": "✅ Thank you!",
+    "lock_released": "✅ Thank you for joining! Your link is on its way.",
+    "list_separator": ", ",
+    "rate_limited": "⏱ You have sent {limit} links within a minute, the most I take. Send the rest again in {wait}.",
+    "busy": "🚦 The bot is very busy right now: {waiting} in the queue. Please send your link again in {wait}.",
+    "busy_wait_unknown": "a few minutes",
+    "disk_full": "💾 I'm short of space right now and can't take new links. Please try again in a few minutes.",
+    "admin_only": "This command is for the bot's admins.",
+    "admin_addsponsor_usage": (
+        "Usage: /addsponsor <@channel | -100id | t.me link> [invite link] [max_joins] [days]\n"
+        "e.g. /addsponsor @mychannel 1000 7\n"
+        "max_joins 0: no cap. Days may also be 12h or 30m. A private channel needs its -100 id and an invite link."
+    ),
+    "admin_sponsor_added": "🔒 Lock #{id} added: {name}{terms}.",
+    "admin_sponsor_updated": "🔒 Lock #{id} updated: {name}{terms}.",
+    "admin_sponsor_cap": " · up to {count} joins",
+    "admin_sponsor_ends": " · ends {when}",
+    "admin_sponsor_unchecked": (
+        "⚠️ I can't check who is a member of {name} ({reason}). Make the bot an admin there; "
+        "until then users are not asked to join it."
+    ),
+    "admin_delsponsor_usage": "Usage: /delsponsor <@channel | -100id | #lock number>",
+    "admin_sponsor_unknown": "There is no active lock {ref}. /sponsors lists them.",
+    "admin_sponsor_removed": "🔓 Lock #{id} ({name}) removed.",
+    "admin_sponsors_none": "There are no locks. Add one with /addsponsor.",
+    "admin_sponsors_head": "🔒 Active locks:",
+    "admin_sponsors_ended": "\nEnded lately:",
+    "admin_sponsors_line": (
+        "#{id} {name}{terms}\n"
+        "   joins {joins} · already members {already} · shown, not joined {shown} · left after joining {left}"
+    ),
+    "admin_sponsors_unchecked": "   ⚠️ can't be checked: the bot is not an admin there",
+    "admin_sponsor_end_cap": " · reached its cap",
+    "admin_sponsor_end_expired": " · its time was up",
+    "admin_sponsor_end_removed": " · removed",
+    "admin_ban_usage": "Usage: /ban <user id> [reason]",
+    "admin_unban_usage": "Usage: /unban <user id>",
+    "admin_ban_admin": "Admins can't be banned.",
+    "admin_banned": "⛔ User {user} is banned{reason}.",
+    "admin_ban_reason": " ({reason})",
+    "admin_unbanned": "✅ User {user} is no longer banned.",
+    "admin_not_banned": "User {user} was not banned.",
+    "admin_maintenance_usage": "Usage: /maintenance on|off [message]\nMaintenance is {state}.",
+    "maintenance_is_on": "on",
+    "maintenance_is_off": "off",
+    "admin_maintenance_on": (
+        "🛠 Maintenance is on. Running downloads finish; queued ones wait. Users are told:\n{notice}"
+    ),
+    "admin_maintenance_off": "✅ Maintenance is off; queued downloads go on.",
+    "alert_lock_unchecked": (
+        "⚠️ Lock #{id} {name}: I can't check its members ({reason}). "
+        "Users are not asked to join it until the bot is an admin there."
+    ),
+    "alert_lock_checkable": "✅ Lock #{id} {name}: its members can be checked again.",
+    "alert_lock_cap": "🔓 Lock #{id} {name} ended: it reached its cap of {count} joins.",
+    "alert_lock_expired": "🔓 Lock #{id} {name} ended: its time is up ({count} joins).",
 }

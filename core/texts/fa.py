@@ -118,4 +118,71 @@ TEXTS: dict[str, str] = {
     "link_refused_malformed": "این لینک درست نیست. لطفاً آن را بررسی کنید و دوباره بفرستید.",
     # ---- captions (uploader/caption.py) ----
     "caption_part": "بخش {index} از {total}",
+    # ---- gates: locks, limits, bans, maintenance, admin commands (gateway.gates, gateway.locks, gateway.admin) ----
+    "maintenance": "🛠 ربات در حال تعمیر و به‌روزرسانی است. لطفاً کمی بعد دوباره امتحان کنید.",
+    "maintenance_custom": "🛠 {message}",
+    "banned": "⛔ شما دیگر نمی‌توانید از این ربات استفاده کنید.",
+    "lock_prompt": (
+        "🔒 برای استفاده از ربات، لطفاً اول در کانال‌های زیر عضو شوید.\n"
+        "بعد «عضو شدم» را بزنید: لینک شما نگه داشته شده و بلافاصله فرستاده می‌شود."
+    ),
+    "lock_button_join": "➕ عضویت در {name}",
+    "lock_button_check": "✅ عضو شدم",
+    "lock_not_yet": "هنوز در {names} عضو نشده‌اید. عضو شوید و دوباره «عضو شدم» را بزنید.",
+    "lock_thanks": "✅ سپاس!",
+    "lock_released": "✅ از عضویت شما سپاسگزاریم! لینک شما در راه است.",
+    "list_separator": "، ",
+    "rate_limited": ("⏱ در یک دقیقه {limit} لینک فرستاده‌اید که بیشترین حد است. بقیه را {wait} دیگر دوباره بفرستید."),
+    "busy": "🚦 ربات الان خیلی شلوغ است: {waiting} لینک در صف. لطفاً لینک را {wait} دیگر دوباره بفرستید.",
+    "busy_wait_unknown": "چند دقیقه",
+    "disk_full": "💾 الان فضای کافی ندارم و لینک تازه نمی‌پذیرم. لطفاً چند دقیقه دیگر دوباره امتحان کنید.",
+    "admin_only": "این دستور مخصوص مدیران ربات است.",
+    "admin_addsponsor_usage": (
+        "روش استفاده: /addsponsor <@کانال | -100id | لینک t.me> [لینک دعوت] [حداکثر عضویت] [روز]\n"
+        "مثال: /addsponsor @mychannel 1000 7\n"
+        "حداکثر ۰ یعنی بی‌سقف. روز را می‌توان 12h یا 30m هم نوشت. کانال خصوصی شناسهٔ -100 و لینک دعوت می‌خواهد."
+    ),
+    "admin_sponsor_added": "🔒 قفل #{id} اضافه شد: {name}{terms}.",
+    "admin_sponsor_updated": "🔒 قفل #{id} به‌روز شد: {name}{terms}.",
+    "admin_sponsor_cap": " · تا {count} عضویت",
+    "admin_sponsor_ends": " · پایان {when}",
+    "admin_sponsor_unchecked": (
+        "⚠️ نمی‌توانم اعضای {name} را بررسی کنم ({reason}). ربات را در آن مدیر کنید؛ "
+        "تا آن موقع از کاربران خواسته نمی‌شود در آن عضو شوند."
+    ),
+    "admin_delsponsor_usage": "روش استفاده: /delsponsor <@کانال | -100id | #شمارهٔ قفل>",
+    "admin_sponsor_unknown": "قفل فعالی با {ref} نیست. /sponsors فهرست قفل‌ها را نشان می‌دهد.",
+    "admin_sponsor_removed": "🔓 قفل #{id} ({name}) برداشته شد.",
+    "admin_sponsors_none": "قفلی نیست. با /addsponsor یکی اضافه کنید.",
+    "admin_sponsors_head": "🔒 قفل‌های فعال:",
+    "admin_sponsors_ended": "\nپایان‌یافته‌های اخیر:",
+    "admin_sponsors_line": (
+        "#{id} {name}{terms}\n"
+        "   عضویت {joins} · از قبل عضو {already} · دیده ولی عضو نشده {shown} · عضو شده و رفته {left}"
+    ),
+    "admin_sponsors_unchecked": "   ⚠️ بررسی‌پذیر نیست: ربات در آن مدیر نیست",
+    "admin_sponsor_end_cap": " · به سقف رسید",
+    "admin_sponsor_end_expired": " · زمانش تمام شد",
+    "admin_sponsor_end_removed": " · برداشته شد",
+    "admin_ban_usage": "روش استفاده: /ban <شناسهٔ کاربر> [دلیل]",
+    "admin_unban_usage": "روش استفاده: /unban <شناسهٔ کاربر>",
+    "admin_ban_admin": "مدیران را نمی‌توان مسدود کرد.",
+    "admin_banned": "⛔ کاربر {user} مسدود شد{reason}.",
+    "admin_ban_reason": " ({reason})",
+    "admin_unbanned": "✅ کاربر {user} دیگر مسدود نیست.",
+    "admin_not_banned": "کاربر {user} مسدود نبود.",
+    "admin_maintenance_usage": "روش استفاده: /maintenance on|off [پیام]\nحالت تعمیر {state} است.",
+    "maintenance_is_on": "روشن",
+    "maintenance_is_off": "خاموش",
+    "admin_maintenance_on": (
+        "🛠 حالت تعمیر روشن شد. دانلودهای در جریان تمام می‌شوند و صف منتظر می‌ماند. به کاربران گفته می‌شود:\n{notice}"
+    ),
+    "admin_maintenance_off": "✅ حالت تعمیر خاموش شد؛ دانلودهای صف ادامه می‌یابند.",
+    "alert_lock_unchecked": (
+        "⚠️ قفل #{id} {name}: نمی‌توانم اعضایش را بررسی کنم ({reason}). "
+        "تا ربات در آن مدیر نشود، از کاربران خواسته نمی‌شود در آن عضو شوند."
+    ),
+    "alert_lock_checkable": "✅ قفل #{id} {name}: اعضایش دوباره بررسی‌پذیرند.",
+    "alert_lock_cap": "🔓 قفل #{id} {name} پایان یافت: به سقف {count} عضویت رسید.",
+    "alert_lock_expired": "🔓 قفل #{id} {name} پایان یافت: زمانش تمام شد ({count} عضویت).",
 }

@@ -1,0 +1,274 @@
+"""Who may use the bot, and how much: the gates every update passes, in this order.
+
+1. maintenance (`/maintenance`): everyone but the admins gets the notice, at most once per
+   MAINTENANCE_NOTICE_INTERVAL;
+2. ban (`/ban`): one notice, then silence (button presses too);
+3. sponsor locks (`gateway.locks`): links are held behind a join prompt;
+4. per-user rate: USER_REQUESTS_PER_MIN links a minute (GLOBAL_REQUESTS_PER_MIN for everyone,
+   when set), the rest refused with one message a minute at most;
+5. per-user concurrency: done by `gateway.dispatch` (more links queue, they are not refused);
+6. the queue cap: past QUEUE_MAX waiting jobs the user hears the bot is busy, with the wait;
+7. the disk budget: no new jobs while the spool is over SPOOL_MAX_GB or the disk is short.
+
+Admins pass every gate. Gates 3-7 concern links only; commands and chatter pass them (chatter
+gets the hint at most once a minute). Each refusal is one message in the user's language, at most
+once per NOTICE_INTERVAL for the same reason. What must wait for Telegram (membership) or the disk
+happens in `before`, ahead of the update's transaction; everything else runs inside it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import sqlite_utils
+import trio
+
+from core.callback_data import Callback, CallbackCodec
+from core.config import Settings
+from core.db import write_tx
+from core.status import wait_text
+from core.telegram import CallbackQuery, ChatMemberChange, IncomingMessage, TelegramPort, Update
+from core.texts import digits
+from gateway.admin import bans, maintenance, sponsors
+from gateway.admin.audit import admin_only
+from gateway.admin.bans import NOTICE_BANNED
+from gateway.admin.maintenance import Maintenance
+from gateway.context import Request
+from gateway.handlers import joined
+from gateway.handlers import links as link_jobs
+from gateway.limits import (
+    EVERYONE,
+    MARK_GLOBAL_RATE,
+    MARK_RATE,
+    DiskBudget,
+    download_slots,
+    notice_due,
+    purge_marks,
+    rate_room,
+    spend,
+    waiting,
+)
+from gateway.links import LinkList, find_links
+from gateway.locks import ACTION_JOINED, Locks
+from gateway.offer import estimate
+from gateway.router import command_of
+
+log = logging.getLogger("gateway.gates")
+
+HOUSEKEEPING_INTERVAL = 5.0  # seconds between ending expired locks and purging expired marks
+BUSY_ETA_TTL = 2.0  # seconds the expected wait told to refused users is reused
+BAN_NOTICE_TTL = 10 * 365 * 86400.0  # "one notice": not again until an unban forgets it
+
+
+def _nothing() -> dict[str, Any]:
+    return {}
+
+
+class Gates:
+    """The chain, with the state it needs: the maintenance switch, the locks, the disk reading.
+
+    Its `COMMANDS` and `CALLBACKS` (the admin commands and the "I've joined" button) are merged
+    into the router's tables; `links` is the router's fallback for messages that are no command.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: sqlite_utils.Database,
+        codec: CallbackCodec,
+        *,
+        maintenance_state: Maintenance | None = None,
+        locks: Locks | None = None,
+        disk: DiskBudget | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.codec = codec
+        self.maintenance = maintenance_state or Maintenance.load(db)
+        self.locks = locks or Locks(settings, db)
+        self.disk = disk or DiskBudget(settings)
+        self._found: tuple[tuple[int, int], LinkList] | None = None  # the links of the message at hand
+        self._eta: tuple[float, float | None] | None = None  # (when, the wait told to busy users)
+        self.COMMANDS = {
+            **sponsors.commands(self.locks),
+            **bans.COMMANDS,
+            "/maintenance": admin_only(maintenance.command(self.maintenance)),
+        }
+        self.CALLBACKS: dict[str, Callable[[Request, CallbackQuery, Callback], None]] = {
+            ACTION_JOINED: self._joined,
+        }
+
+    def attach(self, port: TelegramPort) -> None:
+        """Membership can be asked from now on (until then, locks hold nobody up)."""
+        self.locks.port = port
+
+    # ---- before the transaction ----------------------------------------------------------------
+
+    async def before(self, update: Update) -> None:
+        """Ask Telegram and the disk whatever this update's gates will need to know."""
+        self.locks.reload()
+        if isinstance(update, IncomingMessage) and update.chat.type == "private":
+            await self._before_message(update)
+        elif isinstance(update, CallbackQuery):
+            callback = self.codec.decode(update.data)
+            user_id = update.sender.id
+            if callback is not None and callback.action == ACTION_JOINED and self.locks.has_waiting(self.db, user_id):
+                await self.locks.verify(user_id, fresh=True)
+
+    async def _before_message(self, msg: IncomingMessage) -> None:
+        user_id, command = msg.sender.id, command_of(msg.text)
+        if user_id in self.settings.admin_ids:
+            if command == "/addsponsor":
+                spec = sponsors.parse_spec(msg.text.split()[1:])
+                if spec is not None:
+                    await self.locks.probe(spec.ref, user_id)
+            return
+        if command or self.maintenance.on or not self.links_of(msg).links or self._banned(user_id):
+            return
+        await self.locks.verify(user_id)
+        await self.disk.refresh()
+
+    def _banned(self, user_id: int) -> bool:
+        row = self.db.execute("SELECT banned FROM users WHERE id = ?", [user_id]).fetchone()
+        return bool(row and row[0])
+
+    def links_of(self, msg: IncomingMessage) -> LinkList:
+        """The message's links, found once for both phases."""
+        key = (msg.chat.id, msg.message_id)
+        if self._found is None or self._found[0] != key:
+            self._found = (key, find_links(msg.text, msg.entities, self.settings.max_links_per_message))
+        return self._found[1]
+
+    # ---- gates 1 and 2: every message and press ------------------------------------------------
+
+    def admit(self, req: Request, msg: IncomingMessage) -> bool:
+        """Maintenance, then ban; False when the message goes no further (a notice, or silence)."""
+        if req.user.is_admin:
+            return True
+        if self.maintenance.on:
+            interval = self.settings.maintenance_notice_interval
+            if notice_due(req.db, req.user.id, "maintenance", interval):
+                req.reply(self.maintenance.notice(req))
+            return False
+        if req.user.banned:
+            if notice_due(req.db, req.user.id, NOTICE_BANNED, BAN_NOTICE_TTL):
+                req.reply(req.t("banned"))
+                log.info("banned user %d told once; silent from now on", req.user.id)
+            return False
+        return True
+
+    def admit_press(self, req: Request, query: CallbackQuery) -> bool:
+        """A banned user's presses are not even answered (no send at all)."""
+        return req.user.is_admin or not req.user.banned
+
+    # ---- gates 3-7: links ----------------------------------------------------------------------
+
+    def links(self, req: Request, msg: IncomingMessage) -> None:
+        found = self.links_of(msg)
+        link_jobs.tell_unsupported(req, msg, found)
+        if not found.links:
+            if not found.unsupported:
+                link_jobs.hint(req)
+            return
+        if req.user.is_admin:
+            link_jobs.take(req, msg.message_id, found.links)
+            link_jobs.tell_capped(req, msg, found)
+            return
+        missing = self.locks.missing(req.db, req.user.id)
+        if missing:
+            self.locks.hold(req, msg.message_id, found.links, missing)
+            return
+        self.locks.release(req)  # links held earlier go first, now that the user passes
+        now = time.time()
+        allowed, refusal, values = self._allowance(req, len(found.links), now)
+        if allowed:
+            spend(req.db, req.user.id, MARK_RATE, allowed, now)
+            if self.settings.global_requests_per_min:
+                spend(req.db, EVERYONE, MARK_GLOBAL_RATE, allowed, now)
+            link_jobs.take(req, msg.message_id, found.links[:allowed])
+            link_jobs.tell_capped(req, msg, found)
+        if refusal:
+            told = notice_due(req.db, req.user.id, refusal, self.settings.notice_interval, now)
+            if told:
+                req.reply(req.t(refusal, **values()), reply_to=msg.message_id)
+            refused = len(found.links) - allowed
+            # Logged when the user is told (once a minute): a flood would fill the log otherwise.
+            (log.info if told else log.debug)("user %d: %d link(s) refused (%s)", req.user.id, refused, refusal)
+
+    def _allowance(self, req: Request, wanted: int, now: float) -> tuple[int, str, Callable[[], dict[str, Any]]]:
+        """How many of `wanted` links the rate, the queue and the disk let through, in this order;
+        the first refusal's text key ("" when none) and how to fill it in (asked only when told)."""
+        settings = self.settings
+        allowed, refusal, values = wanted, "", _nothing
+        room = rate_room(req.db, req.user.id, MARK_RATE, settings.user_requests_per_min, now)
+        if room.left < allowed:
+            allowed, refusal, values = room.left, "rate_limited", partial(self._rate, req, room.resets_in)
+        if allowed and settings.global_requests_per_min:
+            shared = rate_room(req.db, EVERYONE, MARK_GLOBAL_RATE, settings.global_requests_per_min, now)
+            if shared.left < allowed:
+                allowed = shared.left
+                if not refusal:
+                    refusal, values = "busy", partial(self._busy, req, shared.resets_in)
+        if allowed:
+            queued = waiting(req.db)
+            if queued + allowed > settings.queue_max:
+                allowed = max(0, settings.queue_max - queued)
+                if not refusal:
+                    refusal, values = "busy", partial(self._busy, req, 0.0)
+        if allowed and not self.disk.room:
+            allowed = 0
+            if not refusal:
+                refusal = "disk_full"
+        return allowed, refusal, values
+
+    def _rate(self, req: Request, resets_in: float) -> dict[str, Any]:
+        limit = digits(req.lang, self.settings.user_requests_per_min)
+        return {"limit": limit, "wait": wait_text(req.lang, resets_in)}
+
+    def _busy(self, req: Request, at_least: float) -> dict[str, Any]:
+        queued = waiting(req.db)
+        now = time.monotonic()
+        if self._eta is None or now - self._eta[0] >= BUSY_ETA_TTL:  # a burst of refusals reads history once
+            self._eta = (now, estimate(req.db, queued + 1, download_slots(self.settings)))
+        wait = max(self._eta[1] or 0.0, at_least)
+        shown = wait_text(req.lang, wait) if wait else req.t("busy_wait_unknown")
+        return {"waiting": digits(req.lang, queued), "wait": shown}
+
+    # ---- buttons and chat-member updates --------------------------------------------------------
+
+    def _joined(self, req: Request, query: CallbackQuery, callback: Callback) -> None:
+        joined.pressed(self.locks, req, query, callback)
+
+    def member_changed(self, change: ChatMemberChange) -> list[int]:
+        with write_tx(self.db):
+            self.locks.member_changed(self.db, change)
+        return []
+
+    # ---- housekeeping --------------------------------------------------------------------------
+
+    def sweep(self) -> None:
+        """End the locks whose time is up; forget expired marks and held links."""
+        now = time.time()
+        self.locks.reload()
+        with write_tx(self.db):
+            self.locks.end_expired(self.db)
+            purge_marks(self.db, now)
+            gone = self.db.execute(
+                "DELETE FROM held_links WHERE (released_at IS NULL AND expires_at <= ?1) OR released_at <= ?1 - ?2",
+                [now, self.settings.held_link_ttl],
+            ).rowcount
+        if gone:
+            log.info("forgot %d held link message(s) past HELD_LINK_TTL", gone)
+        self.locks.reload()
+
+    async def housekeeping(self) -> None:
+        while True:
+            await trio.sleep(HOUSEKEEPING_INTERVAL)
+            try:
+                self.sweep()
+            except Exception:  # a busy database this once must not stop the gateway; the next pass retries
+                log.exception("the gates' housekeeping failed; trying again in %.0f s", HOUSEKEEPING_INTERVAL)
