@@ -13,12 +13,13 @@ from core.callback_data import codec_for
 from core.child import ChildContext
 from core.db import open_db
 from core.telegram.connect import NotConnected, connect_port
+from gateway.admin import broadcast, panel
 from gateway.dispatch import Dispatcher
 from gateway.events import JobEvents
 from gateway.handlers import cancel, choices, links, settings, start
 from gateway.router import Router
 from gateway.updates import UpdateLoop
-from ipc.channels import JobDispatcher, Puller, Pusher
+from ipc.channels import JobDispatcher, Puller, Pusher, RpcClient
 from ipc.messages import (
     JobDelivered,
     JobDownloaded,
@@ -35,7 +36,7 @@ log = logging.getLogger("gateway")
 Announce = Callable[[list[int]], None]
 JOB_EVENTS = (JobStarted, JobProgress, JobProbed, JobDownloaded, JobFailed, WorkerJobs, JobDelivered)
 
-HANDLERS = (start, settings, choices, cancel)
+HANDLERS = (start, settings, choices, cancel, panel, broadcast)
 SWEEP_INTERVAL = 5.0  # seconds between safety-net passes over the queue
 
 
@@ -46,8 +47,9 @@ async def body(ctx: ChildContext) -> None:
             JobDispatcher(ctx.endpoints.jobs) as jobs,
             Puller(ctx.endpoints.events) as events,
             Pusher(ctx.endpoints.outbox) as outbox,
+            RpcClient(ctx.endpoints.monitor_rpc) as monitor,
         ):
-            await run(ctx, db, jobs, events, outbox)
+            await run(ctx, db, jobs, events, outbox, monitor)
     except NotConnected as exc:
         log.info("%s", exc)
     finally:
@@ -55,7 +57,12 @@ async def body(ctx: ChildContext) -> None:
 
 
 async def run(
-    ctx: ChildContext, db: sqlite_utils.Database, jobs: JobDispatcher, events: Puller, outbox: Pusher
+    ctx: ChildContext,
+    db: sqlite_utils.Database,
+    jobs: JobDispatcher,
+    events: Puller,
+    outbox: Pusher,
+    monitor: RpcClient,
 ) -> None:
     settings = ctx.settings
     codec = codec_for(settings.data_dir)
@@ -68,7 +75,7 @@ async def run(
     dispatcher = Dispatcher(settings, db, jobs, announce)
     dispatcher.adopt_in_flight()
     job_events = JobEvents(settings, db, codec, dispatcher)
-    router = Router(settings, db, codec, HANDLERS, links.links)
+    router = Router(settings, db, codec, HANDLERS, links.links, panel.prepare_steps(settings, monitor))
     # Index yt-dlp's extractors before the first link (a second or two), off the event loop.
     await trio.to_thread.run_sync(extractor_index.prepare)
     await ctx.ready()

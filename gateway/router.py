@@ -3,13 +3,15 @@
 A handler module exports `COMMANDS` (command -> handler of a message) and/or `CALLBACKS` (button
 action -> handler of a press). A private message that is no command goes to the links handler.
 Handlers are synchronous and run inside the update's transaction; whatever must wait for
-Telegram (a membership check) happens before it, in the gates.
+Telegram (a membership check) happens before it, in the gates. A command that needs an answer
+from another process (/health asks the monitor) has a `prepare` step: awaited before the
+transaction, with its own deadline, it returns the handler to run (None: the usual one).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import ModuleType
 
 import sqlite_utils
@@ -25,6 +27,7 @@ log = logging.getLogger("gateway.router")
 
 MessageHandler = Callable[[Request, IncomingMessage], None]
 CallbackHandler = Callable[[Request, CallbackQuery, Callback], None]
+Prepare = Callable[[IncomingMessage], Awaitable[MessageHandler | None]]
 
 
 def command_of(text: str) -> str:
@@ -41,8 +44,10 @@ class Router:
         codec: CallbackCodec,
         modules: Iterable[ModuleType],
         fallback: MessageHandler,
+        prepare: Mapping[str, Prepare] | None = None,
     ) -> None:
         self.settings = settings
+        self.prepare = dict(prepare or {})
         self.db = db
         self.codec = codec
         self.fallback = fallback
@@ -62,18 +67,19 @@ class Router:
     async def route(self, update: Update) -> list[int]:
         """Commit what one update causes; return the outbox rows to announce."""
         if isinstance(update, IncomingMessage) and update.chat.type == "private":
-            return self._message(update)
+            step = self.prepare.get(command_of(update.text))
+            return self._message(update, await step(update) if step is not None else None)
         if isinstance(update, CallbackQuery):
             return self._press(update)
         return []
 
-    def _message(self, msg: IncomingMessage) -> list[int]:
+    def _message(self, msg: IncomingMessage, prepared: MessageHandler | None = None) -> list[int]:
         with write_tx(self.db):
             user = remember(self.db, self.settings, msg.sender, msg.message_id)
             if user is None:
                 return []
             req = Request(self.settings, self.db, self.codec, user, msg.chat.id)
-            handler = self.commands.get(command_of(msg.text), self.fallback)
+            handler = prepared or self.commands.get(command_of(msg.text), self.fallback)
             handler(req, msg)
         return req.notices
 
