@@ -137,7 +137,7 @@ class BroadcastRunner:
                         [moved, now, broadcast_id],
                     )
                     log.warning(
-                        "broadcast %d: %d copies were on their way when the uploader stopped; counted unknown,"
+                        "broadcast %d: on their way when the uploader stopped: %d copy(ies); counted unknown,"
                         " not sent again",
                         broadcast_id,
                         moved,

@@ -128,7 +128,7 @@ TEXTS: dict[str, str] = {
     "bc_how": "To send a message to every user, reply to it with /broadcast.",
     "bc_busy": "Broadcast #{id} is still under way. Cancel it, or wait until it ends.",
     "bc_nobody": "There is nobody to send it to yet.",
-    "bc_confirm": "📣 Send the message you replied to to {count} users?",
+    "bc_confirm": "📣 Send the message you answered with /broadcast to {count} users?",
     "bc_button_confirm": "✅ Send",
     "bc_button_discard": "✖ Don't send",
     "bc_button_pause": "⏸ Pause",

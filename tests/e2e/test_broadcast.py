@@ -1,7 +1,8 @@
 """Broadcast through the whole bot against the sandbox with Telegram's limits on: an admin replies
 /broadcast to one of their messages, confirms, and every active user gets exactly one copy; users
 who blocked the bot are counted and marked; pause and resume through the real buttons; a kill -9
-of the uploader mid-broadcast sends nobody a second copy (the sandbox counts copies per chat).
+of the uploader mid-broadcast sends nobody a second copy (the sandbox counts copies per chat), and
+/health then shows the restart.
 
 Making the users costs time too: each /start is answered with a welcome, and the bot's own send
 budget paces those at 30/s whatever the sandbox allows, so turning the sandbox's limits off while
@@ -165,6 +166,9 @@ async def test_pause_resume_and_a_killed_uploader_send_nobody_a_second_copy(bot)
         await until("the uploader to be restarted", restarted, 60, describe=bot.log)
         report = await admin.wait_text("Broadcast report", timeout=len(users) / PER_SECOND * 3 + 60)
         copied = await copies(http)
+        await admin.say("/health")  # the monitor's table, through the gateway's RPC, shows the restart
+        health = await admin.wait_text("Health")
+    assert re.search(r"✅ uploader: ready, pid \d+, restarts 1", health["text"]), health["text"]
     counts = figures(report["text"])
     deliveries = dict(query(bot, "SELECT user_id, state FROM broadcast_deliveries"))
     assert max(copied.values()) == 1  # nobody got two copies
