@@ -21,6 +21,8 @@ from typing import Any, Literal
 __all__ = ["MIB", "Secret", "Settings", "SettingsError", "load_settings", "read_env_file"]
 
 MIB = 1024 * 1024
+MTPROTO_BOT_UPLOAD_MIB = 2000  # what Telegram accepts from a bot in one file
+MTPROTO_PREMIUM_UPLOAD_MIB = 4000  # ... and from a Premium user
 
 
 class SettingsError(ValueError):
@@ -311,9 +313,6 @@ class Settings:
     split_large_files: bool = setting(
         "SPLIT_LARGE_FILES", True, _bool, "cut videos over the upload cap into playable parts"
     )
-    premium_upload_limit_mb: int = setting(
-        "PREMIUM_UPLOAD_LIMIT_MB", 4000, _int(1, 4000), "upload cap through the Premium session, MiB"
-    )
     outbox_keep_days: float = setting("OUTBOX_KEEP_DAYS", 7.0, _float(0, 3650), "sent outbox rows are kept, days")
 
     # ---- sandbox (the local Telegram stand-in; each value changeable live via POST /sandbox/config) ----
@@ -362,8 +361,13 @@ class Settings:
 
     @property
     def backend_upload_limit_mb(self) -> int:
-        """The most one upload may weigh on this backend, MiB (without the Premium session)."""
-        return self.upload_limit_mb if self.telegram_backend == "mtproto" else self.botapi_upload_limit_mb
+        """The most one upload may weigh on this backend, MiB. Over MTProto: UPLOAD_LIMIT_MB, at
+        most what a bot may send, or with a Premium session what a Premium user may send (files
+        over the bot's cap then go through that session whole)."""
+        if self.telegram_backend != "mtproto":
+            return self.botapi_upload_limit_mb
+        cap = MTPROTO_PREMIUM_UPLOAD_MIB if self.premium_session else MTPROTO_BOT_UPLOAD_MIB
+        return min(self.upload_limit_mb, cap)
 
     @property
     def max_file_bytes(self) -> int:

@@ -82,10 +82,11 @@ def probe_from_info(info: Mapping[str, Any], *, max_bytes: int, playlist_max: in
     else:
         audio = _best_audio_size(formats, duration)
         if kind == "video":
-            choices = _video_choices(formats, duration, audio, max_bytes)
+            choices = _video_choices(formats, duration, audio)
         audio_size = audio or (_size(info, duration) if kind == "audio" else 0)
-        if not audio_size or audio_size <= max_bytes:
-            choices.append(FormatChoice(key="audio", size=audio_size))
+        choices.append(FormatChoice(key="audio", size=audio_size))
+    # Only what fits the cap is offered (a size unknown until the download is checked during it).
+    choices = [c for c in choices if not c.size or c.size <= max_bytes]
     return Probe(
         kind=kind,
         title=title,
@@ -129,9 +130,7 @@ def _best_audio_size(formats: Sequence[Mapping[str, Any]], duration: float) -> i
     return max(sizes, default=0)
 
 
-def _video_choices(
-    formats: Sequence[Mapping[str, Any]], duration: float, audio_size: int, max_bytes: int
-) -> list[FormatChoice]:
+def _video_choices(formats: Sequence[Mapping[str, Any]], duration: float, audio_size: int) -> list[FormatChoice]:
     """One choice per height: the largest format of that height (plus the audio it lacks)."""
     by_height: dict[int, int] = {}
     for f in formats:
@@ -144,11 +143,7 @@ def _video_choices(
         by_height[int(height)] = max(by_height.get(int(height), 0), size)
     if not by_height:
         return [FormatChoice(key="v:best", size=_size(formats[0], duration) if len(formats) == 1 else 0)]
-    return [
-        FormatChoice(key=f"v:{h}", height=h, size=size)
-        for h, size in sorted(by_height.items(), reverse=True)
-        if not size or size <= max_bytes
-    ]
+    return [FormatChoice(key=f"v:{h}", height=h, size=size) for h, size in sorted(by_height.items(), reverse=True)]
 
 
 # ---- what a choice means ----------------------------------------------------------------------
@@ -156,10 +151,10 @@ def _video_choices(
 
 def resolve(request: str, probe: Probe, audio_format: str) -> str | None:
     """The key of the file to deliver for `request` given the probe; None if nothing fits."""
-    if probe.kind == "file":
-        return "file"
-    audio = audio_key(audio_format)
     keys = [c.key for c in probe.choices]
+    if probe.kind == "file":
+        return "file" if "file" in keys else None
+    audio = audio_key(audio_format)
     if request in ("audio", "a:m4a", "a:mp3"):
         wanted = audio if request == "audio" else request
         return wanted if "audio" in keys else None

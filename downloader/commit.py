@@ -21,9 +21,16 @@ log = logging.getLogger("downloader.commit")
 
 
 def commit_download(
-    db: sqlite_utils.Database, settings: Settings, job_id: int, lease: int, result: DownloadResult, folder: str
+    db: sqlite_utils.Database,
+    settings: Settings,
+    job_id: int,
+    lease: int,
+    result: DownloadResult,
+    folder: str,
+    took_s: float,
 ) -> list[int] | None:
-    """Hand the files to the uploader; None when the job is no longer this worker's."""
+    """Hand the files to the uploader; None when the job is no longer this worker's. `took_s`
+    (yt-dlp and ffmpeg's time) is kept with the job, for the figures of the bot's own overhead."""
     with write_tx(db):
         job = load(db, job_id, settings)
         if job is None or job.state != "downloading" or job.lease != lease:
@@ -36,6 +43,7 @@ def commit_download(
         first = result.files[0]
         meta = {**job.meta, "duration": first.duration, "width": first.width, "height": first.height}
         meta["parts"] = len(result.files)
+        meta["download_s"] = round(took_s, 4)
         db.execute(
             "UPDATE jobs SET state = 'uploading', media_key = ?, format_key = ?, media_kind = ?, title = ?,"
             " file_path = ?, file_size = ?, meta = ?, downloaded_bytes = ?, updated_at = ? WHERE id = ?",

@@ -14,10 +14,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yt_dlp
+from yt_dlp.networking import HEADRequest
 
 from core import formats
 from core.config import MIB, Settings
@@ -140,6 +142,9 @@ class Engine:
             "continuedl": False,
             "logger": _YtdlpLog(),
         }
+        runtime = _deno()
+        if runtime:  # YouTube's player needs a JavaScript runtime; deno comes with requirements.txt
+            opts["js_runtimes"] = {"deno": {"path": runtime}}
         return opts
 
     def bind(self, slot: int, control: Control, job_id: int, cookiefile: Path | None = None) -> None:
@@ -160,13 +165,21 @@ class Engine:
 
     # ---- the two tasks ---------------------------------------------------------------------
 
-    def probe(self, slot: int, job: JobAssign) -> ProbeResult:
+    def probe(
+        self, slot: int, job: JobAssign, folder: Path, claim: Callable[[], bool] = lambda: False
+    ) -> ProbeResult | DownloadResult:
+        """What the link holds. When there is nothing to choose (a file that is neither audio nor
+        video) and `claim()` agrees (it makes the job a download), the file is fetched at once,
+        with no second look at the link."""
         hooked = self._pooled(slot)
         info = self._extract(hooked, job.url)
         probe = formats.probe_from_info(
             info, max_bytes=self.settings.max_file_bytes, playlist_max=self.settings.playlist_max_items
         )
-        return ProbeResult(final_key(info), probe)
+        media_key = final_key(info)
+        if probe.kind == "file" and formats.resolve("file", probe, "") == "file" and claim():
+            return self._fetch(hooked, info, probe, media_key, "file", folder)
+        return ProbeResult(media_key, probe)
 
     def download(
         self,
@@ -179,7 +192,6 @@ class Engine:
         """Extract, check the limits, download and make it playable. `on_probe` hears what the
         extraction found before the download starts (others waiting for the media use it)."""
         hooked = self._pooled(slot)
-        ydl, control = hooked.ydl, hooked.control
         info = self._extract(hooked, job.url)
         probe = formats.probe_from_info(
             info, max_bytes=self.settings.max_file_bytes, playlist_max=self.settings.playlist_max_items
@@ -188,10 +200,17 @@ class Engine:
         if probe.kind == "playlist":
             return ProbeResult(media_key, probe)  # the gateway turns it into one job per entry
         on_probe(ProbeResult(media_key, probe))
-        self._check_limits(probe)
         key = formats.resolve(job.format_key or "best", probe, audio_format)
         if key is None:
             raise ClassifiedError("no format fits the cap", ErrorClass.TOO_LARGE)
+        return self._fetch(hooked, info, probe, media_key, key, folder)
+
+    def _fetch(
+        self, hooked: _Hooked, info: dict[str, Any], probe: Probe, media_key: str, key: str, folder: Path
+    ) -> DownloadResult:
+        """Download the format `key` of an extracted link and make it playable."""
+        ydl, control = hooked.ydl, hooked.control
+        self._check_limits(probe)
         folder.mkdir(parents=True, exist_ok=True)
         ydl.params["outtmpl"] = {
             "default": str(folder / f"{MEDIA_STEM}.%(ext)s"),
@@ -223,6 +242,10 @@ class Engine:
         if not isinstance(info, dict):
             raise yt_dlp.utils.DownloadError(f"no media found at {url!r}")
         sanitized: dict[str, Any] = hooked.ydl.sanitize_info(info)
+        if sanitized.get("direct") and not (sanitized.get("filesize") or sanitized.get("filesize_approx")):
+            size = _head_size(hooked.ydl, str(sanitized.get("url") or url))
+            if size:  # a direct file's size, so that the cap holds before the download and buttons show it
+                sanitized["filesize"] = size
         return sanitized
 
     def _check_limits(self, probe: Probe) -> None:
@@ -241,6 +264,8 @@ class Engine:
         def progress(fraction: float) -> None:
             control.done_bytes, control.total_bytes = int(fraction * CONVERT_STEPS), CONVERT_STEPS
 
+        if not media.looks_like_media(source):
+            return [_file(source, "document", 0)]
         found = media.inspect(source, cancel=control.cancel)
         attrs = media.send_attributes(found, info)
         if key.startswith("a:") and found.audio_stream is not None and found.kind != "other":
@@ -303,6 +328,27 @@ class Engine:
                 )
             )
         return out
+
+
+@cache
+def _deno() -> str | None:
+    try:
+        import deno
+    except ImportError:
+        log.warning("no deno: YouTube links may fail (pip install deno)")
+        return None
+    return str(deno.find_deno_bin())
+
+
+def _head_size(ydl: yt_dlp.YoutubeDL, url: str) -> int | None:
+    """Content-Length of a HEAD request (through the same proxy as everything else), if any."""
+    try:
+        with ydl.urlopen(HEADRequest(url)) as response:
+            length = response.headers.get("Content-Length")
+    except Exception as exc:  # a server that refuses HEAD: the size stays unknown, the cap still holds
+        log.debug("HEAD %s: %s", url, exc)
+        return None
+    return int(length) if length and length.isdigit() else None
 
 
 def _drop(source: Path, kept: Path) -> None:

@@ -45,6 +45,6 @@ async def body(ctx: ChildContext) -> None:
                 proxy.route_process_env()  # every ffmpeg this process starts goes through it too
                 engine = Engine(ctx.settings, proxy)
                 await ctx.ready()
-                await Worker(ctx, db, jobs, events, outbox, engine, circuits, cookies, proxy).run()
+                await Worker(ctx, db, jobs, events, outbox, engine, circuits, cookies, proxy, alert).run()
     finally:
         db.close()

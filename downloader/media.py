@@ -128,6 +128,40 @@ class SendAttributes:
     performer: str | None
 
 
+# The first bytes of every container the demuxer whitelist (ffmpeg.DEMUXERS) reads: a file that
+# starts with none of them cannot be media to ffprobe either, so it goes as a document unprobed
+# (an ffprobe costs a process; plain files are common).
+_BOX_TYPES = (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot")  # MP4/MOV at offset 4
+_MAGIC = (
+    b"\x1a\x45\xdf\xa3",  # Matroska, WebM
+    b"\x00\x00\x01\xba",  # MPEG program stream
+    b"\x00\x00\x01\xb3",  # MPEG video
+    b"OggS",
+    b"fLaC",
+    b"RIFF",  # WAV, AVI, WebP
+    b"FLV",
+    b"ID3",  # MP3 with tags
+    b"\x30\x26\xb2\x75",  # ASF, WMV
+    b"\x0b\x77",  # AC-3, E-AC-3
+    b"\xff\xd8\xff",  # JPEG
+    b"\x89PNG",
+    b"BM",
+)
+_TS_PACKET = 188
+SNIFF_BYTES = _TS_PACKET + 1
+
+
+def looks_like_media(path: Path) -> bool:
+    """Whether `path` may be something ffprobe reads (cheap: its first bytes); False is certain."""
+    with path.open("rb") as f:
+        head = f.read(SNIFF_BYTES)
+    if head[4:8] in _BOX_TYPES or head.startswith(_MAGIC):
+        return True
+    if head[:1] == b"\x47" and (len(head) <= _TS_PACKET or head[_TS_PACKET : _TS_PACKET + 1] == b"\x47"):
+        return True  # MPEG-TS: a sync byte every 188 bytes
+    return len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0  # MP3 or AAC frame sync
+
+
 def inspect(path: Path, *, cancel: CancelFlag | None = None, stall_timeout: float = STALL_TIMEOUT_S) -> MediaInfo:
     """Probe `path`. Anything ffprobe can't read as media is kind "other" (the user still gets it
     as a document); only a missing file raises (FileNotFoundError)."""

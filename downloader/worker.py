@@ -19,6 +19,7 @@ import trio
 
 from core import jobs as job_rows
 from core import spool
+from core.alerts import Alerter
 from core.child import ChildContext
 from core.db import write_tx
 from downloader.circuit import GENERIC, SharedCircuits, breaker_key
@@ -67,6 +68,7 @@ class Worker:
         circuits: SharedCircuits,
         cookies: CookieStore,
         egress: EgressProxy,
+        alert: Alerter,
     ) -> None:
         self.ctx = ctx
         self.settings = ctx.settings
@@ -78,6 +80,7 @@ class Worker:
         self.circuits = circuits
         self.cookies = cookies
         self.egress = egress
+        self.alert = alert
         self.running: dict[int, Running] = {}
 
     async def run(self) -> None:
@@ -103,6 +106,7 @@ class Worker:
             await self._run_job(slot, job)
 
     async def _run_job(self, slot: int, job: JobAssign) -> None:
+        t0 = trio.current_time()
         control = Control()
         self.running[job.job_id] = Running(job, control, slot)
         self.ctx.busy = len(self.running)
@@ -123,9 +127,14 @@ class Worker:
                 cookiefile = self.cookies.copy_for_job(cookie, folder)
                 self.cookies.mark_used(cookie)
             self.engine.bind(slot, control, job.job_id, cookiefile)
+            began = trio.current_time()
             if job.task == "probe":
+
+                def claim() -> bool:  # in the job's thread: nothing to choose, so fetch it now?
+                    return bool(trio.from_thread.run_sync(self._claim_as_download, job))
+
                 result: ProbeResult | DownloadResult = await trio.to_thread.run_sync(
-                    self.engine.probe, slot, job, abandon_on_cancel=True
+                    self.engine.probe, slot, job, folder, claim, abandon_on_cancel=True
                 )
             else:
                 audio = self._audio_format(job.user_id)
@@ -136,7 +145,7 @@ class Worker:
                 result = await trio.to_thread.run_sync(
                     self.engine.download, slot, job, folder, audio, on_probe, abandon_on_cancel=True
                 )
-            committed = await self._done(job, result, str(folder))
+            committed = await self._done(job, result, str(folder), trio.current_time() - began)
             self.circuits.record(breaker, job.job_id, None)
         except Cancelled:
             why = self.running[job.job_id].stopped_because or "cancelled"
@@ -149,8 +158,11 @@ class Worker:
             self.circuits.record(breaker, job.job_id, failure)
             if cookie is not None:
                 self.cookies.after_failure(cookie, failure)
+            if failure.cls is ErrorClass.DISK_FULL:  # the uploader finds the alert's rows by itself
+                self.alert("disk", "alert_disk_full", path=str(self.settings.spool_dir))
             await self._failed(job, failure, guard)
         finally:
+            log.debug("job %d: %s took %.0f ms", job.job_id, job.task, (trio.current_time() - t0) * 1000)
             self.egress.forget(job.job_id)
             del self.running[job.job_id]
             self.ctx.busy = len(self.running)
@@ -161,20 +173,32 @@ class Worker:
         row = self.db.execute("SELECT audio_format FROM users WHERE id = ?", [user_id]).fetchone()
         return str(row[0]) if row and row[0] else self.settings.audio_format
 
-    def _send_probed(self, job: JobAssign, probed: ProbeResult) -> None:
+    def _claim_as_download(self, job: JobAssign) -> bool:
+        """A probe found a plain file (no question to ask): make the job its download, at once."""
+        with write_tx(self.db):
+            moved = self.db.execute(
+                "UPDATE jobs SET state = 'downloading', format_key = 'file', updated_at = ?"
+                " WHERE id = ? AND lease = ? AND state = 'probing'",
+                [time.time(), job.job_id, job.lease],
+            ).rowcount
+        return bool(moved)
+
+    def _send_probed(self, job: JobAssign, probed: ProbeResult | DownloadResult) -> None:
         event = JobProbed(
             job_id=job.job_id, lease=job.lease, worker=self.ctx.name, media_key=probed.media_key, probe=probed.probe
         )
         if not self.events.send_nowait(event):
             log.warning("job %d: the gateway's queue is full; the probe's findings were not passed on", job.job_id)
 
-    async def _done(self, job: JobAssign, result: ProbeResult | DownloadResult, folder: str) -> bool:
+    async def _done(self, job: JobAssign, result: ProbeResult | DownloadResult, folder: str, took_s: float) -> bool:
         if isinstance(result, ProbeResult):
             self._send_probed(job, result)
             return False
-        notices = commit_download(self.db, self.settings, job.job_id, job.lease, result, folder)
+        notices = commit_download(self.db, self.settings, job.job_id, job.lease, result, folder, took_s)
         if notices is None:
             return False
+        if job.task == "probe":  # fetched in the probe's stride: the gateway hears what it found now
+            self._send_probed(job, result)
         for item_id in notices:
             self.outbox.send_nowait(OutboxNotice(item_id=item_id))
         await self._event(

@@ -1,6 +1,7 @@
 """The user-simulation API's views: a private chat as its user sees it, the users, the channels.
 
-A message view: message_id, from ("bot"/"user"), date, text (or caption for media), entities,
+A message view: message_id, from ("bot"/"user"), date, at (when posted, Unix seconds with
+fractions), text (or caption for media), entities,
 html (what the bot sent with parse_mode HTML, else null), reply_markup, reply_to_message_id,
 edit_count, edit_date, deleted, and media or null:
 
@@ -54,7 +55,7 @@ def media_view(base: str, f: StoredFile, supports_streaming: bool | None = None)
 
 
 def message_view(base: str, m: Message) -> Json:
-    out: Json = {"message_id": m.message_id, "from": "bot" if m.from_bot else "user", "date": m.date}
+    out: Json = {"message_id": m.message_id, "from": "bot" if m.from_bot else "user", "date": m.date, "at": m.at}
     if m.media is None:
         out["text"] = m.text or ""
     else:

@@ -29,6 +29,7 @@ class Sandbox:
     stats: Stats = field(default_factory=Stats)
     rng: random.Random = field(default_factory=random.Random)
     flaky: Counter[str] = field(default_factory=Counter)  # /media/flaky requests per key
+    stalls: Counter[str] = field(default_factory=Counter)  # /media/stall requests per key
     limiter: SendLimiter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -60,5 +61,6 @@ class Sandbox:
         self.files.clear()
         self.stats = Stats()
         self.flaky.clear()
+        self.stalls.clear()
         self.config.apply(self.initial.to_json())
         self.limiter.reset()

@@ -6,9 +6,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 
-def int_arg(request: Request, name: str, lo: int, hi: int) -> int | None:
-    """The whole number `name` of the query if it is within [lo, hi], else None."""
+def int_arg(request: Request, name: str, lo: int, hi: int, default: int | None = None) -> int | None:
+    """The whole number `name` of the query if it is within [lo, hi] (`default` when absent), else None."""
     raw = request.query_params.get(name, "")
+    if not raw and default is not None:
+        return default
     if not raw.isdigit():
         return None
     value = int(raw)

@@ -72,6 +72,9 @@ ROUTES: dict[str, MediaRoute] = {
     "status": media_faults.status,
     "flaky": media_faults.flaky,
     "drop": media_faults.drop,
+    "stall": media_faults.stall,
+    "stream": media_faults.stream,
+    "cookie": media_faults.cookie,
 }
 
 

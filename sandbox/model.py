@@ -7,6 +7,7 @@ Telegram's `-100...`. Message ids count per chat, as in Telegram.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -80,6 +81,7 @@ class Message:
     edit_count: int = 0
     edit_date: int | None = None
     deleted: bool = False
+    at: float = field(default_factory=time.time)  # when it was posted, precisely (benchmarks measure with it)
 
 
 @dataclass

@@ -42,8 +42,14 @@ def _remaining_files(db: sqlite_utils.Database, job_id: int, besides: int) -> in
 
 
 def file_sent(
-    db: sqlite_utils.Database, settings: Settings, item: OutboxItem, payload: SendMedia, sent: SentMedia
+    db: sqlite_utils.Database,
+    settings: Settings,
+    item: OutboxItem,
+    payload: SendMedia,
+    sent: SentMedia,
+    took_s: float = 0.0,
 ) -> AfterSend:
+    """Record the send; `took_s` (the upload's time) is kept with the job for the overhead figures."""
     after = AfterSend()
     now = time.time()
     with write_tx(db):
@@ -88,7 +94,11 @@ def file_sent(
         if job.state != "uploading":
             return after
         size = int(db.execute("SELECT coalesce(file_size, 0) FROM jobs WHERE id = ?", [job.id]).fetchone()[0])
-        db.execute("UPDATE jobs SET state = 'done', updated_at = ?, finished_at = ? WHERE id = ?", [now, now, job.id])
+        db.execute(
+            "UPDATE jobs SET state = 'done', updated_at = ?, finished_at = ?,"
+            " meta = json_set(coalesce(meta, '{}'), '$.upload_s', ?) WHERE id = ?",
+            [now, now, round(took_s, 4), job.id],
+        )
         db.execute(
             "UPDATE users SET downloads_ok = downloads_ok + 1, bytes_sent = bytes_sent + ? WHERE id = ?",
             [size or sent.size, job.user_id],

@@ -213,8 +213,9 @@ class OutboxSender:
         try:
             # The slot is held for the whole upload: Telegram counts the message when it is complete.
             async with self.budget.sending(item.chat_id, item.priority):
-                upload.last_progress = trio.current_time()
+                upload.last_progress = began = trio.current_time()
                 sent = await send_file(self.port, item, payload, caption, progress if payload.path else None)
+                took = trio.current_time() - began
         except TooLarge as exc:
             limit = self.port.upload_limit // MIB
             return media.file_failed(
@@ -234,7 +235,7 @@ class OutboxSender:
             return media.AfterSend()
         except TelegramError as exc:
             return media.file_failed(self.db, self.settings, item, payload, Failure("internal", str(exc), False))
-        return media.file_sent(self.db, self.settings, item, payload, sent)
+        return media.file_sent(self.db, self.settings, item, payload, sent, took)
 
     def _retry_file(self, item: OutboxItem, payload: SendMedia, why: str) -> None:
         if item.attempts >= self.settings.send_attempts:

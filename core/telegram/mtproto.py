@@ -59,6 +59,7 @@ import trio_asyncio
 from pyrogram import enums, types
 from pyrogram.handlers import ConnectHandler, DisconnectHandler
 
+from core import config
 from core.config import Settings
 from core.telegram._mtproto_client import (
     chat_member_status,
@@ -94,8 +95,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MIB = 1024 * 1024
-BOT_UPLOAD_LIMIT_MIB = 2000  # what Telegram accepts from a bot in one file
-PREMIUM_UPLOAD_LIMIT_MIB = 4000  # ... and from a Premium user
 ROLES_WITH_UPDATES = frozenset({"gateway"})
 ROLE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 UPDATE_BUFFER = 1000  # converted updates waiting for get_updates before the handler waits
@@ -124,9 +123,8 @@ class MtprotoAdapter:
         self._role = role
         self._factory: Callable[..., pyrogram.Client] = client_factory or pyrogram.Client
         self._receives = role in ROLES_WITH_UPDATES
-        self._bot_limit = min(settings.upload_limit_mb, BOT_UPLOAD_LIMIT_MIB) * MIB
-        cap = PREMIUM_UPLOAD_LIMIT_MIB if settings.premium_session else BOT_UPLOAD_LIMIT_MIB
-        self.upload_limit = min(settings.upload_limit_mb, cap) * MIB
+        self._bot_limit = min(settings.upload_limit_mb, config.MTPROTO_BOT_UPLOAD_MIB) * MIB
+        self.upload_limit = settings.backend_upload_limit_mb * MIB
         self._stack: AsyncExitStack | None = None
         self._loop: Any = None
         self._bot: pyrogram.Client | None = None

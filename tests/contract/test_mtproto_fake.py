@@ -17,6 +17,7 @@ import trio
 from pyrogram.connection.proxy import HTTPProxy, SOCKS5Proxy
 
 import core.telegram.mtproto as mtproto
+from core import config
 from core.config import Secret
 from core.telegram.port import FloodWait, Media, MediaKind
 from tests.contract.fake_mtproto_model import BOT_ID, PREMIUM_ID
@@ -190,6 +191,23 @@ async def test_a_premium_session_is_started_only_when_set_and_raises_the_limit(t
         async with env.make_port(role="uploader", premium_session=premium, upload_limit_mb=4000) as port:
             assert port.upload_limit == 4000 * MIB
             assert {env.world.auth_keys[s.auth_key] for s in env.world.sessions} == {BOT_ID, PREMIUM_ID}
+
+
+async def test_a_file_over_the_bots_cap_goes_through_the_premium_session_and_is_sent_again_by_it(tmp_path, monkeypatch):
+    """The short version of the next test: the bot's cap lowered to 1 MiB, a 2 MiB file."""
+    monkeypatch.setattr(config, "MTPROTO_BOT_UPLOAD_MIB", 1)
+    async with mtproto_env(tmp_path, part_delay=0.0) as env:
+        await env.world.user_message(USER, "/start")
+        big = tmp_path / "big.bin"
+        big.write_bytes(os.urandom(2 * MIB))
+        premium = Secret(env.world.premium_session_string(API_ID))
+        async with env.make_port(role="uploader", premium_session=premium, upload_limit_mb=4) as port:
+            assert port.upload_limit == 4 * MIB
+            with trio.fail_after(120):
+                sent = await port.send_media(USER, Media(MediaKind.DOCUMENT, path=big))
+                again = await port.send_media(USER, Media(MediaKind.DOCUMENT, file_id=sent.file_id))
+        assert sent.file_id.startswith(mtproto.PREMIUM_PREFIX) and again.file_id == sent.file_id
+        assert [r.media_size for r in env.world.premium_chat(USER)] == [2 * MIB, 2 * MIB]
 
 
 @pytest.mark.slow

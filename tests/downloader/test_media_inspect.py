@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from downloader.media import MediaError, MediaInfo, inspect, make_playable_video
+from downloader.media import MediaError, MediaInfo, inspect, looks_like_media, make_playable_video
 from tests.downloader.media_inputs import make_sound, make_video
 
 SERVER_STOP_TIMEOUT_S = 10
@@ -109,3 +109,25 @@ def test_a_local_playlist_never_makes_ffmpeg_fetch_or_read_other_files(
         make_playable_video(playlist, playlist.parent, forged)
     assert seen == [], f"ffmpeg fetched {seen}"
     assert sorted(p.name for p in playlist.parent.iterdir()) == ["media.m3u8"]
+
+
+def test_the_first_bytes_tell_a_plain_file_from_possible_media(tmp_path):
+    samples = {
+        "blob.bin": os.urandom(4096).replace(b"\xff", b"\x00").replace(b"\x47", b"\x00"),
+        "notes.txt": b"hello, this is not a video\n" * 20,
+        "archive.zip": b"PK\x03\x04" + b"\x00" * 300,
+    }
+    for name, data in samples.items():
+        (tmp_path / name).write_bytes(data)
+        assert not looks_like_media(tmp_path / name), name
+    # Real containers are recognised, whatever their names.
+    made = [
+        make_video(tmp_path / "v.mp4"),
+        make_video(tmp_path / "v.webm", vcodec="vp9", acodec="opus"),
+        make_video(tmp_path / "v.ts"),
+        make_sound(tmp_path / "a.m4a"),
+        make_sound(tmp_path / "a.mp3", acodec="mp3"),
+    ]
+    for path in made:
+        renamed = path.rename(path.with_suffix(".bin"))
+        assert looks_like_media(renamed), path

@@ -103,3 +103,32 @@ async def test_redirect_defaults_to_302_and_refuses_other_codes(http: httpx.Asyn
     assert (await http.get("/media/redirect", params={"to": "/media/x"})).status_code == 302
     for code in ("200", "304", "x"):
         assert (await http.get("/media/redirect", params={"to": "/media/x", "code": code})).status_code == 400
+
+
+async def test_stall_goes_silent_after_some_bytes_for_its_first_requests_then_serves(http: httpx.AsyncClient):
+    whole = (await http.get("/media/sample.mp4")).content
+    params: dict[str, str | int] = {"after": 1000, "key": "stall-test", "times": 1}
+    async with http.stream("GET", "/media/stall", params=params) as first:
+        assert first.headers["content-length"] == str(len(whole))
+        got = b""
+        with trio.move_on_after(2) as silent:
+            async for chunk in first.aiter_bytes():
+                got += chunk
+        assert silent.cancelled_caught and got == whole[:1000]  # then nothing: a stall
+    second = await http.get("/media/stall", params=params)
+    assert second.status_code == 200 and second.content == whole
+
+
+async def test_stream_has_no_length_until_its_end(http: httpx.AsyncClient):
+    async with http.stream("GET", "/media/stream", params={"size": 300_000}) as resp:
+        assert "content-length" not in resp.headers and resp.headers["transfer-encoding"] == "chunked"
+        body = b"".join([chunk async for chunk in resp.aiter_bytes()])
+    assert len(body) == 300_000
+
+
+async def test_cookie_serves_only_a_request_with_the_cookie(http: httpx.AsyncClient):
+    params = {"name": "session", "value": "s3cret"}
+    refused = await http.get("/media/cookie", params=params)
+    assert refused.status_code == 401 and "Sign in" in refused.text
+    served = await http.get("/media/cookie", params=params, headers={"cookie": "session=s3cret"})
+    assert served.status_code == 200 and served.headers["content-type"] == "video/mp4"

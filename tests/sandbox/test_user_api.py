@@ -61,6 +61,7 @@ async def test_message_view_fields(api: Api):
         "message_id",
         "from",
         "date",
+        "at",
         "text",
         "entities",
         "html",

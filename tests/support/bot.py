@@ -27,6 +27,7 @@ from tests.support.poll import until
 
 ROOT = Path(__file__).resolve().parents[2]
 START_DEADLINE_S = 120.0
+REAL_MODE_TOKEN = "424243:real-mode-test-token"  # any token of the right shape: the sandbox plays Telegram
 STOP_GRACE_S = 10.0
 LOG_TAIL_LINES = 120
 
@@ -40,19 +41,35 @@ def free_port() -> int:
 class BotProcess:
     """`run.py --sandbox` with its own data folder and ports; `stop()` leaves nothing running."""
 
-    def __init__(self, folder: Path, *args: str, env: Mapping[str, str] | None = None, workers: int = 1) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        workers: int = 1,
+        telegram_url: str | None = None,
+    ) -> None:
+        """`telegram_url`: run for real (no --sandbox) against that Bot API server (a sandbox the
+        test started), so that downloads take the production egress rules."""
         self.folder = folder
         self.data_dir = folder / "data"
         self.sandbox_port = free_port()
         self.monitor_port = free_port()
-        self.url = f"http://127.0.0.1:{self.sandbox_port}"
+        self.url = telegram_url or f"http://127.0.0.1:{self.sandbox_port}"
         self.log_path = folder / "bot.log"
+        mode = ["--sandbox", "--sandbox-port", str(self.sandbox_port)] if telegram_url is None else []
         argv = [
-            sys.executable, str(ROOT / "run.py"), "--sandbox", "--workers", str(workers),
-            "--data-dir", str(self.data_dir), "--sandbox-port", str(self.sandbox_port),
-            "--monitor-port", str(self.monitor_port), *args,
+            sys.executable, str(ROOT / "run.py"), *mode, "--workers", str(workers),
+            "--data-dir", str(self.data_dir), "--monitor-port", str(self.monitor_port), *args,
         ]  # fmt: skip
-        full_env = {**os.environ, "LOG_LEVEL": "info", "PYTHONUNBUFFERED": "1", **(env or {})}
+        real = {"TELEGRAM_BACKEND": "botapi", "BOTAPI_URL": telegram_url or "", "BOT_TOKEN": REAL_MODE_TOKEN}
+        full_env = {
+            **os.environ,
+            "LOG_LEVEL": "info",
+            "PYTHONUNBUFFERED": "1",
+            **(real if telegram_url else {}),
+            **(env or {}),
+        }
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             argv, cwd=folder, env=full_env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True

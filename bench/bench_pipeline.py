@@ -1,0 +1,224 @@
+"""The journey under load, through every process, against the sandbox (its limits off).
+
+    .venv/bin/python bench/bench_pipeline.py [--jobs 500] [--users 100] [--size 200000]
+        [--cache-requests 1000] [--cache-media 50] [--cache-users 200] [--memory-mb 1024] [--skip ...]
+
+(a) throughput: `--jobs` distinct small files from `--users` users with `--workers 2`: jobs/s end
+    to end (goal >= 20), and the bot's own overhead per job: end to end minus the download's
+    (yt-dlp's and ffmpeg's) and the upload's time, p50 (goal < 100 ms) and p99 (goal < 500 ms);
+(b) cache hits: `--cache-requests` requests for `--cache-media` cached media from `--cache-users`
+    users: answers/s (goal >= 200) and the time from the user's message to the file in the chat,
+    p50 and p99 (goal < 50 ms), from the sandbox's own clock;
+(d) memory: a downloader's RSS while it fetches a `--memory-mb` file, against its idle RSS (goal:
+    within 50 MB).
+Figures are printed; the README keeps the latest ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import trio
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.bot import BotProcess  # noqa: E402
+
+HTTP_TIMEOUT_S = 60.0
+FILES_DEADLINE_S = 900.0
+POLL_S = 0.5
+SEND_CONCURRENCY = 50  # user messages in flight at once
+RSS_SAMPLE_S = 0.2
+MEDIA_METHODS = ("sendDocument", "sendVideo", "sendAudio", "sendPhoto")
+MIB = 2**20
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def send_all(http: httpx.AsyncClient, messages: list[tuple[int, str]]) -> float:
+    """Post every (user, text); returns when the first was sent (trio clock)."""
+    limiter = trio.Semaphore(SEND_CONCURRENCY)
+    began = trio.current_time()
+
+    async def one(user: int, text: str) -> None:
+        async with limiter:
+            r = await http.post(f"/sandbox/users/{user}/messages", json={"text": text, "language_code": "en"})
+            r.raise_for_status()
+
+    async with trio.open_nursery() as nursery:
+        for user, text in messages:
+            nursery.start_soon(one, user, text)
+    return began
+
+
+async def files_of(http: httpx.AsyncClient, users: list[int]) -> dict[int, list[dict]]:
+    out: dict[int, list[dict]] = {}
+    for user in users:
+        chat = (await http.get(f"/sandbox/users/{user}/chat")).json()["messages"]
+        out[user] = chat
+    return out
+
+
+async def files_sent(http: httpx.AsyncClient) -> int:
+    """Files the bot has sent so far, from the sandbox's counters (cheap to ask often, unlike chats)."""
+    requests = (await http.get("/sandbox/stats")).json()["requests"]
+    return sum(requests.get(method, 0) for method in MEDIA_METHODS)
+
+
+async def wait_files(http: httpx.AsyncClient, users: list[int], count: int, before: int) -> dict[int, list[dict]]:
+    """Wait until `count` more files than `before` were sent, then read the users' chats once."""
+    deadline = trio.current_time() + FILES_DEADLINE_S
+    while (got := await files_sent(http) - before) < count:
+        if trio.current_time() > deadline:
+            raise SystemExit(f"only {got} of {count} files arrived in {FILES_DEADLINE_S:.0f} s")
+        await trio.sleep(POLL_S)
+    return await files_of(http, users)
+
+
+def replies(chats: dict[int, list[dict]]) -> list[float]:
+    """Seconds from each user message to the file that answers it (the sandbox's clock)."""
+    out = []
+    for msgs in chats.values():
+        asked = {m["message_id"]: m["at"] for m in msgs if m["from"] == "user"}
+        for m in msgs:
+            if m["from"] == "bot" and m.get("media") and m.get("reply_to_message_id") in asked:
+                out.append(m["at"] - asked[m["reply_to_message_id"]])
+    return out
+
+
+def overheads(db_path: Path) -> list[float]:
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT created_at, finished_at, meta FROM jobs WHERE state = 'done'").fetchall()
+    out = []
+    for created, finished, meta in rows:
+        m = json.loads(meta or "{}")
+        if "download_s" in m and "upload_s" in m:
+            out.append((finished - created) - m["download_s"] - m["upload_s"])
+    return out
+
+
+async def throughput(bot: BotProcess, http: httpx.AsyncClient, args: argparse.Namespace) -> None:
+    users = list(range(100_000, 100_000 + args.users))
+    messages = [(users[i % len(users)], f"{bot.url}/media/blob?size={args.size}&n={i}") for i in range(args.jobs)]
+    began = time.time()
+    before = await files_sent(http)
+    await send_all(http, messages)
+    chats = await wait_files(http, users, args.jobs, before)
+    last = max(m["at"] for msgs in chats.values() for m in msgs if m["from"] == "bot" and m.get("media"))
+    first = min(m["at"] for msgs in chats.values() for m in msgs if m["from"] == "user")
+    rate = args.jobs / (last - first)
+    over = [o * 1000 for o in overheads(bot.data_dir / "bot.sqlite3")]
+    print(f"(a) {args.jobs} distinct {args.size // 1000} kB files from {args.users} users, --workers 2, limits off:")
+    print(f"    {rate:.1f} jobs/s end to end (goal >= 20); wall {time.time() - began:.1f} s")
+    p50, p99 = pct(over, 50), pct(over, 99)
+    print(f"    bot's own overhead per job: p50 {p50:.0f} ms (goal < 100), p99 {p99:.0f} ms (goal < 500)")
+    e2e = replies(chats)
+    print(f"    message to file: p50 {pct(e2e, 50) * 1000:.0f} ms, p99 {pct(e2e, 99) * 1000:.0f} ms")
+
+
+async def cache_hits(bot: BotProcess, http: httpx.AsyncClient, args: argparse.Namespace) -> None:
+    seeder = 190_000
+    urls = [f"{bot.url}/media/blob?size=50000&cached={i}" for i in range(args.cache_media)]
+    before = await files_sent(http)
+    await send_all(http, [(seeder, url) for url in urls])
+    await wait_files(http, [seeder], len(urls), before)
+    users = list(range(200_000, 200_000 + args.cache_users))
+    messages = [(users[i % len(users)], urls[i % len(urls)]) for i in range(args.cache_requests)]
+    before = await files_sent(http)
+    await send_all(http, messages)
+    chats = await wait_files(http, users, args.cache_requests, before)
+    asked = [m["at"] for msgs in chats.values() for m in msgs if m["from"] == "user"]
+    answered = [m["at"] for msgs in chats.values() for m in msgs if m["from"] == "bot" and m.get("media")]
+    took = max(answered) - min(asked)
+    latency = [r * 1000 for r in replies(chats)]
+    print(f"(b) {args.cache_requests} requests for {args.cache_media} cached media from {args.cache_users} users:")
+    print(f"    {args.cache_requests / took:.0f} answers/s (goal >= 200)")
+    print(f"    message to file: p50 {pct(latency, 50):.1f} ms, p99 {pct(latency, 99):.1f} ms (goal < 50)")
+
+
+async def memory(bot: BotProcess, http: httpx.AsyncClient, args: argparse.Namespace) -> None:
+    pid = int(bot.processes()["downloader-1"]["pid"])
+    proc = psutil.Process(pid)
+    idle_samples = []
+    for _ in range(5):
+        idle_samples.append(proc.memory_info().rss / MIB)
+        await trio.sleep(RSS_SAMPLE_S)
+    idle = statistics.median(idle_samples)
+    peak = [idle]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            try:
+                peak.append(proc.memory_info().rss / MIB)
+            except psutil.NoSuchProcess:
+                return
+            time.sleep(RSS_SAMPLE_S)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    user = 300_000
+    size = args.memory_mb * MIB
+    before = await files_sent(http)
+    await send_all(http, [(user, f"{bot.url}/media/blob?size={size}&big=1")])
+    await wait_files(http, [user], 1, before)
+    stop.set()
+    sampler.join()
+    print(f"(d) a downloader fetching {args.memory_mb} MiB: idle {idle:.1f} MiB, peak {max(peak):.1f} MiB "
+          f"(+{max(peak) - idle:.1f}; goal within 50)")  # fmt: skip
+
+
+async def run(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        # Telegram's limits off on both sides: the sandbox enforces none, and the bot's own send
+        # budget is opened wide, so that what is measured is the bot, not a rate limit.
+        env = {
+            "SANDBOX_LIMITS": "0",
+            "TG_GLOBAL_RATE": "1000",
+            "TG_CHAT_RATE": "100",
+            "TG_CHAT_BURST": "100",
+            "MAX_FILE_MB": str(max(2000, args.memory_mb + 10)),
+            "LOG_LEVEL": "warning",
+        }
+        bot = BotProcess(Path(tmp), env=env, workers=2)
+        try:
+            async with httpx.AsyncClient(base_url=bot.url, timeout=HTTP_TIMEOUT_S) as http:
+                if "throughput" not in args.skip:
+                    await throughput(bot, http, args)
+                if "cache" not in args.skip:
+                    await cache_hits(bot, http, args)
+                if "memory" not in args.skip:
+                    await memory(bot, http, args)
+        finally:
+            bot.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=500)
+    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--size", type=int, default=200_000)
+    parser.add_argument("--cache-requests", type=int, default=1000)
+    parser.add_argument("--cache-media", type=int, default=50)
+    parser.add_argument("--cache-users", type=int, default=200)
+    parser.add_argument("--memory-mb", type=int, default=1024)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["throughput", "cache", "memory"])
+    trio.run(run, parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
