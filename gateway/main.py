@@ -75,7 +75,7 @@ async def run(
     dispatcher = Dispatcher(settings, db, jobs, announce)
     dispatcher.adopt_in_flight()
     job_events = JobEvents(settings, db, codec, dispatcher)
-    router = Router(settings, db, codec, HANDLERS, links.links, panel.prepare_steps(settings, monitor))
+    router = Router(settings, db, codec, HANDLERS, links.links, prepare=panel.prepare_steps(settings, monitor))
     # Index yt-dlp's extractors before the first link (a second or two), off the event loop.
     await trio.to_thread.run_sync(extractor_index.prepare)
     await ctx.ready()

@@ -46,7 +46,7 @@ def db(settings):
 
 def make_router(settings, db, rpc: RpcClient | None = None) -> Router:
     prepare = panel.prepare_steps(settings, rpc) if rpc is not None else None
-    return Router(settings, db, CallbackCodec.from_data_dir(settings.data_dir), HANDLERS, links.links, prepare)
+    return Router(settings, db, CallbackCodec.from_data_dir(settings.data_dir), HANDLERS, links.links, prepare=prepare)
 
 
 def say(user_id: int, text: str, lang: str = "en") -> IncomingMessage:
