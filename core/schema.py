@@ -21,6 +21,7 @@ __all__ = ["JOB_STATES", "LATEST_VERSION", "MIGRATIONS", "OUTBOX_STATES", "Migra
 _V1_JOB_STATES = ("queued", "downloading", "uploading", "done", "failed", "cancelled")
 _V1_JOB_ACTIVE_STATES = ("queued", "downloading", "uploading")
 _V1_OUTBOX_STATES = ("pending", "sending", "sent", "failed")
+_V1_DELIVERY_STATES = ("pending", "sent", "failed", "blocked")
 
 # A job: queued (waiting for a downloader: a probe when no format is chosen yet, else the download)
 # -> probing -> choosing (the user picks a format) -> queued -> downloading -> uploading -> done;
@@ -33,7 +34,10 @@ OUTBOX_STATES = ("pending", "sending", "sent", "failed", "dropped")
 CIRCUIT_STATES = ("closed", "open", "half_open")
 SPONSOR_USER_STATES = ("shown", "joined", "already", "left")
 BROADCAST_STATES = ("draft", "running", "paused", "done", "cancelled")
-DELIVERY_STATES = ("pending", "sent", "failed", "blocked")
+# A delivery (one user of a broadcast): pending (claimed, surely not sent: waiting for its turn or a
+# retry) -> sending (the copy may be on its way) -> sent / failed / blocked; a crash leaves sending
+# rows 'unknown': they may have arrived, so they are never sent again.
+DELIVERY_STATES = ("pending", "sending", "sent", "failed", "blocked", "unknown")
 MEDIA_KINDS = ("video", "audio", "document", "photo", "animation")
 
 
@@ -158,7 +162,7 @@ _V1 = (
     f"""CREATE TABLE broadcast_deliveries (
         broadcast_id  INTEGER NOT NULL REFERENCES broadcasts (id) ON DELETE CASCADE,
         user_id       INTEGER NOT NULL REFERENCES users (id),
-        state         TEXT NOT NULL DEFAULT 'pending' CHECK (state IN {_in(DELIVERY_STATES)}),
+        state         TEXT NOT NULL DEFAULT 'pending' CHECK (state IN {_in(_V1_DELIVERY_STATES)}),
         outbox_id     INTEGER,
         error         TEXT,
         updated_at    REAL NOT NULL,
@@ -404,6 +408,28 @@ _V2 = (
     "ALTER TABLE broadcasts ADD COLUMN cursor INTEGER NOT NULL DEFAULT 0",  # last user id handled
     "ALTER TABLE broadcasts ADD COLUMN status_outbox_id INTEGER",
     "ALTER TABLE broadcasts ADD COLUMN updated_at REAL",
+    # deliveries whose outcome a crash hid (counted apart from failed), when the final report was
+    # queued, and why a broadcast ended early ('source_gone': the admin deleted the message)
+    "ALTER TABLE broadcasts ADD COLUMN unknown INTEGER NOT NULL DEFAULT 0 CHECK (unknown >= 0)",
+    "ALTER TABLE broadcasts ADD COLUMN reported_at REAL",
+    "ALTER TABLE broadcasts ADD COLUMN end_reason TEXT",
+    # ---- broadcast deliveries, rebuilt: 'sending' and 'unknown' states, the copy's message id
+    "DROP INDEX broadcast_deliveries_state",
+    "ALTER TABLE broadcast_deliveries RENAME TO broadcast_deliveries_v1",
+    f"""CREATE TABLE broadcast_deliveries (
+        broadcast_id  INTEGER NOT NULL REFERENCES broadcasts (id) ON DELETE CASCADE,
+        user_id       INTEGER NOT NULL REFERENCES users (id),
+        state         TEXT NOT NULL DEFAULT 'pending' CHECK (state IN {_in(DELIVERY_STATES)}),
+        outbox_id     INTEGER,                         -- unused: copies do not go through the outbox
+        message_id    INTEGER,                         -- Telegram's id of the copy, once sent
+        error         TEXT,
+        updated_at    REAL NOT NULL,
+        PRIMARY KEY (broadcast_id, user_id)            -- one delivery per user: never sent twice
+    ) STRICT, WITHOUT ROWID""",
+    """INSERT INTO broadcast_deliveries (broadcast_id, user_id, state, outbox_id, error, updated_at)
+        SELECT broadcast_id, user_id, state, outbox_id, error, updated_at FROM broadcast_deliveries_v1""",
+    "DROP TABLE broadcast_deliveries_v1",
+    "CREATE INDEX broadcast_deliveries_state ON broadcast_deliveries (broadcast_id, state)",
     "PRAGMA legacy_alter_table = OFF",
 )
 

@@ -13,13 +13,14 @@ from core.callback_data import codec_for
 from core.child import ChildContext
 from core.db import open_db
 from core.telegram.connect import NotConnected, connect_port
+from gateway.admin import broadcast, panel
 from gateway.admin.maintenance import Maintenance, PausingDispatcher
 from gateway.events import JobEvents
 from gateway.gates import Gates
 from gateway.handlers import cancel, choices, settings, start
 from gateway.router import Router
 from gateway.updates import UpdateLoop
-from ipc.channels import JobDispatcher, Puller, Pusher
+from ipc.channels import JobDispatcher, Puller, Pusher, RpcClient
 from ipc.messages import (
     JobDelivered,
     JobDownloaded,
@@ -36,7 +37,7 @@ log = logging.getLogger("gateway")
 Announce = Callable[[list[int]], None]
 JOB_EVENTS = (JobStarted, JobProgress, JobProbed, JobDownloaded, JobFailed, WorkerJobs, JobDelivered)
 
-HANDLERS = (start, settings, choices, cancel)
+HANDLERS = (start, settings, choices, cancel, panel, broadcast)
 SWEEP_INTERVAL = 5.0  # seconds between safety-net passes over the queue
 
 
@@ -47,8 +48,9 @@ async def body(ctx: ChildContext) -> None:
             JobDispatcher(ctx.endpoints.jobs) as jobs,
             Puller(ctx.endpoints.events) as events,
             Pusher(ctx.endpoints.outbox) as outbox,
+            RpcClient(ctx.endpoints.monitor_rpc) as monitor,
         ):
-            await run(ctx, db, jobs, events, outbox)
+            await run(ctx, db, jobs, events, outbox, monitor)
     except NotConnected as exc:
         log.info("%s", exc)
     finally:
@@ -56,7 +58,12 @@ async def body(ctx: ChildContext) -> None:
 
 
 async def run(
-    ctx: ChildContext, db: sqlite_utils.Database, jobs: JobDispatcher, events: Puller, outbox: Pusher
+    ctx: ChildContext,
+    db: sqlite_utils.Database,
+    jobs: JobDispatcher,
+    events: Puller,
+    outbox: Pusher,
+    monitor: RpcClient,
 ) -> None:
     settings = ctx.settings
     codec = codec_for(settings.data_dir)
@@ -71,7 +78,7 @@ async def run(
     dispatcher.adopt_in_flight()
     job_events = JobEvents(settings, db, codec, dispatcher)
     gates = Gates(settings, db, codec, maintenance_state=maintenance)
-    router = Router(settings, db, codec, HANDLERS, gates.links, gates)
+    router = Router(settings, db, codec, HANDLERS, gates.links, gates, prepare=panel.prepare_steps(settings, monitor))
     # Index yt-dlp's extractors before the first link (a second or two), off the event loop.
     await trio.to_thread.run_sync(extractor_index.prepare)
     await ctx.ready()

@@ -5,13 +5,15 @@ action -> handler of a press). A private message that is no command goes to the 
 Handlers are synchronous and run inside the update's transaction; whatever must wait for
 Telegram (a membership check) happens before it, in the gates (`gateway.gates`): `before` ahead
 of the transaction, then `admit` (maintenance, ban) ahead of the handler. The gates bring their own
-tables too (the admin commands, "I've joined"), and see chat-member updates.
+tables too (the admin commands, "I've joined"), and see chat-member updates. A command that needs an
+answer from another process (/health asks the monitor) has a `prepare` step: awaited before the
+transaction, with its own deadline, it returns the handler to run (None: the usual one).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import sqlite_utils
@@ -30,6 +32,7 @@ log = logging.getLogger("gateway.router")
 
 MessageHandler = Callable[[Request, IncomingMessage], None]
 CallbackHandler = Callable[[Request, CallbackQuery, Callback], None]
+Prepare = Callable[[IncomingMessage], Awaitable[MessageHandler | None]]
 
 
 def command_of(text: str) -> str:
@@ -47,10 +50,12 @@ class Router:
         modules: Iterable[object],
         fallback: MessageHandler,
         gates: Gates | None = None,
+        prepare: Mapping[str, Prepare] | None = None,
     ) -> None:
         """`modules`: handler modules (or objects) with COMMANDS/CALLBACKS tables. Without `gates`
         every update passes (for tests of the handlers alone)."""
         self.settings = settings
+        self.prepare = dict(prepare or {})
         self.db = db
         self.codec = codec
         self.fallback = fallback
@@ -73,21 +78,22 @@ class Router:
         if self.gates is not None:
             await self.gates.before(update)
         if isinstance(update, IncomingMessage) and update.chat.type == "private":
-            return self._message(update)
+            step = self.prepare.get(command_of(update.text))
+            return self._message(update, await step(update) if step is not None else None)
         if isinstance(update, CallbackQuery):
             return self._press(update)
         if isinstance(update, ChatMemberChange) and self.gates is not None:
             return self.gates.member_changed(update)
         return []
 
-    def _message(self, msg: IncomingMessage) -> list[int]:
+    def _message(self, msg: IncomingMessage, prepared: MessageHandler | None = None) -> list[int]:
         with write_tx(self.db):
             user = remember(self.db, self.settings, msg.sender, msg.message_id)
             if user is None:
                 return []
             req = Request(self.settings, self.db, self.codec, user, msg.chat.id)
             if self.gates is None or self.gates.admit(req, msg):
-                handler = self.commands.get(command_of(msg.text), self.fallback)
+                handler = prepared or self.commands.get(command_of(msg.text), self.fallback)
                 handler(req, msg)
         return req.notices
 

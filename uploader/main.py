@@ -1,4 +1,5 @@
-"""The uploader's wiring: its database connection, the outbox channel, the sender, the sweeper."""
+"""The uploader's wiring: its database connection, the outbox channel, the sender, the broadcast
+runner (sharing the sender's send budget), the sweeper."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from core.config import Settings
 from core.db import open_db
 from core.telegram.connect import NotConnected, connect_port
 from ipc.channels import Puller, Pusher
+from uploader.broadcast import BroadcastRunner
 from uploader.sender import OutboxSender
 
 log = logging.getLogger("uploader")
@@ -33,8 +35,10 @@ async def body(ctx: ChildContext) -> None:
             await ctx.ready()
             async with connect_port(ctx.settings, role="uploader", stop=ctx.draining) as port:
                 sender = OutboxSender(ctx.settings, db, port, events)
+                runner = BroadcastRunner(ctx.settings, db, port, sender.budget, lambda: sender.wake.set())
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(sender.listen, inbox)
+                    nursery.start_soon(runner.run, ctx.draining)
                     nursery.start_soon(_housekeeping, ctx.settings, db)
                     await sender.run(ctx.draining, SEND_WINDOW)
                     nursery.cancel_scope.cancel()

@@ -190,4 +190,77 @@ TEXTS: dict[str, str] = {
     "alert_lock_checkable": "✅ Lock #{id} {name}: its members can be checked again.",
     "alert_lock_cap": "🔓 Lock #{id} {name} ended: it reached its cap of {count} joins.",
     "alert_lock_expired": "🔓 Lock #{id} {name} ended: its time is up ({count} joins).",
+    # ---- broadcast and admin panel (helper/broadcast: core/broadcasts.py, gateway/admin/broadcast.py,
+    # gateway/admin/panel.py) ----
+    "bc_how": "To send a message to every user, reply to it with /broadcast.",
+    "bc_busy": "Broadcast #{id} is still under way. Cancel it, or wait until it ends.",
+    "bc_nobody": "There is nobody to send it to yet.",
+    "bc_confirm": "📣 Send the message you answered with /broadcast to {count} users?",
+    "bc_button_confirm": "✅ Send",
+    "bc_button_discard": "✖ Don't send",
+    "bc_button_pause": "⏸ Pause",
+    "bc_button_resume": "▶️ Resume",
+    "bc_button_cancel": "⏹ Cancel",
+    "bc_started": "Broadcast started.",
+    "bc_dropped": "Broadcast dropped; nothing was sent.",
+    "bc_paused": "Broadcast paused.",
+    "bc_resumed": "Broadcast resumed.",
+    "bc_cancelled": "Broadcast cancelled.",
+    "bc_title_running": "📣 Broadcast under way",
+    "bc_title_paused": "⏸ Broadcast paused",
+    "bc_title_cancelled": "⏹ Broadcast cancelled",
+    "bc_title_done": "✅ Broadcast finished",
+    "bc_title_source_gone": "⚠️ Broadcast stopped: the message was deleted",
+    "bc_counts": "Sent: {sent} · Blocked: {blocked} · Failed: {failed}",
+    "bc_unknown": "Unknown: {unknown} (on their way when the uploader stopped; not sent again)",
+    "bc_progress": "{bar} {percent} % · {done} of {total}",
+    "bc_pace": "{bar} {percent} % · {done} of {total} · {rate}/s · {left}",
+    "bc_report_done": "📣 Broadcast report",
+    "bc_report_cancelled": "📣 Broadcast report (cancelled)",
+    "bc_report_source_gone": "📣 Broadcast report (stopped: the message was deleted)",
+    "bc_report_sent": "Sent: {sent}",
+    "bc_report_blocked": "Blocked: {blocked} (they blocked the bot; skipped from now on)",
+    "bc_report_failed": "Failed: {failed}",
+    "bc_report_unknown": (
+        "Unknown: {unknown} (on their way when the uploader stopped: they may have arrived; not sent again)"
+    ),
+    "bc_report_not_reached": "Not reached: {left}",
+    "bc_report_duration": "Duration: {duration}",
+    "bc_span_hours": "{hours} h {minutes} min",
+    "bc_span_minutes": "{minutes} min {seconds} s",
+    "bc_span_seconds": "{seconds} s",
+    "panel_admin_only": "Sorry, this is for the bot's admins only.",
+    "panel_none_yet": "none yet",
+    "panel_stats": (
+        "📊 Statistics\n"
+        "👥 Users: {users} · active {active} · blocked the bot {blocked} · banned {banned}\n"
+        "📥 Jobs today: done {done} · failed {failed}\n"
+        "⏳ Now: running {running} · queued {queued}\n"
+        "🌐 Top platforms today: {platforms}\n"
+        "⚡ Cache hits: {hits}\n"
+        "📤 Sent: {sent}"
+    ),
+    "panel_health": "🩺 Health\n{processes}\n\n💽 Free disk: {disk} %\n📁 Spool: {spool}\n🗄 Database: {database}",
+    "panel_process": "{mark} {name}: {state}, pid {pid}, restarts {restarts}{heartbeat}",
+    "panel_heartbeat": ", heartbeat {age} s ago",
+    "panel_monitor_unreachable": "⚠️ The monitor is unreachable (no answer within {seconds} s).",
+    "panel_circuits": "🔌 Circuit breakers",
+    "panel_circuits_none": "🔌 No platform has had failures: every circuit is closed.",
+    "panel_circuit": "{mark} {platform}: {state}, {failures} failures in a row{retry}{probe}",
+    "panel_circuit_retry": ", test download in {seconds} s",
+    "panel_circuit_probe": ", test job #{job}",
+    "panel_circuit_closed": "closed",
+    "panel_circuit_open": "open",
+    "panel_circuit_half_open": "half open",
+    "panel_cleanup": "🧹 Removed {count} leftover spool folder(s), freed {freed}. The spool now holds {spool}.",
+    "panel_reset_confirm": (
+        "Reset the counters (requests, downloads, bytes sent) of all {count} users? This cannot be undone."
+    ),
+    "panel_button_reset": "🗑 Reset",
+    "panel_button_keep": "✖ Keep them",
+    "panel_reset_done": "The counters of {count} users are reset.",
+    "panel_mb": "{size} MB",
+    "panel_gb": "{size} GB",
+    "panel_reset_kept": "Nothing was reset.",
+    # ---- end of broadcast and admin panel ----
 }

@@ -185,4 +185,79 @@ TEXTS: dict[str, str] = {
     "alert_lock_checkable": "✅ قفل #{id} {name}: اعضایش دوباره بررسی‌پذیرند.",
     "alert_lock_cap": "🔓 قفل #{id} {name} پایان یافت: به سقف {count} عضویت رسید.",
     "alert_lock_expired": "🔓 قفل #{id} {name} پایان یافت: زمانش تمام شد ({count} عضویت).",
+    # ---- broadcast and admin panel (helper/broadcast: core/broadcasts.py, gateway/admin/broadcast.py,
+    # gateway/admin/panel.py) ----
+    "bc_how": "برای فرستادن یک پیام به همه‌ی کاربران، روی آن پیام /broadcast را پاسخ بزنید.",
+    "bc_busy": "ارسال همگانی #{id} هنوز در جریان است. آن را لغو کنید یا صبر کنید تا تمام شود.",
+    "bc_nobody": "هنوز کسی نیست که پیام برایش فرستاده شود.",
+    "bc_confirm": "📣 پیامی که روی آن /broadcast زدید برای {count} کاربر فرستاده شود؟",
+    "bc_button_confirm": "✅ بفرست",
+    "bc_button_discard": "✖ نفرست",
+    "bc_button_pause": "⏸ توقف",
+    "bc_button_resume": "▶️ ادامه",
+    "bc_button_cancel": "⏹ لغو",
+    "bc_started": "ارسال همگانی شروع شد.",
+    "bc_dropped": "ارسال همگانی کنار گذاشته شد؛ چیزی فرستاده نشد.",
+    "bc_paused": "ارسال همگانی متوقف شد.",
+    "bc_resumed": "ارسال همگانی ادامه یافت.",
+    "bc_cancelled": "ارسال همگانی لغو شد.",
+    "bc_title_running": "📣 ارسال همگانی در جریان است",
+    "bc_title_paused": "⏸ ارسال همگانی متوقف است",
+    "bc_title_cancelled": "⏹ ارسال همگانی لغو شد",
+    "bc_title_done": "✅ ارسال همگانی تمام شد",
+    "bc_title_source_gone": "⚠️ ارسال همگانی متوقف شد: پیام پاک شده است",
+    "bc_counts": "فرستاده: {sent} · مسدود: {blocked} · ناموفق: {failed}",
+    "bc_unknown": "نامعلوم: {unknown} (هنگام توقف آپلودر در راه بودند؛ دوباره فرستاده نمی‌شوند)",
+    "bc_progress": "{bar} {percent} ٪ · {done} از {total}",
+    "bc_pace": "{bar} {percent} ٪ · {done} از {total} · {rate} در ثانیه · {left}",
+    "bc_report_done": "📣 گزارش ارسال همگانی",
+    "bc_report_cancelled": "📣 گزارش ارسال همگانی (لغو شد)",
+    "bc_report_source_gone": "📣 گزارش ارسال همگانی (متوقف شد: پیام پاک شده بود)",
+    "bc_report_sent": "فرستاده: {sent}",
+    "bc_report_blocked": "مسدود: {blocked} (ربات را مسدود کرده‌اند؛ از این پس کنار گذاشته می‌شوند)",
+    "bc_report_failed": "ناموفق: {failed}",
+    "bc_report_unknown": (
+        "نامعلوم: {unknown} (هنگام توقف آپلودر در راه بودند و شاید رسیده باشند؛ دوباره فرستاده نمی‌شوند)"
+    ),
+    "bc_report_not_reached": "نرسیده: {left}",
+    "bc_report_duration": "مدت: {duration}",
+    "bc_span_hours": "{hours} ساعت و {minutes} دقیقه",
+    "bc_span_minutes": "{minutes} دقیقه و {seconds} ثانیه",
+    "bc_span_seconds": "{seconds} ثانیه",
+    "panel_admin_only": "متأسفم، این فرمان فقط برای مدیران ربات است.",
+    "panel_none_yet": "هنوز هیچ",
+    "panel_stats": (
+        "📊 آمار\n"
+        "👥 کاربران: {users} · فعال {active} · ربات را مسدود کرده {blocked} · محروم {banned}\n"
+        "📥 کارهای امروز: انجام‌شده {done} · ناموفق {failed}\n"
+        "⏳ اکنون: در جریان {running} · در صف {queued}\n"
+        "🌐 پرکاربردترین سایت‌های امروز: {platforms}\n"
+        "⚡ استفاده از حافظه‌ی پنهان: {hits}\n"
+        "📤 فرستاده‌شده: {sent}"
+    ),
+    "panel_health": (
+        "🩺 سلامت\n{processes}\n\n💽 فضای آزاد دیسک: {disk} ٪\n📁 پوشه‌ی موقت: {spool}\n🗄 پایگاه داده: {database}"
+    ),
+    "panel_process": "{mark} {name}: {state}، شناسه {pid}، راه‌اندازی دوباره {restarts}{heartbeat}",
+    "panel_heartbeat": "، آخرین نشانه {age} ثانیه پیش",
+    "panel_monitor_unreachable": "⚠️ مانیتور در دسترس نیست (در {seconds} ثانیه پاسخی نداد).",
+    "panel_circuits": "🔌 قطع‌کننده‌ها",
+    "panel_circuits_none": "🔌 هیچ سایتی خطا نداشته است: همه‌ی قطع‌کننده‌ها بسته‌اند.",
+    "panel_circuit": "{mark} {platform}: {state}، {failures} خطای پشت سر هم{retry}{probe}",
+    "panel_circuit_retry": "، دانلود آزمایشی تا {seconds} ثانیه دیگر",
+    "panel_circuit_probe": "، کار آزمایشی #{job}",
+    "panel_circuit_closed": "بسته",
+    "panel_circuit_open": "باز",
+    "panel_circuit_half_open": "نیمه‌باز",
+    "panel_cleanup": "🧹 {count} پوشه‌ی جامانده پاک شد و {freed} آزاد شد. پوشه‌ی موقت اکنون {spool} است.",
+    "panel_reset_confirm": (
+        "شمارنده‌های همه‌ی {count} کاربر (درخواست‌ها، دانلودها، حجم فرستاده) صفر شوند؟ این کار برگشت‌پذیر نیست."
+    ),
+    "panel_button_reset": "🗑 صفر کن",
+    "panel_button_keep": "✖ نگه دار",
+    "panel_reset_done": "شمارنده‌های {count} کاربر صفر شد.",
+    "panel_mb": "{size} مگابایت",
+    "panel_gb": "{size} گیگابایت",
+    "panel_reset_kept": "چیزی صفر نشد.",
+    # ---- end of broadcast and admin panel ----
 }
