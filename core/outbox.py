@@ -15,7 +15,9 @@ free.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 import sqlite_utils
 
@@ -42,6 +44,7 @@ ROLE_BROADCAST = "broadcast"
 _EDIT_ROLES = (ROLE_STATUS, ROLE_PROGRESS)
 
 ERROR_CHARS = 500  # an error kept on a row is cut to this
+UPLOAD_LOOKAHEAD = 8  # due uploads looked at per free slot, to find chats that have none going
 
 
 @dataclass(frozen=True)
@@ -178,25 +181,42 @@ _CLAIM = """
 """
 
 
+# Uploads (a file from the spool) and everything else (texts, edits, re-sends by file_id, ...) are
+# claimed apart: uploads run a few at once, one per chat, while the rest may be many.
+_UPLOAD = "o.kind = 'media' AND json_extract(o.payload, '$.path') IS NOT NULL"
 _CLAIMS = {
     None: _CLAIM.format(files=""),
-    True: _CLAIM.format(files="AND o.kind = 'media'"),
-    False: _CLAIM.format(files="AND o.kind != 'media'"),
+    True: _CLAIM.format(files=f"AND {_UPLOAD}"),
+    False: _CLAIM.format(files=f"AND NOT ({_UPLOAD})"),
 }
 
 
 def claim(
-    db: sqlite_utils.Database, limit: int, now: float | None = None, *, files: bool | None = None
+    db: sqlite_utils.Database,
+    limit: int,
+    now: float | None = None,
+    *,
+    files: bool | None = None,
+    busy_chats: Collection[int] = (),
 ) -> list[OutboxItem]:
-    """Take up to `limit` due rows, most urgent first, marking them 'sending'; only files, or
-    everything but files, or (None) both.
+    """Take up to `limit` due rows, most urgent first, marking them 'sending': only uploads
+    (`files=True`, at most one per chat and none for `busy_chats`, which upload already), or
+    everything but uploads (False), or both (None).
 
     An edit or delete whose message was never sent (failed or dropped) is dropped here.
     """
     now = time.time() if now is None else now
     items: list[OutboxItem] = []
     with write_tx(db):
-        rows = db.execute(_CLAIMS[files], [now, limit]).fetchall()
+        rows = db.execute(_CLAIMS[files], [now, limit if not files else limit * UPLOAD_LOOKAHEAD]).fetchall()
+        if files:  # one upload per chat at a time: a user with ten files does not take every slot
+            taken = set(busy_chats)
+            chosen: list[Any] = []
+            for r in rows:
+                if r[1] not in taken and len(chosen) < limit:
+                    taken.add(r[1])
+                    chosen.append(r)
+            rows = chosen
         moot = [r[0] for r in rows if r[8] is not None and r[10] != "sent"]
         live = [r for r in rows if r[0] not in moot]
         if moot:

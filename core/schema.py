@@ -266,6 +266,7 @@ _V2 = (
     "CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL",
     f"CREATE INDEX jobs_media_active ON jobs (media_key, format_key) WHERE state IN {_in(JOB_ACTIVE_STATES)}",
     "CREATE INDEX jobs_parent ON jobs (parent_id, item_index) WHERE parent_id IS NOT NULL",
+    "CREATE INDEX jobs_done ON jobs (finished_at) WHERE state = 'done' AND parent_id IS NULL",  # the estimate
     # ---- outbox, rebuilt: 'dropped' rows, edit targets and roles (for coalescing and thinning)
     "DROP INDEX outbox_due",
     "DROP INDEX outbox_sending",

@@ -63,8 +63,8 @@ def _label(lang: str, key: str, height: int, size: int, audio_format: str) -> st
 def estimate(db: sqlite_utils.Database, position: int, slots: int) -> float | None:
     """About how long until a job at `position` is done, from recent jobs; None without history."""
     rows = db.execute(
-        "SELECT finished_at - created_at FROM jobs WHERE state = 'done' AND parent_id IS NULL"
-        " AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?",
+        "SELECT finished_at - created_at FROM jobs INDEXED BY jobs_done WHERE state = 'done' AND parent_id IS NULL"
+        " ORDER BY finished_at DESC LIMIT ?",
         [RECENT_JOBS],
     ).fetchall()
     if not rows:

@@ -47,7 +47,7 @@ def remember(
         "INSERT INTO users (id, first_name, username, language, joined_at, last_seen_at, last_message_id)"
         " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET first_name = excluded.first_name,"
         " username = excluded.username, language = excluded.language, last_seen_at = excluded.last_seen_at,"
-        " last_message_id = excluded.last_message_id",
+        " last_message_id = excluded.last_message_id, blocked_bot = 0",  # one who writes has not blocked us
         [user.id, user.first_name, user.username, lang, now, now, last],
     )
     if row is not None and message_id is not None:

@@ -60,6 +60,7 @@ class Upload:
     item: OutboxItem
     scope: trio.CancelScope
     last_progress: float  # trio clock
+    upload: bool  # bytes from the spool (takes an upload slot), not a re-send by file_id
     sent: int = 0
     why_stopped: str = ""
     shown_at: float = 0.0
@@ -89,9 +90,10 @@ class OutboxSender:
             nursery.start_soon(self._watch_uploads)
             while not draining.is_set():
                 claimed = False
-                free_uploads = self.settings.upload_concurrency - len(self.uploads)
+                uploading = [u.item.chat_id for u in self.uploads.values() if u.upload]
+                free_uploads = self.settings.upload_concurrency - len(uploading)
                 if free_uploads > 0:
-                    for item in outbox.claim(self.db, free_uploads, files=True):
+                    for item in outbox.claim(self.db, free_uploads, files=True, busy_chats=uploading):
                         claimed = True
                         nursery.start_soon(self._upload, item)
                 free = concurrency - self.in_flight
@@ -99,7 +101,10 @@ class OutboxSender:
                     for item in outbox.claim(self.db, free, files=False):
                         claimed = True
                         self.in_flight += 1
-                        nursery.start_soon(self._send_counted, item)
+                        if isinstance(item.payload, SendMedia):  # a re-send by file_id: no bytes to upload
+                            nursery.start_soon(self._resend_counted, item)
+                        else:
+                            nursery.start_soon(self._send_counted, item)
                 if not claimed:
                     self.wake = trio.Event()
                     with trio.move_on_after(IDLE_POLL):
@@ -109,6 +114,13 @@ class OutboxSender:
             nursery.cancel_scope.cancel()
 
     # ---- everything but files ---------------------------------------------------------------
+
+    async def _resend_counted(self, item: OutboxItem) -> None:
+        try:
+            await self._upload(item)
+        finally:
+            self.in_flight -= 1
+            self.wake.set()
 
     async def _send_counted(self, item: OutboxItem) -> None:
         try:
@@ -176,7 +188,7 @@ class OutboxSender:
     async def _upload(self, item: OutboxItem) -> None:
         payload = item.payload
         assert isinstance(payload, SendMedia)
-        upload = Upload(item, trio.CancelScope(), trio.current_time())
+        upload = Upload(item, trio.CancelScope(), trio.current_time(), upload=bool(payload.path))
         self.uploads[item.id] = upload
         after: media.AfterSend | None = None
         try:
