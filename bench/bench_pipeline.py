@@ -151,22 +151,25 @@ async def cache_hits(bot: BotProcess, http: httpx.AsyncClient, args: argparse.Na
 
 
 async def memory(bot: BotProcess, http: httpx.AsyncClient, args: argparse.Namespace) -> None:
-    pid = int(bot.processes()["downloader-1"]["pid"])
-    proc = psutil.Process(pid)
-    idle_samples = []
+    """RSS of the downloader and of the uploader while a big file goes through both, against idle."""
+    table = bot.processes()
+    procs = {name: psutil.Process(int(table[name]["pid"])) for name in ("downloader-1", "downloader-2", "uploader")}
+    idle: dict[str, list[float]] = {name: [] for name in procs}
     for _ in range(5):
-        idle_samples.append(proc.memory_info().rss / MIB)
+        for name, proc in procs.items():
+            idle[name].append(proc.memory_info().rss / MIB)
         await trio.sleep(RSS_SAMPLE_S)
-    idle = statistics.median(idle_samples)
-    peak = [idle]
+    peak = {name: statistics.median(values) for name, values in idle.items()}
+    base = dict(peak)
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.is_set():
-            try:
-                peak.append(proc.memory_info().rss / MIB)
-            except psutil.NoSuchProcess:
-                return
+            for name, proc in procs.items():
+                try:
+                    peak[name] = max(peak[name], proc.memory_info().rss / MIB)
+                except psutil.NoSuchProcess:
+                    pass
             time.sleep(RSS_SAMPLE_S)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -178,8 +181,9 @@ async def memory(bot: BotProcess, http: httpx.AsyncClient, args: argparse.Namesp
     await wait_files(http, [user], 1, before)
     stop.set()
     sampler.join()
-    print(f"(d) a downloader fetching {args.memory_mb} MiB: idle {idle:.1f} MiB, peak {max(peak):.1f} MiB "
-          f"(+{max(peak) - idle:.1f}; goal within 50)")  # fmt: skip
+    print(f"(d) one {args.memory_mb} MiB file through the bot (goal: each within 50 MiB of its idle RSS):")
+    for name in procs:
+        print(f"    {name:<12} idle {base[name]:6.1f} MiB, peak {peak[name]:6.1f} MiB (+{peak[name] - base[name]:.1f})")
 
 
 async def run(args: argparse.Namespace) -> None:

@@ -324,6 +324,9 @@ class Settings:
     sandbox_group_per_min: int = setting("SANDBOX_GROUP_PER_MIN", 20, _int(1, 100000), "sends/min per group")
     sandbox_upload_limit_mb: int = setting("SANDBOX_UPLOAD_LIMIT_MB", 2000, _int(1, 4000), "upload cap, MiB")
     sandbox_cloud_mode: bool = setting("SANDBOX_CLOUD_MODE", False, _bool, "imitate the cloud Bot API: 50 MB uploads")
+    sandbox_media_dir: Path | None = setting(
+        "SANDBOX_MEDIA_DIR", None, _path, "folder of the sample media, made once and reused (default: in DATA_DIR)"
+    )
 
     # ---- monitor -------------------------------------------------------------------------------
     health_check_interval: float = setting("HEALTH_CHECK_INTERVAL", 60.0, _float(1, 86400), "seconds")

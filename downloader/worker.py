@@ -93,8 +93,10 @@ class Worker:
                 for slot in range(slots):
                     taking.start_soon(self._slot, slot, "probe" if slot == slots - 1 else "any")
                 await self.ctx.draining.wait()
+                # Draining: what runs goes back to the queue (another worker, or this one after its
+                # restart, takes it up), idle slots stop waiting, and the threads are left to end.
                 self._hand_back_all()
-                taking.cancel_scope.deadline = trio.current_time() + self.settings.shutdown_grace / 2
+                taking.cancel_scope.cancel()
             nursery.cancel_scope.cancel()
 
     async def _slot(self, slot: int, kind: str) -> None:

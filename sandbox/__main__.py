@@ -35,7 +35,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 async def _main(args: argparse.Namespace, settings: Settings) -> None:
     port = settings.sandbox_port if args.port is None else args.port
     data_dir = args.data_dir or settings.data_dir
-    start = partial(serve, port, data_dir, host=args.host, settings=settings, media_dir=args.media_dir)
+    media_dir = args.media_dir or settings.sandbox_media_dir
+    start = partial(serve, port, data_dir, host=args.host, settings=settings, media_dir=media_dir)
     # Listen for signals from the start: a SIGTERM during start-up waits for us instead of killing us.
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:

@@ -6,6 +6,8 @@ Long soaks and big files are marked `slow` and run only with `--run-slow`.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 
@@ -20,3 +22,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_sample_media(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every sandbox the suite starts (alone or under run.py) shares one folder of sample media:
+    ffmpeg makes them once (about ten seconds) instead of once per bot."""
+    os.environ.setdefault("SANDBOX_MEDIA_DIR", str(tmp_path_factory.mktemp("sample-media") / "media"))

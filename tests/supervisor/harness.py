@@ -29,6 +29,32 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# Below the kernel's ephemeral range (32768 and up here), so that connections other tests open
+# at the same time cannot take one of the run's ports between the check and the bot's bind.
+PORT_RUNS = range(20_000, 30_000)
+
+
+def free_port_run(count: int) -> int:
+    """The first of `count` consecutive free ports (for IPC_BASE_PORT)."""
+    import random
+
+    for _ in range(100):
+        base = random.choice(PORT_RUNS)
+        try:
+            held = []
+            for port in range(base, base + count):
+                s = socket.socket()
+                held.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in held:
+                s.close()
+    raise RuntimeError(f"no {count} consecutive free ports found")
+
+
 class Bot:
     """One `python run.py ...` with its output collected in the background."""
 

@@ -3,6 +3,7 @@ SIGTERM, no orphans after SIGKILL, one downloader per core, and systemd's notify
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import re
@@ -14,7 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 import trio
 
-from tests.supervisor.harness import Bot, alive, free_port, gone, now
+from ipc.endpoints import Endpoints
+from tests.supervisor.harness import Bot, alive, free_port, free_port_run, gone, now
 
 BASE = ["monitor", "uploader", "gateway"]
 
@@ -224,7 +226,8 @@ async def test_telegram_out_of_reach_at_boot_is_waited_out_not_a_crash_loop(star
 
 async def test_tcp_endpoints_work_like_ipc_ones(start_bot):
     # IPC_TRANSPORT=tcp is how downloaders on other hosts would connect.
-    bot = await start_bot("--workers", "1", IPC_TRANSPORT="tcp", IPC_BASE_PORT=str(free_port()))
+    endpoints = len(dataclasses.fields(Endpoints))
+    bot = await start_bot("--workers", "1", IPC_TRANSPORT="tcp", IPC_BASE_PORT=str(free_port_run(endpoints)))
     await bot.ready_line()
     procs = await bot.wait_for("processes", lambda: len(p := bot.processes()) >= 5 and p)
     assert all(procs[name]["state"] == "ready" for name in [*BASE, "downloader-1"])

@@ -88,7 +88,8 @@ class BotProcess:
         raise AssertionError(f"the bot was not ready within {START_DEADLINE_S:g} s:\n{self.log()}")
 
     def log_lines(self) -> list[str]:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace").splitlines()
 
     def log(self, tail: int = LOG_TAIL_LINES) -> str:

@@ -1,0 +1,1 @@
+"""Benchmarks: each a script that prints its figures (see the README table)."""
