@@ -41,6 +41,7 @@ system-deps:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || fc-list 2>/dev/null | grep -qi "Noto Color Emoji" \
 		|| missing="$$missing fonts-noto-color-emoji"; \
+	[ "$$(id -u)" != 0 ] || command -v ip >/dev/null || missing="$$missing iproute2"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			echo "installing Debian packages:$$missing"; \

@@ -82,7 +82,9 @@ async def bot_endpoint(request: Request) -> Response:
     sb.world.bot_id = int(match.group(1))
     params: Params | None = None
     try:
-        params, file_bytes = await read_params(request, sb.files.incoming, sb.config.upload_limit_bytes)
+        params, file_bytes = await read_params(
+            request, sb.files.incoming, sb.config.upload_limit_bytes, sb.config.faults.upload_rate
+        )
         sb.stats.bytes_uploaded += file_bytes
         faulty = await _inject(sb, sb.config.faults, name)
         if faulty is not None:

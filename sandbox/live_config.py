@@ -7,10 +7,13 @@ of `POST /sandbox/config`, where every key is optional:
      "upload_limit_mb": int, "cloud_mode": bool,
      "faults": {"fail_rate": 0..1, "fail_methods": [..], "fail_status": 500|502|503|504,
                 "latency_ms": int, "drop_rate": 0..1, "drop_methods": [..],
-                "flood_every": N, "flood_retry_after": seconds, "flood_next": N}}
+                "flood_every": N, "flood_retry_after": seconds, "flood_next": N,
+                "upload_rate": bytes/s}}
 
 Empty `fail_methods` / `drop_methods` mean every Bot API method. `flood_every: N` refuses every
 Nth send with a 429; `flood_next: N` refuses the next N sends (then counts down to 0).
+`upload_rate` reads uploaded files at most that many bytes a second (0: as fast as they come), a
+slow uplink: an upload is then on its way for a while, and one stopped half way delivers nothing.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class Faults:
     flood_every: int = 0
     flood_retry_after: int = 5
     flood_next: int = 0
+    upload_rate: int = 0
 
 
 @dataclass
@@ -143,6 +147,7 @@ _FAULTS = {
     "flood_every": _number(0, 1_000_000, whole=True),
     "flood_retry_after": _number(1, 86400, whole=True),
     "flood_next": _number(0, 1_000_000, whole=True),
+    "upload_rate": _number(0, 10 * 1024**3, whole=True),
 }
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import trio
 from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
@@ -113,8 +115,11 @@ async def _read_small(request: Request) -> bytes:
     return bytes(body)
 
 
-async def read_params(request: Request, incoming: Path, upload_limit: int | None) -> tuple[Params, int]:
+async def read_params(
+    request: Request, incoming: Path, upload_limit: int | None, upload_rate: int = 0
+) -> tuple[Params, int]:
     """The call's parameters and the number of file bytes received; file parts are on disk.
+    `upload_rate`: read a multipart body at most that many bytes a second (0: no limit).
 
     The caller must `cleanup(params)` once done, deleting the file parts it did not keep.
     """
@@ -126,7 +131,7 @@ async def read_params(request: Request, incoming: Path, upload_limit: int | None
             raise bad_request("can't parse multipart/form-data: no boundary")
         reader = MultipartReader(boundary, incoming, upload_limit)
         try:
-            await reader.read(request.stream())
+            await reader.read(_paced(request.stream(), upload_rate) if upload_rate else request.stream())
         except BaseException:
             await reader.discard()
             raise
@@ -154,3 +159,12 @@ def cleanup(params: Params) -> None:
 def ensure_no_oversized(params: Params) -> None:
     if any(part.too_large for part in params.files.values()):
         raise too_large()
+
+
+async def _paced(chunks: AsyncIterator[bytes], rate: int) -> AsyncIterator[bytes]:
+    """The body as it comes, but no faster than `rate` bytes a second."""
+    began, seen = trio.current_time(), 0
+    async for chunk in chunks:
+        seen += len(chunk)
+        await trio.sleep_until(began + seen / rate)
+        yield chunk

@@ -63,3 +63,63 @@ async def _spool_folder(bot: BotProcess):
 
 async def _gone(folder) -> bool:
     return not folder.exists()
+
+
+def media_row_state(bot: BotProcess, user_id: int) -> str | None:
+    import sqlite3
+
+    with sqlite3.connect(f"file:{bot.data_dir / 'bot.sqlite3'}?mode=ro", uri=True) as db:
+        row = db.execute("SELECT state FROM outbox WHERE chat_id = ? AND kind = 'media'", [user_id]).fetchone()
+    return row[0] if row else None
+
+
+async def test_cancel_during_an_upload_stops_it_and_no_file_comes(shared_bot, http):
+    chat = Chat(http, next(users), shared_bot)
+    await set_default(chat, "best")
+    # A slow uplink: 40 MB at 2 MB/s take 20 s to upload, so the cancel comes half way.
+    await http.post("/sandbox/config", json={"faults": {"upload_rate": 2_000_000}})
+    try:
+        asked = await chat.say(f"{shared_bot.url}/media/blob?size=40000000&t=cancel-up")
+
+        async def status() -> dict | None:
+            found = [m for m in await chat.bot_messages() if m.get("reply_to_message_id") == asked]
+            return found[0] if found and found[0].get("reply_markup") else None
+
+        shown = await until("the status with its cancel button", status, 60)
+        await until("the upload to start", lambda: _sending(shared_bot, chat.user_id), 90)
+        await chat.press(shown["message_id"], button(shown, "Cancel")["callback_data"])
+        await chat.wait_text("Cancelled")
+        await until("the upload to stop", lambda: _stopped(shared_bot, chat.user_id), 10)
+    finally:
+        await http.post("/sandbox/config", json={"faults": {"upload_rate": 0}})
+    await until("the spool to be emptied", lambda: _no_spool(shared_bot), 20)
+    with trio.move_on_after(5):  # an upload cut half way delivers nothing, then or later
+        await until("a file", chat.files, 5)
+    assert await chat.files() == []
+
+
+async def _sending(bot: BotProcess, user_id: int) -> bool:
+    return media_row_state(bot, user_id) == "sending"
+
+
+async def _stopped(bot: BotProcess, user_id: int) -> bool:
+    return media_row_state(bot, user_id) in ("dropped", "failed")
+
+
+async def _no_spool(bot: BotProcess) -> bool:
+    return not spool_files(bot)
+
+
+async def test_a_file_id_telegram_no_longer_knows_is_downloaded_again(shared_bot, http):
+    url = f"{shared_bot.url}/media/sample.mp4?t=forgotten"
+    first = Chat(http, next(users), shared_bot)
+    await set_default(first, "best")
+    await first.say(url)
+    [old] = await first.wait_files(1, timeout=90)
+    # Telegram forgets every file it had (the sandbox starts over): the cached file_id is refused.
+    (await http.post("/sandbox/reset")).raise_for_status()
+    second = Chat(http, next(users), shared_bot)
+    await set_default(second, "best")
+    await second.say(url)
+    [new] = await second.wait_files(1, timeout=120)
+    assert new["media"]["file_id"] != old["media"]["file_id"] and new["media"]["kind"] == "video"

@@ -4,7 +4,6 @@ while a loopback canary is refused. (Telegram is still the sandbox, started here
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -36,9 +35,11 @@ def telegram(telegram_dir: Path) -> Iterator[SandboxProcess]:
 
 
 @pytest.fixture(scope="module")
-def media_host(tmp_path_factory: pytest.TempPathFactory, telegram: SandboxProcess, telegram_dir: Path) -> Iterator[str]:
+def media_host(tmp_path_factory: pytest.TempPathFactory, telegram: SandboxProcess) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("public")
-    shutil.copy(telegram_dir / "sandbox" / "media" / "sample.mp4", folder / "clip.mp4")
+    clip = httpx.get(f"{telegram.url}/media/sample.mp4", timeout=30)  # the sandbox's sample, over loopback
+    clip.raise_for_status()
+    (folder / "clip.mp4").write_bytes(clip.content)
     with netns_http_server(folder) as host:
         yield host.url("/clip.mp4")
 

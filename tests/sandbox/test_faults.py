@@ -128,3 +128,15 @@ async def test_drop_outside_a_served_connection_falls_back_to_a_broken_response(
         "body": b"",
         "more_body": True,
     }
+
+
+async def test_an_upload_rate_makes_uploads_take_their_time(api: Api):
+    await api.say(3, "hi")
+    await api.config(faults={"upload_rate": 100_000})
+    started = trio.current_time()
+    await api.ok("sendDocument", files={"document": ("a.bin", b"x" * 200_000)}, chat_id=3)
+    assert trio.current_time() - started >= 1.5  # 200 kB at 100 kB/s
+    await api.config(faults={"upload_rate": 0})
+    started = trio.current_time()
+    await api.ok("sendDocument", files={"document": ("b.bin", b"x" * 200_000)}, chat_id=3)
+    assert trio.current_time() - started < 1.5

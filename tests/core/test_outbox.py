@@ -1,0 +1,121 @@
+"""The outbox on a real SQLite file: a status message whose changes coalesce, edits that wait for
+their message, files that wait for the job's earlier parts and the playlist's earlier entries,
+claims that split uploads from the rest, and the pruning of old rows."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from core import outbox
+from core.db import open_db
+from core.payloads import Delete, Edit, SendMedia, Text
+
+CHAT = 7
+
+
+@pytest.fixture
+def db(tmp_path):
+    db = open_db(tmp_path / "bot.sqlite3", busy_timeout=5)
+    now = time.time()
+    db.execute("INSERT INTO users (id, joined_at, last_seen_at) VALUES (?, ?, ?)", [CHAT, now, now])
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def job(db, **cols) -> int:
+    now = time.time()
+    fields = {"user_id": CHAT, "chat_id": CHAT, "url": "u", "request_key": "k", "created_at": now, "updated_at": now}
+    fields.update(cols)
+    names = ", ".join(fields)
+    return int(
+        db.execute(
+            f"INSERT INTO jobs ({names}) VALUES ({', '.join('?' * len(fields))})", list(fields.values())
+        ).lastrowid
+    )
+
+
+def rows(db) -> list[tuple]:
+    return db.execute("SELECT id, kind, state, priority, role, payload FROM outbox ORDER BY id").fetchall()
+
+
+def test_a_pending_status_is_rewritten_and_a_sent_one_gets_one_coalesced_edit(db):
+    status = outbox.enqueue(db, CHAT, Text(text="queued"), role=outbox.ROLE_STATUS)
+    assert outbox.change_message(db, status, CHAT, "choose", None, priority=outbox.PRIORITY_ANSWER) == status
+    assert json.loads(rows(db)[0][5])["text"] == "choose"  # still one row: nothing extra to send
+    [claimed] = outbox.claim(db, 10)
+    outbox.mark_sent(db, claimed.id, message_id=99)
+    first = outbox.change_message(
+        db, status, CHAT, "10 %", None, priority=outbox.PRIORITY_PROGRESS, role=outbox.ROLE_PROGRESS
+    )
+    again = outbox.change_message(db, status, CHAT, "cancelled", None, priority=outbox.PRIORITY_ANSWER)
+    assert first == again  # the second change rewrote the first pending edit
+    edit = rows(db)[-1]
+    assert (edit[1], edit[3], edit[4], json.loads(edit[5])["text"]) == ("edit", 1, "status", "cancelled")
+    [item] = outbox.claim(db, 10)
+    assert isinstance(item.payload, Edit) and item.target_message_id == 99
+
+
+def test_an_edit_waits_for_its_message_and_is_dropped_if_the_message_never_went(db):
+    status = outbox.enqueue(db, CHAT, Text(text="queued"))
+    outbox.enqueue(db, CHAT, Edit(text="later"), target_id=status)
+    [first] = outbox.claim(db, 10)
+    assert first.id == status  # the edit is not due while its message is unsent
+    assert outbox.claim(db, 10) == []
+    outbox.mark_failed(db, status, "blocked")
+    assert outbox.claim(db, 10) == []
+    assert [r[2] for r in rows(db)] == ["failed", "dropped"]
+
+
+def test_removing_an_unsent_status_costs_nothing_and_a_sent_one_costs_one_delete(db):
+    status = outbox.enqueue(db, CHAT, Text(text="queued"))
+    assert outbox.remove_message(db, status, CHAT) is None
+    assert [r[2] for r in rows(db)] == ["dropped"]
+    sent = outbox.enqueue(db, CHAT, Text(text="queued"))
+    [item] = outbox.claim(db, 10)
+    outbox.mark_sent(db, item.id, message_id=5)
+    delete = outbox.remove_message(db, sent, CHAT)
+    [item] = outbox.claim(db, 10)
+    assert item.id == delete and isinstance(item.payload, Delete) and item.target_message_id == 5
+
+
+def test_a_jobs_parts_go_in_order_and_a_playlist_entry_waits_for_the_one_before(db):
+    playlist = job(db, state="uploading")
+    first = job(db, parent_id=playlist, item_index=1, state="downloading")
+    second = job(db, parent_id=playlist, item_index=2, state="uploading")
+    part = lambda n, j: SendMedia(kind="video", path=f"/spool/{j}/part{n}.mp4", part=n, parts=2)  # noqa: E731
+    a1 = outbox.enqueue(db, CHAT, part(1, second), job_id=second, priority=outbox.PRIORITY_FILE)
+    a2 = outbox.enqueue(db, CHAT, part(2, second), job_id=second, priority=outbox.PRIORITY_FILE)
+    assert outbox.claim(db, 10, files=True) == []  # entry 1 is still downloading
+    db.execute("UPDATE jobs SET state = 'done' WHERE id = ?", [first])
+    [item] = outbox.claim(db, 10, files=True)
+    assert item.id == a1  # part 2 waits for part 1
+    outbox.mark_sent(db, a1, message_id=1)
+    assert [i.id for i in outbox.claim(db, 10, files=True)] == [a2]
+
+
+def test_uploads_are_claimed_one_per_chat_and_resends_with_the_rest(db):
+    for chat in (CHAT, CHAT, 8):
+        outbox.enqueue(db, chat, SendMedia(kind="video", path="/spool/1/video.mp4"), priority=outbox.PRIORITY_FILE)
+    outbox.enqueue(db, CHAT, SendMedia(kind="video", file_id="AAA"), priority=outbox.PRIORITY_FILE)
+    uploads = outbox.claim(db, 10, files=True)
+    assert sorted(i.chat_id for i in uploads) == [CHAT, 8]  # the second file of CHAT waits its turn
+    [resend] = outbox.claim(db, 10, files=False)
+    assert isinstance(resend.payload, SendMedia) and resend.payload.file_id == "AAA"
+    assert outbox.claim(db, 10, files=True, busy_chats=[CHAT]) == []
+
+
+def test_old_finished_rows_are_pruned_but_not_those_still_pointed_at(db):
+    old = time.time() - 30 * 86400
+    kept = outbox.enqueue(db, CHAT, Text(text="status of a running job"))
+    gone = outbox.enqueue(db, CHAT, Text(text="an old answer"))
+    job(db, state="downloading", status_outbox_id=kept)
+    db.execute("UPDATE outbox SET state = 'sent', sent_at = ?", [old])
+    fresh = outbox.enqueue(db, CHAT, Text(text="new"))
+    assert outbox.prune(db, keep_days=7) == 1
+    assert [r[0] for r in rows(db)] == [kept, fresh]
+    assert gone not in [r[0] for r in rows(db)]
