@@ -51,7 +51,7 @@ async def run(args: argparse.Namespace) -> None:
 
                 async def one(slot: int, job_id: int) -> None:
                     url = f"{sandbox.url}/media/blob?size={args.size}&n={job_id}"
-                    engine.bind(slot, Control(), job_id)
+                    engine.bind(slot, Control())
                     began = time.perf_counter()
                     result = await trio.to_thread.run_sync(
                         engine.probe, slot, job(job_id, url), spool / str(job_id), lambda: True

@@ -265,6 +265,8 @@ _V2 = (
     "CREATE INDEX jobs_user_created ON jobs (user_id, created_at)",
     "CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL",
     f"CREATE INDEX jobs_media_active ON jobs (media_key, format_key) WHERE state IN {_in(JOB_ACTIVE_STATES)}",
+    # single flight: is this link being probed or downloaded for someone else?
+    "CREATE INDEX jobs_request_running ON jobs (request_key) WHERE state IN ('probing', 'downloading')",
     "CREATE INDEX jobs_parent ON jobs (parent_id, item_index) WHERE parent_id IS NOT NULL",
     "CREATE INDEX jobs_done ON jobs (finished_at) WHERE state = 'done' AND parent_id IS NULL",  # the estimate
     # ---- outbox, rebuilt: 'dropped' rows, edit targets and roles (for coalescing and thinning)

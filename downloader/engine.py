@@ -89,6 +89,11 @@ class DownloadResult:
     files: list[MediaFile]
 
 
+def guard_name(slot: int) -> str:
+    """Who the egress guard sees fetching: the slot (each slot runs one job at a time)."""
+    return f"slot{slot}"
+
+
 class _Hooked:
     """A pooled YoutubeDL and the control of the job it runs now (its hook reports there)."""
 
@@ -147,10 +152,14 @@ class Engine:
             opts["js_runtimes"] = {"deno": {"path": runtime}}
         return opts
 
-    def bind(self, slot: int, control: Control, job_id: int, cookiefile: Path | None = None) -> None:
-        """Ready the slot for job `job_id`: `control` receives its progress (and cancels it), and
-        its fetches go through the egress guard as this job's. A job with cookies gets a
-        YoutubeDL of its own: the cookie jar is read once per object."""
+    def bind(self, slot: int, control: Control, cookiefile: Path | None = None) -> None:
+        """Ready the slot for its next job: `control` receives its progress (and cancels it).
+
+        The slot's YoutubeDL is told the egress guard once, under the slot's name (`guard_name`):
+        telling it per job would rebuild its request handlers, and their TLS contexts (loading the
+        certificates is most of a small job's time). The worker reads the guard's refusals under
+        that name for the job the slot runs. A job with cookies gets a YoutubeDL of its own: the
+        cookie jar is read once per object."""
         with self._lock:
             hooked = self._pool.get(slot)
             if hooked is None or hooked.cookiefile is not None or cookiefile is not None:
@@ -158,10 +167,10 @@ class Engine:
                 if cookiefile is not None:
                     options["cookiefile"] = str(cookiefile)
                 hooked = self._pool[slot] = _Hooked(yt_dlp.YoutubeDL(options), cookiefile)
+                if self.egress is not None:
+                    self.egress.bind(hooked.ydl, guard_name(slot))
         control.max_bytes = self.settings.max_file_bytes
         hooked.control = control
-        if self.egress is not None:
-            self.egress.bind(hooked.ydl, job_id)
 
     # ---- the two tasks ---------------------------------------------------------------------
 

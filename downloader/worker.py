@@ -27,7 +27,7 @@ from downloader.commit import commit_download
 from downloader.cookies import CookieStore, platform_name
 from downloader.egress import EgressProxy, Refusal
 from downloader.egress_policy import EgressRefused
-from downloader.engine import Cancelled, Control, DownloadResult, Engine, ProbeResult
+from downloader.engine import Cancelled, Control, DownloadResult, Engine, ProbeResult, guard_name
 from downloader.errors import ClassifiedError, ErrorClass, Failure, classify, for_job, guard_failure
 from ipc.channels import JobWorker, Pusher
 from ipc.messages import (
@@ -128,7 +128,8 @@ class Worker:
                 folder.mkdir(parents=True, exist_ok=True)
                 cookiefile = self.cookies.copy_for_job(cookie, folder)
                 self.cookies.mark_used(cookie)
-            self.engine.bind(slot, control, job.job_id, cookiefile)
+            self.egress.forget(guard_name(slot))  # what the guard refused the slot's last job
+            self.engine.bind(slot, control, cookiefile)
             began = trio.current_time()
             if job.task == "probe":
 
@@ -154,7 +155,7 @@ class Worker:
             log.info("job %d stopped: %s", job.job_id, why)
             self.circuits.record(breaker, job.job_id, Failure(ErrorClass.CANCELLED, why))
         except Exception as exc:
-            refused = self.egress.refusals(job.job_id)
+            refused = self.egress.refusals(guard_name(slot))
             guard = exc if isinstance(exc, EgressRefused) else refused[0] if refused else None
             failure = classify(exc) if guard is None else guard_failure(guard)
             self.circuits.record(breaker, job.job_id, failure)
@@ -165,7 +166,6 @@ class Worker:
             await self._failed(job, failure, guard)
         finally:
             log.debug("job %d: %s took %.0f ms", job.job_id, job.task, (trio.current_time() - t0) * 1000)
-            self.egress.forget(job.job_id)
             del self.running[job.job_id]
             self.ctx.busy = len(self.running)
             if not committed:
