@@ -144,6 +144,8 @@ def cpu_seconds(bot: BotProcess) -> dict[str, float]:
         except psutil.NoSuchProcess:
             continue
         out[name] = times.user + times.system
+    mine = psutil.Process().cpu_times()
+    out["load generator"] = mine.user + mine.system
     return out
 
 
@@ -162,9 +164,13 @@ async def throughput(bot: BotProcess, http: httpx.AsyncClient, args: argparse.Na
     print(f"    {rate:.1f} jobs/s end to end (goal >= 20); wall {time.time() - began:.1f} s")
     e2e = replies(chats)
     print(f"    message to file, all sent at once: p50 {pct(e2e, 50) * 1000:.0f} ms, p99 {pct(e2e, 99) * 1000:.0f} ms")
-    cpu = {name: (spent - cpu_before.get(name, 0.0)) * 1000 / args.jobs for name, spent in cpu_seconds(bot).items()}
-    shown = ", ".join(f"{name} {ms:.0f}" for name, ms in sorted(cpu.items(), key=lambda kv: -kv[1]) if ms >= 1)
-    print(f"    CPU per job, ms: {shown} (total {sum(cpu.values()):.0f}; this machine has 2 cores)")
+    print_cpu(cpu_before, cpu_seconds(bot), args.jobs, "job")
+
+
+def print_cpu(before: dict[str, float], after: dict[str, float], count: int, what: str) -> None:
+    cpu = {name: (spent - before.get(name, 0.0)) * 1000 / count for name, spent in after.items()}
+    shown = ", ".join(f"{name} {ms:.1f}" for name, ms in sorted(cpu.items(), key=lambda kv: -kv[1]) if ms >= 0.1)
+    print(f"    CPU per {what}, ms: {shown} (total {sum(cpu.values()):.1f}; this machine has 2 cores)")
 
 
 async def cache_hits(bot: BotProcess, http: httpx.AsyncClient, args: argparse.Namespace) -> None:
@@ -176,8 +182,10 @@ async def cache_hits(bot: BotProcess, http: httpx.AsyncClient, args: argparse.Na
     users = list(range(200_000, 200_000 + args.cache_users))
     messages = [(users[i % len(users)], urls[i % len(urls)]) for i in range(args.cache_requests)]
     before = await files_sent(http)
+    cpu_before = cpu_seconds(bot)
     await send_all(http, messages)
     chats = await wait_files(http, users, args.cache_requests, before)
+    cpu_after = cpu_seconds(bot)
     asked = [m["at"] for msgs in chats.values() for m in msgs if m["from"] == "user"]
     answered = [m["at"] for msgs in chats.values() for m in msgs if m["from"] == "bot" and m.get("media")]
     took = max(answered) - min(asked)
@@ -185,6 +193,7 @@ async def cache_hits(bot: BotProcess, http: httpx.AsyncClient, args: argparse.Na
     print(f"(b) {args.cache_requests} requests for {args.cache_media} cached media from {args.cache_users} users:")
     print(f"    {args.cache_requests / took:.0f} answers/s (goal >= 200)")
     print(f"    message to file, all sent at once: p50 {pct(latency, 50):.1f} ms, p99 {pct(latency, 99):.1f} ms")
+    print_cpu(cpu_before, cpu_after, args.cache_requests, "answer")
     # The same at an offered load the machine keeps up with: the time of one answer, not of a queue.
     paced_users = list(range(250_000, 250_000 + args.cache_users))
     before = await files_sent(http)

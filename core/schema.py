@@ -436,9 +436,18 @@ _V2 = (
     "PRAGMA legacy_alter_table = OFF",
 )
 
+# The uploads waiting: the uploader looks for them on every turn of its loop, and without this
+# index each look read every pending row's payload (a flood of cache hits made it O(queue) a send).
+# The expression is the one in core.outbox's claim, so that SQLite's planner can match it.
+_V3 = (
+    "CREATE INDEX outbox_uploads ON outbox (priority, id)"
+    " WHERE state = 'pending' AND kind = 'media' AND json_extract(payload, '$.path') IS NOT NULL",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users, jobs, sponsors, media cache, broadcasts, settings, audit, outbox", _V1),
     Migration(2, "the pipeline: job states and keys, outbox roles, media cache and probes, gates, breakers", _V2),
+    Migration(3, "an index of the uploads waiting in the outbox", _V3),
 )
 
 

@@ -119,3 +119,14 @@ def test_old_finished_rows_are_pruned_but_not_those_still_pointed_at(db):
     assert outbox.prune(db, keep_days=7) == 1
     assert [r[0] for r in rows(db)] == [kept, fresh]
     assert gone not in [r[0] for r in rows(db)]
+
+
+def test_the_uploads_claim_reads_an_index_of_waiting_uploads_not_every_pending_row(db):
+    # A flood of cache hits queues thousands of re-sends; the uploader looks for uploads on every
+    # turn, so that look must not read every pending row's payload.
+    plan = db.execute(f"EXPLAIN QUERY PLAN {outbox._CLAIMS[True]}", [time.time(), 4]).fetchall()
+    assert any("USING INDEX outbox_uploads" in row[-1] for row in plan), plan
+    for chat in range(100, 400):
+        outbox.enqueue(db, chat, SendMedia(kind="video", file_id="F"), priority=outbox.PRIORITY_FILE)
+    upload = outbox.enqueue(db, CHAT, SendMedia(kind="video", path="/spool/1/a.mp4"), priority=outbox.PRIORITY_FILE)
+    assert [item.id for item in outbox.claim(db, 4, files=True)] == [upload]
