@@ -23,7 +23,8 @@ import trio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_pipeline import files_sent, send_all  # noqa: E402
+from bench.bench_pipeline import SEND_CONCURRENCY, files_sent, send_all  # noqa: E402
+from bench.loadgen import Poster  # noqa: E402
 from tests.support.bot import BotProcess  # noqa: E402
 
 HTTP_TIMEOUT_S = 60.0
@@ -57,10 +58,10 @@ def steady_rate(samples: list[tuple[float, int]], first: int, last: int) -> floa
     return (high[1] - low[1]) / (high[0] - low[0])
 
 
-async def sustained(bot: BotProcess, http: httpx.AsyncClient, sends: int) -> None:
+async def sustained(bot: BotProcess, http: httpx.AsyncClient, load: Poster, sends: int) -> None:
     before = await stats(http)
     users = range(500_000, 500_000 + sends)
-    await send_all(http, [(u, "/start") for u in users])
+    await send_all(load, [(u, "/start") for u in users])
     samples = await until_sends(http, before["sends"] + sends)
     after = await stats(http)
     rate = steady_rate(samples, before["sends"], after["sends"])
@@ -68,12 +69,12 @@ async def sustained(bot: BotProcess, http: httpx.AsyncClient, sends: int) -> Non
           f"peak {after['peak_send_rate']}/s, 429s {after['flood_waits'] - before['flood_waits']}")  # fmt: skip
 
 
-async def files_per_second(bot: BotProcess, http: httpx.AsyncClient, files: int) -> None:
+async def files_per_second(bot: BotProcess, http: httpx.AsyncClient, load: Poster, files: int) -> None:
     before_stats = await stats(http)
     before = await files_sent(http)
     users = range(600_000, 600_000 + files)
     began = time.monotonic()
-    await send_all(http, [(u, f"{bot.url}/media/blob?size=100000&u={u}") for u in users])
+    await send_all(load, [(u, f"{bot.url}/media/blob?size=100000&u={u}") for u in users])
     deadline = time.monotonic() + DEADLINE_S
     while (await files_sent(http)) - before < files and time.monotonic() < deadline:
         await trio.sleep(POLL_S)
@@ -88,13 +89,15 @@ async def files_per_second(bot: BotProcess, http: httpx.AsyncClient, files: int)
 async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         bot = BotProcess(Path(tmp), env={"SANDBOX_LIMITS": "1", "LOG_LEVEL": "warning"}, workers=2)
+        load = Poster(bot.url, SEND_CONCURRENCY)
         try:
             async with httpx.AsyncClient(base_url=bot.url, timeout=HTTP_TIMEOUT_S) as http:
                 if args.sends:
-                    await sustained(bot, http, args.sends)
+                    await sustained(bot, http, load, args.sends)
                 if args.files:
-                    await files_per_second(bot, http, args.files)
+                    await files_per_second(bot, http, load, args.files)
         finally:
+            await load.aclose()
             bot.stop()
 
 
