@@ -59,6 +59,8 @@ def progress_text(lang: str, phase: str, done: int, total: int, speed: float, et
     if phase == "converting":  # ffmpeg's progress is a share of the duration, not bytes
         fraction = min(1.0, done / total) if total > 0 else 0.0
         line = f"{bar(fraction)} {digits(lang, math.floor(fraction * 100))} %"
+    elif phase == "probing":  # nothing to count yet
+        line = ""
     elif total > 0:
         fraction = min(1.0, done / total)
         if not eta and speed > 0:

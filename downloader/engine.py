@@ -47,7 +47,7 @@ class Control:
     """Shared between the job's thread and its trio task: progress out, cancel in."""
 
     cancel: threading.Event = field(default_factory=threading.Event)
-    phase: str = "downloading"
+    phase: str = "probing"  # until the first bytes come: yt-dlp is still reading the link
     done_bytes: int = 0
     total_bytes: int = 0
     speed: float = 0.0
@@ -106,6 +106,8 @@ class _Hooked:
     def _hook(self, status: dict[str, Any]) -> None:
         c = self.control
         c.check()
+        if c.phase == "probing":
+            c.phase = "downloading"
         done = int(status.get("downloaded_bytes") or 0)
         total = int(status.get("total_bytes") or status.get("total_bytes_estimate") or 0)
         if done != c.done_bytes:

@@ -54,6 +54,7 @@ class Running:
     slot: int
     stopped_because: str = ""
     last_report: tuple[str, int] = field(default=("", -1))
+    last_report_at: float = 0.0  # trio clock
 
 
 class Worker:
@@ -244,10 +245,12 @@ class Worker:
             await trio.sleep(self.settings.progress_report_interval)
             for running in list(self.running.values()):
                 c = running.control
-                seen = (c.phase, c.done_bytes)
-                if seen == running.last_report:
+                seen, now = (c.phase, c.done_bytes), trio.current_time()
+                # Unchanged, it is told again once per edit interval: a long probe (or a stalled
+                # download) still gets its phase shown.
+                if seen == running.last_report and now - running.last_report_at < self.settings.progress_edit_interval:
                     continue
-                running.last_report = seen
+                running.last_report, running.last_report_at = seen, now
                 job = running.job
                 await self._event(
                     JobProgress(

@@ -70,6 +70,8 @@ class JobEvents:
         if isinstance(event, JobProgress):
             return self._progress(event)
         if isinstance(event, JobProbed):
+            # The download counts its own interval: a quick one after a choice costs no edit.
+            self.shown.pop(event.job_id, None)
             return self._probed(event)
         if isinstance(event, JobDownloaded | JobFailed):
             self.shown.pop(event.job_id, None)
@@ -82,7 +84,7 @@ class JobEvents:
 
     def _progress(self, event: JobProgress) -> list[int]:
         job = job_rows.load(self.db, event.job_id, self.settings)
-        if job is None or job.lease != event.lease or job.state != "downloading":
+        if job is None or job.lease != event.lease or job.state not in ("probing", "downloading"):
             return []
         target = job_rows.status_target(self.db, job)
         if target is None:

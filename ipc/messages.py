@@ -195,7 +195,7 @@ class JobStarted(_Tagged, frozen=True):
 class JobProgress(_Tagged, frozen=True):
     """Downloader -> gateway, at most once per PROGRESS_REPORT_INTERVAL: how far the job is.
 
-    `phase` is "downloading" or "converting"; byte counts are 0 when unknown.
+    `phase` is "probing" (no bytes yet), "downloading" or "converting"; byte counts are 0 when unknown.
     """
 
     job_id: int

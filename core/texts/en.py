@@ -20,6 +20,7 @@ TEXTS: dict[str, str] = {
     "button_audio": "🎵 Audio ({fmt}){size}",
     "button_cancel": "✖ Cancel",
     "cached_mark": "⚡ ",
+    "phase_probing": "🔎 Looking at the link…",
     "phase_downloading": "⬇️ Downloading",
     "phase_converting": "⚙️ Converting",
     "phase_uploading": "⬆️ Uploading",

@@ -20,6 +20,7 @@ TEXTS: dict[str, str] = {
     "button_audio": "🎵 فقط صدا ({fmt}){size}",
     "button_cancel": "✖ لغو",
     "cached_mark": "⚡ ",
+    "phase_probing": "🔎 در حال بررسی لینک…",
     "phase_downloading": "⬇️ در حال دانلود",
     "phase_converting": "⚙️ در حال تبدیل",
     "phase_uploading": "⬆️ در حال ارسال",

@@ -145,3 +145,15 @@ async def test_the_spool_is_empty_when_the_jobs_are_done(shared_bot, http):
 
 async def _empty(bot: BotProcess) -> bool:
     return not spool_files(bot)
+
+
+async def test_a_slow_probe_shows_that_the_link_is_being_looked_at(shared_bot, http):
+    chat = Chat(http, next(users), shared_bot)
+    # The page answers after 9 s: the status says "looking" once an edit interval has passed.
+    await chat.say(link(shared_bot, "page.html", t="slow-probe", delay_ms=9000))
+    looking = await chat.wait_text("Looking at the link", timeout=30)
+    assert button(looking, "Cancel")  # cancel stays offered in every phase
+    offer = await chat.wait_buttons(timeout=30)
+    assert offer["message_id"] == looking["message_id"]  # the same status message, edited
+    await chat.press(offer["message_id"], button(offer, "Cancel")["callback_data"])
+    await chat.wait_text("Cancelled")

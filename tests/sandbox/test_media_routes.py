@@ -68,6 +68,14 @@ async def test_slow_streams_at_the_asked_rate(http: httpx.AsyncClient):
     assert 0.5 <= elapsed < 5  # 30 kB at 50 kB/s: at least 0.6 s minus the first chunk
 
 
+async def test_any_route_answers_late_by_delay_ms(http: httpx.AsyncClient):
+    start = trio.current_time()
+    resp = await http.get("/media/blob", params={"size": 10, "delay_ms": 700})
+    assert resp.status_code == 200 and len(resp.content) == 10
+    assert trio.current_time() - start >= 0.7
+    assert (await http.get("/media/blob", params={"size": 10, "delay_ms": "soon"})).status_code == 400
+
+
 async def test_redirect_missing_and_page(http: httpx.AsyncClient, sandbox_url: str):
     redirect = await http.get("/media/redirect", params={"to": "/media/sample.mp4"})
     assert (redirect.status_code, redirect.headers["location"]) == (302, "/media/sample.mp4")
