@@ -229,7 +229,9 @@ class JobWorker(Channel):
                 count, book.to_resend = book.to_resend, 0
                 log.info("gateway reconnected; asking again for %d job(s) (%s slots)", count, kind)
                 await self._send_credit(kind, count, counted=False)
-            missing = book.waiting - book.outstanding
+            # A job already filed for a slot that has not yet woken to take it answers that slot:
+            # asking again for it would bring one job more than there are free slots.
+            missing = book.waiting - book.outstanding - len(self._ready[kind])
             if missing > 0:
                 await self._send_credit(kind, missing)
 
