@@ -61,7 +61,10 @@ async def _response(stream: trio.SocketStream) -> tuple[int, bytes]:
     head, _, body = buf.partition(HEADER_END)
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
-    length = next(int(v) for k, _, v in (line.partition(":") for line in lines[1:]) if k.lower() == "content-length")
+    lengths = [int(v) for k, _, v in (line.partition(":") for line in lines[1:]) if k.lower() == "content-length"]
+    if not lengths:
+        raise ConnectionError(f"an answer without Content-Length: {lines[0]}")
+    length = lengths[0]
     while len(body) < length:
         chunk = await stream.receive_some(READ_CHUNK)
         if not chunk:

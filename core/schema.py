@@ -29,6 +29,7 @@ _V1_DELIVERY_STATES = ("pending", "sent", "failed", "blocked")
 JOB_STATES = ("queued", "probing", "choosing", "downloading", "uploading", "done", "failed", "cancelled")
 JOB_ACTIVE_STATES = ("queued", "probing", "choosing", "downloading", "uploading")
 JOB_FINAL_STATES = ("done", "failed", "cancelled")
+JOB_ON_A_DOWNLOADER_STATES = ("probing", "downloading")  # held by a downloader under a lease
 # dropped: a row no longer worth sending (a progress edit overtaken by the file, a status never shown).
 OUTBOX_STATES = ("pending", "sending", "sent", "failed", "dropped")
 CIRCUIT_STATES = ("closed", "open", "half_open")

@@ -26,6 +26,7 @@ from core import jobs as job_rows
 from core.config import Settings
 from core.db import write_tx
 from core.jobs import Failure
+from core.schema import JOB_ON_A_DOWNLOADER_STATES
 from ipc.channels import JobDispatcher
 from ipc.messages import JobAssign
 
@@ -212,7 +213,7 @@ class Dispatcher:
         self.leases.pop(job_id, None)
         with write_tx(self.db):
             row = self.db.execute("SELECT state, lease, attempts FROM jobs WHERE id = ?", [job_id]).fetchone()
-            if row is None or row[0] not in ("probing", "downloading") or row[1] != held.lease:
+            if row is None or row[0] not in JOB_ON_A_DOWNLOADER_STATES or row[1] != held.lease:
                 return
         silent = self.settings.heartbeat_timeout
         log.warning("job %d: worker %s silent for %.0f s; taking the job back", job_id, held.worker or "?", silent)

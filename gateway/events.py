@@ -19,6 +19,7 @@ from core import outbox
 from core.callback_data import CallbackCodec
 from core.config import Settings
 from core.db import write_tx
+from core.schema import JOB_ON_A_DOWNLOADER_STATES
 from core.status import cancel_keyboard, progress_text
 from core.texts import digits, text
 from gateway import jobs
@@ -84,7 +85,7 @@ class JobEvents:
 
     def _progress(self, event: JobProgress) -> list[int]:
         job = job_rows.load(self.db, event.job_id, self.settings)
-        if job is None or job.lease != event.lease or job.state not in ("probing", "downloading"):
+        if job is None or job.lease != event.lease or job.state not in JOB_ON_A_DOWNLOADER_STATES:
             return []
         target = job_rows.status_target(self.db, job)
         if target is None:
@@ -141,7 +142,7 @@ class JobEvents:
                 return []
             jobs.store_probe(self.db, job, event.media_key, event.probe)  # true whatever became of the job
             now = time.time()
-            if job.lease != event.lease or job.state not in ("probing", "downloading"):
+            if job.lease != event.lease or job.state not in JOB_ON_A_DOWNLOADER_STATES:
                 notices: list[int] = []
             elif job.state == "downloading" and event.probe.kind != "playlist":
                 # The download goes on; others waiting for this media can now resolve their format.

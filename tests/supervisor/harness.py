@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -36,8 +37,6 @@ PORT_RUNS = range(20_000, 30_000)
 
 def free_port_run(count: int) -> int:
     """The first of `count` consecutive free ports (for IPC_BASE_PORT)."""
-    import random
-
     for _ in range(100):
         base = random.choice(PORT_RUNS)
         try:
