@@ -345,7 +345,7 @@ TEXTS: dict[str, str] = {
     "ap_user_unknown": "User {id} has never written to the bot.",
     "ap_user_head": "👤 <b>User {id}</b> {name}",
     "ap_user_profile": (
-        "Language {lang} · first seen {first} · last seen {last}\nBlocked the bot: {blocked} · "
+        "Language {language} · first seen {first} · last seen {last}\nBlocked the bot: {blocked} · "
         "banned: {banned}"
     ),
     "ap_user_banned": "since {when}, by {by}",

@@ -351,7 +351,7 @@ TEXTS: dict[str, str] = {
     "ap_user_unknown": "کاربر {id} هرگز به ربات پیام نداده است.",
     "ap_user_head": "👤 <b>کاربر {id}</b> {name}",
     "ap_user_profile": (
-        "زبان {lang} · اولین بار {first} · آخرین بار {last}\nربات را مسدود کرده: {blocked} · "
+        "زبان {language} · اولین بار {first} · آخرین بار {last}\nربات را مسدود کرده: {blocked} · "
         "محروم: {banned}"
     ),
     "ap_user_banned": "از {when}، به دست {by}",

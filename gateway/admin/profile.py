@@ -45,7 +45,7 @@ def profile_page(req: Request, user_id: int) -> pages.Page | None:
         req.t("ap_user_head", id=digits(lang, user_id), name=pages.clip(name, 100)),
         req.t(
             "ap_user_profile",
-            lang=html.escape(language or "-"),
+            language=html.escape(language or "-"),
             first=when(lang, joined),
             last=when(lang, seen),
             blocked=yes if blocked else no,
