@@ -29,6 +29,7 @@ log = logging.getLogger("gateway.admin.stats")
 DAY = 86400.0
 WEEK_DAYS = 7
 TOP_PLATFORMS = 5
+SHORT_S = 10.0  # times below this are shown to the hundredth of a second
 UNKNOWN_PLATFORM = "?"  # a job that ended before its link was looked at
 RUNNING = ("probing", "downloading", "uploading")
 TOP_LEVEL = "parent_id IS NULL"
@@ -110,7 +111,9 @@ def _pct(lang: str, value: float | None, none: str) -> str:
 
 
 def _secs(lang: str, value: float | None, none: str) -> str:
-    return none if value is None else digits(lang, f"{value:.1f}")
+    if value is None:
+        return none
+    return digits(lang, f"{value:.2f}" if value < SHORT_S else f"{value:.1f}")
 
 
 def render(req: Request, f: dict[str, Any]) -> str:

@@ -321,20 +321,29 @@ async def fifty_links(http: httpx.AsyncClient, bot: BotProcess, tag: str, also: 
             nursery.start_soon(also)
         for chat in chats:
             nursery.start_soon(chat.say, link(bot, "status", code=404, t=f"{tag}-{chat.user_id}"))
-    return await first_answers(http, chats, sent_at)
+    delays = await first_answers(http, chats, sent_at)
+
+    async def all_over() -> bool:  # the next batch meets a bot at rest, not this one's failures
+        left = query(bot, "SELECT count(*) FROM jobs WHERE state NOT IN ('done', 'failed', 'cancelled')")
+        return left[0][0] == 0
+
+    await until("the batch's jobs over", all_over, 120, describe=bot.log)
+    return delays
 
 
 async def test_stats_match_the_jobs_run_and_the_chart_is_drawn_outside_the_gateway(stats_bot):
     async with httpx.AsyncClient(base_url=stats_bot.url, timeout=HTTP_TIMEOUT_S) as http:
         admin = Chat(http, ADMIN, stats_bot)
         one, two = Chat(http, next(users), stats_bot), Chat(http, next(users), stats_bot)
+        await set_best(one)
+        await set_best(two)
         for n in range(3):
             await one.say(link(stats_bot, "slow", rate=5_000_000, size=20_000, t=f"st{n}"))
         await one.wait_files(3)
         await two.say(link(stats_bot, "slow", rate=5_000_000, size=20_000, t="st0"))  # the cache sends it again
         await two.wait_files(1)
         await two.say(link(stats_bot, "status", code=404, t="st-gone"))
-        await two.wait_text("not available")
+        await two.wait_text("I couldn't find anything at this link")
         shown = await ask(admin, "/stats", "Statistics")
         text = shown["text"]
         assert "Users: 3 · new today 3 · active in 24 h 3 · in 7 days 3 · blocked the bot 0 · banned 0" in text
@@ -344,7 +353,7 @@ async def test_stats_match_the_jobs_run_and_the_chart_is_drawn_outside_the_gatew
         assert "Cache hit rate (7 days): 25.0 % (1 of 4 files" in text
         assert "Queue now: running 0 · waiting 0 · choosing 0" in text
         times = re.search(r"link to file ([\d.]+) s · download ([\d.]+) s · upload ([\d.]+) s", text)
-        assert times and all(float(t) > 0 for t in times.groups()), text
+        assert times and float(times[1]) >= float(times[2]) > 0 and float(times[3]) >= 0, text
         photo = await until("the chart", lambda: _photo(admin), 60, describe=stats_bot.log)
         data = (await http.get(photo["media"]["url"])).content
         assert data[:8] == PNG_SIGNATURE and photo["media"]["kind"] == "photo"

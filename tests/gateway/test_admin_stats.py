@@ -92,7 +92,7 @@ async def test_stats_says_them_in_the_admins_language_and_refuses_anyone_else(wo
     assert "by platform: Youtube 4 · ? 2 · Instagram 1 · TikTok 1" in shown
     assert "Jobs in 7 days: 10 · done 4 · failed 2" in shown
     assert "Success rate (7 days, done of done and failed): 66.7 %" in shown
-    assert "link to file 10.0 s · download 4.0 s · upload 3.0 s" in shown
+    assert "link to file 10.0 s · download 4.00 s · upload 3.00 s" in shown
     assert "Cache hit rate (7 days): 25.0 % (1 of 4 files" in shown
     assert "Queue now: running 1 · waiting 1 · choosing 1" in shown
     assert "Joins per lock: @chan_x 12" in shown
