@@ -323,9 +323,10 @@ async def fifty_links(http: httpx.AsyncClient, bot: BotProcess, tag: str, also: 
             nursery.start_soon(chat.say, link(bot, "status", code=404, t=f"{tag}-{chat.user_id}"))
     delays = await first_answers(http, chats, sent_at)
 
-    async def all_over() -> bool:  # the next batch meets a bot at rest, not this one's failures
-        left = query(bot, "SELECT count(*) FROM jobs WHERE state NOT IN ('done', 'failed', 'cancelled')")
-        return left[0][0] == 0
+    async def all_over() -> bool:  # the next batch meets a bot at rest, not this one's failures and their sends
+        jobs = query(bot, "SELECT count(*) FROM jobs WHERE state NOT IN ('done', 'failed', 'cancelled')")
+        sends = query(bot, "SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')")
+        return jobs[0][0] == 0 and sends[0][0] == 0
 
     await until("the batch's jobs over", all_over, 120, describe=bot.log)
     return delays
