@@ -23,12 +23,13 @@ import dataclasses
 import json
 import logging
 import time
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from core.config import Settings, SettingsError, check_relations, env_names
 from ipc.messages import LimitsChanged
+
+if TYPE_CHECKING:  # every process holds its limits; not every one loads the database library
+    import sqlite_utils
 
 log = logging.getLogger("limits")
 
