@@ -11,8 +11,9 @@ import pytest
 import trio
 
 from core.texts import LANGUAGES
-from downloader.addresses import IPAddress
-from downloader.egress_policy import REASONS, EgressRefused, Policy
+from downloader.egress import EgressRefused, Policy
+from downloader.egress.addresses import IPAddress
+from downloader.egress.targets import REASONS
 
 ip = ipaddress.ip_address
 
