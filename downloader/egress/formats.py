@@ -51,6 +51,7 @@ NATIVE_DOWNLOADERS = frozenset({HttpFD, HlsFD, DashSegmentsFD, IsmFD, F4mFD, Mht
 HLS_PROTOCOLS = frozenset({"m3u8", "m3u8_native"})
 WEB_SCHEMES = frozenset({"http", "https"})
 _URI_ATTRIBUTE = re.compile(r'URI="([^"]*)"')
+_PROTOCOL_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9+.,-]*):")  # a URL scheme, or ffmpeg's protocol syntax
 
 
 class StreamNeedsFfmpeg(ClassifiedError):
@@ -66,11 +67,11 @@ def check_formats(info: Mapping[str, Any], params: Mapping[str, Any]) -> None:
         protocol = str(fmt.get("protocol") or "")
         if protocol not in ALLOWED_PROTOCOLS:
             raise EgressRefused("scheme", f"{name} uses {protocol or 'no protocol'}")
-        _check_scheme(name, str(fmt.get("url") or ""), allow_empty=True)
-        base = fmt.get("fragment_base_url")
+        if fmt.get("url"):
+            _check_uri(name, str(fmt["url"]))
         for fragment in fmt.get("fragments") or ():
-            url = fragment.get("url") or urljoin(base, fragment.get("path"))
-            _check_scheme(f"a fragment of {name}", str(url or ""))
+            raw = fragment.get("url") or fragment.get("path")
+            _check_uri(f"a fragment of {name}", str(raw or ""), fmt.get("fragment_base_url"))
         _check_downloader(name, fmt, params)
     if info.get("requested_formats") and get_suitable_downloader(dict(info), dict(params)) is not None:
         _check_downloader("the formats to merge", info, params)  # ffmpeg would fetch and merge them
@@ -89,7 +90,7 @@ def check_hls_playlist(name: str, manifest_url: str, text: str, fmt: Mapping[str
         line = line.strip()
         uris = _URI_ATTRIBUTE.findall(line) if line.startswith("#") else [line] if line else []
         for uri in uris:
-            _check_scheme(f"a URI in the playlist of {name}", str(urljoin(manifest_url, uri) or uri))
+            _check_uri(f"a URI in the playlist of {name}", uri, manifest_url)
     needs_ffmpeg = not HlsFD.can_download(text, dict(fmt)) or (
         "#EXT-X-KEY:METHOD=AES-128" in text and not Cryptodome.AES  # HlsFD would ask ffmpeg to decrypt
     )
@@ -97,19 +98,25 @@ def check_hls_playlist(name: str, manifest_url: str, text: str, fmt: Mapping[str
         raise StreamNeedsFfmpeg(f"the playlist of {name} needs ffmpeg (encryption, DRM or live)")
 
 
-def _check_scheme(name: str, url: str, *, allow_empty: bool = False) -> None:
-    if not url and allow_empty:
-        return
-    try:
-        scheme = urlsplit(url).scheme.lower() if url else ""
-    except ValueError:
-        scheme = ""
+def _check_uri(name: str, uri: str, base: str | None = None) -> None:
+    """Refuse `uri` unless it is an http(s) URL, or a relative one that joins `base` into one. A
+    URI that names another protocol as ffmpeg spells them (`subfile,,start,0,end,0,,:URL`,
+    `concat:URL|URL`) is refused too, though a URL parser would take it for a relative path."""
+    named = _PROTOCOL_PREFIX.match(uri)
+    if named is not None:
+        scheme = named.group(1).lower()
+    else:  # relative: where the downloader will fetch it from
+        joined = urljoin(base, uri) if base else None
+        try:
+            scheme = urlsplit(joined).scheme.lower() if joined else ""
+        except ValueError:
+            scheme = ""
     if scheme not in WEB_SCHEMES:
-        raise EgressRefused("scheme", f"{name} has a {scheme or 'relative'} URL")
+        raise EgressRefused("scheme", f"{name} has a {scheme[:40] or 'relative'} URL")
 
 
 def _formats(info: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    yield from info.get("requested_formats") or [info]  # type: ignore[misc]
+    yield from info.get("requested_formats") or [info]
 
 
 class FormatGuardPP(PostProcessor):

@@ -116,18 +116,21 @@ class Policy:
         """The addresses `target` may be reached at; raises EgressRefused."""
         if self.allow_only is not None:
             return await self._admit_sandbox(target)
+        if target.ip is not None:
+            admitted = self._judge(target, [target.ip])  # an internal address says so before its port
+            self._check_port(target)
+            return admitted
+        if _is_localhost(target.host):  # RFC 6761: always this machine; never asked of DNS
+            raise EgressRefused("address", f"{target.host} is loopback")
+        self._check_port(target)  # before any lookup
+        with trio.move_on_after(self._resolve_timeout_s):
+            addresses = await self._resolver(target.host, target.port)
+            return self._judge(target, addresses)
+        raise EgressRefused("unresolvable", f"{target.host}: no answer in {self._resolve_timeout_s:g}s")
+
+    def _check_port(self, target: ParsedTarget) -> None:
         if target.port not in self.ports:  # a public web server listens on 80 or 443, not on 6379
             raise EgressRefused("address", f"{target.authority}: port {target.port} is not allowed")
-        if target.ip is not None:
-            addresses: Sequence[IPAddress] = [target.ip]
-        elif _is_localhost(target.host):  # RFC 6761: always this machine; never asked of DNS
-            raise EgressRefused("address", f"{target.host} is loopback")
-        else:
-            with trio.move_on_after(self._resolve_timeout_s):
-                addresses = await self._resolver(target.host, target.port)
-                return self._judge(target, addresses)
-            raise EgressRefused("unresolvable", f"{target.host}: no answer in {self._resolve_timeout_s:g}s")
-        return self._judge(target, addresses)
 
     def _judge(self, target: ParsedTarget, addresses: Sequence[IPAddress]) -> Admitted:
         if not addresses:

@@ -28,7 +28,7 @@ __all__ = ["Resolver", "dns_resolver", "interface_addresses", "system_resolver"]
 
 Resolver = Callable[[str, int], Awaitable[Sequence[IPAddress]]]
 QUERY_TIMEOUT_S = 5.0  # one question to the DNS server (the policy bounds the whole lookup too)
-_ANSWER_TYPES = {dns.rdatatype.A: ipaddress.IPv4Address, dns.rdatatype.AAAA: ipaddress.IPv6Address}
+_ANSWER_TYPES = (dns.rdatatype.A, dns.rdatatype.AAAA)
 
 
 async def system_resolver(host: str, port: int) -> list[IPAddress]:
@@ -65,9 +65,8 @@ def dns_resolver(server: tuple[str, int], timeout_s: float = QUERY_TIMEOUT_S) ->
             if answer.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
                 raise EgressRefused("unresolvable", f"{name}: {dns.rcode.to_text(answer.rcode())} from {host}")
             for rrset in answer.answer:  # the CNAME chain's records come along; keep the addresses
-                kind = _ANSWER_TYPES.get(rrset.rdtype)
-                if kind is not None:
-                    found += [ip for ip in (kind(rdata.address) for rdata in rrset) if ip not in found]
+                if rrset.rdtype in _ANSWER_TYPES:
+                    found += [ip for ip in (ipaddress.ip_address(r.address) for r in rrset) if ip not in found]
         return found
 
     return resolve
