@@ -61,11 +61,15 @@ class Namespace:
     ns_ip: str
     processes: list[subprocess.Popen[str]] = field(default_factory=list)
 
-    def start(self, argv: list[str], ready: str) -> str:
+    def start(self, argv: list[str], ready: str, cwd: Path | None = None) -> str:
         """Run `argv` inside the namespace; the first line it prints that starts with `ready`
         (the rest of that line is returned). Stopped when the namespace goes."""
         process = subprocess.Popen(
-            ["ip", "netns", "exec", self.name, *argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            ["ip", "netns", "exec", self.name, *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=cwd,
         )
         self.processes.append(process)
         return _wait_line(process, ready)
