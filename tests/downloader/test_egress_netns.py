@@ -39,9 +39,10 @@ def public_host(media: Path) -> Iterator[NetnsHost]:
 
 @pytest.fixture
 async def production(media: Path) -> AsyncIterator[tuple[EgressProxy, Canary]]:
+    # The canary's port is allowed, so that what refuses it is the address rule, not the port rule.
     async with loopback_servers(media) as (_, canary):
-        # The canary's port is allowed, so that what refuses it is the address rule, not the port rule.
-        async with open_egress_proxy(Policy.production(allowed_ports=[canary.port])) as proxy:
+        policy = Policy.production(allowed_ports=[canary.port])
+        async with open_egress_proxy(policy) as proxy:
             yield proxy, canary
 
 
