@@ -93,4 +93,3 @@ def test_egress_allowed_ports_are_validated() -> None:
     for bad in ("0", "65536", "http", "80;443"):
         with pytest.raises(SettingsError, match=r"^EGRESS_ALLOWED_PORTS: "):
             load_settings(env_file=None, environ={"EGRESS_ALLOWED_PORTS": bad})
-

@@ -55,5 +55,3 @@ async def final_answer(bot: BotProcess, http: httpx.AsyncClient, users: Iterator
     words = await until(f"the answer to {url}", final, ANSWER_DEADLINE_S, describe=bot.log)
     assert await chat.files() == [], f"a file came for {url}"
     return words
-
-

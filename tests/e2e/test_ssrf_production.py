@@ -168,5 +168,3 @@ async def test_a_name_rebound_to_loopback_is_blocked(bot, http, internet, canary
     answer is the address it connects to, is refused."""
     await blocked(bot, http, canary, f"http://{REBINDING_NAME}:{internet.port}/media/sample.mp4")
     assert any(f"{REBINDING_NAME} -> 127.0.0.1 is loopback" in line for line in bot.log_lines()), bot.log()
-
-

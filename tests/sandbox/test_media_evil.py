@@ -20,7 +20,7 @@ async def test_evil_playlist_names_the_key_its_method_and_the_init_segment_given
     lines = (await http.get("/media/evil.m3u8", params=query)).text.splitlines()
     assert f'#EXT-X-KEY:METHOD=SAMPLE-AES,URI="{TARGET}",IV=0x{"00" * 16}' in lines
     assert '#EXT-X-MAP:URI="tcp://b.test:1"' in lines and "#EXT-X-VERSION:6" in lines
-    assert lines.index("#EXT-X-MAP:URI=\"tcp://b.test:1\"") < lines.index("http://a.test/s.ts")
+    assert lines.index('#EXT-X-MAP:URI="tcp://b.test:1"') < lines.index("http://a.test/s.ts")
     plain = (await http.get("/media/evil.m3u8", params={"segment": "http://a.test/s.ts", "key": TARGET})).text
     assert "METHOD=AES-128" in plain and "#EXT-X-MAP" not in plain  # the default method; no init
     ffmpeg_spelling = "subfile,,start,0,end,0,,:http://a.test/s.ts"
