@@ -355,6 +355,11 @@ async def test_stats_match_the_jobs_run_and_the_chart_is_drawn_outside_the_gatew
         data = (await http.get(photo["media"]["url"])).content
         assert data[:8] == PNG_SIGNATURE and photo["media"]["kind"] == "photo"
 
+        async def chart_folder_gone() -> bool:  # the uploader removes it once the photo is sent
+            return not list((stats_bot.data_dir / "spool").glob("chart-*"))
+
+        await until("the chart's spool folder removed", chart_folder_gone, 10, describe=stats_bot.log)
+
         # 50 links answered while a chart is drawn: no later than without one (and a margin).
         rss_before, _ = gateway_memory(stats_bot)
         baseline = await fifty_links(http, stats_bot, "base")
