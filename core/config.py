@@ -223,6 +223,9 @@ class Settings:
         "CRASH_LOOP_RESTARTS", 5, _int(1, 1000), "more restarts than this within the window is a crash loop"
     )
     crash_loop_window: float = setting("CRASH_LOOP_WINDOW", 60.0, _float(1, 86400), "crash-loop window, s")
+    crash_loop_cooldown: float = setting(
+        "CRASH_LOOP_COOLDOWN", 300.0, _float(0.1, 86400), "a crash-looping kind rests this long, then is tried again, s"
+    )
     heartbeat_interval: float = setting("HEARTBEAT_INTERVAL", 1.0, _float(0.05, 60), "seconds between heartbeats")
     heartbeat_timeout: float = setting(
         "HEARTBEAT_TIMEOUT", 10.0, _float(0.1, 600), "a child silent this long is considered stuck"
