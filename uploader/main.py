@@ -8,7 +8,7 @@ import logging
 import sqlite_utils
 import trio
 
-from core import outbox, spool
+from core import broadcasts, outbox, spool
 from core.child import ChildContext
 from core.config import Settings
 from core.db import open_db
@@ -22,7 +22,7 @@ log = logging.getLogger("uploader")
 # Rows claimed and waiting for the send budget at once: enough that priorities and the fairness
 # between chats decide among many (the budget, not this, sets the pace).
 SEND_WINDOW = 256
-SWEEP_INTERVAL = 60.0  # seconds between sweeps of the spool and prunes of the outbox
+SWEEP_INTERVAL = 60.0  # seconds between sweeps of the spool and prunes of the outbox and deliveries
 
 
 async def body(ctx: ChildContext) -> None:
@@ -49,10 +49,15 @@ async def body(ctx: ChildContext) -> None:
 
 
 async def _housekeeping(settings: Settings, db: sqlite_utils.Database) -> None:
-    """Remove what crashes left in the spool, and outbox rows past OUTBOX_KEEP_DAYS."""
+    """Remove what crashes left in the spool, outbox rows past OUTBOX_KEEP_DAYS, and the delivery
+    rows of broadcasts that ended longer ago than that."""
+    keep = settings.outbox_keep_days
     while True:
         spool.sweep(db, settings)
-        pruned = outbox.prune(db, settings.outbox_keep_days)
+        pruned = outbox.prune(db, keep)
         if pruned:
-            log.info("pruned %d sent outbox rows older than %g days", pruned, settings.outbox_keep_days)
+            log.info("pruned %d sent outbox rows older than %g days", pruned, keep)
+        pruned = broadcasts.prune_deliveries(db, keep)
+        if pruned:
+            log.info("pruned %d deliveries of broadcasts that ended more than %g days ago", pruned, keep)
         await trio.sleep(SWEEP_INTERVAL)
