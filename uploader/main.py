@@ -1,5 +1,6 @@
 """The uploader's wiring: its database connection, the outbox channel, the sender, the broadcast
-runner (sharing the sender's send budget), the sweeper."""
+runner (sharing the sender's send budget, which starts where the last uploader left it), the
+sweeper."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from core.config import Settings
 from core.db import open_db
 from core.telegram.connect import NotConnected, connect_port
 from ipc.channels import Puller, Pusher
+from uploader import budget_memory
 from uploader.broadcast import BroadcastRunner
 from uploader.sender import OutboxSender
+from uploader.throttle import SendBudget
 
 log = logging.getLogger("uploader")
 
@@ -35,6 +38,7 @@ async def body(ctx: ChildContext) -> None:
             await ctx.ready()
             async with connect_port(ctx.settings, role="uploader", stop=ctx.draining) as port:
                 sender = OutboxSender(ctx.settings, db, port, events)
+                _resume_budget(sender.budget, db)
                 runner = BroadcastRunner(ctx.settings, db, port, sender.budget, lambda: sender.wake.set())
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(sender.listen, inbox)
@@ -46,6 +50,20 @@ async def body(ctx: ChildContext) -> None:
         log.info("%s", exc)
     finally:
         db.close()
+
+
+def _resume_budget(budget: SendBudget, db: sqlite_utils.Database) -> None:
+    """Start the budget where the last uploader left it (a FloodWait still running), and keep its
+    pauses recorded from now on."""
+    pauses = budget_memory.load(db)
+    if pauses.everything or pauses.chats:
+        log.warning(
+            "a FloodWait from before the restart still runs: %.0f s for every chat, %d chat(s) paused apart",
+            pauses.everything,
+            len(pauses.chats),
+        )
+    budget.resume(pauses)
+    budget.on_flood = lambda now_paused: budget_memory.save(db, now_paused)
 
 
 async def _housekeeping(settings: Settings, db: sqlite_utils.Database) -> None:
