@@ -316,7 +316,9 @@ class Settings:
     split_large_files: bool = setting(
         "SPLIT_LARGE_FILES", True, _bool, "cut videos over the upload cap into playable parts"
     )
-    outbox_keep_days: float = setting("OUTBOX_KEEP_DAYS", 7.0, _float(0, 3650), "sent outbox rows are kept, days")
+    outbox_keep_days: float = setting(
+        "OUTBOX_KEEP_DAYS", 7.0, _float(0, 3650), "sent outbox rows and ended broadcasts' deliveries are kept, days"
+    )
 
     # ---- sandbox (the local Telegram stand-in; each value changeable live via POST /sandbox/config) ----
     sandbox_host: str = setting("SANDBOX_HOST", "127.0.0.1", _str, "address the sandbox listens on")
