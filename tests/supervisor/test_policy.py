@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ DEFAULTS = load_settings(environ={}, env_file=None)
 POLICY = RestartPolicy.from_settings(DEFAULTS)  # 0.5 s doubling to 30 s, reset 60 s, 5 in 60 s, cool 300 s
 
 
-def policy(**changes: object) -> RestartPolicy:
+def policy(**changes: Any) -> RestartPolicy:
     return RestartPolicy.from_settings(dataclasses.replace(DEFAULTS, **changes))
 
 
