@@ -10,6 +10,8 @@ import os
 
 import pytest
 
+import core.telegram._mtproto_lazy  # noqa: F401 (kurigram's raw layer loaded as the bot loads it, lazily)
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-slow", action="store_true", default=False, help="also run tests marked slow")
