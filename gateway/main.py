@@ -90,9 +90,10 @@ async def run(
     prepare = panel.prepare_steps(settings, monitor)
     router, limits = build_router(settings, db, codec, gates, ctx.limits, charts, prepare)
     # Index yt-dlp's extractors before the first link (a second or two), off the event loop.
-    await trio.to_thread.run_sync(extractor_index.prepare)
+    await trio.to_thread.run_sync(extractor_index.prepare, settings.run_dir)
     await ctx.ready()
     async with trio.open_nursery() as nursery:
+        nursery.start_soon(extractor_index.keep_current)  # re-indexed when yt-dlp is upgraded
         nursery.start_soon(dispatcher.run)
         nursery.start_soon(dispatcher.watch)
         nursery.start_soon(_events, events, job_events, announce)

@@ -23,7 +23,6 @@ from core.config import Settings
 from core.payloads import Button, Edit
 from core.telegram import CallbackQuery, IncomingMessage
 from core.texts import digits, text
-from downloader.circuit import states as circuit_states
 from gateway.context import Request
 from gateway.router import MessageHandler, Prepare
 from ipc.channels import RpcClient, RpcTimeout
@@ -132,6 +131,8 @@ def _process_line(req: Request, p: dict[str, Any]) -> str:
 
 
 def circuit(req: Request, msg: IncomingMessage) -> None:
+    from downloader.circuit import states as circuit_states  # here: it imports yt-dlp (25 MB) for errors
+
     views = circuit_states(req.db, req.settings)
     if not views:
         req.reply(req.t("panel_circuits_none"))
