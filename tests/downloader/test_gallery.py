@@ -50,13 +50,18 @@ class Bed:
         pairs += [("extra", url) for url in extras] if isinstance(extras, list) else []
         return f"{self.sandbox}/media/gallery.html?{urlencode(pairs, quote_via=quote)}"
 
-    async def fetch(self, url: str, *, settings: Settings | None = None, **kwargs: object) -> Gallery:
+    async def fetch(
+        self,
+        url: str,
+        *,
+        settings: Settings | None = None,
+        control: Control | None = None,
+        cookiefile: Path | None = None,
+    ) -> Gallery:
         engine = GalleryEngine(settings or self.settings, self.proxy)
+        run = partial(engine.fetch, url, self.out, guard=GUARD, control=control, cookiefile=cookiefile)
         with trio.fail_after(DEADLINE_S):
-            return await trio.to_thread.run_sync(
-                partial(engine.fetch, url, self.out, guard=GUARD, **kwargs),
-                abandon_on_cancel=True,  # type: ignore[arg-type]
-            )
+            return await trio.to_thread.run_sync(run, abandon_on_cancel=True)
 
     def untouched(self) -> None:
         assert self.canary.connections == [], f"the canary was reached: {self.canary.connections}"
