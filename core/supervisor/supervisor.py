@@ -295,7 +295,10 @@ class Supervisor:
     def _kill_hung_children(self) -> None:
         for child in self.children:  # the sandbox sends no heartbeats
             silent = trio.current_time() - child.last_heartbeat
-            if child.alive and silent > self.settings.hung_kill_after and not self.stopping:
+            # A child still starting (imports, database, sockets: slow on a loaded machine) has
+            # READY_TIMEOUT to say so; only a child that was ready can hang.
+            limit = self.settings.hung_kill_after if child.ready.is_set() else self.settings.ready_timeout
+            if child.alive and silent > limit and not self.stopping:
                 log.error("%s (pid %d) sent no heartbeat for %.1fs: killing it", child.name, child.pid, silent)
                 assert child.process is not None
                 child.process.send_signal(signal.SIGKILL)
