@@ -28,7 +28,7 @@ from downloader.egress import open_egress_proxy  # noqa: E402
 from downloader.egress_policy import Policy  # noqa: E402
 from downloader.engine import Control, DownloadResult, Engine  # noqa: E402
 from ipc.messages import JobAssign  # noqa: E402
-from tests.sandbox.support import SandboxProcess  # noqa: E402
+from tests.support.sandbox import SandboxProcess  # noqa: E402
 
 WARM_UP = 8  # jobs before the clock starts: every slot builds its YoutubeDL once
 ALONE = 30  # jobs run one after another, for the time of one job without the others

@@ -16,7 +16,8 @@ import pytest
 import trio
 
 from ipc.endpoints import Endpoints
-from tests.supervisor.harness import Bot, alive, free_port, free_port_run, gone, now
+from tests.supervisor.harness import Bot, alive, free_port_run, gone, now
+from tests.support.ports import refusing_port
 
 BASE = ["monitor", "uploader", "gateway"]
 
@@ -196,32 +197,33 @@ async def test_systemd_ready_watchdog_and_hung_child(start_bot, tmp_path, nurser
 async def test_telegram_out_of_reach_at_boot_is_waited_out_not_a_crash_loop(start_bot):
     # MTProto through a local proxy that refuses: Telegram is unreachable, and no packet leaves
     # the machine. The gateway and the uploader keep retrying instead of crashing, and still drain.
-    bot = await start_bot(
-        "--workers",
-        "1",
-        TELEGRAM_BACKEND="mtproto",
-        API_ID="12345",
-        API_HASH="0123456789abcdef0123456789abcdef",
-        PROXY_URL=f"socks5://127.0.0.1:{free_port()}",
-    )
-    await bot.ready_line()
-    before = await bot.wait_for("processes", lambda: len(p := bot.processes()) >= 4 and p)
+    with refusing_port() as proxy:
+        bot = await start_bot(
+            "--workers",
+            "1",
+            TELEGRAM_BACKEND="mtproto",
+            API_ID="12345",
+            API_HASH="0123456789abcdef0123456789abcdef",
+            PROXY_URL=f"socks5://127.0.0.1:{proxy}",
+        )
+        await bot.ready_line()
+        before = await bot.wait_for("processes", lambda: len(p := bot.processes()) >= 4 and p)
 
-    def failed_attempts(role: str) -> int:
-        return sum(f"[{role} " in line and "connect" in line.lower() for line in bot.stderr)
+        def failed_attempts(role: str) -> int:
+            return sum(f"[{role} " in line and "connect" in line.lower() for line in bot.stderr)
 
-    await bot.wait_for(
-        "repeated failed connects", lambda: failed_attempts("gateway") >= 2 and failed_attempts("uploader") >= 2
-    )
-    after = bot.processes()
-    for name in ("gateway", "uploader"):
-        assert after[name]["pid"] == before[name]["pid"] and after[name]["restarts"] == 0, after[name]
-    assert not any("Traceback" in line for line in bot.stderr), bot.output()
-    os.kill(bot.pid, signal.SIGTERM)
-    assert bot.process is not None
-    with trio.fail_after(10):  # well inside the 20 s grace: draining cancels the retries
-        assert await bot.process.wait() == 0
-    assert any("gateway stopped before reaching Telegram" in line for line in bot.stderr)
+        await bot.wait_for(
+            "repeated failed connects", lambda: failed_attempts("gateway") >= 2 and failed_attempts("uploader") >= 2
+        )
+        after = bot.processes()
+        for name in ("gateway", "uploader"):
+            assert after[name]["pid"] == before[name]["pid"] and after[name]["restarts"] == 0, after[name]
+        assert not any("Traceback" in line for line in bot.stderr), bot.output()
+        os.kill(bot.pid, signal.SIGTERM)
+        assert bot.process is not None
+        with trio.fail_after(10):  # well inside the 20 s grace: draining cancels the retries
+            assert await bot.process.wait() == 0
+        assert any("gateway stopped before reaching Telegram" in line for line in bot.stderr)
 
 
 async def test_tcp_endpoints_work_like_ipc_ones(start_bot):

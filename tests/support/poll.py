@@ -3,6 +3,7 @@ and say what was seen when it runs out."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -13,16 +14,37 @@ POLL_INTERVAL = 0.1
 
 
 async def until(
-    what: str, check: Callable[[], Awaitable[T | None]], timeout: float, *, describe: Callable[[], str] | None = None
+    what: str,
+    check: Callable[[], Awaitable[T | None] | T | None],
+    timeout: float,
+    *,
+    describe: Callable[[], str] | None = None,
+    interval: float = POLL_INTERVAL,
+    not_yet: tuple[type[Exception], ...] = (),
+    give_up: Callable[[], bool] | None = None,
 ) -> T:
-    """Await `check()` until it returns something truthy; AssertionError naming `what` and the
-    last value seen (and `describe()`, e.g. the bot's log) when `timeout` passes first."""
+    """Call `check()` (sync or async) until it returns something truthy, and return that.
+
+    An exception of a type in `not_yet` counts as "not yet" (a server still starting); `give_up()`
+    true stops early (the process under test died). When `timeout` passes first, or on giving
+    up, AssertionError names `what`, the last value seen and `describe()` (e.g. the bot's log).
+    """
     last: Any = None
+    stopped = f"timed out after {timeout:g} s"
     with trio.move_on_after(timeout):
         while True:
-            last = await check()
-            if last:
-                return last
-            await trio.sleep(POLL_INTERVAL)
+            try:
+                last = check()
+                if inspect.isawaitable(last):
+                    last = await last
+            except not_yet as exc:
+                last = exc
+            else:
+                if last:
+                    return last  # type: ignore[no-any-return]
+            if give_up is not None and give_up():
+                stopped = "gave up"
+                break
+            await trio.sleep(interval)
     extra = f"\n{describe()}" if describe else ""
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}; last seen: {last!r}{extra}")
+    raise AssertionError(f"{stopped} waiting for {what}; last seen: {last!r}{extra}")
