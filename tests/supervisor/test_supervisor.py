@@ -11,6 +11,7 @@ import signal
 import socket
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import closing
 
 import pytest
 import trio
@@ -109,8 +110,8 @@ async def test_crash_loop_gives_up_on_that_kind_alerts_admins_and_keeps_the_rest
         assert after[name]["pid"] == before[name]["pid"] and after[name]["state"] == "ready"
     assert bot.health()["status"] == "degraded"
     assert any("not restarting" in line for line in bot.stderr)
-    db = sqlite3.connect(bot.data_dir / "bot.sqlite3")
-    rows = db.execute("SELECT chat_id, payload FROM outbox").fetchall()
+    with closing(sqlite3.connect(bot.data_dir / "bot.sqlite3")) as db:
+        rows = db.execute("SELECT chat_id, payload FROM outbox").fetchall()
     assert [r[0] for r in rows] == [4242] and "downloader" in rows[0][1]
 
 
