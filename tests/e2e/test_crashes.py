@@ -1,11 +1,11 @@
 """kill -9 of any process mid-job loses no job: a downloader's job goes to another worker, a
 gateway's jobs go on without it, an uploader's upload is done again after its restart.
 
-The promise on copies: each file arrives once, and at most one extra copy, only after a kill: a
-send that Telegram completed just before the uploader died, unrecorded, is sent again by the
-restarted uploader. A send cut before it completed (the upload half way) never arrives, so then
-the file arrives exactly once. Every count here is taken after a barrier (`settled`): the jobs
-are final and nothing is left to send to the chat, so no further copy can come.
+The promise on copies: each message and file arrives once: at most one extra copy, and only after
+a kill (a send Telegram completed just before the uploader died, unrecorded, goes again; one cut
+before Telegram had it whole, such as an upload half way, never arrives). So a file whose upload
+was cut by the kill arrives exactly once. Every count here is taken after a barrier (`settled`):
+the jobs are final and nothing is left to send to the chat, so no further copy can come.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 welcome goes through the outbox to the uploader, and the user sees it in the sandbox chat.
 
 Replies are counted after a barrier: every /start handled and the outbox empty, so nothing more
-can come. Each user gets exactly one welcome, and at most one extra copy after a kill (a send
-Telegram completed just before the uploader died is sent again)."""
+can come. Each user gets one welcome: at most one extra copy, and only after a kill (a send
+Telegram completed just before the uploader died, unrecorded, goes again)."""
 
 from __future__ import annotations
 
