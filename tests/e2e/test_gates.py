@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import httpx
@@ -288,7 +289,7 @@ class TestLocks:
                 (f"/unban {user.user_id}", "no longer banned"),
             ):
                 await admin.say(command)
-                await until(command, lambda answer=answer: _admin_has(admin, str(user.user_id), answer), 30)
+                await until(command, partial(_admin_has, admin, str(user.user_id), answer), 30)
             await admin.say("/maintenance off")
             await admin.wait_text("Maintenance is off")
         done = query(bot, "SELECT DISTINCT action FROM admin_audit WHERE admin_id = ? AND id > ?", ADMIN, since)

@@ -132,8 +132,8 @@ async def test_a_jobs_spool_folder_holds_its_files_while_it_runs_and_is_gone_whe
     await settled(bot, chat.user_id, last_message=failed)
     jobs = _jobs(bot, chat.user_id)
     assert [state for _, state in jobs] == ["done", "failed"]
-    for job_id, _ in jobs:
-        await until(f"job {job_id}'s spool folder removed", lambda job_id=job_id: not _spool(bot, job_id).exists(), 30)
+    folders = [_spool(bot, job_id) for job_id, _ in jobs]
+    await until("the jobs' spool folders removed", lambda: not any(f.exists() for f in folders), 30)
 
 
 def _jobs(bot: BotProcess, user_id: int) -> list[tuple[int, str]]:

@@ -133,7 +133,10 @@ async def test_no_start_is_lost_when_the_gateway_or_the_uploader_is_killed(sandb
         await start(uid)
     replies = await wait_for_replies(bot, http, users, timeout=90)
     assert all(r and all("Welcome" in m["text"] for m in r) for r in replies.values())
-    extra = {uid: len(r) for uid, r in replies.items() if len(r) != 1}
-    assert all(n == 2 for n in extra.values()), extra  # at most one extra copy, and only after the kill
+    # At most one extra copy, and only after a kill: a welcome the dead uploader had under way
+    # may come twice; one asked for after the kill comes once.
+    copies = {uid: len(r) for uid, r in replies.items()}
+    assert all(copies[uid] in (1, 2) for uid in users[:20]), copies
+    assert all(copies[uid] == 1 for uid in users[20:]), copies
     after = bot.processes()
     assert after["gateway"]["restarts"] == 1 and after["uploader"]["restarts"] == 1

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import cast
 
 import httpx
 import trio
@@ -26,9 +29,11 @@ async def _next_event(lines, deadline_s: float = EVENT_DEADLINE_S) -> tuple[str,
 
 async def test_events_announce_every_change_of_the_users_chat(api: Api, http: httpx.AsyncClient):
     await api.config(limits=False)
-    async with http.stream("GET", "/sandbox/users/3/events") as stream:
+    async with (
+        http.stream("GET", "/sandbox/users/3/events") as stream,
+        aclosing(cast(AsyncGenerator[str, None], stream.aiter_lines())) as lines,
+    ):
         assert stream.headers["content-type"].startswith("text/event-stream")
-        lines = stream.aiter_lines()
         with trio.fail_after(EVENT_DEADLINE_S):
             assert (await lines.__anext__()).startswith(":")  # the stream is open
         await api.say(3, "hi")

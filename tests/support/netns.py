@@ -84,6 +84,7 @@ def netns_http_server(folder: Path) -> Iterator[NetnsHost]:
     subnet = _free_subnet()
     host_ip, ns_ip = (str(a) for a in list(subnet.hosts())[:2])
     server: subprocess.Popen[str] | None = None
+    drainer: threading.Thread | None = None
     try:
         _ip("netns", "add", namespace)
         _ip("link", "add", outer, "type", "veth", "peer", "name", inner)
@@ -99,16 +100,17 @@ def netns_http_server(folder: Path) -> Iterator[NetnsHost]:
              "--bind", ns_ip, "--directory", str(folder)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
-        port = _wait_serving(server)
+        port, drainer = _wait_serving(server)
         yield NetnsHost(namespace, host_ip, ns_ip, port)
     finally:
         if server is not None:
-            _stop(server)
+            _stop(server, drainer)
         _ip("link", "del", outer, check=False)  # deletes both ends
         _ip("netns", "del", namespace, check=False)
 
 
-def _wait_serving(server: subprocess.Popen[str]) -> int:
+def _wait_serving(server: subprocess.Popen[str]) -> tuple[int, threading.Thread]:
+    """The port from the server's first line, and the thread that keeps reading its output."""
     lines: queue.Queue[str | None] = queue.Queue()
 
     def drain() -> None:
@@ -117,7 +119,8 @@ def _wait_serving(server: subprocess.Popen[str]) -> int:
             lines.put(line)
         lines.put(None)
 
-    threading.Thread(target=drain, daemon=True).start()
+    drainer = threading.Thread(target=drain, daemon=True)
+    drainer.start()
     seen: list[str] = []
     deadline = time.monotonic() + READY_DEADLINE_S
     while (left := deadline - time.monotonic()) > 0:
@@ -129,11 +132,11 @@ def _wait_serving(server: subprocess.Popen[str]) -> int:
             raise RuntimeError(f"the namespace's server exited ({server.wait()}): {seen}")
         seen.append(line.rstrip())
         if line.startswith(SERVING):
-            return int(line.split(" port ", 1)[1].split(" ", 1)[0])
+            return int(line.split(" port ", 1)[1].split(" ", 1)[0]), drainer
     raise RuntimeError(f"the namespace's server did not start in {READY_DEADLINE_S}s: {seen}")
 
 
-def _stop(server: subprocess.Popen[str]) -> None:
+def _stop(server: subprocess.Popen[str], drainer: threading.Thread | None) -> None:
     if server.poll() is None:
         server.terminate()
         try:
@@ -141,3 +144,7 @@ def _stop(server: subprocess.Popen[str]) -> None:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+    if drainer is not None:
+        drainer.join(STOP_GRACE_S)  # the output ends with the process
+    if server.stdout is not None and (drainer is None or not drainer.is_alive()):
+        server.stdout.close()

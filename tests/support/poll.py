@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import trio
 
@@ -13,16 +13,42 @@ T = TypeVar("T")
 POLL_INTERVAL = 0.1
 
 
+@overload
 async def until(
     what: str,
-    check: Callable[[], Awaitable[T | None] | T | None],
+    check: Callable[[], Awaitable[T | None]],
     timeout: float,
     *,
     describe: Callable[[], str] | None = None,
     interval: float = POLL_INTERVAL,
     not_yet: tuple[type[Exception], ...] = (),
     give_up: Callable[[], bool] | None = None,
-) -> T:
+) -> T: ...
+
+
+@overload
+async def until(
+    what: str,
+    check: Callable[[], T | None],
+    timeout: float,
+    *,
+    describe: Callable[[], str] | None = None,
+    interval: float = POLL_INTERVAL,
+    not_yet: tuple[type[Exception], ...] = (),
+    give_up: Callable[[], bool] | None = None,
+) -> T: ...
+
+
+async def until(
+    what: str,
+    check: Callable[[], Any],
+    timeout: float,
+    *,
+    describe: Callable[[], str] | None = None,
+    interval: float = POLL_INTERVAL,
+    not_yet: tuple[type[Exception], ...] = (),
+    give_up: Callable[[], bool] | None = None,
+) -> Any:
     """Call `check()` (sync or async) until it returns something truthy, and return that.
 
     An exception of a type in `not_yet` counts as "not yet" (a server still starting); `give_up()`
@@ -34,14 +60,15 @@ async def until(
     with trio.move_on_after(timeout):
         while True:
             try:
-                last = check()
-                if inspect.isawaitable(last):
-                    last = await last
+                seen = check()
+                if inspect.isawaitable(seen):
+                    seen = await seen
             except not_yet as exc:
-                last = exc
+                seen = exc
             else:
-                if last:
-                    return last  # type: ignore[no-any-return]
+                if seen:
+                    return seen
+            last = seen
             if give_up is not None and give_up():
                 stopped = "gave up"
                 break
