@@ -12,6 +12,7 @@ of the part that uses it. The field name is the environment name in lower case.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -171,6 +172,42 @@ def _proxy_list(raw: str) -> tuple[str, ...]:
     return proxies
 
 
+MAX_PORT = 65535
+DNS_PORT = 53
+
+
+def _port_list(raw: str) -> tuple[int, ...]:
+    ports = []
+    for item in (p.strip() for p in raw.split(",") if p.strip()):
+        if not item.isdigit() or not 0 < int(item) <= MAX_PORT:
+            raise ValueError(f"{item[:16]!r}: each port must be a whole number from 1 to {MAX_PORT}")
+        ports.append(int(item))
+    return tuple(dict.fromkeys(ports))
+
+
+def _dns_server(raw: str) -> tuple[str, int] | None:
+    """host[:port] of a DNS server, the host an IP address ([v6]:port for IPv6 with a port)."""
+    text = raw.strip()
+    if not text:
+        return None
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError("write an IPv6 server with a port as [address]:port")
+        port = rest[1:]
+    elif text.count(":") > 1:
+        host, port = text, ""  # a bare IPv6 address
+    else:
+        host, _, port = text.partition(":")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"{host[:64]!r} must be an IP address (a name would itself need resolving)") from None
+    if port and (not port.isdigit() or not 0 < int(port) <= MAX_PORT):
+        raise ValueError(f"{port[:16]!r} is not a port from 1 to {MAX_PORT}")
+    return host, int(port) if port else DNS_PORT
+
+
 def _lang(raw: str) -> str:
     return _choice("fa", "en")(raw)
 
@@ -212,7 +249,7 @@ class Settings:
     workers: int = setting("WORKERS", os.cpu_count() or 1, _workers, "downloader processes: auto or a number")
     sandbox: bool = setting("SANDBOX", False, _bool, "run against the built-in sandbox")
     sandbox_port: int = setting("SANDBOX_PORT", 8081, _int(0, 65535), "port of the sandbox (0: any free port)")
-    monitor_port: int = setting("MONITOR_PORT", 8090, _int(0, 65535), "port of the monitor's /healthz (0: any free port)")
+    monitor_port: int = setting("MONITOR_PORT", 8090, _int(0, 65535), "port of the monitor's /healthz (0: any free)")
     shutdown_grace: float = setting("SHUTDOWN_GRACE", 20.0, _float(0, 600), "seconds children get to drain")
     restart_min_delay: float = setting("RESTART_MIN_DELAY", 0.5, _float(0, 60), "first restart delay, s")
     restart_max_delay: float = setting("RESTART_MAX_DELAY", 30.0, _float(0, 3600), "largest restart delay, s")
@@ -284,6 +321,12 @@ class Settings:
     )
     proxy_set_aside_s: float = setting(
         "PROXY_SET_ASIDE_S", 300.0, _float(1, 86400), "a failing download proxy rests this long, s"
+    )
+    egress_allowed_ports: tuple[int, ...] = setting(
+        "EGRESS_ALLOWED_PORTS", (), _port_list, "ports downloads may reach besides 80 and 443, comma-separated"
+    )
+    egress_resolver: tuple[str, int] | None = setting(
+        "EGRESS_RESOLVER", None, _dns_server, "DNS server (ip[:port]) the egress guard asks; default: the system's"
     )
 
     # ---- gates: locks, limits, notices (gateway) --------------------------------------------------

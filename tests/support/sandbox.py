@@ -58,10 +58,11 @@ class SandboxProcess:
             self.stop()
             raise
 
-    def _drain(self) -> None:
+    def _drain(self) -> None:  # owns the pipe: reads it to its end, then closes it
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self._lines.put(line.rstrip("\n"))
+        with self.proc.stdout:
+            for line in self.proc.stdout:
+                self._lines.put(line.rstrip("\n"))
         self._lines.put(None)
 
     def _wait_ready(self) -> str:
@@ -103,9 +104,7 @@ class SandboxProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self._drainer.join(STOP_GRACE_S)  # the pipe ends with the process
-        if self.proc.stdout is not None and not self._drainer.is_alive():
-            self.proc.stdout.close()
+        self._drainer.join(STOP_GRACE_S)  # the pipe ends with the process, and the drainer closes it
         self._stderr.close()
         return self.proc.returncode
 
