@@ -8,17 +8,16 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from functools import partial
 
 import httpx
 import pytest
 import trio
 
 from core.texts import text
+from tests.e2e.answers import Canary, final_answer
 from tests.e2e.conftest import HTTP_TIMEOUT_S
 from tests.support.bot import BotProcess, Chat
-from tests.support.journey import set_default, settled
+from tests.support.journey import set_default
 from tests.support.poll import until
 
 users = itertools.count(60_000)
@@ -47,27 +46,9 @@ async def http(hostile_bot: BotProcess) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@dataclass
-class Canary:
-    """A loopback server that must never hear from the bot."""
-
-    port: int = 0
-    connections: list[str] = field(default_factory=list)
-
-
 @pytest.fixture
 async def canary(nursery: trio.Nursery) -> Canary:
-    seen = Canary()
-
-    async def answer(stream: trio.SocketStream) -> None:
-        seen.connections.append("connected")
-        with trio.move_on_after(2):
-            await stream.receive_some(4096)
-            await stream.send_all(b"HTTP/1.1 200 OK\r\ncontent-type: video/mp4\r\ncontent-length: 4\r\n\r\nlost")
-
-    listeners = await nursery.start(partial(trio.serve_tcp, answer, 0, host="127.0.0.1"))
-    seen.port = listeners[0].socket.getsockname()[1]
-    return seen
+    return await Canary().start(nursery)
 
 
 def job_of(bot: BotProcess, user_id: int) -> dict:
@@ -78,22 +59,7 @@ def job_of(bot: BotProcess, user_id: int) -> dict:
 async def answered(bot: BotProcess, http: httpx.AsyncClient, url: str, lang: str = "en", **extra: object) -> str:
     """Send `url` as a new user with a saved default (no question) and return the bot's last words,
     once nothing more can happen in the chat (no file came, none is on its way)."""
-    chat = Chat(http, next(users), bot, lang=lang)
-    await set_default(chat, "best" if lang == "en" else "بهترین")
-    before = len(await chat.bot_messages())
-    await chat.say(url, **extra)
-
-    async def final() -> str | None:
-        for m in reversed((await chat.bot_messages())[before:]):
-            words = m.get("text") or ""
-            if words and not any(mark in words for mark in ("⏳", "⬇️", "⚙️", "🔁", "⬆️")):
-                return words
-        return None
-
-    words = await until(f"the answer to {url}", final, 90, describe=bot.log)
-    await settled(bot, chat.user_id)
-    assert await chat.files() == [], f"a file came for {url}"
-    return words
+    return await final_answer(bot, http, users, url, "best" if lang == "en" else "بهترین", lang, **extra)
 
 
 INTERNAL = text("en", "link_refused_address")
