@@ -57,6 +57,19 @@ async def test_ready_line_names_every_process_and_healthz_lists_them(start_bot):
     assert bot.health()["status"] == "ok"
 
 
+async def test_monitor_port_0_is_the_bound_port_in_the_ready_line_and_a_restarted_monitor_keeps_it(start_bot):
+    bot = await start_bot("--workers", "1", RESTART_MIN_DELAY="0.1")  # the harness passes --monitor-port 0
+    await bot.ready_line()
+    assert not bot.health_url.startswith("http://127.0.0.1:0/"), bot.health_url
+    monitor = (await bot.wait_for("the monitor in /healthz", lambda: bot.processes().get("monitor")))["pid"]
+    os.kill(monitor, signal.SIGKILL)
+    again = await bot.wait_for(  # at the same URL: an operator's health check goes on working
+        "a new monitor at the same port",
+        lambda: (p := bot.processes()["monitor"])["pid"] not in (0, monitor) and p["state"] == "ready" and p,
+    )
+    assert again["restarts"] == 1
+
+
 async def test_killed_downloader_comes_back_with_a_new_pid_after_backoff(start_bot):
     bot = await start_bot("--workers", "1", RESTART_MIN_DELAY="0.3", RESTART_MAX_DELAY="5")
     await bot.ready_line()
