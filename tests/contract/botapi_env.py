@@ -12,21 +12,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 import httpx
-import trio
 
 from core.config import Settings, load_settings
 from core.telegram.botapi import BotApiAdapter
 from core.telegram.port import MemberStatus, TelegramPort
 from tests.contract.world import ChatRecord
-from tests.support.sandbox import running_sandbox
+from tests.support.sandbox import in_process_sandbox, running_sandbox
 
 TOKEN = "424242:contract-suite-token"
-START_DEADLINE = 30.0  # seconds for the in-process sandbox to listen
 HTTP_TIMEOUT = 10.0  # seconds for one simulation-API call
 UPLOAD_LIMIT_MB = 2000  # as the sandbox's default cap
 
@@ -127,18 +124,6 @@ def settings_for(url: str, data_dir: Path, **overrides: str) -> Settings:
         **overrides,
     }
     return load_settings(environ=environ, env_file=None)
-
-
-@asynccontextmanager
-async def in_process_sandbox(data_dir: Path, media_dir: Path) -> AsyncIterator[str]:
-    """The sandbox served from this process's trio loop (fast to start); yields its base URL."""
-    from sandbox.server import serve
-
-    async with trio.open_nursery() as nursery:
-        with trio.fail_after(START_DEADLINE):
-            url: str = await nursery.start(partial(serve, 0, data_dir, media_dir=media_dir))
-        yield url
-        nursery.cancel_scope.cancel()
 
 
 @asynccontextmanager

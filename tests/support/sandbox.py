@@ -2,8 +2,9 @@
 its ready line (the port the kernel gave it), stopped with SIGTERM then SIGKILL.
 
     sandbox = SandboxProcess(tmp_path)              # blocking: fixtures of any scope
-    async with running_sandbox(tmp_path) as url:    # from a trio test
+    async with running_sandbox(tmp_path) as url:    # the same, from a trio test
         ...
+    async with in_process_sandbox(tmp_path, media) as url:  # in this trio loop: fast to start
 
 It runs in its data folder (away from any `.env` in the repository) and imports the bot from here.
 """
@@ -18,6 +19,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 import trio
@@ -118,3 +120,15 @@ async def running_sandbox(data_dir: Path, media_dir: Path | None = None) -> Asyn
     finally:
         with trio.CancelScope(shield=True):
             await trio.to_thread.run_sync(sandbox.stop)
+
+
+@asynccontextmanager
+async def in_process_sandbox(data_dir: Path, media_dir: Path) -> AsyncIterator[str]:
+    """The sandbox served from this process's trio loop (fast to start); yields its base URL."""
+    from sandbox.server import serve
+
+    async with trio.open_nursery() as nursery:
+        with trio.fail_after(START_DEADLINE_S):
+            url: str = await nursery.start(partial(serve, 0, data_dir, media_dir=media_dir))
+        yield url
+        nursery.cancel_scope.cancel()
