@@ -55,6 +55,12 @@ async def cut_uploads(http: httpx.AsyncClient) -> int:
     return sum(abandoned.get(method, 0) for method in UPLOADS)
 
 
+async def upload_calls(http: httpx.AsyncClient) -> int:
+    """Uploads that have reached the sandbox (counted as they arrive, before their body is read)."""
+    requests = (await stats(http))["requests"]
+    return sum(requests.get(method, 0) for method in UPLOADS)
+
+
 async def downloading(bot: BotProcess, user_id: int) -> dict | None:
     found = jobs(bot, user_id)
     return found[-1] if found and found[-1]["state"] == "downloading" and found[-1]["worker"] else None
@@ -91,17 +97,17 @@ async def test_the_gateway_killed_mid_job_loses_nothing_and_new_links_wait_for_i
 async def test_the_uploader_killed_mid_upload_uploads_again_and_the_cut_upload_never_arrives(crash_bot, http):
     chat = Chat(http, next(users), crash_bot)
     await set_default(chat, "best")
-    abandoned_before = await cut_uploads(http)
+    abandoned_before, asked_before = await cut_uploads(http), await upload_calls(http)
     # Every Bot API call is on its way for 3 s before Telegram has it: the upload is surely in
     # flight, not completed, when the kill comes.
     await http.post("/sandbox/config", json={"faults": {"latency_ms": 3000}})
     try:
         await chat.say(f"{crash_bot.url}/media/blob?size=300000&t=kill-up")
 
-        async def uploading() -> bool:
-            return media_rows(crash_bot, chat.user_id) == ["sending"]
+        async def uploading() -> bool:  # the call is at Telegram, and cannot complete for 3 s
+            return media_rows(crash_bot, chat.user_id) == ["sending"] and await upload_calls(http) > asked_before
 
-        await until("the file to be uploading", uploading, 90)
+        await until("the upload to reach Telegram", uploading, 90)
         crash_bot.kill("uploader")
 
         async def cut() -> int | None:
