@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["MIB", "Secret", "Settings", "SettingsError", "load_settings", "read_env_file"]
+__all__ = ["MIB", "Secret", "Settings", "SettingsError", "check_relations", "load_settings", "read_env_file"]
 
 MIB = 1024 * 1024
 MTPROTO_BOT_UPLOAD_MIB = 2000  # what Telegram accepts from a bot in one file
@@ -260,6 +260,9 @@ class Settings:
         "CRASH_LOOP_RESTARTS", 5, _int(1, 1000), "more restarts than this within the window is a crash loop"
     )
     crash_loop_window: float = setting("CRASH_LOOP_WINDOW", 60.0, _float(1, 86400), "crash-loop window, s")
+    crash_loop_cooldown: float = setting(
+        "CRASH_LOOP_COOLDOWN", 300.0, _float(0.1, 86400), "a crash-looping kind rests this long, then is tried again, s"
+    )
     heartbeat_interval: float = setting("HEARTBEAT_INTERVAL", 1.0, _float(0.05, 60), "seconds between heartbeats")
     heartbeat_timeout: float = setting(
         "HEARTBEAT_TIMEOUT", 10.0, _float(0.1, 600), "a child silent this long is considered stuck"
@@ -356,7 +359,9 @@ class Settings:
     split_large_files: bool = setting(
         "SPLIT_LARGE_FILES", True, _bool, "cut videos over the upload cap into playable parts"
     )
-    outbox_keep_days: float = setting("OUTBOX_KEEP_DAYS", 7.0, _float(0, 3650), "sent outbox rows are kept, days")
+    outbox_keep_days: float = setting(
+        "OUTBOX_KEEP_DAYS", 7.0, _float(0, 3650), "sent outbox rows and ended broadcasts' deliveries are kept, days"
+    )
 
     # ---- sandbox (the local Telegram stand-in; each value changeable live via POST /sandbox/config) ----
     sandbox_host: str = setting("SANDBOX_HOST", "127.0.0.1", _str, "address the sandbox listens on")
@@ -378,6 +383,17 @@ class Settings:
     alert_memory_pct: float = setting("ALERT_MEMORY_PCT", 85.0, _float(0, 100), "warning above this")
     alert_cpu_pct: float = setting("ALERT_CPU_PCT", 90.0, _float(0, 100), "warning above this")
     alert_downloads_gb: float = setting("ALERT_DOWNLOADS_GB", 50.0, _float(0, 100000), "warning above this")
+
+    # ---- admin panel (gateway) ------------------------------------------------------------------
+    admin_step_ttl: float = setting(
+        "ADMIN_STEP_TTL", 600.0, _float(10, 86400), "seconds an admin's confirmation or awaited value stays valid"
+    )
+    chart_font: Path = setting(
+        "CHART_FONT",
+        Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+        _path,
+        "TrueType font with Persian and Latin glyphs for the /stats chart (Debian: fonts-dejavu-core)",
+    )
 
     # ---- logging -----------------------------------------------------------------------------
     log_level: str = setting("LOG_LEVEL", "INFO", _choice("debug", "info", "warning", "error"), "log level")
@@ -494,6 +510,12 @@ def load_settings(
             shown = "" if f.metadata["secret"] else f" (got {raw!r})"
             raise SettingsError(env, f"{exc}{shown}") from None
     settings = Settings(**values)
+    check_relations(settings)
+    return settings
+
+
+def check_relations(settings: Settings) -> None:
+    """The rules between settings (each value alone was checked by its parser)."""
     if settings.restart_min_delay > settings.restart_max_delay:
         raise SettingsError("RESTART_MIN_DELAY", "must not exceed RESTART_MAX_DELAY")
     if settings.heartbeat_timeout <= settings.heartbeat_interval:
@@ -502,7 +524,6 @@ def load_settings(
         raise SettingsError("HUNG_KILL_AFTER", "must not be shorter than HEARTBEAT_TIMEOUT")
     if settings.job_retry_delay > settings.job_retry_max_delay:
         raise SettingsError("JOB_RETRY_DELAY", "must not exceed JOB_RETRY_MAX_DELAY")
-    return settings
 
 
 def to_environ(overrides: Mapping[str, Any]) -> dict[str, str]:
