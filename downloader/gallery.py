@@ -15,7 +15,8 @@ What holds, whatever the extractor does:
   for `guard`, the environment is not read, and a request that would go anywhere else (another
   scheme, no proxy) is refused before it is sent and recorded as the guard's refusal;
 - gallery-dl's options are the job's own (never its global configuration, which is shared by
-  the threads), its cache in memory, its logs under ours (at debug: they may name URLs);
+  the threads), its cache in memory; an extractor, once made, logs under
+  `downloader.gallery.extractor` (at debug what may name URLs);
 - the limits of a download: MAX_FILE_MB per file (before and while it comes), MAX_DURATION_MIN
   per video, GALLERY_MAX_ITEMS items (the rest left out, `truncated`), cancel between chunks;
 - failures are the downloader's classes (`ClassifiedError`, `EgressRefused`); a file the guard
