@@ -235,7 +235,8 @@ class Gates:
 
     def _allowance(self, req: Request, wanted: int, now: float) -> tuple[int, str, Callable[[], dict[str, Any]]]:
         """How many of `wanted` links the rate, the queues and the disk let through, in this order;
-        the first refusal's text key ("" when none) and how to fill it in (asked only when told)."""
+        the text key ("" when none) of the gate that cut the most, the one the user has to wait for,
+        and how to fill it in (asked only when told)."""
         settings = self.settings
         allowed, refusal, values = wanted, "", _nothing
         room = rate_room(req.db, req.user.id, MARK_RATE, settings.user_requests_per_min, now)
@@ -244,25 +245,18 @@ class Gates:
         if allowed and settings.global_requests_per_min:
             shared = rate_room(req.db, EVERYONE, MARK_GLOBAL_RATE, settings.global_requests_per_min, now)
             if shared.left < allowed:
-                allowed = shared.left
-                if not refusal:
-                    refusal, values = "busy", partial(self._busy, req, shared.resets_in)
+                allowed, refusal, values = shared.left, "busy", partial(self._busy, req, shared.resets_in)
         if allowed:
             queued = waiting(req.db)
             # One user's share of the queue (counted only when the whole queue could exceed it).
             mine = waiting_for(req.db, req.user.id) if queued + allowed > settings.user_queue_max else 0
             if mine + allowed > settings.user_queue_max:
                 allowed = max(0, settings.user_queue_max - mine)
-                if not refusal:
-                    refusal, values = "user_queue_full", partial(dict, count=settings.user_queue_max)
+                refusal, values = "user_queue_full", partial(dict, count=settings.user_queue_max)
             if allowed and queued + allowed > settings.queue_max:
-                allowed = max(0, settings.queue_max - queued)
-                if not refusal:
-                    refusal, values = "busy", partial(self._busy, req, 0.0)
+                allowed, refusal, values = max(0, settings.queue_max - queued), "busy", partial(self._busy, req, 0.0)
         if allowed and not self.disk.room:
-            allowed = 0
-            if not refusal:
-                refusal = "disk_full"
+            allowed, refusal, values = 0, "disk_full", _nothing
         return allowed, refusal, values
 
     def _rate(self, req: Request, resets_in: float) -> dict[str, Any]:

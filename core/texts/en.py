@@ -141,7 +141,7 @@ TEXTS: dict[str, str] = {
         "⏳ I can't check right now whether you've joined {names}. Your link is kept; "
         "please try again in {wait} with “I've joined”."
     ),
-    "lock_check_later_press": "⏳ I can't check right now. Please tap again in {wait}.",
+    "lock_check_later_press": "⏳ I can't check right now. Please try again in {wait}.",
     "lock_recheck_wait": "⏳ I've just checked. Tap “I've joined” again in {wait}.",
     "list_separator": ", ",
     "rate_limited": "⏱ You have sent {limit} links within a minute, the most I take. Send the rest again in {wait}.",
