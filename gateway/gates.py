@@ -124,11 +124,13 @@ class Gates:
         await self.disk.refresh()
 
     async def _before_press(self, query: CallbackQuery) -> None:
-        """ "I've joined": check again (at most once per JOIN_RECHECK_INTERVAL), and read the disk
-        the released links will need."""
+        """The "I've joined" press: check again (at most once per JOIN_RECHECK_INTERVAL), and read
+        the disk the released links will need."""
         callback = self.codec.decode(query.data)
         user_id = query.sender.id
         if callback is None or callback.action != ACTION_JOINED or not self.locks.has_waiting(self.db, user_id):
+            return
+        if self._banned(user_id):
             return
         self._recheck = (query.id, await self.locks.recheck(user_id))
         await self.disk.refresh()
@@ -207,8 +209,8 @@ class Gates:
 
     def accept(self, req: Request, batches: list[Batch]) -> int:
         """Jobs for as many of these links as the rate, the queues and the disk let through, oldest
-        first; the user hears the first refusal (once per NOTICE_INTERVAL), as an answer to the first
-        message it cut short. Returns how many links became jobs."""
+        first; the user hears why the rest were refused (once per NOTICE_INTERVAL), as an answer to
+        the first message cut short. Returns how many links became jobs."""
         now = time.time()
         wanted = sum(len(urls) for _, urls in batches)
         allowed, refusal, values = self._allowance(req, wanted, now)

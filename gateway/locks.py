@@ -26,7 +26,6 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import sqlite_utils
@@ -39,6 +38,7 @@ from core.status import wait_text
 from core.telegram import BadRequest, ChatMemberChange, ChatNotFound, FloodWait, TelegramError, TelegramPort
 from gateway.context import Request
 from gateway.limits import notice_due
+from gateway.member_cache import Clock, MemberCache
 
 log = logging.getLogger("gateway.locks")
 
@@ -52,8 +52,6 @@ NOTICE_PROMPT, NOTICE_LATER = "prompt", "lock_later"  # notice kinds: the join p
 USER_HINTS = ("user not found", "user_id_invalid", "participant_id_invalid", "user_not_participant")
 
 _LOCK_COLUMNS = "id, chat_id, username, title, invite_link, join_goal, joins_counted, expires_at, unchecked_at"
-
-Clock = Callable[[], float]
 
 
 @dataclass
@@ -86,53 +84,6 @@ class Lock:
 def load_active(db: sqlite_utils.Database) -> list[Lock]:
     rows = db.execute(f"SELECT {_LOCK_COLUMNS} FROM sponsors WHERE active = 1 ORDER BY position, id").fetchall()
     return [Lock(*row) for row in rows]
-
-
-# ---- the membership cache ------------------------------------------------------------------------
-
-
-@dataclass
-class Answer:
-    member: bool
-    expires_at: float
-    noted: bool = False  # sponsor_users already reflects it (no write until the answer changes)
-
-
-class MemberCache:
-    """(user, lock) -> the last answer, until its TTL; least recently used dropped past `size`."""
-
-    def __init__(self, size: int, member_ttl: float, nonmember_ttl: float, clock: Clock = time.monotonic) -> None:
-        self.size, self.member_ttl, self.nonmember_ttl, self.clock = size, member_ttl, nonmember_ttl, clock
-        self._answers: OrderedDict[tuple[int, int], Answer] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._answers)
-
-    def get(self, user_id: int, lock_id: int) -> Answer | None:
-        key = (user_id, lock_id)
-        answer = self._answers.get(key)
-        if answer is None:
-            return None
-        if answer.expires_at <= self.clock():
-            del self._answers[key]
-            return None
-        self._answers.move_to_end(key)
-        return answer
-
-    def put(self, user_id: int, lock_id: int, member: bool) -> Answer:
-        now = self.clock()
-        answer = Answer(member, now + (self.member_ttl if member else self.nonmember_ttl))
-        self._answers[(user_id, lock_id)] = answer
-        self._answers.move_to_end((user_id, lock_id))
-        while len(self._answers) > self.size:
-            self._answers.popitem(last=False)
-        return answer
-
-    def forget(self, user_id: int, lock_ids: Sequence[int], *, members_too: bool = True) -> None:
-        for lock_id in lock_ids:
-            answer = self._answers.get((user_id, lock_id))
-            if answer is not None and (members_too or not answer.member):
-                del self._answers[(user_id, lock_id)]
 
 
 # ---- what became of a user shown a lock ------------------------------------------------------------
@@ -222,8 +173,8 @@ class Locks:
                 nursery.start_soon(self._ask, lock, user_id)
 
     async def recheck(self, user_id: int) -> float:
-        """ "I've joined": ask afresh, at most once per JOIN_RECHECK_INTERVAL per user. Returns the
-        seconds until this user may be asked about again (0: asked now, or nothing to ask)."""
+        """The "I've joined" press: ask afresh, at most once per JOIN_RECHECK_INTERVAL per user.
+        Returns the seconds until this user may be asked about again (0: asked now, or nothing to ask)."""
         now = self.clock()
         last = self.rechecks.get(user_id)
         interval = self.settings.join_recheck_interval
@@ -252,15 +203,16 @@ class Locks:
                     self.findings.broken[lock.id] = str(exc) or type(exc).__name__
                 return
             except FloodWait as exc:  # nobody is let through unchecked while it lasts
+                if not self.flooded():  # once per FloodWait, not once per lock asked at the same time
+                    log.warning(
+                        "lock %d %s: checking user %d got a FloodWait of %.0f s; no checks, and no unchecked"
+                        " user let through, until it is over",
+                        lock.id,
+                        lock.name,
+                        user_id,
+                        exc.seconds,
+                    )
                 self.flood_until = max(self.flood_until, self.clock() + exc.seconds)
-                log.warning(
-                    "lock %d %s: checking user %d got a FloodWait of %.0f s; no checks, and no unchecked user"
-                    " let through, until it is over",
-                    lock.id,
-                    lock.name,
-                    user_id,
-                    exc.seconds,
-                )
                 return
             except TelegramError as exc:  # network: this time the lock does not hold anyone up
                 log.warning("lock %d %s: checking user %d failed (%s); let through", lock.id, lock.name, user_id, exc)
