@@ -22,6 +22,7 @@ credited once, the first time a user who was shown the lock is a member.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import time
@@ -398,7 +399,7 @@ class Locks:
             if notice_due(db, user_id, NOTICE_PROMPT, self.settings.notice_interval, now):
                 req.reply(req.t("lock_prompt"), self.prompt_keyboard(req, int(held), locks))
         elif notice_due(db, user_id, NOTICE_LATER, self.settings.notice_interval, now):
-            names = req.t("list_separator").join(lock.name for lock in locks)
+            names = html.escape(req.t("list_separator").join(lock.name for lock in locks))  # titles are anyone's
             body = req.t("lock_check_later", names=names, wait=wait_text(req.lang, verdict.retry_in))
             req.reply(body, self.prompt_keyboard(req, int(held), locks))
 

@@ -27,8 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def later(world: World, seconds: float) -> None:
-    """The locks' clock moves `seconds` ahead (re-check throttles, FloodWaits)."""
-    world.gates.locks.clock = lambda: time.time() + seconds
+    """The locks' clock moves `seconds` ahead of now, and stands there (re-check throttles, FloodWaits)."""
+    ahead = time.time() + seconds
+    world.gates.locks.clock = lambda: ahead
 
 
 def age(world: World, user_id: int, mark: str) -> None:
@@ -186,13 +187,20 @@ async def test_a_flood_wait_on_get_chat_member_lets_nobody_through_and_nothing_i
     assert world.jobs(7) == [yt(2), yt(70)]
 
 
-async def test_a_flood_wait_text_reads_well_in_persian(make):
+async def test_the_waits_read_well_in_persian(make):
     world = make()
     await world.add_lock(CHANNEL)
+    later(world, 0)  # the locks' clock stands still: the waits told are exact
+    await world.say(8, "سلام " + yt(2) + " ممنون", lang="fa")
+    await world.press(8, check_button(prompt_of(world, 8)))
+    await world.press(8, check_button(prompt_of(world, 8)))
+    assert world.answers(8)[-1]["text"] == "⏳ همین الان بررسی کردم. ۱۰ ثانیه دیگر دوباره «عضو شدم» را بزنید."
     world.port.flood = 30
     await world.say(7, "سلام " + yt(1) + " ممنون", lang="fa")
     told = world.texts(7)[-1]
     assert "نمی‌توانم" in told and "۳۰ ثانیه" in told and "can't" not in told
+    await world.press(7, check_button(prompt_of(world, 7)))
+    assert world.answers(7)[-1]["text"] == "⏳ الان نمی‌توانم بررسی کنم. لطفاً ۳۰ ثانیه دیگر دوباره بزنید."
 
 
 # ---- several locks: only the missing ones ---------------------------------------------------------
