@@ -250,13 +250,13 @@ class Gates:
                 allowed, refusal, values = shared.left, "busy", partial(self._busy, req, shared.resets_in)
         if allowed:
             queued = waiting(req.db)
-            # One user's share of the queue (counted only when the whole queue could exceed it).
-            mine = waiting_for(req.db, req.user.id) if queued + allowed > settings.user_queue_max else 0
+            if queued + allowed > settings.queue_max:
+                allowed, refusal, values = max(0, settings.queue_max - queued), "busy", partial(self._busy, req, 0.0)
+            # One user's share of the queue, counted only when the whole queue could exceed it.
+            mine = waiting_for(req.db, req.user.id) if allowed and queued + allowed > settings.user_queue_max else 0
             if mine + allowed > settings.user_queue_max:
                 allowed = max(0, settings.user_queue_max - mine)
                 refusal, values = "user_queue_full", partial(dict, count=settings.user_queue_max)
-            if allowed and queued + allowed > settings.queue_max:
-                allowed, refusal, values = max(0, settings.queue_max - queued), "busy", partial(self._busy, req, 0.0)
         if allowed and not self.disk.room:
             allowed, refusal, values = 0, "disk_full", _nothing
         return allowed, refusal, values
