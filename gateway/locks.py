@@ -284,7 +284,6 @@ class Locks:
         (a FloodWait); records what became of the user."""
         self.settle(db)
         now = self.clock()
-        flood = self.flooded(now)
         missing, unknown = [], []
         for lock in self.active:
             if lock.ended:
@@ -296,7 +295,7 @@ class Locks:
                 continue  # one broken lock never blocks everyone
             answer = self.cache.get(user_id, lock.id)
             if answer is None:
-                if flood:
+                if self.flood_until > now:
                     unknown.append(lock)
                 continue  # otherwise Telegram did not answer in time: not held up this time
             if not answer.noted:
@@ -305,7 +304,7 @@ class Locks:
             if not answer.member:
                 missing.append(lock)
         # A join just credited may have ended a lock.
-        return Verdict([lock for lock in missing if not lock.ended], unknown, flood)
+        return Verdict([lock for lock in missing if not lock.ended], unknown, self.flooded(now) if unknown else 0.0)
 
     def observe(self, db: sqlite_utils.Database, lock: Lock, user_id: int, member: bool, *, shown: bool) -> None:
         row = db.execute(
