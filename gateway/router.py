@@ -8,13 +8,16 @@ Handlers are synchronous and run inside the update's transaction; whatever must 
 fallback (the gates' links). A command that needs an answer from another process (/health asks
 the monitor) has a `prepare` step: awaited before the transaction, with its own deadline, it
 returns the handler to run (None: the usual one). The gates' state answers a few commands of its
-own (`gates_tables`: the locks, maintenance, bans, "I've joined").
+own (`gates_tables`: the locks, maintenance, bans, "I've joined"). A button made with
+`command_button` stands for a command (the admin menu): pressing it is typing the command, so it
+passes the same gates, steps and refusals.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import partial
 
 import sqlite_utils
@@ -22,11 +25,21 @@ import sqlite_utils
 from core.callback_data import CallbackCodec
 from core.config import Settings
 from core.db import write_tx
-from core.telegram import CallbackQuery, ChatMemberChange, IncomingMessage, Update
+from core.telegram import CallbackQuery, Chat, ChatMemberChange, IncomingMessage, Update
 from gateway.admin import bans, maintenance, sponsors
 
 # MessageHandler and Prepare are imported from here by handler modules too.
-from gateway.commands import CommandTable, MessageHandler, Prepare, Table, command_of, press_detail, refuse
+from gateway.commands import (
+    ACTION_COMMAND,
+    CallbackHandler,
+    CommandTable,
+    MessageHandler,
+    Prepare,
+    Table,
+    command_of,
+    press_detail,
+    refuse,
+)
 from gateway.context import Request
 from gateway.gates import Gates
 from gateway.handlers import joined
@@ -84,29 +97,59 @@ class Router:
             raise ValueError(f"{sorted(clash)} prepared twice")
         self.prepare.update(prepare or {})
 
+    @property
+    def commands(self) -> dict[str, MessageHandler]:
+        return self.table.commands
+
+    @property
+    def callbacks(self) -> dict[str, CallbackHandler]:
+        return self.table.callbacks
+
     async def route(self, update: Update) -> list[int]:
         """Commit what one update causes; return the outbox rows to announce."""
-        command = command_of(update.text) if isinstance(update, IncomingMessage) else ""
+        typed = self._typed(update) if isinstance(update, CallbackQuery) else None
+        message = typed or update
+        command = command_of(message.text) if isinstance(message, IncomingMessage) else ""
         if self.gates is not None:
             await self.gates.before(update, command)
-        if isinstance(update, IncomingMessage) and update.chat.type == "private":
+        if isinstance(message, IncomingMessage) and message.chat.type == "private":
             step = self.prepare.get(command)
-            return self._message(update, command, await step(update) if step is not None else None)
+            prepared = await step(message) if step is not None else None
+            return self._message(message, command, prepared, pressed=typed)
         if isinstance(update, CallbackQuery):
             return self._press(update)
         if isinstance(update, ChatMemberChange) and self.gates is not None:
             return self.gates.member_changed(update)
         return []
 
-    def _message(self, msg: IncomingMessage, command: str, prepared: MessageHandler | None = None) -> list[int]:
+    def _typed(self, query: CallbackQuery) -> _Pressed | None:
+        """The command a command button stands for (None: not one, or no such command)."""
+        callback = self.codec.decode(query.data)
+        if callback is None or callback.action != ACTION_COMMAND or f"/{callback.str_arg(0)}" not in self.commands:
+            return None
+        text = " ".join(["/" + str(callback.args[0]), *map(str, callback.args[1:])])
+        # The query's own id stands in for the message's: `remember` skips no press as a repeat.
+        sender, chat = query.sender, Chat(id=query.chat_id)
+        return _Pressed(query.update_id, query.message_id, chat, sender, 0, text, query_id=query.id)
+
+    def _message(
+        self,
+        msg: IncomingMessage,
+        command: str,
+        prepared: MessageHandler | None = None,
+        pressed: _Pressed | None = None,
+    ) -> list[int]:
         with write_tx(self.db):
-            user = remember(self.db, self.settings, msg.sender, msg.message_id)
+            user = remember(self.db, self.settings, msg.sender, None if pressed else msg.message_id)
             if user is None:
                 return []
             req = Request(self.settings, self.db, self.codec, user, msg.chat.id)
+            refused = self.table.refuses_command(req, command)
+            if pressed is not None and not refused:
+                req.answer(pressed.query_id)  # the button stops spinning; the command answers
             if self.gates is None or self.gates.admit(req, msg):
-                if self.table.refuses_command(req, command):
-                    refuse(req, msg.text)
+                if refused:  # a pressed command is answered only when the refusal is told
+                    refuse(req, msg.text, callback_id=pressed.query_id if pressed is not None else None)
                 else:
                     handler = prepared or self.table.commands.get(command, self.fallback)
                     handler(req, msg)
@@ -129,3 +172,10 @@ class Router:
             else:
                 handler(req, query, callback)
         return req.notices
+
+
+@dataclass(frozen=True)
+class _Pressed(IncomingMessage):
+    """A command typed by pressing its button: the message, and the press to answer."""
+
+    query_id: str = ""

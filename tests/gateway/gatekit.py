@@ -13,6 +13,7 @@ from typing import Any
 from core.callback_data import CallbackCodec
 from core.config import Settings, load_settings
 from core.db import open_db
+from core.runtime_limits import RuntimeLimits
 from core.telegram import (
     BadRequest,
     CallbackQuery,
@@ -24,8 +25,7 @@ from core.telegram import (
     User,
 )
 from gateway.gates import Gates
-from gateway.main import HANDLERS
-from gateway.router import Router
+from gateway.main import build_router
 
 ADMIN = 4242
 
@@ -68,7 +68,9 @@ class World:
         self.port = MemberPort()
         self.gates = Gates(self.settings, self.db, self.codec)
         self.gates.attach(self.port)  # type: ignore[arg-type]
-        self.router = Router(self.settings, self.db, self.codec, HANDLERS, self.gates.links, self.gates)
+        self.router, _ = build_router(
+            self.settings, self.db, self.codec, self.gates, RuntimeLimits(self.settings), None
+        )
         self._ids = itertools.count(1000)
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ Time passing is played by aging a mark in the table, or by moving the locks' clo
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import time
@@ -296,9 +297,14 @@ async def test_every_admin_table_gets_the_refusal_without_code_of_its_own(tmp_pa
 # ---- no circle -----------------------------------------------------------------------------------
 
 
-def test_the_admission_chain_does_not_import_the_command_table():
-    table = ("gateway.router", "gateway.commands")
-    probe = f"import sys, gateway.gates; print(sorted(m for m in {table!r} if m in sys.modules))"
+def loaded_by(module: str, *others: str) -> list[str]:
+    """Which of `others` importing `module` loads, in a fresh interpreter."""
+    probe = f"import sys, {module}; print(sorted(m for m in {others!r} if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    return list(ast.literal_eval(done.stdout.strip()))
+
+
+def test_the_admission_chain_and_the_command_table_depend_one_way():
+    assert loaded_by("gateway.gates", "gateway.router") == []
+    assert loaded_by("gateway.commands", "gateway.gates", "gateway.router") == []
