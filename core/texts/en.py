@@ -7,7 +7,7 @@ TEXTS: dict[str, str] = {
         "Send me a link to a video or audio from YouTube, Instagram, TikTok, X and hundreds of other sites, "
         "and I will send the file right here."
     ),
-    "alert_crash_loop": "⚠️ Alert: the {kind} process kept crashing and is no longer restarted.\n{reason}",
+    "alert_crash_loop": "⚠️ Alert: the {kind} process keeps crashing; it rests a while, then is tried again.\n{reason}",
     # ---- the journey of a link (core.status, gateway handlers) ----
     "queued": "⏳ In the queue: number {position}{eta}.",
     "queued_eta": ", about {eta}",
