@@ -25,14 +25,14 @@ from tests.support.bot import BotProcess, Chat, button, buttons
 from tests.support.poll import until
 
 ADMIN = 4242
-HTTP_TIMEOUT_S = 30.0
 DEADLINE_S = 60.0
 FLOOD_S = 8  # the FloodWait the sandbox forces on getChatMember
 users = itertools.count(41_000)
 
 
 @pytest.fixture(scope="module")
-def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcess]:
+def shared_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcess]:
+    """This module's bot (conftest's `http` talks to it), with limits reached in a few links."""
     env = {"ADMIN_IDS": str(ADMIN), "USER_REQUESTS_PER_MIN": "6", "USER_QUEUE_MAX": "3"}
     process = BotProcess(tmp_path_factory.mktemp("holes"), env=env, workers=1)
     try:
@@ -42,10 +42,8 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcess]:
 
 
 @pytest.fixture
-async def http(bot: BotProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=bot.url, timeout=HTTP_TIMEOUT_S) as client:
-        await Chat(client, ADMIN, bot).say("/start")  # the bot may write to the admin from now on
-        yield client
+def bot(shared_bot: BotProcess) -> BotProcess:
+    return shared_bot
 
 
 # ---- what a user and the database show ------------------------------------------------------------
