@@ -289,6 +289,9 @@ class Settings:
         "GLOBAL_REQUESTS_PER_MIN", 0, _int(0, 1000000), "links a minute for everyone together (0: off)"
     )
     queue_max: int = setting("QUEUE_MAX", 500, _int(1, 1000000), "jobs waiting at once; past it users hear 'busy'")
+    user_queue_max: int = setting(
+        "USER_QUEUE_MAX", 20, _int(1, 1000000), "jobs one user may have waiting at once; more are refused politely"
+    )
     circuit_failures: int = setting("CIRCUIT_FAILURES", 5, _int(1, 1000), "failures that open a circuit")
     circuit_recovery: float = setting("CIRCUIT_RECOVERY", 60.0, _float(1, 86400), "seconds a circuit stays open")
 
@@ -344,6 +347,12 @@ class Settings:
     )
     notice_interval: float = setting(
         "NOTICE_INTERVAL", 60.0, _float(0, 86400), "seconds between repeated hints and rate notices to a user"
+    )
+    join_recheck_interval: float = setting(
+        "JOIN_RECHECK_INTERVAL",
+        10.0,
+        _float(0, 3600),
+        "a user's \"I've joined\" asks Telegram again at most this often, s",
     )
     held_link_ttl: float = setting(
         "HELD_LINK_TTL", 7 * 86400.0, _float(60, 365 * 86400), "seconds a link held behind a lock is kept"

@@ -141,12 +141,21 @@ TEXTS: dict[str, str] = {
     "lock_not_yet": "You haven't joined {names} yet. Join, then tap “I've joined” again.",
     "lock_thanks": "✅ Thank you!",
     "lock_released": "✅ Thank you for joining! Your link is on its way.",
+    "lock_check_later": (
+        "⏳ I can't check right now whether you've joined {names}. Your link is kept; "
+        "please try again in {wait} with “I've joined”."
+    ),
+    "lock_check_later_press": "⏳ I can't check right now. Please try again in {wait}.",
+    "lock_recheck_wait": "⏳ I've just checked. Tap “I've joined” again in {wait}.",
     "list_separator": ", ",
     "rate_limited": "⏱ You have sent {limit} links within a minute, the most I take. Send the rest again in {wait}.",
     "busy": "🚦 The bot is very busy right now: {waiting} in the queue. Please send your link again in {wait}.",
     "busy_wait_unknown": "a few minutes",
+    "user_queue_full": (
+        "📥 You already have {count} links waiting, the most I keep for one person. Send more once some have arrived."
+    ),
     "disk_full": "💾 I'm short of space right now and can't take new links. Please try again in a few minutes.",
-    "admin_only": "This command is for the bot's admins.",
+    "admin_only": "Sorry, this is for the bot's admins only.",
     "admin_addsponsor_usage": (
         "Usage: /addsponsor &lt;@channel | -100id | t.me link&gt; [invite link] [max_joins] [days]\n"
         "e.g. /addsponsor @mychannel 1000 7\n"
@@ -409,8 +418,10 @@ TEXTS: dict[str, str] = {
     "limit_MAX_LINKS_PER_MESSAGE": "links taken from one message",
     "limit_MAX_DURATION_MIN": "longest media, minutes",
     "limit_MAX_FILE_MB": "largest download, MiB (0: the upload cap)",
+    "limit_JOIN_RECHECK_INTERVAL": "“I've joined” asks Telegram again at most this often per user, s",
     "limit_USER_CONCURRENT_DOWNLOADS": "downloads at once per user",
     "limit_QUEUE_MAX": "jobs waiting at once; past it users hear the bot is busy",
+    "limit_USER_QUEUE_MAX": "one user's jobs waiting at once; past it they are asked to wait",
     "limit_JOB_ATTEMPTS": "tries of a job before it fails",
     "limit_SPOOL_MAX_GB": "size budget of the spool folder, GB",
     "limit_PROGRESS_EDIT_INTERVAL": "seconds between edits of a progress message",
