@@ -445,10 +445,22 @@ _V3 = (
     " WHERE state = 'pending' AND kind = 'media' AND json_extract(payload, '$.path') IS NOT NULL",
 )
 
+# Alerts that last until they clear: the "resolved" message after them, the active ones on
+# /healthz, and an alert held back by the cooldown, sent once the cooldown is over. `last_at` stays
+# the time the kind was last sent to the admins.
+_V4 = (
+    "ALTER TABLE alert_log ADD COLUMN active INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1))",
+    "ALTER TABLE alert_log ADD COLUMN announced INTEGER NOT NULL DEFAULT 0 CHECK (announced IN (0, 1))",
+    "ALTER TABLE alert_log ADD COLUMN text_key TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE alert_log ADD COLUMN vals TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(vals))",
+    "ALTER TABLE alert_log ADD COLUMN raised_at REAL",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users, jobs, sponsors, media cache, broadcasts, settings, audit, outbox", _V1),
     Migration(2, "the pipeline: job states and keys, outbox roles, media cache and probes, gates, breakers", _V2),
     Migration(3, "an index of the uploads waiting in the outbox", _V3),
+    Migration(4, "alerts that last until resolved", _V4),
 )
 
 

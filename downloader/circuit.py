@@ -269,7 +269,7 @@ class SharedCircuits:
                 job_id,
                 failure.cls,
             )
-            kind, key = f"circuit_open:{platform}", "alert_circuit_open"
+            kind, key = f"breaker:{platform}", "alert_circuit_open"
             values: dict[str, object] = {
                 "platform": platform,
                 "failures": b.failures,
@@ -278,12 +278,15 @@ class SharedCircuits:
             }
         elif transition is Transition.CLOSED:
             log.info("circuit %s closed: job %d went through", platform, job_id)
-            kind, key, values = f"circuit_closed:{platform}", "alert_circuit_closed", {"platform": platform}
+            kind, key, values = f"breaker:{platform}", "alert_circuit_closed", {"platform": platform}
         else:
             log.warning("circuit %s open again: the probe job %d failed", platform, job_id)
             return
         try:
-            self.alert(kind, key, **values)
+            if transition is Transition.CLOSED:
+                self.alert.resolve(kind, key, **values)
+            else:
+                self.alert(kind, key, **values)
         except Exception:  # the alert is news about the transition; it must not undo it
             log.exception("circuit %s: could not alert the admins", platform)
 

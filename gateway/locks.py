@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import sqlite_utils
 import trio
 
-from core.alerts import alerter
+from core.alerts import alert, resolve
 from core.config import Settings
 from core.payloads import Button, Keyboard
 from core.telegram import BadRequest, ChatMemberChange, ChatNotFound, TelegramError, TelegramPort
@@ -262,8 +262,8 @@ class Locks:
             elif lock.id in found.working:
                 db.execute("UPDATE sponsors SET unchecked_at = NULL WHERE id = ?", [lock.id])
                 log.info("lock %d %s can be checked again", lock.id, lock.name)
-                alert_admins(
-                    db, self.settings, f"lock_checkable:{lock.id}", "alert_lock_checkable", id=lock.id, name=lock.name
+                resolve_alert(
+                    db, self.settings, f"lock_unchecked:{lock.id}", "alert_lock_checkable", id=lock.id, name=lock.name
                 )
                 lock.unchecked_at = None
         self.stale = True
@@ -344,6 +344,7 @@ class Locks:
                 self.settings,
                 f"lock_{reason}:{lock.id}",
                 f"alert_lock_{reason}",
+                lasting=False,  # a notice: nothing clears it
                 id=lock.id,
                 name=lock.name,
                 count=lock.joins_counted,
@@ -442,7 +443,14 @@ class Locks:
             self.observe(db, lock, change.user.id, member, shown=False)
 
 
-def alert_admins(db: sqlite_utils.Database, settings: Settings, kind: str, text_key: str, **values: object) -> bool:
+def alert_admins(
+    db: sqlite_utils.Database, settings: Settings, kind: str, text_key: str, *, lasting: bool = True, **values: object
+) -> bool:
     """Tell every admin (in their language, at most once per ALERT_COOLDOWN per kind): the one
     place this part alerts."""
-    return alerter(db, settings)(kind, text_key, **values)
+    return alert(db, settings, kind, text_key, values, lasting=lasting)
+
+
+def resolve_alert(db: sqlite_utils.Database, settings: Settings, kind: str, text_key: str, **values: object) -> bool:
+    """The alert `kind` cleared: tell the admins who heard of it."""
+    return resolve(db, settings, kind, text_key, values)

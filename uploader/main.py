@@ -1,5 +1,5 @@
 """The uploader's wiring: its database connection, the outbox channel, the sender, the broadcast
-runner (sharing the sender's send budget), the sweeper."""
+runner (sharing the sender's send budget), the outbox's pruning."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import sqlite_utils
 import trio
 
-from core import outbox, spool
+from core import outbox
 from core.child import ChildContext
 from core.config import Settings
 from core.db import open_db
@@ -22,7 +22,7 @@ log = logging.getLogger("uploader")
 # Rows claimed and waiting for the send budget at once: enough that priorities and the fairness
 # between chats decide among many (the budget, not this, sets the pace).
 SEND_WINDOW = 256
-SWEEP_INTERVAL = 60.0  # seconds between sweeps of the spool and prunes of the outbox
+PRUNE_INTERVAL = 60.0  # seconds between prunes of the outbox (the monitor sweeps the spool)
 
 
 async def body(ctx: ChildContext) -> None:
@@ -49,10 +49,9 @@ async def body(ctx: ChildContext) -> None:
 
 
 async def _housekeeping(settings: Settings, db: sqlite_utils.Database) -> None:
-    """Remove what crashes left in the spool, and outbox rows past OUTBOX_KEEP_DAYS."""
+    """Remove outbox rows past OUTBOX_KEEP_DAYS."""
     while True:
-        spool.sweep(db, settings)
         pruned = outbox.prune(db, settings.outbox_keep_days)
         if pruned:
             log.info("pruned %d sent outbox rows older than %g days", pruned, settings.outbox_keep_days)
-        await trio.sleep(SWEEP_INTERVAL)
+        await trio.sleep(PRUNE_INTERVAL)
