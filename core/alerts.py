@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 import sqlite_utils
@@ -34,9 +34,9 @@ from core.config import Settings
 from core.db import write_tx
 from core.payloads import Text
 from core.texts import LANGUAGES, text
-from ipc.messages import ActiveAlert
+from ipc.messages import ActiveAlert, AlertRaised
 
-__all__ = ["Alerter", "DbAlerter", "active", "alert", "alerter", "resolve", "send_held", "typed_values"]
+__all__ = ["Alerter", "DbAlerter", "TelemetryAlerter", "active", "alert", "alerter", "resolve", "send_held", "typed_values"]
 
 log = logging.getLogger("alerts")
 
@@ -158,6 +158,32 @@ class DbAlerter:
 
     def resolve(self, kind: str, text_key: str, /, **values: object) -> bool:
         return resolve(self.db, self.settings, kind, text_key, values)
+
+
+class TelemetryAlerter:
+    """For a process without the database: each alert goes to the monitor as `AlertRaised`, and
+    the monitor applies the cooldown and writes the messages. `publish` sends without waiting
+    (False: the monitor is behind and the alert was dropped, which is logged)."""
+
+    def __init__(self, name: str, publish: Callable[[AlertRaised], bool]) -> None:
+        self.name = name
+        self.publish = publish
+
+    def __call__(self, kind: str, text_key: str, /, **values: object) -> bool:
+        return self._send(kind, text_key, values, resolved=False)
+
+    def resolve(self, kind: str, text_key: str, /, **values: object) -> bool:
+        return self._send(kind, text_key, values, resolved=True)
+
+    def _send(self, kind: str, text_key: str, values: Mapping[str, object], *, resolved: bool) -> bool:
+        shown = {k: str(v) for k, v in values.items()}
+        msg = AlertRaised(
+            name=self.name, kind=kind, text_key=text_key, values=shown, resolved=resolved, sent_at=time.time()
+        )
+        if self.publish(msg):
+            return True
+        log.error("alert %s not delivered to the monitor (it is behind): %s", kind, _english(text_key, values))
+        return False
 
 
 def alerter(db: sqlite_utils.Database, settings: Settings) -> Alerter:
