@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from core import metrics
 from core.metrics import FAMILIES, PREFIX, Family
@@ -61,8 +62,9 @@ Key = tuple[str, tuple[str, ...]]  # (family, label values with the process firs
 class Exported(Collector):
     """What /metrics shows; `collect` is called by the registry on each scrape."""
 
-    def __init__(self, own_process: str) -> None:
+    def __init__(self, own_process: str, *, own_metrics: bool = True) -> None:
         self.own_process = own_process
+        self.own_metrics = own_metrics  # the monitor's own core.metrics go out with the rest
         self.values: dict[Key, float] = {}  # counters (accumulated) and gauges (latest)
         self.histograms: dict[Key, list[float]] = {}  # per-bucket counts, +Inf, then the sum
         self._seen: dict[str, tuple[int, dict[Key, float], dict[Key, list[float]]]] = {}
@@ -156,7 +158,8 @@ class Exported(Collector):
     # ---- out --------------------------------------------------------------------------------
 
     def render(self) -> bytes:
-        self.received(metrics.snapshot(self.own_process))  # the monitor's own core.metrics
+        if self.own_metrics:
+            self.received(metrics.snapshot(self.own_process))
         return generate_latest(self.registry)
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
@@ -173,7 +176,7 @@ class Exported(Collector):
 
     def _histogram(self, family: Family) -> HistogramMetricFamily:
         out = HistogramMetricFamily(PREFIX + family.name, family.help, labels=(PROCESS, *family.labels))
-        bounds = [*(f"{b:g}" for b in family.buckets), "+Inf"]
+        bounds = [*(floatToGoString(b) for b in family.buckets), "+Inf"]
         for (name, labels), counts in sorted(self.histograms.items()):
             if name != family.name:
                 continue
