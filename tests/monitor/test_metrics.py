@@ -117,9 +117,10 @@ def full_export() -> str:
             metrics.observe(family.name, 1.0, **labels)
     exported.received(as_process("gateway", 1))
     process = ProcessHealth("gateway", 1, "ready", 10, 1.0, 0.5, 0)
+    alert = ActiveAlert("disk", "alert_disk_low", {}, 1.0, True)
     report = HealthReport(
         status="ok", uptime_s=1, backend="sandbox", processes=[process], queue=QueueHealth(1, 1),
-        active_users_24h=1, alerts=[ActiveAlert("disk", "alert_disk_low", {}, 1.0, True)], machine=MachineHealth(checked_at=1.0, disk_free_pct=50, load=(1, 1, 1)),
+        active_users_24h=1, alerts=[alert], machine=MachineHealth(checked_at=1.0, disk_free_pct=50, load=(1, 1, 1)),
     )  # fmt: skip
     exported.observe_health(report, Figures())
     return exported.render().decode()
