@@ -354,10 +354,9 @@ class Settings:
     sweep_min_age_s: float = setting(
         "SWEEP_MIN_AGE_S", 600.0, _float(0, 86400 * 30), "leftovers younger than this are not swept, s"
     )
-    log_dir: Path | None = setting(
-        "LOG_DIR", None, _path, "also write each process's log to <LOG_DIR>/<name>.log, rotated daily"
+    log_keep_days: float = setting(
+        "LOG_KEEP_DAYS", 14.0, _float(0, 3650), "rotated log files in DATA_DIR/logs older than this are swept, days"
     )
-    log_keep_days: float = setting("LOG_KEEP_DAYS", 14.0, _float(0, 3650), "rotated log files are kept, days")
     backup_interval_h: float = setting(
         "BACKUP_INTERVAL_H", 24.0, _float(0, 24 * 365), "hours between backups while the bot runs (0: none)"
     )
@@ -392,6 +391,10 @@ class Settings:
     @property
     def session_dir(self) -> Path:
         return self.data_dir / "sessions"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
 
     @property
     def cookies_dir(self) -> Path:

@@ -7,7 +7,8 @@ It removes:
   into the folder;
 - partial files (`*.part`, `*.ytdl`, `*.tmp`, ...) in folders whose download is over, beside the
   spool's folders, and in the backups folder;
-- rotated log files in LOG_DIR older than LOG_KEEP_DAYS.
+- rotated log files in DATA_DIR/logs (`<process>.log.<n>`) older than LOG_KEEP_DAYS: the files of
+  processes that no longer run, which no rotation removes.
 
 Everything must also be older than SWEEP_MIN_AGE_S (by its newest change), so an attempt that
 has just begun, or is still writing, is never touched. A running attempt's folder (the job is
@@ -65,8 +66,7 @@ def sweep(db: sqlite_utils.Database, settings: Settings, *, now: float | None = 
     _sweep_spool(db, settings, now, report)
     for folder in (settings.backup_dir,):
         _remove_partials(folder, now - settings.sweep_min_age_s, report)
-    if settings.log_dir is not None:
-        _sweep_logs(settings.log_dir, now - settings.log_keep_days * DAY, report)
+    _sweep_logs(settings.log_dir, now - settings.log_keep_days * DAY, report)
     if report.removed:
         log.info("swept %s", report.describe())
     return report
@@ -156,7 +156,8 @@ def _remove_partials(folder: Path, old_enough: float, report: SweepReport) -> No
 
 
 def _sweep_logs(folder: Path, old_enough: float, report: SweepReport) -> None:
-    """Rotated logs (`<name>.log.<date>`) past the retention; the live `<name>.log` stays."""
+    """Rotated logs (`<name>.log.<n>`) past the retention; a live `<name>.log` stays (a process
+    may still write to it)."""
     if not folder.is_dir():
         return
     for entry in folder.iterdir():

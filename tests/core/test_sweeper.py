@@ -18,8 +18,7 @@ NOW = time.time()
 
 @pytest.fixture
 def settings(tmp_path):
-    log_dir = tmp_path / "logs"
-    environ = {"DATA_DIR": str(tmp_path / "data"), "LOG_DIR": str(log_dir), "SWEEP_MIN_AGE_S": "600"}
+    environ = {"DATA_DIR": str(tmp_path / "data"), "SWEEP_MIN_AGE_S": "600"}
     return load_settings(environ=environ, env_file=None)
 
 
@@ -108,17 +107,16 @@ def test_a_job_that_moved_on_is_swept_once_its_files_are_old(settings, db):
 
 def test_old_rotated_logs_and_unfinished_backups_go(settings, db):
     logs = settings.log_dir
-    assert logs is not None
-    put(logs / "gateway.log", 100, age=30 * 86400)  # the live log: never removed
-    put(logs / "gateway.log.2026-01-01", 200, age=15 * 86400)
-    put(logs / "gateway.log.2026-01-10", 300, age=13 * 86400)  # within LOG_KEEP_DAYS (14)
+    put(logs / "downloader-9.log", 100, age=30 * 86400)  # a live log (or the last of its kind): never removed
+    put(logs / "downloader-9.log.1", 200, age=15 * 86400)  # that process runs no more: no rotation ends it
+    put(logs / "gateway.log.3", 300, age=13 * 86400)  # within LOG_KEEP_DAYS (14)
     put(settings.backup_dir / "bot-20260101-000000.sqlite3", 400, age=OLD)
     put(settings.backup_dir / "bot-20260102-000000.sqlite3.tmp", 500, age=OLD)  # a backup cut short
     report = sweep(db, settings, now=NOW)
-    assert [os.path.basename(p) for p in report.log_files] == ["gateway.log.2026-01-01"]
+    assert [os.path.basename(p) for p in report.log_files] == ["downloader-9.log.1"]
     assert [os.path.basename(p) for p in report.partial_files] == ["bot-20260102-000000.sqlite3.tmp"]
     assert report.freed_bytes == 700
-    assert sorted(p.name for p in logs.iterdir()) == ["gateway.log", "gateway.log.2026-01-10"]
+    assert sorted(p.name for p in logs.iterdir()) == ["downloader-9.log", "gateway.log.3"]
 
 
 def test_folder_names():
