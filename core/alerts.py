@@ -36,7 +36,17 @@ from core.payloads import Text
 from core.texts import LANGUAGES, text
 from ipc.messages import ActiveAlert, AlertRaised
 
-__all__ = ["Alerter", "DbAlerter", "TelemetryAlerter", "active", "alert", "alerter", "resolve", "send_held", "typed_values"]
+__all__ = [
+    "Alerter",
+    "DbAlerter",
+    "TelemetryAlerter",
+    "active",
+    "alert",
+    "alerter",
+    "resolve",
+    "send_held",
+    "typed_values",
+]
 
 log = logging.getLogger("alerts")
 
