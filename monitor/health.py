@@ -2,9 +2,9 @@
 monitor's own clock when they arrive, so another host's clock does not matter) and psutil; and
 the whole report that /healthz serves and /health shows.
 
-Status: `down` when the bot cannot serve at all (no gateway, no uploader or no downloader
-running and heart-beating), `degraded` when any process is not running as it should (restarting,
-paused after a crash loop, stalled) or a critical alert is active, `ok` otherwise.
+Status: `down` when the bot hears nobody (no gateway running: no update is received), `degraded`
+when any process is not running as it should (restarting, paused after a crash loop, stalled) or
+a critical alert is active, `ok` otherwise.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from ipc.messages import (
     QueueHealth,
 )
 from monitor.queries import Figures
-from monitor.rules import CRITICAL_KINDS, STALLED, process_kind
+from monitor.rules import CRITICAL_KINDS, STALLED
 from monitor.system import ProcessReading, Sampler
 
-ESSENTIAL = ("gateway", "uploader", "downloader")  # without one of these kinds nothing gets done
+RECEIVER = "gateway"  # without it the bot hears nobody
 NO_HEARTBEAT = ("supervisor", "sandbox")  # processes that send none
 SUPERVISOR = "supervisor"
 
@@ -126,8 +126,7 @@ class Health:
 
 def status(processes: list[ProcessHealth], alerts: list[ActiveAlert]) -> str:
     bot = [p for p in processes if p.name != SUPERVISOR]
-    working = {process_kind(p.name) for p in bot if p.state == "ready"}
-    if not bot or any(kind not in working for kind in ESSENTIAL):
+    if not any(p.name == RECEIVER and p.state == "ready" for p in bot):
         return "down"
     if any(p.state != "ready" for p in bot) or any(a.kind in CRITICAL_KINDS for a in alerts):
         return "degraded"
