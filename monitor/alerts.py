@@ -57,4 +57,3 @@ class AlertBook:
     def send_held(self) -> None:
         if alerts.send_held(self.db, self.settings, now=self.clock()):
             self.changed()
-

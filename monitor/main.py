@@ -13,7 +13,6 @@ from collections.abc import Callable
 import msgspec
 import sqlite_utils
 import trio
-from prometheus_client import CONTENT_TYPE_LATEST
 
 from core.child import SUPERVISOR_PID_ENV, ChildContext
 from core.db import open_db
@@ -68,6 +67,8 @@ class Monitor:
         return (200 if report["status"] == "ok" else 503), JSON, _json.encode(report)
 
     def metrics(self) -> tuple[int, str, bytes]:
+        from prometheus_client import CONTENT_TYPE_LATEST
+
         self.exported.observe_health(self.report(), self.figures())
         return 200, CONTENT_TYPE_LATEST, self.exported.render()
 

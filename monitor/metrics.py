@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
+from typing import TYPE_CHECKING, Any
 
 from core import metrics
 from core.metrics import FAMILIES, PREFIX, Family
 from ipc.messages import HealthReport, Metrics
 from monitor.queries import Figures
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 log = logging.getLogger("monitor.metrics")
 
@@ -59,8 +59,9 @@ LOAD_PERIODS = ("1m", "5m", "15m")
 Key = tuple[str, tuple[str, ...]]  # (family, label values with the process first)
 
 
-class Exported(Collector):
-    """What /metrics shows; `collect` is called by the registry on each scrape."""
+class Exported:
+    """What /metrics shows; `collect` is called by the registry on each scrape. prometheus_client
+    is imported at the first scrape: a bot nobody scrapes does not carry it."""
 
     def __init__(self, own_process: str, *, own_metrics: bool = True) -> None:
         self.own_process = own_process
@@ -69,8 +70,7 @@ class Exported(Collector):
         self.histograms: dict[Key, list[float]] = {}  # per-bucket counts, +Inf, then the sum
         self._seen: dict[str, tuple[int, dict[Key, float], dict[Key, list[float]]]] = {}
         self.own: dict[Key, float] = {}
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(self)
+        self._registry: CollectorRegistry | None = None
 
     # ---- in ---------------------------------------------------------------------------------
 
@@ -158,9 +158,14 @@ class Exported(Collector):
     # ---- out --------------------------------------------------------------------------------
 
     def render(self) -> bytes:
+        from prometheus_client import CollectorRegistry, generate_latest
+
         if self.own_metrics:
             self.received(metrics.snapshot(self.own_process))
-        return generate_latest(self.registry)
+        if self._registry is None:
+            self._registry = CollectorRegistry(auto_describe=False)
+            self._registry.register(self)  # a collector is whatever has collect()
+        return bytes(generate_latest(self._registry))
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         for family in FAMILIES.values():
@@ -175,6 +180,9 @@ class Exported(Collector):
         return sorted((labels, value) for (family, labels), value in source.items() if family == name)
 
     def _histogram(self, family: Family) -> HistogramMetricFamily:
+        from prometheus_client.core import HistogramMetricFamily
+        from prometheus_client.utils import floatToGoString
+
         out = HistogramMetricFamily(PREFIX + family.name, family.help, labels=(PROCESS, *family.labels))
         bounds = [*(floatToGoString(b) for b in family.buckets), "+Inf"]
         for (name, labels), counts in sorted(self.histograms.items()):
@@ -191,7 +199,9 @@ class Exported(Collector):
 def _family(
     family: Family, labels: tuple[str, ...], series: Iterable[tuple[tuple[str, ...], float]]
 ) -> CounterMetricFamily | GaugeMetricFamily:
-    kind = CounterMetricFamily if family.kind == "counter" else GaugeMetricFamily
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    kind: Any = CounterMetricFamily if family.kind == "counter" else GaugeMetricFamily
     out = kind(PREFIX + family.name, family.help, labels=labels)
     for values, value in series:
         out.add_metric(list(values), value)
