@@ -123,18 +123,19 @@ def resolve(
     return bool(row[0] and settings.admin_ids)
 
 
+_HELD = "SELECT kind, text_key, vals FROM alert_log WHERE active = 1 AND announced = 0 AND last_at <= ?"
+
+
 def send_held(db: sqlite_utils.Database, settings: Settings, *, now: float | None = None) -> list[str]:
     """Tell the admins of active alerts held back by the cooldown, now that it is over (the
     monitor calls this every tick). Returns their kinds."""
     now = time.time() if now is None else now
+    rows = db.execute(_HELD, [now - settings.alert_cooldown]).fetchall()  # the write lock only if any
     sent = []
-    with write_tx(db):
-        rows = db.execute(
-            "SELECT kind, text_key, vals FROM alert_log WHERE active = 1 AND announced = 0 AND last_at <= ?",
-            [now - settings.alert_cooldown],
-        ).fetchall()
-        for kind, text_key, vals in rows:
-            if alert(db, settings, kind, text_key, json.loads(vals), now=now):
+    for kind, text_key, vals in rows:
+        with write_tx(db):  # still held? (another process may have resolved it since the read)
+            held = db.execute(_HELD + " AND kind = ?", [now - settings.alert_cooldown, kind]).fetchone()
+            if held and alert(db, settings, kind, text_key, json.loads(vals), now=now):
                 sent.append(kind)
     return sent
 
