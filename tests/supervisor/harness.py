@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -131,8 +132,11 @@ class Bot:
 
     def health(self) -> dict[str, Any]:
         url = f"http://127.0.0.1:{self.monitor_port}/healthz"
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return dict(json.load(response))
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return dict(json.load(response))
+        except urllib.error.HTTPError as exc:  # 503: not all is well; the report says what
+            return dict(json.load(exc))
 
     def processes(self) -> dict[str, dict[str, Any]]:
         return {p["name"]: p for p in self.health()["processes"]}

@@ -109,7 +109,8 @@ async def test_crash_loop_gives_up_on_that_kind_alerts_admins_and_keeps_the_rest
     assert bot.health()["status"] == "degraded"
     assert any("not restarting" in line for line in bot.stderr)
     db = sqlite3.connect(bot.data_dir / "bot.sqlite3")
-    rows = db.execute("SELECT chat_id, payload FROM outbox").fetchall()
+    query = "SELECT chat_id, payload FROM outbox WHERE role = 'alert' AND payload LIKE '%downloader%'"
+    rows = await bot.wait_for("the crash-loop alert", lambda: db.execute(query).fetchall())  # the monitor writes it
     assert [r[0] for r in rows] == [4242] and "downloader" in rows[0][1]
 
 
