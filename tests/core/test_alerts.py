@@ -14,6 +14,7 @@ from core.config import load_settings
 from core.db import open_db, write_tx
 from core.supervisor.alerts import admin_alerter
 from core.texts import text
+from ipc.messages import AlertRaised
 
 NOW = 1_700_000_000.0
 COOLDOWN = 300.0
@@ -193,8 +194,13 @@ def test_the_log_says_what_the_admins_were_told_in_english(db, settings, caplog)
 
 
 def test_a_process_without_the_database_publishes_alert_raised():
-    published = []
-    telemetry = TelemetryAlerter("downloader-2", lambda msg: published.append(msg) or True)
+    published: list[AlertRaised] = []
+
+    def publish(msg: AlertRaised) -> bool:
+        published.append(msg)
+        return True
+
+    telemetry = TelemetryAlerter("downloader-2", publish)
     assert telemetry("breaker:Youtube", "alert_circuit_open", platform="Youtube", failures=5)
     assert telemetry.resolve("breaker:Youtube", "alert_circuit_closed", platform="Youtube")
     assert [(m.name, m.kind, m.text_key, m.values, m.resolved) for m in published] == [

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from core.logs import setup_logging
-from ipc.channels import ControlClient, JobDispatcher, JobWorker, Publisher, Pusher, RpcServer
+from ipc.channels import ControlClient, JobDispatcher, JobWorker, Publisher, Pusher, RpcHandler, RpcServer
 from ipc.messages import Echo, Heartbeat, JobAssign, OutboxNotice, Ready, RpcCall, RpcResult
 
 
@@ -111,7 +111,8 @@ async def rpc_server(endpoint: str) -> None:
     with RpcServer(endpoint) as server:
         say("ready", server.endpoint)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(server.serve, {Echo: echo})
+            handlers: dict[type[RpcCall], RpcHandler] = {Echo: echo}
+            nursery.start_soon(server.serve, handlers)
             while await read_command() is not None:
                 pass
             nursery.cancel_scope.cancel()

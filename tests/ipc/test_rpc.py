@@ -41,6 +41,7 @@ async def test_replies_in_any_order_reach_their_own_callers(endpoint):
         async def answer_backwards() -> None:
             pending = [await server.recv() for _ in range(calls)]
             for peer, request in reversed(pending):
+                assert isinstance(request.call, Echo)
                 await server.reply(peer, RpcReply(req_id=request.req_id, ok=True, result=request.call))
 
         async def caller(index: int) -> None:

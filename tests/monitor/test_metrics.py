@@ -108,9 +108,9 @@ def full_export() -> str:
     """/metrics with a value in every family, as a running bot has after a while."""
     exported = Exported("monitor", own_metrics=False)
     for family in FAMILIES.values():
-        labels = dict.fromkeys(family.labels, "x")
+        labels: dict[str, str] = dict.fromkeys(family.labels, "x")
         if family.kind == "counter":
-            metrics.count(family.name, **labels)
+            metrics.count(family.name, 1.0, **labels)
         elif family.kind == "gauge":
             metrics.gauge(family.name, 1, **labels)
         else:
