@@ -27,6 +27,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from core import spool
 from core.config import Settings
 from core.schema import JOB_ACTIVE_STATES
 
@@ -183,19 +184,12 @@ def _newest_change(path: Path) -> float:
 
 
 def _size(path: Path) -> int:
-    if not path.is_dir():
-        try:
-            return path.lstat().st_size
-        except OSError:
-            return 0
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                continue
-    return total
+    if path.is_dir():
+        return spool.usage_bytes(path)
+    try:
+        return path.lstat().st_size
+    except OSError:
+        return 0
 
 
 def _remove(path: Path, into: list[str], report: SweepReport) -> None:
