@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 import msgspec
 import sqlite_utils
 
+from core import metrics
 from core.alerts import Alerter, alerter
 from core.config import Settings
 from core.db import write_tx
@@ -64,6 +65,9 @@ class State(enum.StrEnum):
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"
+
+
+BREAKER_LEVELS = {State.CLOSED: 0, State.HALF_OPEN: 1, State.OPEN: 2}  # the breaker_state metric
 
 
 class Verdict(enum.StrEnum):
@@ -255,6 +259,7 @@ class SharedCircuits:
             " opened_at = excluded.opened_at, probe_job = excluded.probe_job, updated_at = excluded.updated_at",
             [platform, str(b.state), b.failures, b.opened_at, b.probe_job, self.clock()],
         )
+        metrics.gauge("breaker_state", BREAKER_LEVELS[b.state], platform=platform)
 
     def _announce(
         self, platform: str, job_id: int, transition: Transition, b: Breaker, failure: Failure | None
