@@ -34,6 +34,7 @@ from typing import Any
 
 import trio
 
+from core import metrics
 from downloader import egress_ytdlp
 from downloader.egress_http import (
     HeadError,
@@ -140,6 +141,7 @@ class EgressProxy:
         """Record (and log once) a refusal; also used by checks outside the proxy."""
         job = _job(job_id) if _JOB_ID.match(str(job_id)) else ANY_JOB
         refusal = Refusal(job, exc.reason, exc.detail, target[:300], time.time())
+        metrics.count("egress_refusals", reason=exc.reason)
         with self._lock:
             kept = self._refusals.setdefault(job, [])
             self._refusals.move_to_end(job)
