@@ -329,5 +329,6 @@ TEXTS: dict[str, str] = {
     "panel_alert_held": " (held back by the cooldown)",
     "panel_no_alerts": "🔕 No active alerts.",
     "panel_health_local": "💽 Free disk: {disk} %\n📁 Spool: {spool}\n🗄 Database: {database}",
+    "alert_cookies_ok": "✅ {platform}: the cookie file {file} was replaced and is used again.",
     # ---- end of the monitor ----
 }

@@ -327,5 +327,6 @@ TEXTS: dict[str, str] = {
     "panel_alert_held": " (تا پایان فاصله‌ی هشدارها نگه داشته شده)",
     "panel_no_alerts": "🔕 هشدار فعالی نیست.",
     "panel_health_local": "💽 فضای آزاد دیسک: {disk} ٪\n📁 پوشه‌ی موقت: {spool}\n🗄 پایگاه داده: {database}",
+    "alert_cookies_ok": "✅ {platform}: فایل کوکی {file} جایگزین شد و دوباره به کار می‌رود.",
     # ---- end of the monitor ----
 }
