@@ -31,7 +31,8 @@ log = logging.getLogger("monitor.fallback")
 
 FALLBACK_GRACE = 5.0  # seconds the uploader must have been down: a quick restart is not "down"
 FALLBACK_INTERVAL = 1.0  # seconds between the monitor's own sends (Telegram's per-chat pace)
-FALLBACK_CONNECT_TIMEOUT = 30.0  # seconds to reach Telegram before trying again next turn
+FALLBACK_CONNECT_TIMEOUT = 30.0  # seconds to reach Telegram ...
+FALLBACK_CONNECT_PAUSE = 60.0  # ... and after a failure, seconds before trying again
 FALLBACK_SEND_TIMEOUT = 15.0
 RETRY_DELAY = 10.0  # seconds before a row that failed to go is tried again
 DEAD_STATES = ("backoff", "cooling", "given-up", "stopped")  # no uploader process at all
@@ -70,6 +71,7 @@ class FallbackSender:
         self.down = Down()
         self.sent = 0  # messages the monitor sent itself (tests, the summary line)
         self._wake = trio.Event()
+        self._connect_after = 0.0  # clock time; after a failed connection the monitor waits
 
     def poke(self) -> None:
         """Alert rows were queued: look now rather than at the next tick."""
@@ -89,7 +91,7 @@ class FallbackSender:
     async def run(self) -> None:
         """Forever: while it is the monitor's turn and alert rows wait, send them."""
         while True:
-            if self._look() and self._due():
+            if self._look() and self._due() and self.clock() >= self._connect_after:
                 await self._send_while_down()
             with trio.move_on_after(self.settings.heartbeat_interval):
                 await self._wake.wait()
@@ -104,7 +106,10 @@ class FallbackSender:
                 connection = self.opener(self.settings)
                 port = await connection.__aenter__()
         except (TelegramError, trio.TooSlowError, OSError) as exc:
-            log.error("the monitor could not reach Telegram to send alerts: %s", exc)
+            log.error(
+                "the monitor could not reach Telegram to send alerts (again in %.0f s): %s", FALLBACK_CONNECT_PAUSE, exc
+            )
+            self._connect_after = self.clock() + FALLBACK_CONNECT_PAUSE
             return
         try:
             while self._look():
