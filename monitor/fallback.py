@@ -61,7 +61,7 @@ class FallbackSender:
         uploader_state: Callable[[], str | None],
         *,
         opener: PortOpener = _open,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = trio.current_time,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -126,7 +126,7 @@ class FallbackSender:
         return ("pending", "sending") if self.down.dead else ("pending",)
 
     def _due(self) -> bool:
-        return bool(self.db.execute(self._rows_sql(), [self.clock()]).fetchone())
+        return bool(self.db.execute(self._rows_sql(), [time.time()]).fetchone())
 
     def _rows_sql(self) -> str:
         states = ", ".join(f"'{s}'" for s in self._states())
@@ -137,7 +137,7 @@ class FallbackSender:
 
     def _claim(self) -> tuple[int, int, Text] | None:
         with write_tx(self.db):
-            row = self.db.execute(self._rows_sql(), [self.clock()]).fetchone()
+            row = self.db.execute(self._rows_sql(), [time.time()]).fetchone()  # the outbox's clock
             if row is None:
                 return None
             self.db.execute("UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id = ?", [row[0]])
