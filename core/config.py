@@ -12,6 +12,7 @@ of the part that uses it. The field name is the environment name in lower case.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -171,6 +172,42 @@ def _proxy_list(raw: str) -> tuple[str, ...]:
     return proxies
 
 
+MAX_PORT = 65535
+DNS_PORT = 53
+
+
+def _port_list(raw: str) -> tuple[int, ...]:
+    ports = []
+    for item in (p.strip() for p in raw.split(",") if p.strip()):
+        if not item.isdigit() or not 0 < int(item) <= MAX_PORT:
+            raise ValueError(f"{item[:16]!r}: each port must be a whole number from 1 to {MAX_PORT}")
+        ports.append(int(item))
+    return tuple(dict.fromkeys(ports))
+
+
+def _dns_server(raw: str) -> tuple[str, int] | None:
+    """host[:port] of a DNS server, the host an IP address ([v6]:port for IPv6 with a port)."""
+    text = raw.strip()
+    if not text:
+        return None
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError("write an IPv6 server with a port as [address]:port")
+        port = rest[1:]
+    elif text.count(":") > 1:
+        host, port = text, ""  # a bare IPv6 address
+    else:
+        host, _, port = text.partition(":")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"{host[:64]!r} must be an IP address (a name would itself need resolving)") from None
+    if port and (not port.isdigit() or not 0 < int(port) <= MAX_PORT):
+        raise ValueError(f"{port[:16]!r} is not a port from 1 to {MAX_PORT}")
+    return host, int(port) if port else DNS_PORT
+
+
 def _lang(raw: str) -> str:
     return _choice("fa", "en")(raw)
 
@@ -284,6 +321,12 @@ class Settings:
     )
     proxy_set_aside_s: float = setting(
         "PROXY_SET_ASIDE_S", 300.0, _float(1, 86400), "a failing download proxy rests this long, s"
+    )
+    egress_allowed_ports: tuple[int, ...] = setting(
+        "EGRESS_ALLOWED_PORTS", (), _port_list, "ports downloads may reach besides 80 and 443, comma-separated"
+    )
+    egress_resolver: tuple[str, int] | None = setting(
+        "EGRESS_RESOLVER", None, _dns_server, "DNS server (ip[:port]) the egress guard asks; default: the system's"
     )
 
     # ---- gates: locks, limits, notices (gateway) --------------------------------------------------

@@ -59,6 +59,10 @@ TEXTS: dict[str, str] = {
         "I couldn't find a video or audio file at this link, so it can't be downloaded. "
         "Please check the link, or send the link of the post itself."
     ),
+    "error_stream_unsupported": (
+        "This video is streamed in a way the bot can't download (for example, it is encrypted, "
+        "or it needs a streaming method the bot does not use). Please send another link."
+    ),
     "error_private": (
         "This video is private, for members only, or has been deleted, so I can't download it. "
         "If it is yours, make it public and send the link again."
@@ -118,7 +122,7 @@ TEXTS: dict[str, str] = {
     ),
     "alert_disk_full": "💽 Disk full: a download failed for lack of space in {path}. Please free some space.",
     # ---- end of failures ----------------------------------------------------------------------
-    # ---- downloader: the SSRF guard's refusals (downloader/egress_policy.py REASONS) ----
+    # ---- downloader: the SSRF guard's refusals (downloader/egress/targets.py REASONS) ----
     "link_refused_scheme": "I can't use this link: only http and https links can be downloaded.",
     "link_refused_credentials": "Links with a user name or password in them are not accepted.",
     "link_refused_address": "This link points to a private or internal address, which I may not download from.",
