@@ -146,8 +146,9 @@ async def run(args: argparse.Namespace) -> None:
                 print(f"(1) the monitor at idle: {statistics.median(idles):.2f} % of a core"
                       f" (runs: {', '.join(f'{x:.2f}' for x in idles)}; {args.idle_s:g} s each)")  # fmt: skip
                 loads = []
-                for _ in range(args.rounds):
-                    loads.append(await under_load(bot, http, load, args))
+                for round_no in range(args.rounds):  # another size, other links: every round downloads
+                    fresh = argparse.Namespace(**{**vars(args), "size": args.size + round_no})
+                    loads.append(await under_load(bot, http, load, fresh))
                 processes = len(bot.processes()) - 1  # the sandbox ships nothing
         finally:
             await load.aclose()
