@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["MIB", "Secret", "Settings", "SettingsError", "load_settings", "read_env_file"]
+__all__ = ["MIB", "Secret", "Settings", "SettingsError", "check_relations", "load_settings", "read_env_file"]
 
 MIB = 1024 * 1024
 MTPROTO_BOT_UPLOAD_MIB = 2000  # what Telegram accepts from a bot in one file
@@ -405,6 +405,17 @@ class Settings:
     )
     backup_keep: int = setting("BACKUP_KEEP", 7, _int(1, 1000), "backups kept in DATA_DIR/backups")
 
+    # ---- admin panel (gateway) ------------------------------------------------------------------
+    admin_step_ttl: float = setting(
+        "ADMIN_STEP_TTL", 600.0, _float(10, 86400), "seconds an admin's confirmation or awaited value stays valid"
+    )
+    chart_font: Path = setting(
+        "CHART_FONT",
+        Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+        _path,
+        "TrueType font with Persian and Latin glyphs for the /stats chart (Debian: fonts-dejavu-core)",
+    )
+
     # ---- logging -----------------------------------------------------------------------------
     log_level: str = setting("LOG_LEVEL", "INFO", _choice("debug", "info", "warning", "error"), "log level")
 
@@ -533,6 +544,12 @@ def load_settings(
             shown = "" if f.metadata["secret"] else f" (got {raw!r})"
             raise SettingsError(env, f"{exc}{shown}") from None
     settings = Settings(**values)
+    check_relations(settings)
+    return settings
+
+
+def check_relations(settings: Settings) -> None:
+    """The rules between settings (each value alone was checked by its parser)."""
     if settings.restart_min_delay > settings.restart_max_delay:
         raise SettingsError("RESTART_MIN_DELAY", "must not exceed RESTART_MAX_DELAY")
     if settings.heartbeat_timeout <= settings.heartbeat_interval:
@@ -541,7 +558,6 @@ def load_settings(
         raise SettingsError("HUNG_KILL_AFTER", "must not be shorter than HEARTBEAT_TIMEOUT")
     if settings.job_retry_delay > settings.job_retry_max_delay:
         raise SettingsError("JOB_RETRY_DELAY", "must not exceed JOB_RETRY_MAX_DELAY")
-    return settings
 
 
 def to_environ(overrides: Mapping[str, Any]) -> dict[str, str]:

@@ -46,6 +46,7 @@ __all__ = [
     "JobProbed",
     "JobProgress",
     "JobStarted",
+    "LimitsChanged",
     "MachineHealth",
     "Message",
     "MetricSample",
@@ -116,6 +117,15 @@ class ProcessTable(_Tagged, frozen=True):
     """Supervisor -> monitor: every child's pid, restarts and state."""
 
     processes: list[ProcessInfo]
+    sent_at: float
+
+
+class LimitsChanged(_Tagged, frozen=True):
+    """Gateway -> supervisor -> every child (control): the runtime limits an admin set, all of them
+    (env name -> the value as written; a name left out is back at its start value). The supervisor
+    keeps the latest and sends it to each child that reports ready (`core.runtime_limits`)."""
+
+    values: dict[str, str]
     sent_at: float
 
 
@@ -422,6 +432,7 @@ Message = (
     | Heartbeat
     | Drain
     | ProcessTable
+    | LimitsChanged
     | Credit
     | JobAssign
     | JobStarted
@@ -444,6 +455,7 @@ _TYPES: tuple[type[_Tagged], ...] = (
     Heartbeat,
     Drain,
     ProcessTable,
+    LimitsChanged,
     Credit,
     JobAssign,
     JobStarted,

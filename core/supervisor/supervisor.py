@@ -26,7 +26,7 @@ from core.supervisor.policy import RestartPolicy, RestartTracker
 from core.supervisor.sdnotify import SystemdNotifier
 from ipc.channels import ControlServer
 from ipc.endpoints import Endpoints
-from ipc.messages import Drain, Heartbeat, ProcessInfo, ProcessTable, Ready
+from ipc.messages import Drain, Heartbeat, LimitsChanged, ProcessInfo, ProcessTable, Ready
 
 log = logging.getLogger("supervisor")
 
@@ -65,6 +65,7 @@ class Supervisor:
         self.table_changed = trio.Event()  # set when a child starts, gets ready or exits
         self.stop_requested = trio.Event()  # a signal, or nothing left worth running
         self.exit_code = 0
+        self.limits: LimitsChanged | None = None  # the gateway's latest, for every child that starts
 
     def _child(self, spec: ChildSpec, kinds: dict[str, deque[float]]) -> Child:
         recent = kinds.setdefault(spec.kind, deque())
@@ -223,8 +224,22 @@ class Supervisor:
                 continue
             if isinstance(msg, Ready) and msg.pid == child.pid:
                 self._mark_ready(child)
+                if self.limits is not None:
+                    await self._tell(control, child, self.limits)
             elif isinstance(msg, Heartbeat) and msg.pid == child.pid:
                 child.last_heartbeat = trio.current_time()
+            elif isinstance(msg, LimitsChanged):
+                self.limits = msg
+                log.info("runtime limits from %s: %s", name, msg.values or "none")
+                for other in self.children:
+                    if other is not child and other.ready.is_set() and other.alive:
+                        await self._tell(control, other, msg)
+
+    async def _tell(self, control: ControlServer, child: Child, msg: LimitsChanged) -> None:
+        """Pass the runtime limits on; a child too slow to take them gets them when it is ready again."""
+        with trio.move_on_after(self.settings.heartbeat_interval):
+            if not await control.send(child.name, msg):
+                log.warning("%s is not connected; it gets the runtime limits when it is ready", child.name)
 
     def process_table(self) -> ProcessTable:
         infos = [
