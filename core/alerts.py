@@ -27,11 +27,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-import sqlite_utils
-
 from core import outbox
 from core.config import Settings
-from core.db import write_tx
+from core.db import Database, write_tx
 from core.payloads import Text
 from core.texts import LANGUAGES, text
 from ipc.messages import ActiveAlert, AlertRaised
@@ -43,6 +41,7 @@ __all__ = [
     "active",
     "alert",
     "alerter",
+    "crash_loop_kind",
     "resolve",
     "send_held",
     "typed_values",
@@ -62,7 +61,7 @@ class Alerter(Protocol):
 
 
 def alert(
-    db: sqlite_utils.Database,
+    db: Database,
     settings: Settings,
     kind: str,
     text_key: str,
@@ -103,7 +102,7 @@ def alert(
 
 
 def resolve(
-    db: sqlite_utils.Database,
+    db: Database,
     settings: Settings,
     kind: str,
     text_key: str,
@@ -126,7 +125,7 @@ def resolve(
 _HELD = "SELECT kind, text_key, vals FROM alert_log WHERE active = 1 AND announced = 0 AND last_at <= ?"
 
 
-def send_held(db: sqlite_utils.Database, settings: Settings, *, now: float | None = None) -> list[str]:
+def send_held(db: Database, settings: Settings, *, now: float | None = None) -> list[str]:
     """Tell the admins of active alerts held back by the cooldown, now that it is over (the
     monitor calls this every tick). Returns their kinds."""
     now = time.time() if now is None else now
@@ -140,7 +139,7 @@ def send_held(db: sqlite_utils.Database, settings: Settings, *, now: float | Non
     return sent
 
 
-def active(db: sqlite_utils.Database) -> list[ActiveAlert]:
+def active(db: Database) -> list[ActiveAlert]:
     """Every alert that has not cleared, oldest first."""
     rows = db.execute(
         "SELECT kind, text_key, vals, raised_at, announced FROM alert_log WHERE active = 1 ORDER BY raised_at, kind"
@@ -160,7 +159,7 @@ def active(db: sqlite_utils.Database) -> list[ActiveAlert]:
 class DbAlerter:
     """`alert` and `resolve` bound to this process's database and settings."""
 
-    def __init__(self, db: sqlite_utils.Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
 
@@ -197,9 +196,14 @@ class TelemetryAlerter:
         return False
 
 
-def alerter(db: sqlite_utils.Database, settings: Settings) -> Alerter:
+def alerter(db: Database, settings: Settings) -> Alerter:
     """`alert` and `resolve` bound to this process's database and settings."""
     return DbAlerter(db, settings)
+
+
+def crash_loop_kind(kind: str) -> str:
+    """The alert kind of a crash loop of process kind `kind` (one cooldown per process kind)."""
+    return f"crash_loop:{kind}"
 
 
 def typed_values(values: Mapping[str, str]) -> dict[str, object]:
@@ -214,7 +218,7 @@ def typed_values(values: Mapping[str, str]) -> dict[str, object]:
     return out
 
 
-def _send(db: sqlite_utils.Database, settings: Settings, text_key: str, values: Mapping[str, object]) -> None:
+def _send(db: Database, settings: Settings, text_key: str, values: Mapping[str, object]) -> None:
     languages = _languages(db, settings)
     for admin in settings.admin_ids:
         lang = languages.get(admin, settings.default_language)
@@ -223,7 +227,7 @@ def _send(db: sqlite_utils.Database, settings: Settings, text_key: str, values: 
         outbox.enqueue(db, admin, Text(text=body, html=False), priority=outbox.PRIORITY_ALERT, role=outbox.ROLE_ALERT)
 
 
-def _languages(db: sqlite_utils.Database, settings: Settings) -> dict[int, str]:
+def _languages(db: Database, settings: Settings) -> dict[int, str]:
     """The language each admin chose (users.language); admins without one get DEFAULT_LANGUAGE."""
     marks = ",".join("?" * len(settings.admin_ids))
     rows = db.execute(

@@ -25,10 +25,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import sqlite_utils
-
 from core import spool
 from core.config import Settings
+from core.db import Database
 from core.schema import JOB_ACTIVE_STATES
 
 __all__ = ["SweepReport", "sweep"]
@@ -59,7 +58,7 @@ class SweepReport:
         )
 
 
-def sweep(db: sqlite_utils.Database, settings: Settings, *, now: float | None = None) -> SweepReport:
+def sweep(db: Database, settings: Settings, *, now: float | None = None) -> SweepReport:
     """Remove what is no longer anyone's (see the module's docstring); never raises for a file
     that cannot be removed (logged, tried again next time)."""
     now = time.time() if now is None else now
@@ -81,7 +80,7 @@ def folder_owner(name: str) -> tuple[int, int | None] | None:
     return int(job), int(lease) if sep else None
 
 
-def _sweep_spool(db: sqlite_utils.Database, settings: Settings, now: float, report: SweepReport) -> None:
+def _sweep_spool(db: Database, settings: Settings, now: float, report: SweepReport) -> None:
     spool = settings.spool_dir
     if not spool.is_dir():
         return
@@ -111,7 +110,7 @@ def _sweep_spool(db: sqlite_utils.Database, settings: Settings, now: float, repo
         _remove(path, report.folders, report)
 
 
-def _jobs(db: sqlite_utils.Database, ids: set[int]) -> dict[int, tuple[str, int]]:
+def _jobs(db: Database, ids: set[int]) -> dict[int, tuple[str, int]]:
     found: dict[int, tuple[str, int]] = {}
     chunk = sorted(ids)
     for start in range(0, len(chunk), _CHUNK):
@@ -123,7 +122,7 @@ def _jobs(db: sqlite_utils.Database, ids: set[int]) -> dict[int, tuple[str, int]
     return found
 
 
-def _waiting(db: sqlite_utils.Database, ids: set[int]) -> tuple[set[str], set[int]]:
+def _waiting(db: Database, ids: set[int]) -> tuple[set[str], set[int]]:
     """Folders that unsent files point into, and the jobs of those files (for older folders)."""
     folders: set[str] = set()
     jobs: set[int] = set()

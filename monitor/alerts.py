@@ -8,10 +8,9 @@ import logging
 import time
 from collections.abc import Callable
 
-import sqlite_utils
-
 from core import alerts
 from core.config import Settings
+from core.db import Database
 from ipc.messages import ActiveAlert, AlertRaised
 from monitor.rules import Finding
 
@@ -19,9 +18,7 @@ log = logging.getLogger("monitor.alerts")
 
 
 class AlertBook:
-    def __init__(
-        self, db: sqlite_utils.Database, settings: Settings, *, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, db: Database, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock

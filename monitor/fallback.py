@@ -18,12 +18,11 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
-import sqlite_utils
 import trio
 
 from core import outbox
 from core.config import Settings
-from core.db import write_tx
+from core.db import Database, write_tx
 from core.payloads import Text, decode_payload
 from core.telegram import Blocked, ChatNotFound, FloodWait, TelegramError, TelegramPort, open_port
 
@@ -56,7 +55,7 @@ class Down:
 class FallbackSender:
     def __init__(
         self,
-        db: sqlite_utils.Database,
+        db: Database,
         settings: Settings,
         uploader_state: Callable[[], str | None],
         *,

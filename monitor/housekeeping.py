@@ -15,7 +15,7 @@ import trio
 
 from core import backup, sweeper
 from core.config import Settings
-from core.db import open_db
+from core.db import open_connection
 from ipc.messages import HealthReport
 
 log = logging.getLogger("monitor.housekeeping")
@@ -34,7 +34,7 @@ async def sweep_forever(settings: Settings) -> None:
 
 
 def sweep_once(settings: Settings) -> sweeper.SweepReport:
-    db = open_db(settings.db_path, busy_timeout=settings.db_busy_timeout)
+    db = open_connection(settings.db_path, busy_timeout=settings.db_busy_timeout)
     try:
         return sweeper.sweep(db, settings)
     finally:

@@ -11,11 +11,10 @@ import time
 from collections.abc import Callable
 
 import msgspec
-import sqlite_utils
 import trio
 
 from core.child import SUPERVISOR_PID_ENV, ChildContext
-from core.db import open_db
+from core.db import Database, open_connection
 from ipc.channels import RpcHandler, RpcServer, Subscriber
 from ipc.messages import AlertRaised, HealthQuery, HealthReport, Heartbeat, Metrics, RpcCall, RpcResult
 from monitor import housekeeping, queries
@@ -35,7 +34,7 @@ _json = msgspec.json.Encoder()
 
 
 class Monitor:
-    def __init__(self, ctx: ChildContext, db: sqlite_utils.Database) -> None:
+    def __init__(self, ctx: ChildContext, db: Database) -> None:
         self.ctx = ctx
         self.settings = settings = ctx.settings
         self.db = db
@@ -126,7 +125,7 @@ class Monitor:
 
 
 async def body(ctx: ChildContext) -> None:
-    db = open_db(ctx.settings.db_path, busy_timeout=ctx.settings.db_busy_timeout)
+    db = open_connection(ctx.settings.db_path, busy_timeout=ctx.settings.db_busy_timeout)
     try:
         monitor = Monitor(ctx, db)
         routes = {"/healthz": monitor.healthz, "/metrics": monitor.metrics}

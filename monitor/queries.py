@@ -6,8 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import sqlite_utils
-
+from core.db import Database
 from core.schema import JOB_ACTIVE_STATES
 
 DAY = 86400.0
@@ -37,7 +36,7 @@ class FailureRate:
         return 100.0 * self.failed / self.total if self.total else 0.0
 
 
-def figures(db: sqlite_utils.Database, now: float | None = None) -> Figures:
+def figures(db: Database, now: float | None = None) -> Figures:
     now = time.time() if now is None else now
     queued, running = db.execute(
         f"SELECT total(state = 'queued'), total(state IN {RUNNING_STATES!r}) FROM jobs"
@@ -56,7 +55,7 @@ def figures(db: sqlite_utils.Database, now: float | None = None) -> Figures:
     )
 
 
-def failure_rate(db: sqlite_utils.Database, window_s: float, now: float | None = None) -> FailureRate:
+def failure_rate(db: Database, window_s: float, now: float | None = None) -> FailureRate:
     """Jobs that ended done or failed within the last `window_s` (cancelled ones don't count)."""
     now = time.time() if now is None else now
     done, failed = db.execute(

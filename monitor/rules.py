@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.alerts import crash_loop_kind
 from core.config import Settings
-from core.supervisor.alerts import crash_loop_kind
 from ipc.messages import MachineHealth, ProcessHealth
 from monitor.queries import FailureRate, Figures
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from core.alerts import alert
+from core.alerts import alert, crash_loop_kind
 from core.config import Settings
 from core.db import open_db
 from core.supervisor.supervisor import AlertFn
@@ -14,11 +14,6 @@ from core.supervisor.supervisor import AlertFn
 log = logging.getLogger("supervisor")
 
 SELF_REPORTED = "monitor"  # the one kind that cannot report its own crash loop
-
-
-def crash_loop_kind(kind: str) -> str:
-    """The alert kind of a crash loop of process kind `kind` (one cooldown per process kind)."""
-    return f"crash_loop:{kind}"
 
 
 def admin_alerter(settings: Settings) -> AlertFn:

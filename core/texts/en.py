@@ -416,8 +416,7 @@ TEXTS: dict[str, str] = {
     "ap_user_unknown": "User {id} has never written to the bot.",
     "ap_user_head": "👤 <b>User {id}</b> {name}",
     "ap_user_profile": (
-        "Language {language} · first seen {first} · last seen {last}\nBlocked the bot: {blocked} · "
-        "banned: {banned}"
+        "Language {language} · first seen {first} · last seen {last}\nBlocked the bot: {blocked} · banned: {banned}"
     ),
     "ap_user_banned": "since {when}, by {by}",
     "ap_user_ban_reason": "Reason: {reason}",
@@ -453,9 +452,7 @@ TEXTS: dict[str, str] = {
         "\nPress a name to change it, or send /setlimit NAME value (NAME default: back to the start value). "
         "Other settings are read at start: change them in .env and restart the bot."
     ),
-    "ap_limits_ask": (
-        "✏️ Send the new value of <code>{name}</code> (now {value}, at start {default}), or \"default\"."
-    ),
+    "ap_limits_ask": ('✏️ Send the new value of <code>{name}</code> (now {value}, at start {default}), or "default".'),
     "ap_setlimit_usage": "Usage: /setlimit NAME value. /limits lists the names.",
     "ap_setlimit_unknown": "There is no setting {name}. /limits lists those that change while the bot runs.",
     "ap_setlimit_restart": "{name} is read at start only: change it in .env and restart the bot.",

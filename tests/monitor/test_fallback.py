@@ -15,7 +15,7 @@ import trio
 from core import outbox
 from core.alerts import alert
 from core.config import load_settings
-from core.db import open_db
+from core.db import open_connection
 from core.payloads import Text
 from core.telegram import FloodWait, SentMessage
 from monitor.fallback import FALLBACK_GRACE, FALLBACK_INTERVAL, FallbackSender
@@ -44,7 +44,7 @@ def settings(tmp_path):
 
 @pytest.fixture
 def db(settings):
-    db = open_db(settings.db_path, busy_timeout=5)
+    db = open_connection(settings.db_path, busy_timeout=5)  # what the monitor opens
     yield db
     db.close()
 

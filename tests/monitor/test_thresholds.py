@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from core.config import load_settings
-from core.db import open_db
+from core.db import open_connection
 from core.texts import text
 from ipc.messages import ProcessHealth
 from monitor import system
@@ -54,7 +54,7 @@ def settings(tmp_path):
 
 @pytest.fixture
 def db(settings):
-    db = open_db(settings.db_path, busy_timeout=5)
+    db = open_connection(settings.db_path, busy_timeout=5)  # what the monitor opens
     for admin, lang in zip(ADMINS, ("en", "fa"), strict=True):
         db.execute("INSERT INTO users (id, language, joined_at, last_seen_at) VALUES (?, ?, 1, 1)", [admin, lang])
     yield db
