@@ -42,6 +42,7 @@ __all__ = [
     "alert",
     "alerter",
     "crash_loop_kind",
+    "crash_loop_values",
     "resolve",
     "send_held",
     "typed_values",
@@ -204,6 +205,12 @@ def alerter(db: Database, settings: Settings) -> Alerter:
 def crash_loop_kind(kind: str) -> str:
     """The alert kind of a crash loop of process kind `kind` (one cooldown per process kind)."""
     return f"crash_loop:{kind}"
+
+
+def crash_loop_values(settings: Settings, kind: str, reason: str) -> dict[str, object]:
+    """The values of the "alert_crash_loop" text: the process kind, why, how long it rests."""
+    minutes = settings.crash_loop_cooldown / 60
+    return {"kind": kind, "reason": reason, "minutes": int(minutes) if minutes.is_integer() else round(minutes, 1)}
 
 
 def typed_values(values: Mapping[str, str]) -> dict[str, object]:

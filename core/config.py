@@ -260,6 +260,9 @@ class Settings:
         "CRASH_LOOP_RESTARTS", 5, _int(1, 1000), "more restarts than this within the window is a crash loop"
     )
     crash_loop_window: float = setting("CRASH_LOOP_WINDOW", 60.0, _float(1, 86400), "crash-loop window, s")
+    crash_loop_cooldown: float = setting(
+        "CRASH_LOOP_COOLDOWN", 300.0, _float(0.1, 86400), "a crash-looping kind rests this long, then is tried again, s"
+    )
     heartbeat_interval: float = setting("HEARTBEAT_INTERVAL", 1.0, _float(0.05, 60), "seconds between heartbeats")
     heartbeat_timeout: float = setting(
         "HEARTBEAT_TIMEOUT", 10.0, _float(0.1, 600), "a child silent this long is considered stuck"
@@ -356,7 +359,9 @@ class Settings:
     split_large_files: bool = setting(
         "SPLIT_LARGE_FILES", True, _bool, "cut videos over the upload cap into playable parts"
     )
-    outbox_keep_days: float = setting("OUTBOX_KEEP_DAYS", 7.0, _float(0, 3650), "sent outbox rows are kept, days")
+    outbox_keep_days: float = setting(
+        "OUTBOX_KEEP_DAYS", 7.0, _float(0, 3650), "sent outbox rows and ended broadcasts' deliveries are kept, days"
+    )
 
     # ---- sandbox (the local Telegram stand-in; each value changeable live via POST /sandbox/config) ----
     sandbox_host: str = setting("SANDBOX_HOST", "127.0.0.1", _str, "address the sandbox listens on")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.alerts import crash_loop_kind
+from core.alerts import crash_loop_kind, crash_loop_values
 from core.config import Settings
 from ipc.messages import MachineHealth, ProcessHealth
 from monitor.queries import FailureRate, Figures
@@ -95,7 +95,8 @@ class Rules:
             looping = [p for p in members if p.state in CRASH_LOOP_STATES]
             if looping:
                 reason = looping[0].last_exit or looping[0].state
-                found.append(Finding(crash_loop_kind(kind), True, "alert_crash_loop", {"kind": kind, "reason": reason}))
+                values = crash_loop_values(self.settings, kind, reason)
+                found.append(Finding(crash_loop_kind(kind), True, "alert_crash_loop", values))
             elif all(p.state == "ready" for p in members):
                 found.append(Finding(crash_loop_kind(kind), False, "alert_crash_loop_ok", {"kind": kind}))
         return found

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from core.alerts import alert, crash_loop_kind
+from core.alerts import alert, crash_loop_kind, crash_loop_values
 from core.config import Settings
 from core.db import open_db
 from core.supervisor.supervisor import AlertFn
@@ -27,7 +27,7 @@ def admin_alerter(settings: Settings) -> AlertFn:
         # The supervisor holds no connection of its own: it opens one for the rare alert.
         db = open_db(settings.db_path, busy_timeout=settings.db_busy_timeout)
         try:
-            alert(db, settings, crash_loop_kind(kind), "alert_crash_loop", {"kind": kind, "reason": reason})
+            alert(db, settings, crash_loop_kind(kind), "alert_crash_loop", crash_loop_values(settings, kind, reason))
         finally:
             db.close()
 

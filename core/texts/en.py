@@ -8,8 +8,8 @@ TEXTS: dict[str, str] = {
         "and I will send the file right here."
     ),
     "alert_crash_loop": (
-        "⚠️ Alert: the {kind} process keeps crashing (last: {reason}). The supervisor pauses it and tries "
-        "again; its log says why."
+        "⚠️ Alert: the {kind} process keeps crashing (last: {reason}). It rests {minutes} min, then the "
+        "supervisor tries it again; its log says why."
     ),
     # ---- the journey of a link (core.status, gateway handlers) ----
     "queued": "⏳ In the queue: number {position}{eta}.",

@@ -39,7 +39,13 @@ PROCESSES = [
     ProcessHealth("downloader-1", 13, "stalled", 60_000_000, 0.0, 12.5, 0),
 ]
 ALERTS = [
-    ActiveAlert("crash_loop:uploader", "alert_crash_loop", {"kind": "uploader", "reason": "exit code 1"}, 1.0, True),
+    ActiveAlert(
+        "crash_loop:uploader",
+        "alert_crash_loop",
+        {"kind": "uploader", "reason": "exit code 1", "minutes": "5"},
+        1.0,
+        True,
+    ),
     ActiveAlert("disk", "alert_disk_low", {"free_pct": "4.5", "free_gb": "9.1", "path": "/srv"}, 2.0, False),
 ]
 REPORT = HealthReport(

@@ -66,7 +66,9 @@ async def test_it_sends_only_alerts_only_while_the_uploader_is_down(settings, db
 
     uploader = {"state": "ready"}
     answer = outbox.enqueue(db, 30, Text(text="a user's answer"))  # the uploader's, whatever happens
-    assert alert(db, settings, "crash_loop:uploader", "alert_crash_loop", {"kind": "uploader", "reason": "x"})
+    assert alert(
+        db, settings, "crash_loop:uploader", "alert_crash_loop", {"kind": "uploader", "reason": "x", "minutes": 5}
+    )
     left = outbox.enqueue(db, 10, Text(text="left sending", html=False), role=outbox.ROLE_ALERT)
     db.execute("UPDATE outbox SET state = 'sending' WHERE id = ?", [left])  # a dead uploader had claimed it
     sender = FallbackSender(db, settings, lambda: uploader["state"], opener=opener)

@@ -195,7 +195,7 @@ def test_a_crash_loop_is_told_when_the_supervisor_pauses_the_kind_and_resolved_w
     world.book.apply(world.rules.processes([process("uploader", "backoff", age=None)]))
     world.expect(None)  # a restart is no crash loop yet
     world.book.apply(world.rules.processes(cooling))
-    world.expect("alert_crash_loop", kind="uploader", reason="exit code 1")
+    world.expect("alert_crash_loop", kind="uploader", reason="exit code 1", minutes=5)
     for state in ("starting", "backoff", "given-up"):
         world.book.apply(world.rules.processes([process("uploader", state, age=None)]))
         world.expect(None)  # still the same crash loop until it runs again
@@ -203,7 +203,7 @@ def test_a_crash_loop_is_told_when_the_supervisor_pauses_the_kind_and_resolved_w
     world.expect("alert_crash_loop_ok", kind="uploader")
     two = [process("downloader-1", "ready"), process("downloader-2", "given-up", age=None, last_exit="killed")]
     world.book.apply(world.rules.processes(two))
-    world.expect("alert_crash_loop", kind="downloader", reason="killed")
+    world.expect("alert_crash_loop", kind="downloader", reason="killed", minutes=5)
 
 
 def test_a_failure_rate_over_the_line_with_enough_jobs(world):
