@@ -254,7 +254,7 @@ TEXTS: dict[str, str] = {
     "panel_circuit_open": "باز",
     "panel_circuit_half_open": "نیمه‌باز",
     "panel_cleanup": (
-        "🧹 {count} پوشه‌ی جامانده و {files} فایل نیمه‌کاره یا لاگ کهنه پاک شد و {freed} آزاد شد. "
+        "🧹 {count} پوشه‌ی جامانده پاک شد و {files} فایل نیمه‌کاره یا لاگ کهنه هم؛ {freed} آزاد شد. "
         "پوشه‌ی موقت اکنون {spool} است."
     ),
     "panel_reset_confirm": (
