@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import sqlite_utils
 import trio
 
+from core import metrics
 from core.alerts import alert, resolve
 from core.config import Settings
 from core.payloads import Button, Keyboard
@@ -201,13 +202,17 @@ class Locks:
             except (ChatNotFound, BadRequest) as exc:
                 if any(hint in str(exc).lower() for hint in USER_HINTS):
                     self.cache.put(user_id, lock.id, False)
+                    metrics.count("sponsor_checks", result="not_member")
                 else:
                     self.findings.broken[lock.id] = str(exc) or type(exc).__name__
+                    metrics.count("sponsor_checks", result="unchecked")
                 return
             except TelegramError as exc:  # flood wait, network: this time the lock does not hold anyone up
                 log.warning("lock %d %s: checking user %d failed (%s); let through", lock.id, lock.name, user_id, exc)
+                metrics.count("sponsor_checks", result="error")
                 return
         if scope.cancelled_caught:
+            metrics.count("sponsor_checks", result="timeout")
             log.warning(
                 "lock %d %s: no answer about user %d in %.0f s; let through",
                 lock.id,
@@ -217,6 +222,7 @@ class Locks:
             )
             return
         self.cache.put(user_id, lock.id, status in PRESENT)
+        metrics.count("sponsor_checks", result="member" if status in PRESENT else "not_member")
         if lock.unchecked_at is not None:
             self.findings.working.add(lock.id)
 
