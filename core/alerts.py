@@ -43,6 +43,7 @@ __all__ = [
     "alerter",
     "crash_loop_kind",
     "crash_loop_values",
+    "english",
     "resolve",
     "send_held",
     "typed_values",
@@ -88,7 +89,7 @@ def alert(
                 " raised_at = CASE WHEN active THEN raised_at ELSE ? END WHERE kind = ?",
                 [int(lasting), announced, text_key, _json(values), now, kind],
             )
-            log.info("alert %s held back: last sent %.0f s ago (%s)", kind, now - row[0], _english(text_key, values))
+            log.info("alert %s held back: last sent %.0f s ago (%s)", kind, now - row[0], english(text_key, values))
             return False
         _send(db, settings, text_key, values)
         db.execute(
@@ -98,7 +99,7 @@ def alert(
             " raised_at = CASE WHEN alert_log.active THEN alert_log.raised_at ELSE excluded.raised_at END",
             [kind, now, int(lasting), text_key, _json(values), now],
         )
-    log.warning("alert %s: %s", kind, _english(text_key, values))
+    log.warning("alert %s: %s", kind, english(text_key, values))
     return True
 
 
@@ -119,7 +120,7 @@ def resolve(
         db.execute("UPDATE alert_log SET active = 0, announced = 0 WHERE kind = ?", [kind])
         if row[0] and settings.admin_ids:
             _send(db, settings, text_key, values)
-    log.info("alert %s resolved: %s", kind, _english(text_key, values))
+    log.info("alert %s resolved: %s", kind, english(text_key, values))
     return bool(row[0] and settings.admin_ids)
 
 
@@ -193,7 +194,7 @@ class TelemetryAlerter:
         )
         if self.publish(msg):
             return True
-        log.error("alert %s not delivered to the monitor (it is behind): %s", kind, _english(text_key, values))
+        log.error("alert %s not delivered to the monitor (it is behind): %s", kind, english(text_key, values))
         return False
 
 
@@ -243,8 +244,12 @@ def _languages(db: Database, settings: Settings) -> dict[int, str]:
     return {user_id: lang for user_id, lang in rows if lang in LANGUAGES}
 
 
-def _english(text_key: str, values: Mapping[str, object]) -> str:
-    return text(LOG_LANGUAGE, text_key, **values).replace("\n", " ")
+def english(text_key: str, values: Mapping[str, object]) -> str:
+    """An alert's text as the log (and /healthz) shows it: English, on one line."""
+    try:
+        return text(LOG_LANGUAGE, text_key, **values).replace("\n", " ")
+    except (KeyError, IndexError):  # a text key or placeholder this version does not know
+        return f"{text_key} {dict(values)}"
 
 
 def _json(values: Mapping[str, object]) -> str:

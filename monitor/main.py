@@ -13,6 +13,7 @@ from collections.abc import Callable
 import msgspec
 import trio
 
+from core import alerts
 from core.child import SUPERVISOR_PID_ENV, ChildContext
 from core.db import Database, open_connection
 from ipc.channels import RpcHandler, RpcServer, Subscriber
@@ -63,6 +64,8 @@ class Monitor:
     def healthz(self) -> tuple[int, str, bytes]:
         report = msgspec.to_builtins(self.report())
         report.pop("type", None)  # the struct's tag, meaningless here
+        for active in report["alerts"]:  # what the admins were told, in English, for the operator
+            active["message"] = alerts.english(active["text_key"], alerts.typed_values(active["values"]))
         return (200 if report["status"] == "ok" else 503), JSON, _json.encode(report)
 
     def metrics(self) -> tuple[int, str, bytes]:

@@ -166,7 +166,8 @@ async def test_a_stopped_downloader_is_reported_stalled_and_then_resolved(monito
         status, report = healthz(monitored_bot)
         assert status == 503 and report["status"] == "degraded"
         assert next(p for p in report["processes"] if p["name"] == "downloader-1")["state"] == "stalled"
-        assert "stalled:downloader-1" in {a["kind"] for a in report["alerts"]}
+        stall = next(a for a in report["alerts"] if a["kind"] == "stalled:downloader-1")
+        assert stall["message"].startswith(needle) and stall["announced"], stall
     finally:
         os.kill(pid, signal.SIGCONT)
     resolved = text("en", "alert_process_stalled_ok", name="downloader-1")
