@@ -5,9 +5,10 @@ snapshot), written beside its final name and renamed when complete and checked, 
 DATA_DIR/backups as `bot-<UTC time>.sqlite3`; the newest BACKUP_KEEP are kept. The monitor makes
 one every BACKUP_INTERVAL_H while the bot runs.
 
-A restore refuses while the bot runs (it holds the supervisor's lock for the whole restore, so the
-bot cannot start meanwhile), checks the file, keeps a backup of the database it replaces, and
-copies the file in through the same API. The next start migrates it if it is older.
+A restore refuses while the bot runs (it holds the supervisor's lock for the whole restore, so
+the bot cannot start meanwhile, and no process may have the database open), checks the file,
+keeps a backup of the database it replaces, and copies the file in through the same API. The next
+start migrates it if it is older.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def restore(settings: Settings, file: Path) -> Path | None:
         if version > LATEST_VERSION:
             raise BackupError(f"{file.name} has schema version {version}, newer than this bot's {LATEST_VERSION}")
         with _run_lock(settings):
+            _refuse_if_open(settings.db_path)
             kept = backup(settings, label=BEFORE_RESTORE) if settings.db_path.is_file() else None
             settings.db_path.parent.mkdir(parents=True, exist_ok=True)
             with closing(_connect(settings.db_path, settings)) as target:
@@ -134,6 +136,23 @@ def _run_lock(settings: Settings) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _refuse_if_open(db_path: Path) -> None:
+    """A process of the bot run alone (procfile) holds no supervisor lock: look for any process
+    that has the database open."""
+    import psutil
+
+    wanted = {str(db_path.resolve()), f"{db_path.resolve()}-wal"}
+    for proc in psutil.process_iter(["pid", "name"]):
+        if proc.pid == os.getpid():
+            continue
+        try:
+            holds = any(f.path in wanted for f in proc.open_files())
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+        if holds:
+            raise BotRunning(f"process {proc.pid} ({proc.info['name']}) has {db_path.name} open: stop the bot first")
 
 
 def command(argv: list[str]) -> int:

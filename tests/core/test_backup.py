@@ -122,6 +122,25 @@ def test_restore_refuses_while_the_bot_runs(settings):
     assert backup.restore(settings, made) is not None
 
 
+def test_restore_refuses_while_a_process_run_alone_has_the_database_open(settings):
+    db = open_db(settings.db_path, busy_timeout=10)
+    db.close()
+    made = backup.backup(settings)
+    code = (
+        f"import sqlite3, time; c = sqlite3.connect({str(settings.db_path)!r}); print('open', flush=True);"
+        " time.sleep(60)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        with pytest.raises(backup.BotRunning, match=f"process {holder.pid}"):
+            backup.restore(settings, made)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert backup.restore(settings, made) is not None
+
+
 def test_restore_refuses_a_file_that_is_no_database(settings, tmp_path):
     bogus = tmp_path / "bogus.sqlite3"
     bogus.write_bytes(b"not a database at all" * 100)
