@@ -135,7 +135,7 @@ async def body(ctx: ChildContext) -> None:
         handlers: dict[type[RpcCall], RpcHandler] = {HealthQuery: monitor.answer}
         with Subscriber(ctx.endpoints.telemetry) as telemetry, RpcServer(ctx.endpoints.monitor_rpc) as rpc:
             async with trio.open_nursery() as nursery:
-                await nursery.start(serve_http, HEALTH_HOST, ctx.settings.monitor_port, routes)
+                port = await nursery.start(serve_http, HEALTH_HOST, ctx.settings.monitor_port, routes)
                 nursery.start_soon(monitor.listen, telemetry)
                 nursery.start_soon(rpc.serve, handlers)
                 nursery.start_soon(monitor.watch)
@@ -144,7 +144,7 @@ async def body(ctx: ChildContext) -> None:
                 nursery.start_soon(monitor.fallback.run)
                 nursery.start_soon(housekeeping.sweep_forever, ctx.settings)
                 nursery.start_soon(housekeeping.back_up_forever, ctx.settings)
-                await ctx.ready()
+                await ctx.ready(port)  # MONITOR_PORT=0 lets the kernel pick: the supervisor learns which
                 await ctx.draining.wait()
                 nursery.cancel_scope.cancel()
     finally:

@@ -13,7 +13,8 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
 from tests.plain_asyncio import plain_asyncio
-from tests.sandbox.support import BOT_ID, TOKEN, SandboxProcess
+from tests.sandbox.support import BOT_ID, TOKEN
+from tests.support.sandbox import SandboxProcess
 
 USER = 77
 CALL_TIMEOUT_S = 30.0

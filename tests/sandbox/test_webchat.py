@@ -20,13 +20,13 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.plain_asyncio import plain_asyncio
 from tests.sandbox.webchat_helpers import (
-    ARTIFACTS,
     CHROMIUM_ARGS,
     Bot,
     Sandbox,
     require_chromium,
     running_sandbox,
 )
+from tests.support.paths import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
