@@ -138,6 +138,8 @@ def test_restore_refuses_while_a_process_run_alone_has_the_database_open(setting
     finally:
         holder.kill()
         holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()
     assert backup.restore(settings, made) is not None
 
 
