@@ -33,9 +33,9 @@ def db(settings):
 def job(db, state: str, lease: int) -> int:
     return int(
         db.execute(
-            "INSERT INTO jobs (user_id, chat_id, url, request_key, state, lease, created_at, updated_at)"
-            " VALUES (1, 1, 'https://x.test/v', 'k', ?, ?, 1, 1)",
-            [state, lease],
+            "INSERT INTO jobs (user_id, chat_id, url, request_key, state, lease, created_at, updated_at, finished_at)"
+            " VALUES (1, 1, 'https://x.test/v', 'k', ?, ?, 1, 1, ?)",
+            [state, lease, 1 if state in ("done", "failed", "cancelled") else None],
         ).lastrowid
     )
 
