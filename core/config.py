@@ -295,6 +295,9 @@ class Settings:
     # ---- the journey of a link (gateway and downloaders) ----------------------------------------
     max_links_per_message: int = setting("MAX_LINKS_PER_MESSAGE", 5, _int(1, 50), "links of one message taken")
     playlist_max_items: int = setting("PLAYLIST_MAX_ITEMS", 20, _int(1, 500), "entries taken from a playlist")
+    gallery_max_items: int = setting(
+        "GALLERY_MAX_ITEMS", 20, _int(1, 200), "items taken from one image post or carousel (10 an album)"
+    )
     download_slots_per_worker: int = setting(
         "DOWNLOAD_SLOTS_PER_WORKER", 4, _int(2, 64), "jobs one downloader runs at once (one slot kept for probes)"
     )

@@ -21,7 +21,7 @@ import trio
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from sandbox import methods_chat, methods_media, methods_text, methods_updates
+from sandbox import methods_chat, methods_inline, methods_input_media, methods_media, methods_text, methods_updates
 from sandbox.context import Sandbox
 from sandbox.drop import drop_connection
 from sandbox.errors import ApiError, not_found, server_error, unauthorized
@@ -34,7 +34,14 @@ log = logging.getLogger(__name__)
 TOKEN = re.compile(r"^(\d{1,20}):[A-Za-z0-9_-]{1,128}$")
 HANDLERS: dict[str, tuple[str, Handler]] = {
     name.lower(): (name, handler)
-    for table in (methods_text.METHODS, methods_media.METHODS, methods_chat.METHODS, methods_updates.METHODS)
+    for table in (
+        methods_text.METHODS,
+        methods_media.METHODS,
+        methods_input_media.METHODS,
+        methods_inline.METHODS,
+        methods_chat.METHODS,
+        methods_updates.METHODS,
+    )
     for name, handler in table.items()
 }
 

@@ -71,6 +71,28 @@ class SandboxWorld:
     async def force_flood(self, retry_after: int) -> None:
         await self._post("/sandbox/config", {"faults": {"flood_next": 1, "flood_retry_after": retry_after}})
 
+    async def inline_query(self, user_id: int, query: str) -> str:
+        body = {"query": query, "first_name": f"User{user_id}"}
+        return str((await self._post(f"/sandbox/users/{user_id}/inline", body))["inline_query_id"])
+
+    async def _inline(self, user_id: int) -> dict[str, Any]:
+        response = await self.http.get(f"/sandbox/users/{user_id}/inline")
+        assert response.status_code == 200, f"inline of {user_id}: {response.status_code} {response.text}"
+        found: dict[str, Any] = response.json()
+        return found
+
+    async def inline_results(self, user_id: int) -> list[str]:
+        query = (await self._inline(user_id))["query"]
+        return [r["id"] for r in query["results"]] if query and query["answered"] else []
+
+    async def choose_inline_result(self, user_id: int, result_id: str) -> str | None:
+        chosen = await self._post(f"/sandbox/users/{user_id}/inline", {"result_id": result_id})
+        inline_id: str | None = chosen["inline_message_id"]
+        return inline_id
+
+    async def target_chat(self, user_id: int) -> list[ChatRecord]:
+        return [_record(m) for m in (await self._inline(user_id))["target"]["messages"]]
+
     # ---- faults (tests/contract/test_faults.py) ----
 
     async def break_link(self, how: Literal["server_error", "drop"]) -> None:
@@ -100,6 +122,9 @@ def _record(m: dict[str, Any]) -> ChatRecord:
         media_size=media.get("size"),
         has_thumbnail=bool(media.get("has_thumbnail")),
         has_keyboard=bool(markup.get("inline_keyboard")),
+        media_group_id=m.get("media_group_id"),
+        start_timestamp=media.get("start_timestamp"),
+        via_bot=bool(m.get("via_bot")),
     )
 
 

@@ -25,7 +25,7 @@ async def _drive(url: str, media: Path) -> None:
     async with bot, httpx.AsyncClient(base_url=url, timeout=CALL_TIMEOUT_S) as sim:
         me = await bot.get_me()
         assert (me.id, me.is_bot, me.username, me.first_name) == (BOT_ID, True, "sandbox_bot", "Sandbox Bot")
-        assert me.can_join_groups is True and me.supports_inline_queries is False
+        assert me.can_join_groups is True and me.supports_inline_queries is True
 
         await sim.post("/sandbox/config", json={"chat_burst": 10})  # this test sends faster than 1/s
         await sim.post(

@@ -108,8 +108,11 @@ async def test_message_view_fields(api: Api):
         "edit_date",
         "deleted",
         "media",
+        "media_group_id",
+        "via_bot",
     }
     assert set(user_msg) == set(bot_msg) == expected
+    assert (bot_msg["media_group_id"], bot_msg["via_bot"]) == (None, False)
     assert (user_msg["from"], bot_msg["from"], bot_msg["text"], bot_msg["html"]) == ("user", "bot", "yo", "<i>yo</i>")
     assert bot_msg["reply_markup"] == {"inline_keyboard": [[{"text": "a", "callback_data": "b"}]]}
 
