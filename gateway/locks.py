@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 import sqlite_utils
 import trio
 
-from core.alerts import alerter
+from core import metrics
+from core.alerts import alert, resolve
 from core.config import Settings
 from core.payloads import Button, Keyboard
 from core.status import wait_text
@@ -200,8 +201,10 @@ class Locks:
             except (ChatNotFound, BadRequest) as exc:
                 if any(hint in str(exc).lower() for hint in USER_HINTS):
                     self.cache.put(user_id, lock.id, False)
+                    metrics.count("sponsor_checks", result="not_member")
                 else:
                     self.findings.broken[lock.id] = str(exc) or type(exc).__name__
+                    metrics.count("sponsor_checks", result="unchecked")
                 return
             except FloodWait as exc:  # nobody is let through unchecked while it lasts
                 if not self.flooded():  # once per FloodWait, not once per lock asked at the same time
@@ -217,8 +220,10 @@ class Locks:
                 return
             except TelegramError as exc:  # network: this time the lock does not hold anyone up
                 log.warning("lock %d %s: checking user %d failed (%s); let through", lock.id, lock.name, user_id, exc)
+                metrics.count("sponsor_checks", result="error")
                 return
         if scope.cancelled_caught:
+            metrics.count("sponsor_checks", result="timeout")
             log.warning(
                 "lock %d %s: no answer about user %d in %.0f s; let through",
                 lock.id,
@@ -228,6 +233,7 @@ class Locks:
             )
             return
         self.cache.put(user_id, lock.id, status in PRESENT)
+        metrics.count("sponsor_checks", result="member" if status in PRESENT else "not_member")
         if lock.unchecked_at is not None:
             self.findings.working.add(lock.id)
 
@@ -273,8 +279,8 @@ class Locks:
             elif lock.id in found.working:
                 db.execute("UPDATE sponsors SET unchecked_at = NULL WHERE id = ?", [lock.id])
                 log.info("lock %d %s can be checked again", lock.id, lock.name)
-                alert_admins(
-                    db, self.settings, f"lock_checkable:{lock.id}", "alert_lock_checkable", id=lock.id, name=lock.name
+                resolve_alert(
+                    db, self.settings, f"lock_unchecked:{lock.id}", "alert_lock_checkable", id=lock.id, name=lock.name
                 )
                 lock.unchecked_at = None
         self.stale = True
@@ -359,6 +365,7 @@ class Locks:
                 self.settings,
                 f"lock_{reason}:{lock.id}",
                 f"alert_lock_{reason}",
+                lasting=False,  # a notice: nothing clears it
                 id=lock.id,
                 name=lock.name,
                 count=lock.joins_counted,
@@ -457,7 +464,14 @@ class Locks:
             self.observe(db, lock, change.user.id, member, shown=False)
 
 
-def alert_admins(db: sqlite_utils.Database, settings: Settings, kind: str, text_key: str, **values: object) -> bool:
+def alert_admins(
+    db: sqlite_utils.Database, settings: Settings, kind: str, text_key: str, *, lasting: bool = True, **values: object
+) -> bool:
     """Tell every admin (in their language, at most once per ALERT_COOLDOWN per kind): the one
     place this part alerts."""
-    return alerter(db, settings)(kind, text_key, **values)
+    return alert(db, settings, kind, text_key, values, lasting=lasting)
+
+
+def resolve_alert(db: sqlite_utils.Database, settings: Settings, kind: str, text_key: str, **values: object) -> bool:
+    """The alert `kind` cleared: tell the admins who heard of it."""
+    return resolve(db, settings, kind, text_key, values)
