@@ -1,34 +1,37 @@
-"""kurigram's raw TL layer loaded class by class, when first used, instead of all at import.
+"""kurigram's generated classes loaded one by one, when first used, instead of all at import.
 
 `import pyrogram` imports every one of Telegram's ~3,000 TL types and functions (pyrogram.raw:
-about 25 MiB of a process) although a bot uses a few hundred. Their packages' `__init__.py` are
-generated lists of `from .module import Name` lines, and `pyrogram.raw` then resolves its table
-of constructor ids (`raw.all.objects`, which `TLObject.read` looks up) into classes.
+about 25 MiB of a process) and kurigram's 320 own types (pyrogram.types: 4 MiB more), although a
+bot uses a few hundred. Their packages' `__init__.py` only import names from their modules, and
+`pyrogram.raw` then resolves its table of constructor ids (`raw.all.objects`, which
+`TLObject.read` looks up) into classes.
 
 Importing this module before the first `import pyrogram` (core.telegram.mtproto does) puts an
-import hook in front of those packages. Each of `pyrogram.raw.types`, `.functions`, `.base` and
-their sub-packages is made from the same lines, read as text, but imports a class's module when
-the class is first looked up (a module `__getattr__`, PEP 562); the id table resolves an entry
-when `TLObject.read` first meets it. The classes, their modules and all that kurigram does with
-them are its own: only the moment of their import changes. A package whose `__init__.py` is not
-of that generated shape (another kurigram) is imported as it is, eagerly: slower, never wrong.
+import hook in front of those packages. Each of `pyrogram.raw.types`, `.functions`, `.base`,
+`pyrogram.types` and their sub-packages is made from the same imports, read (not run), but
+imports a class's module when the class is first looked up (a module `__getattr__`, PEP 562);
+the id table resolves an entry when `TLObject.read` first meets it; kurigram's sync layer, which
+at import wraps the methods of every class `dir(pyrogram.types)` lists, gets a type looked up
+later wrapped then. The classes, their modules and all that kurigram does with them are its own:
+only the moment of their import changes. A package whose `__init__.py` is of another shape
+(another kurigram) is imported as it is, eagerly: slower, never wrong.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.abc
 import importlib.machinery
-import re
 import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
 RAW = "pyrogram.raw"
-LAZY_PACKAGES = (f"{RAW}.types", f"{RAW}.functions", f"{RAW}.base")
-_CLASS_LINE = re.compile(r"from \.([a-z0-9_]+) import ([A-Za-z0-9_]+)")
-_PACKAGES_LINE = re.compile(r"from \. import ([a-z0-9_]+(?:, [a-z0-9_]+)*)")
+TYPES = "pyrogram.types"  # kurigram's own types (Message, User, ...), made from the raw ones
+SYNC = "pyrogram.sync"
+LAZY_PACKAGES = (f"{RAW}.types", f"{RAW}.functions", f"{RAW}.base", TYPES)
 # pyrogram/raw/__init__.py as kurigram generates it, without comments and blank lines.
 _RAW_INIT = (
     "from importlib import import_module",
@@ -60,15 +63,23 @@ def _code_lines(source: str) -> list[str]:
     return [line.rstrip() for line in source.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
-def _lazy_listing(lines: list[str]) -> tuple[dict[str, str], list[str]] | None:
-    """(class name -> its module, sub-packages) if every line is a generated import, else None."""
+def _lazy_listing(source: str) -> tuple[dict[str, str], list[str]] | None:
+    """(name -> the sub-module it is imported from, sub-packages) if the package's __init__ only
+    imports from its own modules (and names them in __all__), else None."""
     classes: dict[str, str] = {}
     packages: list[str] = []
-    for line in lines:
-        if match := _CLASS_LINE.fullmatch(line):
-            classes[match[2]] = match[1]
-        elif match := _PACKAGES_LINE.fullmatch(line):
-            packages += match[1].split(", ")
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and all(a.asname is None for a in node.names):
+            if node.module is None:
+                packages += [a.name for a in node.names]
+            else:
+                classes.update((a.name, node.module) for a in node.names if a.name != "*")
+                if any(a.name == "*" for a in node.names):
+                    return None
+        elif isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["__all__"]:
+            continue
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue  # a docstring
         else:
             return None
     return classes, packages
@@ -85,9 +96,21 @@ def _package_getattr(name: str, classes: dict[str, str], packages: list[str]) ->
         else:
             raise AttributeError(f"module {name!r} has no attribute {attr!r}")
         setattr(sys.modules[name], attr, value)
+        if name == TYPES and isinstance(value, type):
+            _wrap_for_sync(value)
         return value
 
     return __getattr__
+
+
+def _wrap_for_sync(cls: type) -> None:
+    """What pyrogram/sync.py does at import to every class `dir(pyrogram.types)` lists (only the
+    loaded ones, here): wrap its public coroutine methods for use without an event loop. A class
+    first looked up after that is wrapped now."""
+    sync = sys.modules.get(SYNC)
+    wrap = getattr(sync, "wrap", None)
+    if wrap is not None and getattr(sync, "idle", None) is not None:  # sync.py ran to its end
+        wrap(cls)
 
 
 class _LazyLoader(importlib.abc.Loader):
@@ -102,11 +125,12 @@ class _LazyLoader(importlib.abc.Loader):
             _exec_raw(module)
             return
         classes, packages = self.listing
-        names = [*classes, *packages]
+        # dir() lists what is loaded: pyrogram/sync.py walks dir(pyrogram.types) at import, and
+        # listing every name would import every type (see _wrap_for_sync).
         vars(module).update(
             __getattr__=_package_getattr(module.__name__, classes, packages),
-            __all__=names,
-            __dir__=lambda: sorted({*vars(module), *names, *classes.values()}),
+            __all__=[*classes, *packages],
+            __dir__=lambda: sorted(vars(module)),
         )
 
 
@@ -131,13 +155,13 @@ class _Finder(importlib.abc.MetaPathFinder):
         if spec is None or not spec.submodule_search_locations or not spec.origin:
             return None  # one class's module, or not there: the usual import
         with open(spec.origin, encoding="utf-8") as f:
-            lines = _code_lines(f.read())
+            source = f.read()
         if fullname == RAW:
-            if tuple(lines) != _RAW_INIT:
+            if tuple(_code_lines(source)) != _RAW_INIT:
                 return None
             spec.loader = _LazyLoader(None)
             return spec
-        listing = _lazy_listing(lines)
+        listing = _lazy_listing(source)
         if listing is None:
             return None
         spec.loader = _LazyLoader(listing)

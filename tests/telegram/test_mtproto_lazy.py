@@ -1,5 +1,5 @@
-"""kurigram's raw TL layer, loaded class by class (core/telegram/_mtproto_lazy.py): a bot process
-loads a fraction of it, and every class, id and package it can reach is the one kurigram's own
+"""kurigram's generated classes, loaded one by one (core/telegram/_mtproto_lazy.py): a bot process
+loads a fraction of them, and every class, id and package it can reach is the one kurigram's own
 eager import gives."""
 
 from __future__ import annotations
@@ -48,15 +48,18 @@ def test_the_adapter_loads_a_fraction_of_the_raw_layer():
 
 def test_every_id_and_name_resolves_to_kurigrams_own_class():
     """The lazy table and packages against kurigram's eager import, in two fresh interpreters: the
-    same class for every constructor id, and the same thing (class, sub-package or module) for
-    every public name of every raw package."""
+    same class for every constructor id, the same thing (class, sub-package or module) for every
+    public name of every lazy package, and the same methods of kurigram's own types wrapped by
+    its sync layer (for a type first looked up after pyrogram/sync.py ran, at that moment)."""
     eager = run_python("-m", "tests.telegram.raw_listing", "eager")
     assert eager["lazy"] is False
     assert isinstance(eager["names"], dict) and len(eager["names"]) > 6000  # ~3,000 classes and their modules
+    assert isinstance(eager["wrapped"], dict) and sum(map(len, eager["wrapped"].values())) > 200
     lazy = run_python("-m", "tests.telegram.raw_listing", "lazy", stdin=json.dumps(list(eager["names"])))
     assert lazy["lazy"] is True
     assert lazy["ids"] == eager["ids"]
     assert lazy["names"] == eager["names"]
+    assert lazy["wrapped"] == eager["wrapped"]
 
 
 def test_a_class_not_loaded_yet_is_read_off_the_wire():
@@ -75,8 +78,11 @@ def test_a_class_not_loaded_yet_is_read_off_the_wire():
 
 
 def test_a_package_of_another_shape_is_left_to_the_usual_import():
-    assert _mtproto_lazy._lazy_listing(["from .res_pq import ResPQ", "from . import help, auth"]) == (
-        {"ResPQ": "res_pq"},
+    generated = "from .res_pq import ResPQ\nfrom .chat import (Chat, ChatPhoto)\nfrom . import help, auth\n"
+    generated += "__all__ = []\n"
+    assert _mtproto_lazy._lazy_listing(generated) == (
+        {"ResPQ": "res_pq", "Chat": "chat", "ChatPhoto": "chat"},
         ["help", "auth"],
     )
-    assert _mtproto_lazy._lazy_listing(["from .res_pq import ResPQ", "ResPQ.extra = 1"]) is None
+    for other in ("from .res_pq import *", "from .res_pq import ResPQ as R", "ResPQ.extra = 1", "import os"):
+        assert _mtproto_lazy._lazy_listing(generated + other) is None, other
