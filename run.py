@@ -10,13 +10,13 @@ import argparse
 import fcntl
 import logging
 import os
-import shutil
 import socket
 import sys
 from typing import TextIO
 
 import trio
 
+from core import preflight
 from core.config import Settings, SettingsError, load_settings, to_environ
 from core.logs import setup_logging
 
@@ -33,7 +33,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-dir", metavar="PATH", help="folder for the database, spool and run files")
     parser.add_argument("--sandbox-port", type=int, metavar="N", help="port of the sandbox (web chat)")
     parser.add_argument("--monitor-port", type=int, metavar="N", help="port of the monitor's /healthz")
-    parser.add_argument("--check", action="store_true", help="check settings and the data folder, then exit")
+    parser.add_argument("--check", action="store_true", help="check everything the bot needs, one line each, then exit")
+    parser.add_argument("--env-example", action="store_true", help="print .env.example (every setting), then exit")
     return parser.parse_args(argv)
 
 
@@ -66,43 +67,13 @@ def sandbox_overrides(settings: Settings) -> dict[str, str]:
     }
 
 
-def preflight(settings: Settings | None, settings_error: SettingsError | None) -> int:
-    """`--check`: one line per check, exit 1 if any failed."""
-    from core.db import open_db, schema_version
-
-    results: list[tuple[bool, str]] = []
-    if settings_error is not None:
-        results.append((False, f"settings: {settings_error}"))
-    if settings is None:
-        print(f"FAIL {results[0][1]}")
-        return 1
-    if settings_error is None:
-        results.append((True, f"settings: {settings.telegram_backend}, {settings.workers} downloader(s)"))
-    data = settings.data_dir.resolve()
-    try:
-        data.mkdir(parents=True, exist_ok=True)
-        probe = data / ".write-check"
-        probe.write_text("ok")
-        probe.unlink()
-        free = shutil.disk_usage(data)
-        pct = 100 * free.free / free.total
-        ok = pct >= settings.alert_disk_free_pct
-        results.append((ok, f"data folder: {data} writable, {free.free / 1e9:.1f} GB free ({pct:.0f} %)"))
-    except OSError as exc:
-        results.append((False, f"data folder: {data}: {exc.strerror or exc}"))
-    try:
-        db = open_db(settings.db_path, busy_timeout=settings.db_busy_timeout)
-        results.append((True, f"database: {settings.db_path} schema v{schema_version(db)}"))
-        db.close()
-    except Exception as exc:
-        results.append((False, f"database: {settings.db_path}: {exc}"))
-    for ok, text in results:
-        print(f"{'ok  ' if ok else 'FAIL'} {text}")
-    return 0 if all(ok for ok, _ in results) else 1
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.env_example:
+        from core.env_example import render
+
+        print(render(), end="")
+        return 0
     overrides = flag_overrides(args)
     settings: Settings | None = None
     try:
@@ -115,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.check:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        return preflight(settings, exc)
+        return preflight.main(settings, exc)
     if args.check:
-        return preflight(settings, None)
+        return preflight.main(settings, None)
     setup_logging("supervisor", settings.log_level, settings.secrets())
     for folder in (settings.data_dir, settings.run_dir, settings.spool_dir):
         folder.mkdir(parents=True, exist_ok=True)
