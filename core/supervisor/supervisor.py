@@ -19,13 +19,12 @@ from collections.abc import AsyncIterator, Callable, Mapping
 
 import trio
 
-from core.child import SUPERVISOR_PID_ENV
+from core.child import SUPERVISOR_PID_ENV, endpoints_for
 from core.config import Settings
 from core.supervisor.children import PROJECT_ROOT, SANDBOX_READY_PREFIX, Child, ChildSpec, describe_exit
 from core.supervisor.policy import RestartPolicy, RestartTracker
 from core.supervisor.sdnotify import SystemdNotifier
 from ipc.channels import ControlServer
-from ipc.endpoints import Endpoints
 from ipc.messages import Drain, Heartbeat, ProcessInfo, ProcessTable, Ready
 
 log = logging.getLogger("supervisor")
@@ -47,7 +46,7 @@ class Supervisor:
         notifier: SystemdNotifier | None = None,
     ) -> None:
         self.settings = settings
-        self.endpoints = Endpoints.from_settings(settings)
+        self.endpoints = endpoints_for(settings)
         self.policy = RestartPolicy.from_settings(settings)
         # Children run in the operator's folder (where `.env` is) but import the bot from here.
         python_path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
