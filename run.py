@@ -18,7 +18,7 @@ import trio
 
 from core import preflight
 from core.config import Settings, SettingsError, load_settings, to_environ
-from core.logs import setup_logging
+from core.logs import setup_from_settings
 
 log = logging.getLogger("supervisor")
 
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         return preflight.main(settings, exc)
     if args.check:
         return preflight.main(settings, None)
-    setup_logging("supervisor", settings.log_level, settings.secrets())
+    setup_from_settings("supervisor", settings)
     for folder in (settings.data_dir, settings.run_dir, settings.spool_dir):
         folder.mkdir(parents=True, exist_ok=True)
     overrides["DATA_DIR"] = str(settings.data_dir.resolve())

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import trio
 
 from core.config import Settings, SettingsError, load_settings
-from core.logs import setup_logging
+from core.logs import setup_from_settings
 from ipc.channels import ControlClient, Publisher
 from ipc.endpoints import Endpoints, PathTooLong
 from ipc.messages import Drain, Heartbeat, ProcessTable, Ready
@@ -89,7 +89,7 @@ def run_child(default_name: str, body: Body, argv: list[str] | None = None) -> N
     except SettingsError as exc:
         print(f"{name}: invalid setting {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    setup_logging(name, settings.log_level, settings.secrets())
+    setup_from_settings(name, settings)
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     try:
         trio.run(_run, name, settings, body)

@@ -16,7 +16,7 @@ from pathlib import Path
 import trio
 
 from core.config import Settings, SettingsError, load_settings
-from core.logs import setup_logging
+from core.logs import setup_from_settings
 from sandbox.server import serve
 
 READY_PREFIX = "SANDBOX_READY"
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"sandbox: {exc}", file=sys.stderr)
         return 2
-    setup_logging("sandbox", settings.log_level, settings.secrets())
+    setup_from_settings("sandbox", settings)
     status = 0
     try:
         trio.run(_main, args, settings)
