@@ -22,6 +22,7 @@ from core import spool
 from core.alerts import Alerter
 from core.child import ChildContext
 from core.db import write_tx
+from core.logs import job_context
 from downloader.circuit import GENERIC, SharedCircuits, breaker_key
 from downloader.commit import commit_download
 from downloader.cookies import CookieStore, platform_name
@@ -106,7 +107,8 @@ class Worker:
             if self.ctx.draining.is_set():
                 self._requeue(job, "the worker is draining")
                 return
-            await self._run_job(slot, job)
+            with job_context(job.job_id):  # every line this job logs, here or in its thread, says job=<id>
+                await self._run_job(slot, job)
 
     async def _run_job(self, slot: int, job: JobAssign) -> None:
         t0 = trio.current_time()
