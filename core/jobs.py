@@ -109,10 +109,13 @@ class Failure:
 
 
 def error_text(lang: str, failure: Failure) -> str:
-    try:
-        return text(lang, failure.text_key or f"error_{failure.error_class}", **(failure.values or {}))
-    except KeyError:
-        return text(lang, "error_internal")
+    # downloader.errors.CLASSES is the one table of classes and their texts (imported here, late:
+    # it imports this module). A class outside it (the uploader's "blocked") reads as internal.
+    from downloader.errors import CLASSES, ErrorClass
+
+    known = failure.error_class in ErrorClass.__members__.values()
+    key = failure.text_key or CLASSES[ErrorClass(failure.error_class) if known else ErrorClass.INTERNAL].text_key
+    return text(lang, key, **(failure.values or {}))
 
 
 def fail(

@@ -27,7 +27,7 @@ from downloader.circuit import GENERIC, SharedCircuits, breaker_key
 from downloader.commit import commit_download
 from downloader.cookies import CookieStore, platform_name
 from downloader.egress import EgressProxy, Refusal
-from downloader.egress_policy import EgressRefused
+from downloader.egress_policy import REFUSAL_KEYS, EgressRefused
 from downloader.engine import Cancelled, Control, DownloadResult, Engine, ProbeResult, guard_name
 from downloader.errors import ClassifiedError, ErrorClass, Failure, classify, for_job, guard_failure
 from ipc.channels import JobWorker, Pusher
@@ -220,7 +220,7 @@ class Worker:
     async def _failed(self, job: JobAssign, failure: Failure, guard: EgressRefused | Refusal | None = None) -> None:
         recorded = for_job(failure, self.settings)
         if guard is not None:  # the guard says which rule refused the link: that is the user's answer
-            recorded = dataclasses.replace(recorded, text_key=f"link_refused_{guard.reason}")
+            recorded = dataclasses.replace(recorded, text_key=REFUSAL_KEYS[guard.reason])
         final, notices = job_rows.fail(self.db, self.settings, job.job_id, recorded, lease=job.lease)
         for item_id in notices:
             self.outbox.send_nowait(OutboxNotice(item_id=item_id))

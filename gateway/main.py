@@ -17,7 +17,7 @@ from gateway.admin import broadcast, panel
 from gateway.admin.maintenance import Maintenance, PausingDispatcher
 from gateway.events import JobEvents
 from gateway.gates import Gates
-from gateway.handlers import cancel, choices, settings, start
+from gateway.handlers import cancel, choices, lang, settings, start
 from gateway.router import Router
 from gateway.updates import UpdateLoop
 from ipc.channels import JobDispatcher, Puller, Pusher, RpcClient
@@ -37,7 +37,7 @@ log = logging.getLogger("gateway")
 Announce = Callable[[list[int]], None]
 JOB_EVENTS = (JobStarted, JobProgress, JobProbed, JobDownloaded, JobFailed, WorkerJobs, JobDelivered)
 
-HANDLERS = (start, settings, choices, cancel, panel, broadcast)
+HANDLERS = (start, settings, lang, choices, cancel, panel, broadcast)
 SWEEP_INTERVAL = 5.0  # seconds between safety-net passes over the queue
 
 

@@ -50,6 +50,8 @@ TEXTS: dict[str, str] = {
     "format_height": "{height}p",
     "settings_saved": "Saved.",
     "language_name": "English",
+    "lang_choose": "🌐 Choose the language I speak to you:",
+    "lang_saved": "✅ From now on I speak English.",
     # ---- failures: error classes, circuit breakers, cookies, alerts (helper/failures) ----------
     # One text per downloader.errors class: what happened and what the user can do.
     "error_unsupported": (

@@ -50,6 +50,8 @@ TEXTS: dict[str, str] = {
     "format_height": "{height}p",
     "settings_saved": "ذخیره شد.",
     "language_name": "فارسی",
+    "lang_choose": "🌐 زبانی را که با شما صحبت می‌کنم انتخاب کنید:",
+    "lang_saved": "✅ از این پس فارسی صحبت می‌کنم.",
     # ---- failures: error classes, circuit breakers, cookies, alerts (helper/failures) ----------
     # One text per downloader.errors class: what happened and what the user can do.
     "error_unsupported": (

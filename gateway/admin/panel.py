@@ -41,6 +41,11 @@ MB, GB = 1_000_000, 1_000_000_000
 RUNNING_STATES = tuple(s for s in JOB_ACTIVE_STATES if s != "queued")
 MARK_OK, MARK_BAD = "✅", "⚠️"
 CIRCUIT_MARKS = {"closed": "🟢", "half_open": "🟡", "open": "🔴"}
+CIRCUIT_STATE_KEYS = {
+    "closed": "panel_circuit_closed",
+    "half_open": "panel_circuit_half_open",
+    "open": "panel_circuit_open",
+}
 PER_USER_COUNTERS = ("requests_total", "downloads_ok", "downloads_failed", "bytes_sent")
 
 
@@ -185,7 +190,7 @@ def circuit(req: Request, msg: IncomingMessage) -> None:
                 "panel_circuit",
                 mark=CIRCUIT_MARKS.get(str(v.state), MARK_BAD),
                 platform=v.platform,
-                state=req.t(f"panel_circuit_{v.state}"),
+                state=req.t(CIRCUIT_STATE_KEYS[str(v.state)]),
                 failures=v.failures,
                 retry=retry,
                 probe=probe,

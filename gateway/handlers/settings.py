@@ -17,11 +17,12 @@ ACTION_SETTING = "s"
 CHECK = "✓ "
 FIELDS = {"f": formats.DEFAULT_CHOICES, "a": formats.AUDIO_FORMATS, "l": tuple(LANGUAGES)}
 COLUMNS = {"f": "default_format", "a": "audio_format", "l": "language"}
+FORMAT_KEYS = {"ask": "format_ask", "best": "format_best", "audio": "format_audio"}
 
 
 def format_name(lang: str, value: str) -> str:
-    if value in ("ask", "best", "audio"):
-        return text(lang, f"format_{value}")
+    if value in FORMAT_KEYS:
+        return text(lang, FORMAT_KEYS[value])
     return text(lang, "format_height", height=formats.height_of(value))
 
 
