@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import importlib
 import logging
 import os
 import socket
@@ -26,8 +27,16 @@ log = logging.getLogger("supervisor")
 SANDBOX_BOT_TOKEN = "1000001:sandbox-token-not-secret"
 
 
+# Commands besides running the bot: name -> (module with main(settings) -> exit status, help).
+SUBCOMMANDS = {
+    "update-ytdlp": ("core.ytdlp_cli", "upgrade yt-dlp, check it, restart the downloaders (or roll back)"),
+}
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="run.py", description="Run the media downloader bot.")
+    shown = "; ".join(f"{name}: {text}" for name, (_, text) in SUBCOMMANDS.items())
+    parser.add_argument("command", nargs="?", choices=sorted(SUBCOMMANDS), help=f"instead of running the bot: {shown}")
     parser.add_argument("--workers", metavar="auto|N", help="downloader processes (auto: one per core)")
     parser.add_argument("--sandbox", action="store_true", help="run against the built-in Telegram sandbox")
     parser.add_argument("--data-dir", metavar="PATH", help="folder for the database, spool and run files")
@@ -64,6 +73,7 @@ def sandbox_overrides(settings: Settings) -> dict[str, str]:
         "BOTAPI_URL": f"http://127.0.0.1:{port}",
         "BOT_TOKEN": SANDBOX_BOT_TOKEN,
         "BOTAPI_UPLOAD_LIMIT_MB": str(settings.upload_limit_mb),
+        "YTDLP_CHECK_URL": f"http://127.0.0.1:{port}/media/sample.mp4",  # a yt-dlp update's check, offline
     }
 
 
@@ -89,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         return preflight.main(settings, exc)
     if args.check:
         return preflight.main(settings, None)
+    if args.command:
+        module = importlib.import_module(SUBCOMMANDS[args.command][0])
+        return int(module.main(settings))
     setup_from_settings("supervisor", settings)
     for folder in (settings.data_dir, settings.run_dir, settings.spool_dir):
         folder.mkdir(parents=True, exist_ok=True)

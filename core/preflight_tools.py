@@ -67,9 +67,10 @@ def ytdlp_age(settings: Settings, today: datetime.date | None = None) -> Finding
 def js_runtime() -> Finding:
     try:
         import deno
-    except ImportError:
+
+        path = str(deno.find_deno_bin())
+    except (ImportError, FileNotFoundError):
         return warning("javascript runtime", "deno is not installed: YouTube links may fail (pip install deno)")
-    path = str(deno.find_deno_bin())
     line = _first_line([path, "--version"])
     if line is None:
         return warning("javascript runtime", f"{path} does not run: YouTube links may fail")

@@ -357,10 +357,11 @@ def pot_provider_options(settings: Settings) -> dict[str, Any]:
 def _deno() -> str | None:
     try:
         import deno
-    except ImportError:
+
+        return str(deno.find_deno_bin())
+    except (ImportError, FileNotFoundError):  # the package without its binary fails the same way
         log.warning("no deno: YouTube links may fail (pip install deno)")
         return None
-    return str(deno.find_deno_bin())
 
 
 def _head_size(ydl: yt_dlp.YoutubeDL, url: str) -> int | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import yt_dlp
+
 from core.alerts import alerter
 from core.child import ChildContext
 from core.config import Settings
@@ -44,6 +46,7 @@ async def body(ctx: ChildContext) -> None:
             async with open_egress_proxy(policy, upstreams=rotation) as proxy:
                 proxy.route_process_env()  # every ffmpeg this process starts goes through it too
                 engine = Engine(ctx.settings, proxy)
+                log.info("%s runs yt-dlp %s", ctx.name, yt_dlp.version.__version__)
                 await ctx.ready()
                 await Worker(ctx, db, jobs, events, outbox, engine, circuits, cookies, proxy, alert).run()
     finally:

@@ -13,7 +13,7 @@ from core.callback_data import codec_for
 from core.child import ChildContext
 from core.db import open_db
 from core.telegram.connect import NotConnected, connect_port
-from gateway.admin import broadcast, panel
+from gateway.admin import broadcast, panel, ytdlp
 from gateway.admin.maintenance import Maintenance, PausingDispatcher
 from gateway.events import JobEvents
 from gateway.gates import Gates
@@ -37,7 +37,7 @@ log = logging.getLogger("gateway")
 Announce = Callable[[list[int]], None]
 JOB_EVENTS = (JobStarted, JobProgress, JobProbed, JobDownloaded, JobFailed, WorkerJobs, JobDelivered)
 
-HANDLERS = (start, settings, lang, choices, cancel, panel, broadcast)
+HANDLERS = (start, settings, lang, choices, cancel, panel, broadcast, ytdlp)
 SWEEP_INTERVAL = 5.0  # seconds between safety-net passes over the queue
 
 
@@ -78,7 +78,8 @@ async def run(
     dispatcher.adopt_in_flight()
     job_events = JobEvents(settings, db, codec, dispatcher)
     gates = Gates(settings, db, codec, maintenance_state=maintenance)
-    router = Router(settings, db, codec, HANDLERS, gates.links, gates, prepare=panel.prepare_steps(settings, monitor))
+    steps = {**panel.prepare_steps(settings, monitor), **ytdlp.prepare_steps(ctx.endpoints.control, settings.admin_ids)}
+    router = Router(settings, db, codec, HANDLERS, gates.links, gates, prepare=steps)
     # Index yt-dlp's extractors before the first link (a second or two), off the event loop.
     await trio.to_thread.run_sync(extractor_index.prepare)
     await ctx.ready()

@@ -2,12 +2,15 @@
 
 | channel     | binds (socket)            | connects (socket)                  | carries                      |
 |-------------|---------------------------|------------------------------------|------------------------------|
-| control     | supervisor (ROUTER)       | every child (DEALER, identity=name)| Ready, Heartbeat, Drain      |
+| control     | supervisor (ROUTER)       | every child (DEALER, identity=name)| Ready, Heartbeat, Drain (*)  |
 | jobs        | gateway (ROUTER)          | downloaders (DEALER)               | Credit up, JobAssign down    |
 | events      | gateway (PULL)            | downloaders (PUSH)                 | JobEvent                     |
 | outbox      | uploader (PULL)           | anyone (PUSH)                      | OutboxNotice                 |
 | telemetry   | monitor (SUB)             | every process (PUB)                | Heartbeat, Metrics, ProcessTable |
 | monitor_rpc | monitor (ROUTER)          | gateway (DEALER)                   | RpcRequest, RpcReply         |
+
+(*) and UpdateYtdlp / UpdateStatus, from and to whoever asks for a yt-dlp update (the gateway, or
+`run.py update-ytdlp` from a shell, each under a name of its own).
 
 With IPC_TRANSPORT=ipc the endpoints are unix sockets in the run folder (created by the
 supervisor); with tcp they are consecutive ports from IPC_BASE_PORT on IPC_HOST, so downloaders

@@ -266,4 +266,21 @@ TEXTS: dict[str, str] = {
     "panel_gb": "{size} GB",
     "panel_reset_kept": "Nothing was reset.",
     # ---- end of broadcast and admin panel ----
+    # ---- /ytdlp: the downloaders' yt-dlp, and keeping it current ----
+    "ytdlp_version": "yt-dlp {version}, released {date} ({age} ago).\nUpdate it with /ytdlp update.",
+    "ytdlp_version_undated": "yt-dlp {version}.\nUpdate it with /ytdlp update.",
+    "ytdlp_old": "⚠️ Older than {days} days: sites change every week, so update it.",
+    "ytdlp_update_started": (
+        "⏳ Updating yt-dlp: the new version is checked on a sample link, then the downloaders restart one by one. "
+        "The result comes here."
+    ),
+    "ytdlp_update_busy": "⏳ An update of yt-dlp is already running; its result comes here.",
+    "ytdlp_update_unreachable": (
+        "⚠️ The supervisor did not answer: is the bot running under run.py? From a shell: python run.py update-ytdlp"
+    ),
+    "ytdlp_updated": (
+        "✅ yt-dlp updated: {old} → {new}. It passed the check on the sample link; restarted one by one: {names}."
+    ),
+    "ytdlp_current": "✅ yt-dlp {version} is already the newest.",
+    "ytdlp_update_failed": "⚠️ yt-dlp was not updated: {detail}. The downloaders keep running {old}.",
 }
