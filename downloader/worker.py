@@ -26,8 +26,8 @@ from core.logs import job_context
 from downloader.circuit import GENERIC, SharedCircuits, breaker_key
 from downloader.commit import commit_download
 from downloader.cookies import CookieStore, platform_name
-from downloader.egress import EgressProxy, Refusal
-from downloader.egress_policy import REFUSAL_KEYS, EgressRefused
+from downloader.egress import EgressProxy, EgressRefused, Refusal
+from downloader.egress.targets import REFUSAL_KEYS
 from downloader.engine import Cancelled, Control, DownloadResult, Engine, ProbeResult, guard_name
 from downloader.errors import ClassifiedError, ErrorClass, Failure, classify, for_job, guard_failure
 from ipc.channels import JobWorker, Pusher

@@ -78,7 +78,10 @@ def file_sent(
                     now,
                 ],
             )
-        if item.job_id is None or _remaining_files(db, item.job_id, item.id):
+        if item.job_id is None:  # a file of no job (an admin's chart): its folder goes once it is sent
+            after.spool_dir = payload.spool_dir
+            return after
+        if _remaining_files(db, item.job_id, item.id):
             return after
         job = job_rows.load(db, item.job_id, settings)
         if job is None:

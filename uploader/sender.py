@@ -10,7 +10,6 @@ is cancelled.
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import trio
 
 from core import jobs as job_rows
 from core import outbox, spool
+from core.backoff import SEND_RETRY
 from core.callback_data import codec_for
 from core.config import MIB, Settings
 from core.db import write_tx
@@ -31,7 +31,9 @@ from core.telegram import (
     Blocked,
     ChatNotFound,
     FloodWait,
+    MessageGone,
     NotModified,
+    StaleFileId,
     TelegramError,
     TelegramPort,
     TooLarge,
@@ -47,12 +49,8 @@ from uploader.throttle import SendBudget, Thinned
 log = logging.getLogger("uploader.sender")
 
 IDLE_POLL = 1.0  # seconds between looks at the outbox when no notice arrives
-RETRY_BASE = 1.0  # seconds; doubled per attempt
-RETRY_JITTER = 0.2
 CANCEL_POLL = 0.5  # seconds between looks for cancelled jobs among the uploads
 STALL_CHECK = 1.0  # seconds between looks at an upload's progress
-GONE_MESSAGE = ("message to edit not found", "message to delete not found", "message can't be deleted")
-STALE_FILE_ID = ("wrong file identifier", "file reference", "file_id")
 
 
 @dataclass
@@ -144,12 +142,11 @@ class OutboxSender:
             outbox.mark_sent(self.db, item.id)
         except NoTarget as exc:
             outbox.mark_dropped(self.db, item.id, str(exc))
+        except MessageGone as exc:
+            outbox.mark_dropped(self.db, item.id, str(exc))  # the user deleted it, or it is gone: harmless
         except BadRequest as exc:
-            if any(words in str(exc).lower() for words in GONE_MESSAGE):
-                outbox.mark_dropped(self.db, item.id, str(exc))  # the user deleted it, or it is gone: harmless
-            else:
-                log.error("outbox %d to chat %d refused: %s", item.id, item.chat_id, exc)
-                outbox.mark_failed(self.db, item.id, str(exc))
+            log.error("outbox %d to chat %d refused: %s", item.id, item.chat_id, exc)
+            outbox.mark_failed(self.db, item.id, str(exc))
         except TelegramError as exc:
             self._trouble(item, exc)
         else:
@@ -174,7 +171,7 @@ class OutboxSender:
                     self.db.execute("UPDATE users SET blocked_bot = 1 WHERE id = ?", [item.chat_id])
             outbox.mark_failed(self.db, item.id, type(exc).__name__.lower())
         elif isinstance(exc, Transient) and item.attempts < self.settings.send_attempts:
-            delay = RETRY_BASE * 2 ** (item.attempts - 1) * (1 + RETRY_JITTER * (2 * random.random() - 1))
+            delay = SEND_RETRY.delay(item.attempts)
             log.warning("outbox %d: %s; retry %d in %.1fs", item.id, exc, item.attempts, delay)
             outbox.retry_later(self.db, item.id, delay, str(exc))
         else:
@@ -234,7 +231,7 @@ class OutboxSender:
                 self.db, self.settings, item, payload, Failure("too_large", str(exc), False, {"limit": limit})
             )
         except BadRequest as exc:
-            if payload.file_id and any(words in str(exc).lower() for words in STALE_FILE_ID):
+            if payload.file_id and isinstance(exc, StaleFileId):
                 return media.file_id_refused(self.db, self.settings, item, payload)
             return media.file_failed(self.db, self.settings, item, payload, Failure("internal", str(exc), False))
         except Blocked as exc:
@@ -255,7 +252,7 @@ class OutboxSender:
             self._announce(after.notices)
             return
         log.warning("outbox %d (job %s): %s; uploading again", item.id, item.job_id, why)
-        outbox.retry_later(self.db, item.id, RETRY_BASE * item.attempts, why)
+        outbox.retry_later(self.db, item.id, SEND_RETRY.delay(item.attempts), why)
 
     def _show_upload(self, upload: Upload, job: job_rows.Job | None, done: int, total: int) -> None:
         """The status shows the upload once it takes a while (a fast one costs no edit)."""

@@ -79,8 +79,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
     current, source = root / "current", root / "source"
     source.mkdir()
     wheel = freeze_wheel("yt-dlp", current)
-    pip = [python, "-m", "pip", "install", "--quiet", "--ignore-installed", "--no-index", "--no-deps"]
-    pip += ["--find-links", current]
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--ignore-installed", "--no-index", "--no-deps"]
+    pip += ["--find-links", str(current)]
     subprocess.run([*pip, f"yt-dlp=={CURRENT}"], check=True, timeout=PIP_TIMEOUT_S)
     assert venv_version(python) == CURRENT and own in Path(
         subprocess.run([python, "-c", "import yt_dlp; print(yt_dlp.__file__)"], capture_output=True, text=True,
