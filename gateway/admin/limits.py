@@ -53,6 +53,27 @@ def rule_text(req: Request, problem: str) -> str:
     return html.escape(problem)
 
 
+HELP_KEYS = {  # each runtime limit's help line
+    "USER_REQUESTS_PER_MIN": "limit_USER_REQUESTS_PER_MIN",
+    "GLOBAL_REQUESTS_PER_MIN": "limit_GLOBAL_REQUESTS_PER_MIN",
+    "MAX_LINKS_PER_MESSAGE": "limit_MAX_LINKS_PER_MESSAGE",
+    "MAX_DURATION_MIN": "limit_MAX_DURATION_MIN",
+    "MAX_FILE_MB": "limit_MAX_FILE_MB",
+    "USER_CONCURRENT_DOWNLOADS": "limit_USER_CONCURRENT_DOWNLOADS",
+    "QUEUE_MAX": "limit_QUEUE_MAX",
+    "JOB_ATTEMPTS": "limit_JOB_ATTEMPTS",
+    "SPOOL_MAX_GB": "limit_SPOOL_MAX_GB",
+    "PROGRESS_EDIT_INTERVAL": "limit_PROGRESS_EDIT_INTERVAL",
+    "NOTICE_INTERVAL": "limit_NOTICE_INTERVAL",
+    "MAINTENANCE_NOTICE_INTERVAL": "limit_MAINTENANCE_NOTICE_INTERVAL",
+    "ALERT_COOLDOWN": "limit_ALERT_COOLDOWN",
+    "ALERT_DISK_FREE_PCT": "limit_ALERT_DISK_FREE_PCT",
+    "ALERT_MEMORY_PCT": "limit_ALERT_MEMORY_PCT",
+    "ALERT_CPU_PCT": "limit_ALERT_CPU_PCT",
+    "ALERT_DOWNLOADS_GB": "limit_ALERT_DOWNLOADS_GB",
+}
+
+
 class LimitsAdmin:
     """The commands and buttons, with the gateway's live limits they change."""
 
@@ -80,7 +101,7 @@ class LimitsAdmin:
                     name=name,
                     value=digits(req.lang, runtime_limits.shown(value)),
                     default=digits(req.lang, runtime_limits.shown(self.live.default(name))),
-                    help=req.t(f"limit_{name}"),
+                    help=req.t(HELP_KEYS[name]),
                 )
             )
             buttons.append(Button(text=name, data=req.codec.encode(ACTION_LIMITS, OP_EDIT, name)))

@@ -32,6 +32,16 @@ OP_ASK = "x"
 STEP_CANCEL = "cancel_job"
 CANCEL_BUTTONS_PER_ROW = 2
 AGE_MINUTE, AGE_HOUR, AGE_DAY = 60, 3600, 86400
+PHASE_KEYS = {  # a job's state as the admin reads it
+    "queued": "ap_phase_queued",
+    "probing": "ap_phase_probing",
+    "choosing": "ap_phase_choosing",
+    "downloading": "ap_phase_downloading",
+    "uploading": "ap_phase_uploading",
+    "done": "ap_phase_done",
+    "failed": "ap_phase_failed",
+    "cancelled": "ap_phase_cancelled",
+}
 
 
 def age(lang: str, seconds: float) -> str:
@@ -52,7 +62,7 @@ def host(url: str) -> str:
 
 
 def phase(lang: str, state: str, done: int, total: int | None) -> str:
-    shown = text(lang, f"ap_phase_{state}")
+    shown = text(lang, PHASE_KEYS[state])
     if state == "downloading" and total:
         shown += " " + digits(lang, f"{min(100, 100 * done // total)} %")
     return shown
@@ -186,7 +196,7 @@ def _ask(req: Request, query: CallbackQuery, job_id: int | None, page: int) -> N
         id=digits(req.lang, job.id),
         user=digits(req.lang, job.user_id),
         host=html.escape(host(job.url)),
-        phase=text(req.lang, f"ap_phase_{job.state}"),
+        phase=text(req.lang, PHASE_KEYS[job.state]),
     )
     keyboard = steps.confirm_keyboard(req, ACTION_QUEUE, step_id, "ap_yes_cancel")
     pages.show(req, pages.Page(body, keyboard), query)
