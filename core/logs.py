@@ -13,6 +13,9 @@ rotation is not safe across processes.
 
 Nothing secret reaches a line: every secret setting's value (the bot token, the api hash, the
 Premium session string, proxy passwords), and any password written inside a URL, become `***`.
+User ids (and chat ids) are logged through `uid()`: a salted hash, the same in every process of
+one installation (the salt is DATA_DIR/log-salt), so one user's lines can be followed without the
+log naming them; LOG_USER_IDS=1 logs the ids themselves.
 """
 
 from __future__ import annotations
@@ -20,9 +23,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime
+import hashlib
+import hmac
 import json
 import logging
 import logging.handlers
+import os
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -43,6 +49,39 @@ _JOB_IN_TEXT = re.compile(r"\bjob #?(\d+)\b")
 NOISY = ("httpx", "httpcore", "hpack", "pyrogram", "asyncio", "hypercorn.access")
 
 _job: contextvars.ContextVar[int | None] = contextvars.ContextVar("job", default=None)
+SALT_FILE = "log-salt"
+SALT_BYTES = 32
+UID_HEX = 10  # 40 bits of the hash: distinct enough to follow one user through a log
+_user_ids = {"salt": os.urandom(SALT_BYTES), "plain": False}  # until configured: hashed all the same
+
+
+def uid(user_id: int | None) -> str:
+    """A user (or chat) id as the log may show it: `u` and a salted hash, or the id itself with
+    LOG_USER_IDS=1."""
+    if user_id is None:
+        return "-"
+    if _user_ids["plain"]:
+        return str(user_id)
+    salt = _user_ids["salt"]
+    assert isinstance(salt, bytes)
+    return "u" + hmac.new(salt, str(int(user_id)).encode(), hashlib.sha256).hexdigest()[:UID_HEX]
+
+
+def configure_user_ids(data_dir: Path | None, plain: bool) -> None:
+    """Hash with the installation's salt (made once, atomically, by whichever process comes first)."""
+    _user_ids["plain"] = plain
+    if data_dir is None or plain:
+        return
+    path = data_dir / SALT_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        draft = data_dir / f".{SALT_FILE}.{os.getpid()}"
+        draft.write_bytes(os.urandom(SALT_BYTES))
+        draft.chmod(0o600)
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)  # the first process's salt wins; the others read it
+        draft.unlink()
+    _user_ids["salt"] = path.read_bytes()
 
 
 @contextlib.contextmanager
@@ -165,7 +204,9 @@ def setup_logging(
 
 
 def setup_from_settings(process_name: str, settings: Settings) -> None:
-    """`setup_logging` with LOG_LEVEL, LOG_FORMAT, the secrets, and files in DATA_DIR/logs."""
+    """`setup_logging` with LOG_LEVEL, LOG_FORMAT, the secrets, files in DATA_DIR/logs, and user
+    ids hashed with DATA_DIR's salt unless LOG_USER_IDS."""
+    configure_user_ids(settings.data_dir, settings.log_user_ids)
     setup_logging(
         process_name,
         settings.log_level,

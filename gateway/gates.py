@@ -30,6 +30,7 @@ import trio
 from core.callback_data import Callback, CallbackCodec
 from core.config import Settings
 from core.db import write_tx
+from core.logs import uid
 from core.status import wait_text
 from core.telegram import CallbackQuery, ChatMemberChange, IncomingMessage, TelegramPort, Update
 from core.texts import digits
@@ -157,7 +158,7 @@ class Gates:
         if req.user.banned:
             if notice_due(req.db, req.user.id, NOTICE_BANNED, BAN_NOTICE_TTL):
                 req.reply(req.t("banned"))
-                log.info("banned user %d told once; silent from now on", req.user.id)
+                log.info("banned user %s told once; silent from now on", uid(req.user.id))
             return False
         return True
 

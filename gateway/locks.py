@@ -27,6 +27,7 @@ import trio
 
 from core.alerts import alerter
 from core.config import Settings
+from core.logs import uid
 from core.payloads import Button, Keyboard
 from core.telegram import BadRequest, ChatMemberChange, ChatNotFound, TelegramError, TelegramPort
 from gateway.context import Request
@@ -205,14 +206,16 @@ class Locks:
                     self.findings.broken[lock.id] = str(exc) or type(exc).__name__
                 return
             except TelegramError as exc:  # flood wait, network: this time the lock does not hold anyone up
-                log.warning("lock %d %s: checking user %d failed (%s); let through", lock.id, lock.name, user_id, exc)
+                log.warning(
+                    "lock %d %s: checking user %s failed (%s); let through", lock.id, lock.name, uid(user_id), exc
+                )
                 return
         if scope.cancelled_caught:
             log.warning(
-                "lock %d %s: no answer about user %d in %.0f s; let through",
+                "lock %d %s: no answer about user %s in %.0f s; let through",
                 lock.id,
                 lock.name,
-                user_id,
+                uid(user_id),
                 CHECK_TIMEOUT_S,
             )
             return
@@ -323,7 +326,7 @@ class Locks:
             [lock.id],
         ).fetchall()
         lock.joins_counted = count
-        log.info("lock %d %s: join of user %d credited (%d/%s)", lock.id, lock.name, user_id, count, goal or "-")
+        log.info("lock %d %s: join of user %s credited (%d/%s)", lock.id, lock.name, uid(user_id), count, goal or "-")
         if goal is not None and count >= goal:
             self.end(db, lock, "cap")
 
@@ -372,9 +375,9 @@ class Locks:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 [user_id, req.chat_id, message_id, json.dumps(urls), now, now + self.settings.held_link_ttl],
             ).lastrowid
-            log.info("user %d: %d link(s) held behind %s", user_id, len(urls), ", ".join(m.name for m in missing))
+            log.info("user %s: %d link(s) held behind %s", uid(user_id), len(urls), ", ".join(m.name for m in missing))
         else:
-            log.warning("user %d has %d messages held already; %d link(s) not kept", user_id, count, len(urls))
+            log.warning("user %s has %d messages held already; %d link(s) not kept", uid(user_id), count, len(urls))
         if held is not None and notice_due(db, user_id, "prompt", self.settings.notice_interval, now):
             req.reply(req.t("lock_prompt"), self.prompt_keyboard(req, int(held), missing))
 
@@ -420,7 +423,7 @@ class Locks:
             link_jobs.take(req, message_id, urls)
             total += len(urls)
         spend(req.db, req.user.id, MARK_RATE, total, now)
-        log.info("user %d passes the locks: %d held link(s) released", req.user.id, total)
+        log.info("user %s passes the locks: %d held link(s) released", uid(req.user.id), total)
         return total
 
     # ---- chat-member updates ------------------------------------------------------------------

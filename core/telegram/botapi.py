@@ -21,6 +21,7 @@ import httpx
 import trio
 
 from core.config import Settings
+from core.logs import uid
 from core.telegram._botapi_errors import error_from
 from core.telegram._botapi_multipart import FileChanged, FilePart, MultipartBody
 from core.telegram._botapi_updates import ALLOWED_UPDATES, parse_status, parse_update
@@ -374,5 +375,5 @@ class BotApiAdapter:
             request = self._http().build_request(
                 "POST", method, content=body, headers=body.headers, extensions={"timeout": wait.as_dict()}
             )
-            log.debug("%s: uploading %d bytes to chat %d", method, size, params["chat_id"])
+            log.debug("%s: uploading %d bytes to chat %s", method, size, uid(params["chat_id"]))
             return await self._send(method, request)

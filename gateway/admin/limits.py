@@ -20,6 +20,7 @@ from core import runtime_limits
 from core.callback_data import Callback
 from core.child import ChildContext
 from core.config import SettingsError
+from core.logs import uid
 from core.payloads import Button
 from core.telegram import CallbackQuery, IncomingMessage
 from core.texts import digits
@@ -145,7 +146,7 @@ class LimitsAdmin:
             req.reply(req.t("ap_setlimit_restart", name=name))
             return
         except SettingsError as exc:
-            log.info("admin %d: /setlimit %s %r refused: %s", req.user.id, name, raw, exc.problem)
+            log.info("admin %s: /setlimit %s %r refused: %s", uid(req.user.id), name, raw, exc.problem)
             problem = req.t("ap_rule_got", rule=rule_text(req, exc.problem), value=html.escape(raw[:40]))
             req.reply(req.t("ap_setlimit_bad", name=name, problem=problem))
             return
@@ -164,7 +165,7 @@ class LimitsAdmin:
         after = getattr(req.settings, runtime_limits.field_name(name))
         change = f"{name} {runtime_limits.shown(before)} -> {runtime_limits.shown(after)}"
         record(req.db, req.user.id, "setlimit", change + (" (default)" if value is None else ""))
-        log.warning("admin %d: %s", req.user.id, change)
+        log.warning("admin %s: %s", uid(req.user.id), change)
         req.reply(
             req.t(
                 "ap_setlimit_done",

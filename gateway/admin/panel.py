@@ -20,6 +20,7 @@ from typing import Any
 from core import spool
 from core.callback_data import Callback
 from core.config import Settings
+from core.logs import uid
 from core.payloads import Button, Edit
 from core.telegram import CallbackQuery, IncomingMessage
 from core.texts import digits, text
@@ -54,7 +55,7 @@ def audit(req: Request, action: str, detail: str) -> None:
 
 
 def refuse(req: Request, msg: IncomingMessage) -> None:
-    log.warning("user %d is no admin and tried %r; refused", req.user.id, msg.text[:80])
+    log.warning("user %s is no admin and tried %r; refused", uid(req.user.id), msg.text[:80])
     audit(req, "denied", msg.text)
     req.reply(req.t("panel_admin_only"))
 
@@ -167,7 +168,9 @@ def cleanup(req: Request, msg: IncomingMessage) -> None:
     removed = spool.sweep(req.db, req.settings)
     after = spool.usage_bytes(req.settings.spool_dir)
     audit(req, "cleanup", f"{removed} spool folder(s), {before - after} bytes")
-    log.info("/cleanup by admin %d: %d spool folder(s) removed, %d bytes freed", req.user.id, removed, before - after)
+    log.info(
+        "/cleanup by admin %s: %d spool folder(s) removed, %d bytes freed", uid(req.user.id), removed, before - after
+    )
     req.reply(
         req.t(
             "panel_cleanup",
@@ -192,7 +195,7 @@ def reset_stats(req: Request, msg: IncomingMessage) -> None:
 
 def panel_pressed(req: Request, query: CallbackQuery, callback: Callback) -> None:
     if not req.user.is_admin:
-        log.warning("user %d is no admin and pressed an admin panel button; refused", req.user.id)
+        log.warning("user %s is no admin and pressed an admin panel button; refused", uid(req.user.id))
         audit(req, "denied", f"panel button {query.data[:40]}")
         req.answer(query.id, req.t("panel_admin_only"))
         return
@@ -201,7 +204,7 @@ def panel_pressed(req: Request, query: CallbackQuery, callback: Callback) -> Non
         zero = ", ".join(f"{column} = 0" for column in PER_USER_COUNTERS)
         count = req.db.execute(f"UPDATE users SET {zero}").rowcount
         audit(req, "reset_stats", f"{count} users")
-        log.info("/reset_stats by admin %d: counters of %d users reset", req.user.id, count)
+        log.info("/reset_stats by admin %s: counters of %d users reset", uid(req.user.id), count)
         body = req.t("panel_reset_done", count=count)
     elif op == OP_KEEP:
         body = req.t("panel_reset_kept")

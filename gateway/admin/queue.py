@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from core import jobs as job_rows
 from core.callback_data import Callback
+from core.logs import uid
 from core.payloads import Button, Keyboard
 from core.schema import JOB_ACTIVE_STATES
 from core.telegram import CallbackQuery, IncomingMessage
@@ -139,7 +140,7 @@ def cancel_for_admin(req: Request, job_id: int) -> job_rows.Job | None:
         return None
     owner.reply(owner.t("ap_cancelled_by_admin", host=html.escape(host(job.url))), reply_to=job.request_message_id)
     record(req.db, req.user.id, "cancel", f"job {job.id} of user {job.user_id} ({host(job.url)}, was {job.state})")
-    log.warning("admin %d cancelled job %d of user %d (was %s)", req.user.id, job.id, job.user_id, job.state)
+    log.warning("admin %s cancelled job %d of user %s (was %s)", uid(req.user.id), job.id, uid(job.user_id), job.state)
     return job
 
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 import sqlite_utils
 
+from core.logs import uid
 from core.telegram import IncomingMessage
 from core.texts import digits
 from gateway.admin.audit import admin_only, arguments, record
@@ -153,7 +154,7 @@ def add(locks: Locks, req: Request, msg: IncomingMessage) -> None:
         key = "admin_sponsor_added"
     locks.stale = True
     record(req.db, req.user.id, "addsponsor", f"#{lock_id} {' '.join(arguments(msg))}")
-    log.info("admin %d: lock %d %s (cap %s, ends %s)", req.user.id, lock_id, name, spec.join_goal, expires_at)
+    log.info("admin %s: lock %d %s (cap %s, ends %s)", uid(req.user.id), lock_id, name, spec.join_goal, expires_at)
     body = req.t(
         key, id=digits(req.lang, lock_id), name=html.escape(name), terms=_terms(req, spec.join_goal, expires_at)
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from core.callback_data import Callback
+from core.logs import uid
 from core.payloads import Edit
 from core.telegram import CallbackQuery
 from gateway.context import Request
@@ -26,7 +27,7 @@ def pressed(locks: Locks, req: Request, query: CallbackQuery, callback: Callback
     missing = locks.missing(req.db, req.user.id)
     if missing:
         names = req.t("list_separator").join(lock.name for lock in missing)
-        log.info("user %d pressed 'joined' but misses %s", req.user.id, names)
+        log.info("user %s pressed 'joined' but misses %s", uid(req.user.id), names)
         req.answer(query.id, req.t("lock_not_yet", names=names), alert=True)
         return
     locks.release(req)

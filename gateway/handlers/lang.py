@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from core.callback_data import Callback
+from core.logs import uid
 from core.payloads import Button, Edit, Keyboard
 from core.telegram import CallbackQuery, IncomingMessage
 from core.texts import LANGUAGES, text
@@ -51,7 +52,7 @@ def pressed(req: Request, query: CallbackQuery, callback: Callback) -> None:
 
 def _save(req: Request, lang: str) -> None:
     req.db.execute("UPDATE users SET language = ? WHERE id = ?", [lang, req.user.id])
-    log.info("user %d speaks %s now", req.user.id, lang)
+    log.info("user %s speaks %s now", uid(req.user.id), lang)
 
 
 COMMANDS = {"/lang": choose}

@@ -6,6 +6,7 @@ import logging
 
 from core import formats
 from core.callback_data import Callback
+from core.logs import uid
 from core.payloads import Button, Edit, Keyboard
 from core.telegram import CallbackQuery, IncomingMessage
 from core.texts import LANGUAGES, text
@@ -60,7 +61,7 @@ def change(req: Request, query: CallbackQuery, callback: Callback) -> None:
         return
     value = options[index]
     req.db.execute(f"UPDATE users SET {COLUMNS[field]} = ? WHERE id = ?", [value, req.user.id])
-    log.info("user %d set %s to %s", req.user.id, COLUMNS[field], value)
+    log.info("user %s set %s to %s", uid(req.user.id), COLUMNS[field], value)
     row = req.db.execute(
         "SELECT default_format, audio_format, language FROM users WHERE id = ?", [req.user.id]
     ).fetchone()

@@ -1,6 +1,7 @@
 """No secret reaches a log: the bot runs journeys that touch every secret it holds (the token on
 every call, a cookie file used and then set aside, the api hash and a Premium session string in
-its settings), at debug level, then every log it wrote is searched for them."""
+its settings), at debug level, then every log it wrote is searched for them, and for the ids of
+the users it served (logged only as a salted hash)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ API_HASH = "0123456789abcdef0123456789abcdef"
 PREMIUM_SESSION = "BQAxSecretPremiumSessionString-e2e-test"
 COOKIE_VALUE = "c00kie-value-in-the-link"  # the link names it (the sandbox's route checks it): not a secret here
 SECRET_COOKIE = "c00kie-secret-value-e2e"  # only in the file, sent along with the other
-ADMIN = 61_901
+ADMIN = 7_319_264_851  # ids as long as Telegram's: no pid or timestamp spells them by chance
+USER = 7_319_264_852
 
 
 async def test_no_secret_in_any_log_of_a_busy_run(tmp_path):
@@ -34,7 +36,7 @@ async def test_no_secret_in_any_log_of_a_busy_run(tmp_path):
         async with httpx.AsyncClient(base_url=bot.url, timeout=30) as http:
             admin = Chat(http, ADMIN, bot)
             await admin.say("/start")
-            user = Chat(http, 61_902, bot)
+            user = Chat(http, USER, bot)
             await user.say(f"{bot.url}/media/cookie?name=session&value={COOKIE_VALUE}&k=ok")
             offer = await user.wait_buttons()
             await user.press(offer["message_id"], buttons(offer)[0]["callback_data"])
@@ -46,4 +48,4 @@ async def test_no_secret_in_any_log_of_a_busy_run(tmp_path):
     written = log_files(tmp_path)
     assert any(p.parent.name == "logs" for p in written) and any(p.name == "bot.log" for p in written), written
     assert any("job=" in p.read_text() for p in written)  # a busy run indeed: jobs were logged
-    assert leaks(tmp_path, [*KNOWN_SECRETS, API_HASH, PREMIUM_SESSION, SECRET_COOKIE]) == []
+    assert leaks(tmp_path, [*KNOWN_SECRETS, API_HASH, PREMIUM_SESSION, SECRET_COOKIE, str(ADMIN), str(USER)]) == []
