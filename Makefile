@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 
-.PHONY: demo test lint typecheck unit bench system-deps clean
+.PHONY: demo test lint typecheck unit bench screenshot system-deps clean
 
 demo: $(STAMP) system-deps
 	$(PY) run.py --workers auto --sandbox
@@ -26,6 +26,9 @@ unit: $(STAMP)
 
 bench: $(STAMP) system-deps
 	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+screenshot: $(STAMP) system-deps
+	$(PY) docs/screenshot.py
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
