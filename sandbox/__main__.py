@@ -7,6 +7,7 @@ supervisor's readiness signal); logs go to stderr. SIGTERM or SIGINT stop it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 import sys
@@ -55,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"sandbox: {exc}", file=sys.stderr)
         return 2
+    if args.data_dir is not None:  # its logs (DATA_DIR/logs) go where its files go
+        settings = dataclasses.replace(settings, data_dir=args.data_dir)
     setup_from_settings("sandbox", settings)
     status = 0
     try:
