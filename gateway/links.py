@@ -40,8 +40,11 @@ _ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # two UTF-16 units each
 # tdlib: a URL's host runs over letters, digits, ._~- and non-ASCII symbols (not spaces, not general
 # punctuation but ZWNJ/ZWJ and dashes); its path over everything but spaces, <>"«» and the same.
 _URL_CHAR_BANS = r"\s\u2000-\u200b\u200e-\u200f\u2016-\u206f"
+# An IPv6 literal ("http://[::1]:8080/") is no link to Telegram, but it is taken here all the same,
+# so that the egress guard refuses it with its own answer instead of the bot ignoring it.
 _PLAIN_URL = re.compile(
-    rf"https?://(?:[A-Za-z0-9._~@:-]|[^\x00-\xbf{_URL_CHAR_BANS}])+(?:[/?#][^<>\"«»{_URL_CHAR_BANS}]*)?",
+    rf"https?://(?:\[[0-9A-Fa-f:.]+\](?::\d+)?|(?:[A-Za-z0-9._~@:-]|[^\x00-\xbf{_URL_CHAR_BANS}])+)"
+    rf"(?:[/?#][^<>\"«»{_URL_CHAR_BANS}]*)?",
     re.IGNORECASE,
 )
 _BAD_PATH_END = ".:;,('?!`"
