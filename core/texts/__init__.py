@@ -32,18 +32,22 @@ def language_for(language_code: str | None, default: str = "fa") -> str:
 
 
 def text(lang: str, key: str, **values: object) -> str:
-    """The text `key` in `lang` with `values` filled in; numbers among them written for the
-    reader (see `number`). KeyError for a language or key that does not exist."""
+    """The text `key` in `lang` with `values` filled in; numbers among them in the reader's digits
+    (whole numbers as they are, for they are often ids: pids, job numbers; fractions with CLDR's
+    signs, see `number`). KeyError for a language or key that does not exist."""
     try:
         template = LANGUAGES[lang][key]
     except KeyError:
         raise KeyError(f"no text {key!r} in language {lang!r}") from None
     if not values:
         return template
-    shown = {
-        k: number(lang, v) if isinstance(v, int | float) and not isinstance(v, bool) else v for k, v in values.items()
-    }
-    return template.format(**shown)
+    return template.format(**{k: _shown(lang, v) for k, v in values.items()})
+
+
+def _shown(lang: str, value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    return digits(lang, value) if isinstance(value, int) else number(lang, value)
 
 
 @cache
