@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import trio
 
 from core.texts import text
 from core.ytdlp import installed_version
@@ -114,18 +115,26 @@ def runs(bot: BotProcess, name: str, version: str) -> bool:
     return log.exists() and f"{name} runs yt-dlp {version}" in log.read_text()
 
 
-async def test_ytdlp_shows_the_version_and_its_age(bot):
+async def test_ytdlp_shows_the_version_and_its_age(bot, env):
     async with httpx.AsyncClient(base_url=bot.url, timeout=30) as http:
         admin = Chat(http, ADMIN, bot)
         await admin.say("/ytdlp")
-        answer = await admin.wait_text(f"yt-dlp {CURRENT}, released ")
+        answer = await admin.wait_text(f"yt-dlp {venv_version(env['python'])}, released ")
         assert " ago)" in answer["text"] and "/ytdlp update" in answer["text"]
         stranger = Chat(http, next(users), bot)
         await stranger.say("/ytdlp update")
         await stranger.wait_text(text("en", "admin_only"))
 
 
-async def test_an_update_checks_then_restarts_the_downloaders_one_by_one_and_loses_no_job(bot, env):
+async def test_updates_a_good_one_a_broken_one_and_one_from_a_shell(bot, env):
+    """In this order (each step starts from the version the one before left): a good update from
+    Telegram during a download, a broken one rolled back, a good one asked from a shell."""
+    await an_update_checks_then_restarts_the_downloaders_one_by_one_and_loses_no_job(bot, env)
+    await a_version_that_fails_the_check_is_rolled_back_and_nothing_restarts(bot, env)
+    await trio.to_thread.run_sync(update_ytdlp_from_a_shell_asks_the_running_bot, bot, env)
+
+
+async def an_update_checks_then_restarts_the_downloaders_one_by_one_and_loses_no_job(bot, env):
     before = downloader_pids(bot)
     async with httpx.AsyncClient(base_url=bot.url, timeout=30) as http:
         user = Chat(http, next(users), bot)
@@ -168,7 +177,7 @@ async def _held(bot: BotProcess, user_id: int) -> str | None:
     return row[0] if row else None
 
 
-async def test_a_version_that_fails_the_check_is_rolled_back_and_nothing_restarts(bot, env):
+async def a_version_that_fails_the_check_is_rolled_back_and_nothing_restarts(bot, env):
     bump(env["wheel"], BROKEN, env["source"], broken=True)
     before = downloader_pids(bot)
     async with httpx.AsyncClient(base_url=bot.url, timeout=30) as http:
@@ -181,7 +190,7 @@ async def test_a_version_that_fails_the_check_is_rolled_back_and_nothing_restart
     (env["source"] / f"yt_dlp-{BROKEN}-py3-none-any.whl").unlink()
 
 
-def test_update_ytdlp_from_a_shell_asks_the_running_bot(bot, env):
+def update_ytdlp_from_a_shell_asks_the_running_bot(bot, env):
     bump(env["wheel"], LATER, env["source"])
     before = downloader_pids(bot)
     argv = [str(env["python"]), str(ROOT / "run.py"), "update-ytdlp", "--sandbox", "--data-dir", str(bot.data_dir)]
