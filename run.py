@@ -1,4 +1,5 @@
 """Start the whole bot: `python run.py --workers auto` (add `--sandbox` to try it offline).
+`python run.py backup` and `python run.py restore FILE` back up and restore the database.
 
 Flags override settings from the environment and `.env`; children get them as environment
 variables, so every process sees the same settings.
@@ -11,7 +12,6 @@ import fcntl
 import importlib
 import logging
 import os
-import socket
 import sys
 from typing import TextIO
 
@@ -40,8 +40,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", metavar="auto|N", help="downloader processes (auto: one per core)")
     parser.add_argument("--sandbox", action="store_true", help="run against the built-in Telegram sandbox")
     parser.add_argument("--data-dir", metavar="PATH", help="folder for the database, spool and run files")
-    parser.add_argument("--sandbox-port", type=int, metavar="N", help="port of the sandbox (web chat)")
-    parser.add_argument("--monitor-port", type=int, metavar="N", help="port of the monitor's /healthz")
+    parser.add_argument("--sandbox-port", type=int, metavar="N", help="port of the sandbox (web chat; 0: any free)")
+    parser.add_argument("--monitor-port", type=int, metavar="N", help="port of the monitor's /healthz (0: any free)")
     parser.add_argument("--check", action="store_true", help="check everything the bot needs, one line each, then exit")
     parser.add_argument("--env-example", action="store_true", help="print .env.example (every setting), then exit")
     return parser.parse_args(argv)
@@ -58,15 +58,10 @@ def flag_overrides(args: argparse.Namespace) -> dict[str, str]:
     return to_environ({k: v for k, v in flags.items() if v is not None})
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def sandbox_overrides(settings: Settings) -> dict[str, str]:
-    """In sandbox mode the bot talks Bot API to the local sandbox."""
-    port = settings.sandbox_port or free_port()
+    """In sandbox mode the bot talks Bot API to the local sandbox. With SANDBOX_PORT=0 the
+    sandbox binds any free port, and the supervisor passes the real one on once it listens."""
+    port = settings.sandbox_port
     return {
         "SANDBOX_PORT": str(port),
         "TELEGRAM_BACKEND": "botapi",
@@ -78,6 +73,11 @@ def sandbox_overrides(settings: Settings) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    if words[:1] in (["backup"], ["restore"]):  # python run.py backup | restore FILE
+        from core.backup import command
+
+        return command(words)
     args = parse_args(argv)
     if args.env_example:
         from core.env_example import render
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def take_run_lock(settings: Settings) -> TextIO | None:
     """One supervisor per data folder: a second one would take over the first one's sockets."""
-    lock = (settings.run_dir / "supervisor.lock").open("a+")
+    lock = settings.run_lock_path.open("a+")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -136,9 +136,6 @@ async def _supervise(settings: Settings, overrides: dict[str, str]) -> int:
     from core.supervisor.children import bot_specs, sandbox_spec
     from core.supervisor.supervisor import Supervisor
 
-    if not settings.monitor_port:
-        overrides["MONITOR_PORT"] = str(free_port())
-        settings = load_settings(overrides=overrides)
     sandbox = sandbox_spec(settings.sandbox_port, overrides["DATA_DIR"]) if settings.sandbox else None
     supervisor = Supervisor(
         settings,

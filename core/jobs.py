@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
-from core import outbox
+from core import metrics, outbox
 from core.backoff import Backoff, retry_delay
 from core.callback_data import codec_for
 from core.config import Settings
@@ -196,6 +196,7 @@ def fail(
             [failure.error_class, failure.reason[:500], now, now, job.id],
         )
         db.execute("UPDATE users SET downloads_failed = downloads_failed + 1 WHERE id = ?", [job.user_id])
+        metrics.count("jobs", platform=job.platform or "unknown", outcome="failed")
         db.execute(
             "UPDATE outbox SET state = 'dropped' WHERE job_id = ? AND state = 'pending' AND kind = 'media'", [job.id]
         )

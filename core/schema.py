@@ -464,11 +464,23 @@ _V4 = (
     "CREATE INDEX admin_steps_expiry ON admin_steps (expires_at)",
 )
 
+# Alerts that last until they clear: the "resolved" message after them, the active ones on
+# /healthz, and an alert held back by the cooldown, sent once the cooldown is over. `last_at` stays
+# the time the kind was last sent to the admins.
+_V5 = (
+    "ALTER TABLE alert_log ADD COLUMN active INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1))",
+    "ALTER TABLE alert_log ADD COLUMN announced INTEGER NOT NULL DEFAULT 0 CHECK (announced IN (0, 1))",
+    "ALTER TABLE alert_log ADD COLUMN text_key TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE alert_log ADD COLUMN vals TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(vals))",
+    "ALTER TABLE alert_log ADD COLUMN raised_at REAL",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users, jobs, sponsors, media cache, broadcasts, settings, audit, outbox", _V1),
     Migration(2, "the pipeline: job states and keys, outbox roles, media cache and probes, gates, breakers", _V2),
     Migration(3, "an index of the uploads waiting in the outbox", _V3),
     Migration(4, "admins' conversations of several steps", _V4),
+    Migration(5, "alerts that last until resolved", _V5),
 )
 
 

@@ -2,7 +2,8 @@
 
 File names inside are ours, never the media's title. A folder is removed by whoever finishes
 with it (the uploader after the last part is sent, the downloader after a failure or cancel);
-`sweep` removes whatever a crash left behind, and the budget keeps the disk from filling.
+the sweeper (`core.sweeper`) removes whatever a crash left behind, and the budget keeps the disk
+from filling.
 """
 
 from __future__ import annotations
@@ -12,10 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
-import sqlite_utils
-
 from core.config import Settings
-from core.schema import JOB_FINAL_STATES
 
 log = logging.getLogger("spool")
 
@@ -66,38 +64,3 @@ def has_room(settings: Settings, need_bytes: int, used_bytes: int | None = None)
     usage = shutil.disk_usage(settings.spool_dir)
     after = usage.free - need_bytes
     return usage.total > 0 and 100.0 * after / usage.total >= settings.alert_disk_free_pct
-
-
-def sweep(db: sqlite_utils.Database, settings: Settings) -> int:
-    """Remove folders of jobs that are over (or unknown) and have no file waiting to be sent."""
-    spool = settings.spool_dir
-    if not spool.is_dir():
-        return 0
-    names = [p.name for p in spool.iterdir() if p.is_dir() and p.name.isdigit()]
-    if not names:
-        return 0
-    ids = [int(n) for n in names]
-    marks = ",".join("?" * len(ids))
-    live = {
-        r[0]
-        for r in db.execute(
-            f"SELECT id FROM jobs WHERE id IN ({marks}) AND state NOT IN {JOB_FINAL_STATES!r}", ids
-        ).fetchall()
-    }
-    waiting = {
-        r[0]
-        for r in db.execute(
-            f"SELECT DISTINCT job_id FROM outbox WHERE job_id IN ({marks}) AND kind = 'media'"
-            " AND state IN ('pending', 'sending')",
-            ids,
-        ).fetchall()
-    }
-    removed = 0
-    for job_id in ids:
-        if job_id in live or job_id in waiting:
-            continue
-        if remove(spool / str(job_id), job_id):
-            removed += 1
-    if removed:
-        log.info("swept %d leftover spool folder(s)", removed)
-    return removed

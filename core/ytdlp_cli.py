@@ -25,7 +25,7 @@ RESULT_TIMEOUT_S = 3600.0  # pip, the check, and every downloader's drain and re
 
 
 def main(settings: Settings, echo: Callable[[str], None] = print) -> int:
-    lock_path = settings.run_dir / "supervisor.lock"
+    lock_path = settings.run_lock_path
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     with lock_path.open("a+") as lock:
         try:

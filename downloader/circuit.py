@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 import msgspec
 import sqlite_utils
 
+from core import metrics
 from core.alerts import Alerter, alerter
 from core.config import Settings
 from core.db import write_tx
@@ -64,6 +65,9 @@ class State(enum.StrEnum):
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"
+
+
+BREAKER_LEVELS = {State.CLOSED: 0, State.HALF_OPEN: 1, State.OPEN: 2}  # the breaker_state metric
 
 
 class Verdict(enum.StrEnum):
@@ -255,6 +259,7 @@ class SharedCircuits:
             " opened_at = excluded.opened_at, probe_job = excluded.probe_job, updated_at = excluded.updated_at",
             [platform, str(b.state), b.failures, b.opened_at, b.probe_job, self.clock()],
         )
+        metrics.gauge("breaker_state", BREAKER_LEVELS[b.state], platform=platform)
 
     def _announce(
         self, platform: str, job_id: int, transition: Transition, b: Breaker, failure: Failure | None
@@ -269,7 +274,7 @@ class SharedCircuits:
                 job_id,
                 failure.cls,
             )
-            kind, key = f"circuit_open:{platform}", "alert_circuit_open"
+            kind, key = f"breaker:{platform}", "alert_circuit_open"
             values: dict[str, object] = {
                 "platform": platform,
                 "failures": b.failures,
@@ -278,12 +283,15 @@ class SharedCircuits:
             }
         elif transition is Transition.CLOSED:
             log.info("circuit %s closed: job %d went through", platform, job_id)
-            kind, key, values = f"circuit_closed:{platform}", "alert_circuit_closed", {"platform": platform}
+            kind, key, values = f"breaker:{platform}", "alert_circuit_closed", {"platform": platform}
         else:
             log.warning("circuit %s open again: the probe job %d failed", platform, job_id)
             return
         try:
-            self.alert(kind, key, **values)
+            if transition is Transition.CLOSED:
+                self.alert.resolve(kind, key, **values)
+            else:
+                self.alert(kind, key, **values)
         except Exception:  # the alert is news about the transition; it must not undo it
             log.exception("circuit %s: could not alert the admins", platform)
 

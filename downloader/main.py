@@ -6,7 +6,7 @@ import logging
 
 import yt_dlp
 
-from core.alerts import alerter
+from core.alerts import TelemetryAlerter
 from core.child import ChildContext
 from core.config import Settings
 from core.db import open_db
@@ -32,7 +32,7 @@ async def body(ctx: ChildContext) -> None:
             Pusher(ctx.endpoints.events) as events,
             Pusher(ctx.endpoints.outbox) as outbox,
         ):
-            alert = alerter(db, ctx.settings)
+            alert = TelemetryAlerter(ctx.name, ctx.telemetry.send_nowait)  # the monitor tells the admins
             circuits = SharedCircuits(db, ctx.settings, alert=alert)
             cookies = CookieStore(ctx.settings.cookies_dir, db, alert=alert)
             policy = egress_policy(ctx.settings)

@@ -15,7 +15,7 @@ import sqlite_utils
 import trio
 
 from core import jobs as job_rows
-from core import outbox
+from core import metrics, outbox
 from core.callback_data import CallbackCodec
 from core.config import Settings
 from core.db import write_tx
@@ -66,7 +66,7 @@ class JobEvents:
         if isinstance(event, JobDelivered):
             self.shown.pop(event.job_id, None)
             self.dispatcher.released(event.job_id)
-            return self._followers("media_key = (SELECT media_key FROM jobs WHERE id = ?)", event.job_id)
+            return self._followers("media_key = (SELECT media_key FROM jobs WHERE id = ?)", event.job_id, joined=True)
         self.dispatcher.seen(event.job_id, event.lease, event.worker)
         if isinstance(event, JobProgress):
             return self._progress(event)
@@ -163,17 +163,20 @@ class JobEvents:
                 fresh = job_rows.load(self.db, job.id, self.settings)
                 assert fresh is not None
                 notices = jobs.advance(self.db, self.settings, self.codec, fresh)
-        return notices + self._followers("request_key = ?", job.request_key)
+        return notices + self._followers("request_key = ?", job.request_key, joined=True)
 
     def advance_all(self) -> list[int]:
         """Move on every queued job whose media became known (the safety net for a lost event)."""
         return self._followers("id > ?", 0)
 
-    def _followers(self, where: str, param: object) -> list[int]:
-        """Move on the queued jobs for the same media (single flight), now that it is known."""
+    def _followers(self, where: str, param: object, *, joined: bool = False) -> list[int]:
+        """Move on the queued jobs for the same media (single flight), now that it is known;
+        `joined`: they waited for this media's probe or file (counted as single-flight joins)."""
         notices: list[int] = []
         with write_tx(self.db):
             for follower in job_rows.load_where(self.db, self.settings, f"j.state = 'queued' AND j.{where}", [param]):
                 notices += jobs.advance(self.db, self.settings, self.codec, follower)
+                if joined:
+                    metrics.count("single_flight_joins")
         self.dispatcher.wake()
         return notices

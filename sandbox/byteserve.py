@@ -52,17 +52,33 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
     return start, end
 
 
-async def _paced(offset: int, length: int, rate: float | None) -> AsyncIterator[bytes]:
-    sent = 0
-    begun = trio.current_time()
-    chunk = CHUNK_BYTES if rate is None else max(1, min(CHUNK_BYTES, int(rate * PACING_TICK_S)))
-    while sent < length:
-        if rate is not None:
+class _Paced:
+    """`length` pattern bytes from `offset`, at `rate` bytes/s when given. An iterator, not an
+    async generator: one left half read by a client that went away needs no closing."""
+
+    def __init__(self, offset: int, length: int, rate: float | None) -> None:
+        self.offset, self.length, self.rate = offset, length, rate
+        self.sent = 0
+        self.begun: float | None = None
+        self.chunk = CHUNK_BYTES if rate is None else max(1, min(CHUNK_BYTES, int(rate * PACING_TICK_S)))
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self.sent >= self.length:
+            raise StopAsyncIteration
+        if self.begun is None:
+            self.begun = trio.current_time()
+        if self.rate is not None:
             # Keep to the schedule: byte n leaves no earlier than n / rate seconds after the start.
-            await trio.sleep_until(begun + sent / rate)
-        take = min(chunk, length - sent)
-        yield pattern_bytes(offset + sent, take)
-        sent += take
+            await trio.sleep_until(self.begun + self.sent / self.rate)
+        else:
+            await trio.lowlevel.checkpoint()
+        take = min(self.chunk, self.length - self.sent)
+        data = pattern_bytes(self.offset + self.sent, take)
+        self.sent += take
+        return data
 
 
 def serve_pattern(request: Request, size: int, content_type: str, rate: float | None = None) -> Response:
@@ -78,5 +94,5 @@ def serve_pattern(request: Request, size: int, content_type: str, rate: float | 
     headers["content-length"] = str(end - start)
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=content_type)
-    body = _paced(start, end - start, rate)
+    body = _Paced(start, end - start, rate)
     return StreamingResponse(body, status_code=status, headers=headers, media_type=content_type)

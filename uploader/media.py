@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import sqlite_utils
 
 from core import jobs as job_rows
-from core import outbox
+from core import metrics, outbox
 from core.config import Settings
 from core.db import write_tx
 from core.jobs import Failure
@@ -106,6 +106,7 @@ def file_sent(
             "UPDATE users SET downloads_ok = downloads_ok + 1, bytes_sent = bytes_sent + ? WHERE id = ?",
             [size or sent.size, job.user_id],
         )
+        metrics.count("jobs", platform=job.platform or "unknown", outcome="done")
         if job.parent_id is not None:
             after.notices += job_rows.finish_playlist_if_complete(db, settings, job.parent_id)
         elif job.status_outbox_id is not None:

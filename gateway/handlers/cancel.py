@@ -10,7 +10,7 @@ import logging
 import time
 
 from core import jobs as job_rows
-from core import outbox, spool
+from core import metrics, outbox, spool
 from core.callback_data import Callback
 from core.jobs import Job
 from core.logs import uid
@@ -40,6 +40,7 @@ def cancel_job(req: Request, job: Job) -> bool:
     ).rowcount
     if not moved:
         return False
+    metrics.count("jobs", moved, platform=job.platform or "unknown", outcome="cancelled")
     req.db.execute(f"UPDATE outbox SET state = 'dropped' WHERE job_id IN ({marks}) AND state = 'pending'", ids)
     sending = {
         r[0]

@@ -86,9 +86,8 @@ def test_every_key_the_code_asks_for_exists_and_none_is_built_at_run_time():
 def test_numbers_sizes_durations_and_dates_per_language():
     assert number("en", 1234.56) == "1,234.6" and number("fa", 1234.56) == "۱٬۲۳۴٫۶"
     assert text("fa", "error_too_large", limit=2000).count("۲۰۰۰") == 1  # whole numbers are often ids: not grouped
-    assert text(
-        "en", "panel_process", mark="✅", name="uploader", state="ready", pid=12345, restarts=1, heartbeat=""
-    ) == ("✅ uploader: ready, pid 12345, restarts 1")
+    line = text("en", "ap_queue_line", id=12345, user="u1", host="example.com", phase="queued", age="1 min")
+    assert line.startswith("#12345 ")
     assert digits("fa", "12.5") == "۱۲٫۵" and digits("en", "12.5") == "12.5"
     assert size("en", 12_345_678) == "12.3 MB" and size("en", 2_500_000_000) == "2.5 GB"
     assert duration("en", 180) == "3 minutes" and duration("en", 110 * 86400) == "4 months"

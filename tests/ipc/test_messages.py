@@ -10,16 +10,21 @@ import pytest
 
 from ipc import messages
 from ipc.messages import (
+    AlertRaised,
     Credit,
     Drain,
+    Echo,
     FormatChoice,
+    HealthQuery,
     Heartbeat,
+    HistogramSample,
     JobAssign,
     JobFailed,
     JobProbed,
     JobProgress,
     Message,
     Metrics,
+    MetricSample,
     OutboxNotice,
     Probe,
     ProcessInfo,
@@ -63,9 +68,17 @@ EXAMPLES: list[Message] = [
     JobFailed(job_id=1, lease=1, worker="w", error_class="network", retryable=True, final=False),
     WorkerJobs(worker="downloader-1", jobs=[(1, 2), (3, 1)], sent_at=1.0),
     OutboxNotice(item_id=77),
-    RpcRequest(req_id=1, method="health", params={"deep": True}),
-    RpcReply(req_id=1, ok=False, result={}, error="unknown method"),
-    Metrics(name="gateway", pid=10, sent_at=5.0, values={"jobs_queued": 3.0}),
+    RpcRequest(req_id=1, call=HealthQuery()),
+    RpcReply(req_id=1, ok=False, error="unknown method"),
+    RpcReply(req_id=2, ok=True, result=Echo(text="سلام")),
+    Metrics(
+        name="gateway",
+        pid=10,
+        sent_at=5.0,
+        samples=[MetricSample("jobs", ("Youtube", "done"), 3.0)],
+        histograms=[HistogramSample("upload_seconds", (), (1, 0, 2), 7.5)],
+    ),
+    AlertRaised(name="downloader-1", kind="disk", text_key="alert_disk_full", values={"path": "/srv"}, sent_at=1.0),
 ]
 
 
