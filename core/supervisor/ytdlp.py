@@ -68,11 +68,19 @@ class YtdlpUpdates:
         try:
             if outcome.changed:
                 names = ", ".join(restarted)
-                alert(db, settings, kind, "ytdlp_updated", old=outcome.old, new=outcome.new, names=names)
+                values = {"old": outcome.old, "new": outcome.new, "names": names}
+                alert(db, settings, kind, "ytdlp_updated", values, lasting=False)
             elif outcome.ok:
-                alert(db, settings, kind, "ytdlp_current", version=outcome.new)
+                alert(db, settings, kind, "ytdlp_current", {"version": outcome.new}, lasting=False)
             else:
-                alert(db, settings, kind, "ytdlp_update_failed", old=outcome.old, detail=outcome.detail)
+                alert(
+                    db,
+                    settings,
+                    kind,
+                    "ytdlp_update_failed",
+                    {"old": outcome.old, "detail": outcome.detail},
+                    lasting=False,
+                )
         except Exception:  # the update itself is done; a failed message must not undo it
             log.exception("could not tell the admins about the yt-dlp update")
         finally:

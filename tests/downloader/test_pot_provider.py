@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 
-from tests.support.bot import ROOT
+from tests.support.paths import ROOT
 
 PROBE = """
 import json, yt_dlp

@@ -11,7 +11,7 @@ import pytest
 from core.child import endpoints_for
 from core.config import SettingsError, load_settings
 from ipc.endpoints import Endpoints, PathTooLong
-from tests.support.bot import ROOT
+from tests.support.paths import ROOT
 
 FIELDS = ["control", "jobs", "events", "outbox", "telemetry", "monitor_rpc"]
 

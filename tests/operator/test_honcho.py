@@ -13,9 +13,10 @@ import httpx
 import psutil
 import trio
 
-from tests.sandbox.support import SandboxProcess
-from tests.support.bot import ROOT, Chat, free_port
+from tests.support.bot import Chat
+from tests.support.paths import ROOT
 from tests.support.poll import until
+from tests.support.sandbox import SandboxProcess
 
 HONCHO = Path(sys.executable).with_name("honcho")
 STOP_S = 30.0
@@ -35,7 +36,7 @@ async def test_honcho_brings_the_bot_up_against_the_sandbox(tmp_path):
                 "SANDBOX=1",  # downloads may reach the sandbox's origin, and nothing else
                 f"SANDBOX_PORT={port}",
                 f"DATA_DIR={tmp_path / 'data'}",
-                f"MONITOR_PORT={free_port()}",
+                "MONITOR_PORT=0",  # any free port
                 "LOG_LEVEL=info",
             ]
         )

@@ -17,8 +17,9 @@ import pytest
 import trio
 
 from core.db import open_db
-from tests.sandbox.support import SandboxProcess
-from tests.support.bot import ROOT, free_port
+from tests.support.paths import ROOT
+from tests.support.ports import refusing_port
+from tests.support.sandbox import SandboxProcess
 
 CHECK_TIMEOUT_S = 120.0
 COOKIE = "#HttpOnly_.example.com\tTRUE\t/\tTRUE\t{expires}\tsid\tsecret-cookie-value\n"
@@ -39,7 +40,7 @@ def run_check(folder: Path, sandbox: SandboxProcess | None, *args: str, **env: s
     port = ["--sandbox", "--sandbox-port", sandbox.url.rsplit(":", 1)[1]] if sandbox else []
     argv = [sys.executable, str(ROOT / "run.py"), "--check", "--data-dir", str(folder / "data"), *port, *args]
     if "--monitor-port" not in args:
-        argv += ["--monitor-port", str(free_port())]
+        argv += ["--monitor-port", "0"]  # picked at start: the check says so
     done = subprocess.run(
         argv, cwd=folder, env={**os.environ, **env}, capture_output=True, text=True, timeout=CHECK_TIMEOUT_S
     )
@@ -166,8 +167,9 @@ def test_a_taken_monitor_port_is_an_error(tmp_path, sandbox):
 
 
 def test_telegram_out_of_reach_is_an_error(tmp_path):
-    env = {"TELEGRAM_BACKEND": "botapi", "BOTAPI_URL": f"http://127.0.0.1:{free_port()}", "BOT_TOKEN": "4242:abcdefgh"}
-    status, lines = run_check(tmp_path, None, **env)
+    with refusing_port() as port:
+        env = {"TELEGRAM_BACKEND": "botapi", "BOTAPI_URL": f"http://127.0.0.1:{port}", "BOT_TOKEN": "4242:abcdefgh"}
+        status, lines = run_check(tmp_path, None, **env)
     assert status == 1
     assert lines["telegram"].startswith("error ")
     assert "abcdefgh" not in json.dumps(lines)  # the token never shows
@@ -193,9 +195,9 @@ async def test_the_po_token_provider_answers_or_is_an_error(tmp_path, sandbox, n
         lambda: run_check(tmp_path, sandbox, YTDLP_POT_PROVIDER_URL=f"http://127.0.0.1:{port}")
     )
     assert lines["po token provider"] == f"ok http://127.0.0.1:{port} answers, version 1.2.2"
-    closed = free_port()
-    status, lines = await trio.to_thread.run_sync(
-        lambda: run_check(tmp_path, sandbox, YTDLP_POT_PROVIDER_URL=f"http://127.0.0.1:{closed}")
-    )
+    with refusing_port() as closed:
+        status, lines = await trio.to_thread.run_sync(
+            lambda: run_check(tmp_path, sandbox, YTDLP_POT_PROVIDER_URL=f"http://127.0.0.1:{closed}")
+        )
     assert status == 1
     assert lines["po token provider"].startswith(f"error http://127.0.0.1:{closed} does not answer /ping")

@@ -26,7 +26,8 @@ import trio
 from core.texts import text
 from core.ytdlp import installed_version
 from core.ytdlp_update import freeze_wheel
-from tests.support.bot import ROOT, BotProcess, Chat, button, buttons
+from tests.support.bot import BotProcess, Chat, button, buttons
+from tests.support.paths import ROOT
 from tests.support.poll import until
 
 ADMIN = 63_001

@@ -8,7 +8,7 @@ import sys
 
 from core.config import Settings, load_settings, read_env_file
 from core.env_example import EXAMPLE_PATH, FILL_IN, render
-from tests.support.bot import ROOT
+from tests.support.paths import ROOT
 
 
 def test_the_file_is_what_the_settings_render():
