@@ -94,3 +94,19 @@ def test_numbers_sizes_durations_and_dates_per_language():
     assert date("en", datetime.date(2026, 8, 19)) == "August 19, 2026"
     for shown in (size("fa", 12_345_678), duration("fa", 180), date("fa", datetime.date(2026, 8, 19))):
         assert not any(ch.isascii() and ch.isdigit() for ch in shown) and PERSIAN_DIGITS & set(shown), shown
+
+
+def test_the_tables_of_keys_cover_what_they_name():
+    """A new limit, menu entry, job state or step needs its row in the table of keys."""
+    from core.runtime_limits import RUNTIME
+    from core.schema import JOB_STATES
+    from gateway.admin.limits import HELP_KEYS
+    from gateway.admin.menu import ASK_KEYS, ENTRIES, LABEL_KEYS
+    from gateway.admin.profile import CONFIRM_KEYS, STEPS
+    from gateway.admin.queue import PHASE_KEYS
+
+    assert set(HELP_KEYS) == set(RUNTIME)
+    assert set(LABEL_KEYS) == {name for name, _ in ENTRIES}
+    assert set(ASK_KEYS) == {name for name, how in ENTRIES if how == "ask"}
+    assert set(PHASE_KEYS) == set(JOB_STATES)
+    assert set(CONFIRM_KEYS) == set(STEPS.values())

@@ -127,6 +127,7 @@ async def test_ytdlp_shows_the_version_and_its_age(bot, env):
         await stranger.wait_text(text("en", "admin_only"))
 
 
+@pytest.mark.timeout(900)  # three upgrades with pip, each checked, and a download that starts over
 async def test_updates_a_good_one_a_broken_one_and_one_from_a_shell(bot, env):
     """In this order (each step starts from the version the one before left): a good update from
     Telegram during a download, a broken one rolled back, a good one asked from a shell."""
@@ -144,8 +145,8 @@ async def an_update_checks_then_restarts_the_downloaders_one_by_one_and_loses_no
         await user.press(menu["message_id"], button(menu, text("en", "format_best"))["callback_data"])
         await until("best to be the default", lambda: _best_checked(user, menu["message_id"]), 30)
         await user.say(
-            f"{bot.url}/media/slow?rate=40000&size=2400000&k=during-update"
-        )  # a minute: under way at the restart
+            f"{bot.url}/media/slow?rate=60000&size=2400000&k=during-update"
+        )  # 40 s: under way at the restart
         await until("a downloader to hold the slow download", lambda: _held(bot, user.user_id), 60)
         admin = Chat(http, ADMIN, bot)
         await admin.say("/ytdlp update")
