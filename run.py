@@ -20,6 +20,7 @@ import trio
 from core import preflight
 from core.config import Settings, SettingsError, load_settings, to_environ
 from core.logs import setup_from_settings
+from core.ytdlp_update import SANDBOX_SAMPLE
 
 log = logging.getLogger("supervisor")
 
@@ -68,7 +69,7 @@ def sandbox_overrides(settings: Settings) -> dict[str, str]:
         "BOTAPI_URL": f"http://127.0.0.1:{port}",
         "BOT_TOKEN": SANDBOX_BOT_TOKEN,
         "BOTAPI_UPLOAD_LIMIT_MB": str(settings.upload_limit_mb),
-        "YTDLP_CHECK_URL": f"http://127.0.0.1:{port}/media/sample.mp4",  # a yt-dlp update's check, offline
+        "YTDLP_CHECK_URL": f"http://127.0.0.1:{port}{SANDBOX_SAMPLE}",  # a yt-dlp update's check, offline
     }
 
 

@@ -35,6 +35,7 @@ log = logging.getLogger("ytdlp.update")
 PIP_TIMEOUT_S = 600.0
 CHECK_TIMEOUT_S = 180.0
 CHECK_SOCKET_TIMEOUT_S = 30
+SANDBOX_SAMPLE = "/media/sample.mp4"  # the check's link in sandbox mode, on the sandbox's origin
 TAIL_CHARS = 300  # of a failed command's output, for the admins and the log
 # Files an installer writes beside a distribution; a wheel must not carry them.
 _INSTALLER_FILES = ("INSTALLER", "REQUESTED", "RECORD", "direct_url.json")

@@ -6,6 +6,7 @@ end; the admins get the result in Telegram."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ import trio
 from core import ytdlp_update
 from core.alerts import alert
 from core.db import open_db
+from core.ytdlp_update import SANDBOX_SAMPLE
 from ipc.channels import ControlServer
 from ipc.messages import UpdateStatus, UpdateYtdlp
 
@@ -43,6 +45,8 @@ class YtdlpUpdates:
 
     async def _update(self, requester: str, msg: UpdateYtdlp, control: ControlServer) -> None:
         settings = self.supervisor.settings
+        if settings.sandbox and self.supervisor.sandbox_url:  # its real port is known once it listens
+            settings = dataclasses.replace(settings, ytdlp_check_url=self.supervisor.sandbox_url + SANDBOX_SAMPLE)
         try:
             await _reply(control, requester, UpdateStatus(req_id=msg.req_id, state="started"))
             log.info("yt-dlp update asked by %s", requester)
