@@ -29,6 +29,29 @@ from core.texts import digits, text
 log = logging.getLogger("jobs")
 
 
+ERROR_TEXT_KEYS: dict[str, str] = {  # each failure class's text for the user: the one table (downloader.errors uses it)
+    "unsupported": "error_unsupported",
+    "stream_unsupported": "error_stream_unsupported",
+    "private": "error_private",
+    "login_required": "error_login_required",
+    "bot_check": "error_bot_check",
+    "geo_blocked": "error_geo_blocked",
+    "not_found": "error_not_found",
+    "too_large": "error_too_large",
+    "too_long": "error_too_long",
+    "live": "error_live",
+    "rate_limited": "error_rate_limited",
+    "network": "error_network",
+    "disk_full": "error_disk_full",
+    "forbidden_address": "error_forbidden_address",
+    "unavailable": "error_unavailable",
+    "cancelled": "error_cancelled",
+    "extractor": "error_extractor",
+    "internal": "error_internal",
+    "blocked": "error_internal",  # the uploader's: the user blocked the bot, so nobody reads it
+}
+
+
 @dataclass(frozen=True)
 class Job:
     id: int
@@ -109,10 +132,8 @@ class Failure:
 
 
 def error_text(lang: str, failure: Failure) -> str:
-    try:
-        return text(lang, failure.text_key or f"error_{failure.error_class}", **(failure.values or {}))
-    except KeyError:
-        return text(lang, "error_internal")
+    key = failure.text_key or ERROR_TEXT_KEYS[failure.error_class]
+    return text(lang, key, **(failure.values or {}))
 
 
 def fail(

@@ -63,6 +63,7 @@ from yt_dlp.utils import (
 
 from core.backoff import retry_delay
 from core.config import MIB, Settings
+from core.jobs import ERROR_TEXT_KEYS
 from core.jobs import Failure as JobFailure
 from core.texts import text
 
@@ -122,24 +123,24 @@ class ClassInfo:
 _C = ErrorClass
 # The class table: one row per class.
 CLASSES: dict[ErrorClass, ClassInfo] = {
-    _C.UNSUPPORTED: ClassInfo(False, False, "error_unsupported"),
-    _C.STREAM_UNSUPPORTED: ClassInfo(False, False, "error_stream_unsupported"),
-    _C.PRIVATE: ClassInfo(False, False, "error_private"),
-    _C.LOGIN_REQUIRED: ClassInfo(False, False, "error_login_required"),
-    _C.BOT_CHECK: ClassInfo(True, True, "error_bot_check"),
-    _C.GEO_BLOCKED: ClassInfo(False, False, "error_geo_blocked"),
-    _C.NOT_FOUND: ClassInfo(False, False, "error_not_found"),
-    _C.TOO_LARGE: ClassInfo(False, False, "error_too_large", ("limit",)),
-    _C.TOO_LONG: ClassInfo(False, False, "error_too_long", ("limit",)),
-    _C.LIVE: ClassInfo(False, False, "error_live"),
-    _C.RATE_LIMITED: ClassInfo(True, True, "error_rate_limited"),
-    _C.NETWORK: ClassInfo(True, True, "error_network"),
-    _C.DISK_FULL: ClassInfo(True, False, "error_disk_full"),
-    _C.FORBIDDEN_ADDRESS: ClassInfo(False, False, "error_forbidden_address"),
-    _C.UNAVAILABLE: ClassInfo(False, False, "error_unavailable", ("minutes",)),
-    _C.CANCELLED: ClassInfo(False, False, "error_cancelled"),
-    _C.EXTRACTOR: ClassInfo(True, True, "error_extractor"),
-    _C.INTERNAL: ClassInfo(True, False, "error_internal"),
+    _C.UNSUPPORTED: ClassInfo(False, False, ERROR_TEXT_KEYS[_C.UNSUPPORTED]),
+    _C.STREAM_UNSUPPORTED: ClassInfo(False, False, ERROR_TEXT_KEYS[_C.STREAM_UNSUPPORTED]),
+    _C.PRIVATE: ClassInfo(False, False, ERROR_TEXT_KEYS[_C.PRIVATE]),
+    _C.LOGIN_REQUIRED: ClassInfo(False, False, ERROR_TEXT_KEYS[_C.LOGIN_REQUIRED]),
+    _C.BOT_CHECK: ClassInfo(True, True, ERROR_TEXT_KEYS[_C.BOT_CHECK]),
+    _C.GEO_BLOCKED: ClassInfo(False, False, ERROR_TEXT_KEYS[_C.GEO_BLOCKED]),
+    _C.NOT_FOUND: ClassInfo(False, False, ERROR_TEXT_KEYS[_C.NOT_FOUND]),
+    _C.TOO_LARGE: ClassInfo(False, False, ERROR_TEXT_KEYS[_C.TOO_LARGE], ("limit",)),
+    _C.TOO_LONG: ClassInfo(False, False, ERROR_TEXT_KEYS[_C.TOO_LONG], ("limit",)),
+    _C.LIVE: ClassInfo(False, False, ERROR_TEXT_KEYS[_C.LIVE]),
+    _C.RATE_LIMITED: ClassInfo(True, True, ERROR_TEXT_KEYS[_C.RATE_LIMITED]),
+    _C.NETWORK: ClassInfo(True, True, ERROR_TEXT_KEYS[_C.NETWORK]),
+    _C.DISK_FULL: ClassInfo(True, False, ERROR_TEXT_KEYS[_C.DISK_FULL]),
+    _C.FORBIDDEN_ADDRESS: ClassInfo(False, False, ERROR_TEXT_KEYS[_C.FORBIDDEN_ADDRESS]),
+    _C.UNAVAILABLE: ClassInfo(False, False, ERROR_TEXT_KEYS[_C.UNAVAILABLE], ("minutes",)),
+    _C.CANCELLED: ClassInfo(False, False, ERROR_TEXT_KEYS[_C.CANCELLED]),
+    _C.EXTRACTOR: ClassInfo(True, True, ERROR_TEXT_KEYS[_C.EXTRACTOR]),
+    _C.INTERNAL: ClassInfo(True, False, ERROR_TEXT_KEYS[_C.INTERNAL]),
 }
 
 
@@ -312,6 +313,7 @@ RULES: tuple[Rule, ...] = (
     Rule(_C.NOT_FOUND, _status(404, 410)),
     Rule(_C.LOGIN_REQUIRED, _status(401)),
     Rule(_C.PRIVATE, _status(403), why="the site refuses this item to us; see the module docstring"),
+    Rule(_C.NOT_FOUND, _status_range(400, 499), why="any other 4xx: the link's problem, not ours; not retried"),
     Rule(_C.NETWORK, _status_range(500, 599)),
     Rule(
         _C.NETWORK,
@@ -332,6 +334,7 @@ RULES: tuple[Rule, ...] = (
     Rule(_C.NOT_FOUND, pattern=_words(r"HTTP Error 404", r"HTTP Error 410")),
     Rule(_C.LOGIN_REQUIRED, pattern=_words(r"HTTP Error 401")),
     Rule(_C.PRIVATE, pattern=_words(r"HTTP Error 403")),
+    Rule(_C.NOT_FOUND, pattern=_words(r"HTTP Error 4\d\d")),
     Rule(
         _C.NETWORK,
         pattern=_words(

@@ -22,10 +22,12 @@ from core import spool
 from core.alerts import Alerter
 from core.child import ChildContext
 from core.db import write_tx
+from core.logs import job_context
 from downloader.circuit import GENERIC, SharedCircuits, breaker_key
 from downloader.commit import commit_download
 from downloader.cookies import CookieStore, platform_name
 from downloader.egress import EgressProxy, EgressRefused, Refusal
+from downloader.egress.targets import REFUSAL_KEYS
 from downloader.engine import Cancelled, Control, DownloadResult, Engine, ProbeResult, guard_name
 from downloader.errors import ClassifiedError, ErrorClass, Failure, classify, for_job, guard_failure
 from ipc.channels import JobWorker, Pusher
@@ -105,7 +107,8 @@ class Worker:
             if self.ctx.draining.is_set():
                 self._requeue(job, "the worker is draining")
                 return
-            await self._run_job(slot, job)
+            with job_context(job.job_id):  # every line this job logs, here or in its thread, says job=<id>
+                await self._run_job(slot, job)
 
     async def _run_job(self, slot: int, job: JobAssign) -> None:
         t0 = trio.current_time()
@@ -217,7 +220,7 @@ class Worker:
     async def _failed(self, job: JobAssign, failure: Failure, guard: EgressRefused | Refusal | None = None) -> None:
         recorded = for_job(failure, self.settings)
         if guard is not None:  # the guard says which rule refused the link: that is the user's answer
-            recorded = dataclasses.replace(recorded, text_key=f"link_refused_{guard.reason}")
+            recorded = dataclasses.replace(recorded, text_key=REFUSAL_KEYS[guard.reason])
         final, notices = job_rows.fail(self.db, self.settings, job.job_id, recorded, lease=job.lease)
         for item_id in notices:
             self.outbox.send_nowait(OutboxNotice(item_id=item_id))

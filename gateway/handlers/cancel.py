@@ -13,6 +13,7 @@ from core import jobs as job_rows
 from core import metrics, outbox, spool
 from core.callback_data import Callback
 from core.jobs import Job
+from core.logs import uid
 from core.schema import JOB_ACTIVE_STATES
 from core.status import ACTION_CANCEL
 from core.telegram import CallbackQuery, IncomingMessage
@@ -58,7 +59,7 @@ def cancel_job(req: Request, job: Job) -> bool:
                 req.db, target, job.chat_id, req.t("cancelled"), None, priority=outbox.PRIORITY_ANSWER, job_id=job.id
             )
         )
-    log.info("job %d cancelled by user %d (%d job(s))", job.id, req.user.id, moved)
+    log.info("job %d cancelled by user %s (%d job(s))", job.id, uid(req.user.id), moved)
     return True
 
 
