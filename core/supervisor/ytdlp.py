@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING
 import trio
 
 from core import ytdlp_update
-from core.alerts import alert
-from core.db import open_db
 from core.ytdlp_update import SANDBOX_SAMPLE
 from ipc.channels import ControlServer
 from ipc.messages import UpdateStatus, UpdateYtdlp
@@ -66,6 +64,9 @@ class YtdlpUpdates:
             self.running = False
 
     def _tell_admins(self, req_id: int, outcome: ytdlp_update.Outcome, restarted: list[str]) -> None:
+        from core.alerts import alert  # here: the supervisor holds the database's modules (5 MB) only
+        from core.db import open_db  # for the moments it writes an alert
+
         settings = self.supervisor.settings
         kind = f"ytdlp_update:{req_id}"
         db = open_db(settings.db_path, busy_timeout=settings.db_busy_timeout)
