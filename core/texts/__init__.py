@@ -15,9 +15,10 @@ from __future__ import annotations
 import datetime
 from functools import cache
 
-from babel import Locale, dates, numbers
-
 from core.texts import en, fa
+
+# Babel (CLDR's data, 4 MB) is imported by the functions that write numbers and dates, when first
+# called: every process imports these texts, most never write a number.
 
 LANGUAGES: dict[str, dict[str, str]] = {"fa": fa.TEXTS, "en": en.TEXTS}
 # The digits of CLDR's numbering systems (Babel knows each language's system, not its digits).
@@ -52,6 +53,8 @@ def _shown(lang: str, value: object) -> object:
 
 @cache
 def _translation(lang: str) -> dict[int, int]:
+    from babel import Locale, numbers
+
     system = Locale.parse(lang).default_numbering_system
     point = numbers.get_decimal_symbol(lang, numbering_system="default")
     return str.maketrans("0123456789.", _DIGITS.get(system, _DIGITS["latn"]) + point)
@@ -65,6 +68,8 @@ def digits(lang: str, value: object) -> str:
 
 def number(lang: str, value: float, decimals: int = 1) -> str:
     """1234.56 -> "1,234.6" in en, "۱٬۲۳۴٫۶" in fa: CLDR's signs, the language's digits."""
+    from babel import numbers
+
     pattern = "#,##0" + ("." + "#" * decimals if decimals else "")
     shown = numbers.format_decimal(value, format=pattern, locale=lang, numbering_system="default")
     return shown.translate(_translation(lang))
@@ -77,7 +82,7 @@ def size(lang: str, size_bytes: float) -> str:
 
 
 def _unit(lang: str, value: float, unit: str) -> str:
-    from babel import units
+    from babel import numbers, units
 
     shown = numbers.format_decimal(value, format="#,##0.#", locale=lang, numbering_system="default")
     pattern = units.format_unit(1, unit, length="short", locale=lang)  # "1 MB": the pattern around the number
@@ -87,10 +92,14 @@ def _unit(lang: str, value: float, unit: str) -> str:
 
 def duration(lang: str, seconds: float) -> str:
     """A length of time in the largest fitting unit, e.g. "3 minutes", "۴ ماه"."""
+    from babel import dates
+
     delta = datetime.timedelta(seconds=seconds)
     return digits(lang, dates.format_timedelta(delta, locale=lang, threshold=1.0))
 
 
 def date(lang: str, day: datetime.date) -> str:
     """A date as the language writes it: "August 19, 2026", "۱۹ اوت ۲۰۲۶"."""
+    from babel import dates
+
     return digits(lang, dates.format_date(day, format="long", locale=lang))
