@@ -1,13 +1,14 @@
 """Where each channel lives, and who binds it.
 
-| channel     | binds (socket)            | connects (socket)                  | carries                      |
-|-------------|---------------------------|------------------------------------|------------------------------|
-| control     | supervisor (ROUTER)       | every child (DEALER, identity=name)| Ready, Heartbeat, Drain      |
-| jobs        | gateway (ROUTER)          | downloaders (DEALER)               | Credit up, JobAssign down    |
-| events      | gateway (PULL)            | downloaders (PUSH)                 | JobEvent                     |
-| outbox      | uploader (PULL)           | anyone (PUSH)                      | OutboxNotice                 |
-| telemetry   | monitor (SUB)             | every process (PUB)                | Heartbeat, Metrics, ProcessTable |
-| monitor_rpc | monitor (ROUTER)          | gateway (DEALER)                   | RpcRequest, RpcReply         |
+| channel     | binds (socket)      | connects (socket)                   | carries                             |
+|-------------|---------------------|-------------------------------------|-------------------------------------|
+| control     | supervisor (ROUTER) | every child (DEALER, identity=name) | Ready, Heartbeat, Drain             |
+| jobs        | gateway (ROUTER)    | downloaders (DEALER)                | up: Credit, WorkerEvent; down:      |
+|             |                     |                                     | JobAssign, ReportAck, JobCancel     |
+| events      | gateway (PULL)      | uploader (PUSH)                     | UploadEvent                         |
+| outbox      | uploader (PULL)     | anyone (PUSH)                       | OutboxNotice                        |
+| telemetry   | monitor (SUB)       | every process (PUB)                 | Heartbeat, Metrics, AlertRaised     |
+| monitor_rpc | monitor (ROUTER)    | gateway (DEALER)                    | RpcRequest, RpcReply                |
 
 With IPC_TRANSPORT=ipc the endpoints are unix sockets in the run folder (created by the
 supervisor); with tcp they are consecutive ports from IPC_BASE_PORT on IPC_HOST, so downloaders
