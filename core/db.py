@@ -24,7 +24,7 @@ from pathlib import Path
 import sqlite_utils
 import trio
 
-from core.schema import LATEST_VERSION, MIGRATIONS
+from core.schema import LATEST_VERSION, MIGRATIONS, Migration
 
 __all__ = ["DatabaseOpenError", "SchemaTooNew", "migrate", "open_db", "schema_version", "write_tx"]
 
@@ -58,12 +58,16 @@ class SchemaTooNew(DatabaseOpenError):
         self.known = known
 
 
-def open_db(path: Path, *, busy_timeout: float) -> sqlite_utils.Database:
-    """Open (creating if needed) and migrate the database at `path`.
+def open_db(
+    path: Path, *, busy_timeout: float, migrations: tuple[Migration, ...] | None = None
+) -> sqlite_utils.Database:
+    """Open (creating if needed) and migrate the database at `path`: the bot's, or another
+    file with its own `migrations` (a downloader's own database).
 
     Raises `SchemaTooNew` before writing anything when the file is newer than the code, and
     `DatabaseOpenError` when the file is not a usable SQLite database.
     """
+    latest = LATEST_VERSION if migrations is None else len(migrations)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # `timeout` sets SQLite's busy handler from the very first statement, so even the version
@@ -71,11 +75,11 @@ def open_db(path: Path, *, busy_timeout: float) -> sqlite_utils.Database:
     conn = sqlite3.connect(str(path), timeout=busy_timeout)
     try:
         found = _read_version(conn, path)
-        if found > LATEST_VERSION:
-            raise SchemaTooNew(path, found, LATEST_VERSION)
+        if found > latest:
+            raise SchemaTooNew(path, found, latest)
         _configure(conn, busy_timeout)
         db = sqlite_utils.Database(conn)
-        migrate(db)
+        migrate(db, migrations)
     except BaseException:
         conn.close()
         raise
@@ -109,7 +113,7 @@ def schema_version(db: sqlite_utils.Database) -> int:
     return int(db.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(db: sqlite_utils.Database) -> int:
+def migrate(db: sqlite_utils.Database, migrations: tuple[Migration, ...] | None = None) -> int:
     """Apply the migrations the file has not seen, each in its own transaction; return how many.
 
     Safe when several processes start at once: each step re-reads the version under the write
@@ -117,8 +121,9 @@ def migrate(db: sqlite_utils.Database) -> int:
     """
     if db.conn.in_transaction:
         raise RuntimeError("migrate() must not run inside a transaction")
+    latest = LATEST_VERSION if migrations is None else len(migrations)
     applied = 0
-    for migration in MIGRATIONS:
+    for migration in MIGRATIONS if migrations is None else migrations:
         if migration.version <= schema_version(db):
             continue
         # Rebuilding a table (create new, copy, drop old) would fire the ON DELETE actions of the
@@ -128,8 +133,8 @@ def migrate(db: sqlite_utils.Database) -> int:
         try:
             with write_tx(db):
                 current = schema_version(db)
-                if current > LATEST_VERSION:  # a newer bot migrated it while we were starting
-                    raise SchemaTooNew(_db_path(db), current, LATEST_VERSION)
+                if current > latest:  # a newer bot migrated it while we were starting
+                    raise SchemaTooNew(_db_path(db), current, latest)
                 if current >= migration.version:
                     continue
                 if current != migration.version - 1:

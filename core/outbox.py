@@ -22,6 +22,7 @@ from typing import Any
 import sqlite_utils
 
 from core.db import write_tx
+from core.jobstates import FINAL, sql_in
 from core.payloads import Delete, Edit, Keyboard, Payload, Text, decode_payload, encode_payload, kind_of
 
 # Lower sends first. A user's answer or status before a file, before an admin alert, before a
@@ -176,7 +177,7 @@ _CLAIM = """
             AND p.state IN ('pending', 'sending')))
       AND (o.kind != 'media' OR o.job_id IS NULL OR NOT EXISTS (
             SELECT 1 FROM jobs j JOIN jobs prev ON prev.parent_id = j.parent_id AND prev.item_index < j.item_index
-            WHERE j.id = o.job_id AND prev.state NOT IN ('done', 'failed', 'cancelled')))
+            WHERE j.id = o.job_id AND prev.state NOT IN {final}))
     ORDER BY o.priority, o.id LIMIT ?
 """
 
@@ -185,9 +186,9 @@ _CLAIM = """
 # claimed apart: uploads run a few at once, one per chat, while the rest may be many.
 _UPLOAD = "o.kind = 'media' AND json_extract(o.payload, '$.path') IS NOT NULL"
 _CLAIMS = {
-    None: _CLAIM.format(files=""),
-    True: _CLAIM.format(files=f"AND {_UPLOAD}"),
-    False: _CLAIM.format(files=f"AND NOT ({_UPLOAD})"),
+    None: _CLAIM.format(files="", final=sql_in(*FINAL)),
+    True: _CLAIM.format(files=f"AND {_UPLOAD}", final=sql_in(*FINAL)),
+    False: _CLAIM.format(files=f"AND NOT ({_UPLOAD})", final=sql_in(*FINAL)),
 }
 
 
@@ -286,7 +287,7 @@ def prune(db: sqlite_utils.Database, keep_days: float, now: float | None = None)
             f"DELETE FROM outbox WHERE {old}"
             f" AND id NOT IN (SELECT target_id FROM outbox WHERE target_id IS NOT NULL AND NOT ({old}))"
             " AND id NOT IN (SELECT status_outbox_id FROM jobs WHERE status_outbox_id IS NOT NULL"
-            " AND state NOT IN ('done', 'failed', 'cancelled'))",
+            f" AND state NOT IN {sql_in(*FINAL)})",
             {"cutoff": cutoff},
         )
     return cursor.rowcount

@@ -1,8 +1,11 @@
-"""The spool: one folder per job (`spool/<job_id>/`) for what is downloaded and not yet sent.
+"""The spool: one folder per attempt at a job (`spool/<job_id>-<lease>/`) for what is downloaded
+and not yet sent.
 
-File names inside are ours, never the media's title. A folder is removed by whoever finishes
-with it (the uploader after the last part is sent, the downloader after a failure or cancel);
-`sweep` removes whatever a crash left behind, and the budget keeps the disk from filling.
+A folder belongs to one attempt: two attempts at the same job (a worker that was thought dead and
+the one that took the job over) never share one, and an attempt removes only its own. File names
+inside are ours, never the media's title. A folder is removed by whoever finishes with it (the
+uploader after the last part is sent, the downloader after a failure, a cancel or a refused
+result); `sweep` removes whatever a crash left behind, and the budget keeps the disk from filling.
 """
 
 from __future__ import annotations
@@ -15,15 +18,28 @@ from pathlib import Path
 import sqlite_utils
 
 from core.config import Settings
-from core.schema import JOB_FINAL_STATES
+from core.jobstates import FINAL, sql_in
 
 log = logging.getLogger("spool")
 
 GIB = 1024**3
+LEGACY_LEASE = -1
 
 
-def job_dir(settings: Settings, job_id: int) -> Path:
-    return settings.spool_dir / str(job_id)
+def attempt_dir(settings: Settings, job_id: int, lease: int) -> Path:
+    """The folder of one attempt at a job (its lease)."""
+    return settings.spool_dir / f"{job_id}-{lease}"
+
+
+def parse_attempt(name: str) -> tuple[int, int] | None:
+    """(job_id, lease) of an attempt's folder name, or None for anything else. A folder of the
+    layout before attempts had their own (`<job_id>`) reads as lease -1: no attempt's."""
+    if name.isdigit():
+        return int(name), LEGACY_LEASE
+    job, sep, lease = name.partition("-")
+    if not sep or not (job.isdigit() and lease.isdigit()):
+        return None
+    return int(job), int(lease)
 
 
 def remove(path: Path, job_id: int | None = None) -> bool:
@@ -60,43 +76,46 @@ def disk_free_pct(path: Path) -> float:
 
 def has_room(settings: Settings, need_bytes: int, used_bytes: int | None = None) -> bool:
     """Would `need_bytes` more fit in the spool's budget and above the free-disk alert line?"""
+    folder = settings.spool_dir if settings.spool_dir.is_dir() else settings.data_dir  # none made yet
     used = usage_bytes(settings.spool_dir) if used_bytes is None else used_bytes
     if used + need_bytes > budget_bytes(settings):
         return False
-    usage = shutil.disk_usage(settings.spool_dir)
+    usage = shutil.disk_usage(folder)
     after = usage.free - need_bytes
     return usage.total > 0 and 100.0 * after / usage.total >= settings.alert_disk_free_pct
 
 
 def sweep(db: sqlite_utils.Database, settings: Settings) -> int:
-    """Remove folders of jobs that are over (or unknown) and have no file waiting to be sent."""
+    """Remove attempts' folders that nothing needs: neither the job's current attempt while it is
+    active, nor a folder whose files wait in the outbox."""
     spool = settings.spool_dir
     if not spool.is_dir():
         return 0
-    names = [p.name for p in spool.iterdir() if p.is_dir() and p.name.isdigit()]
-    if not names:
+    folders = {p.name: parse_attempt(p.name) for p in spool.iterdir() if p.is_dir()}
+    attempts = {name: found for name, found in folders.items() if found is not None}
+    if not attempts:
         return 0
-    ids = [int(n) for n in names]
+    ids = sorted({job_id for job_id, _ in attempts.values()})
     marks = ",".join("?" * len(ids))
-    live = {
-        r[0]
-        for r in db.execute(
-            f"SELECT id FROM jobs WHERE id IN ({marks}) AND state NOT IN {JOB_FINAL_STATES!r}", ids
+    current = dict(
+        db.execute(
+            f"SELECT id, lease FROM jobs WHERE id IN ({marks}) AND state NOT IN {sql_in(*FINAL)}", ids
         ).fetchall()
-    }
+    )
     waiting = {
-        r[0]
+        Path(r[0]).name
         for r in db.execute(
-            f"SELECT DISTINCT job_id FROM outbox WHERE job_id IN ({marks}) AND kind = 'media'"
+            f"SELECT json_extract(payload, '$.spool_dir') FROM outbox WHERE job_id IN ({marks}) AND kind = 'media'"
             " AND state IN ('pending', 'sending')",
             ids,
         ).fetchall()
+        if r[0]
     }
     removed = 0
-    for job_id in ids:
-        if job_id in live or job_id in waiting:
+    for name, (job_id, lease) in attempts.items():
+        if current.get(job_id) == lease or name in waiting:
             continue
-        if remove(spool / str(job_id), job_id):
+        if remove(spool / name, job_id):
             removed += 1
     if removed:
         log.info("swept %d leftover spool folder(s)", removed)

@@ -19,13 +19,13 @@ from functools import partial
 from typing import Any
 
 from core import spool
+from core.breakers import states as circuit_states
 from core.callback_data import Callback
 from core.config import Settings
+from core.jobstates import ACTIVE, JobState, sql_in, sql_is
 from core.payloads import Button, Edit
-from core.schema import JOB_ACTIVE_STATES
 from core.telegram import CallbackQuery, IncomingMessage
 from core.texts import digits, text
-from downloader.circuit import states as circuit_states
 from gateway.context import Request
 from gateway.router import MessageHandler, Prepare
 from ipc.channels import RpcClient, RpcTimeout
@@ -38,7 +38,7 @@ OP_RESET, OP_KEEP = "rs", "keep"
 TOP_PLATFORMS = 5
 DETAIL_CHARS = 500  # a command's text kept in the audit log is cut to this
 MB, GB = 1_000_000, 1_000_000_000
-RUNNING_STATES = tuple(s for s in JOB_ACTIVE_STATES if s != "queued")
+RUNNING_STATES = tuple(s for s in ACTIVE if s != JobState.QUEUED)
 MARK_OK, MARK_BAD = "✅", "⚠️"
 CIRCUIT_MARKS = {"closed": "🟢", "half_open": "🟡", "open": "🔴"}
 PER_USER_COUNTERS = ("requests_total", "downloads_ok", "downloads_failed", "bytes_sent")
@@ -88,11 +88,13 @@ def stats(req: Request, msg: IncomingMessage) -> None:
         "SELECT count(*), total(blocked_bot = 0 AND banned = 0), total(blocked_bot), total(banned) FROM users"
     ).fetchone()
     finished = db.execute(
-        "SELECT total(state = 'done'), total(state = 'failed') FROM jobs WHERE finished_at >= ?", [since]
+        f"SELECT total(state = {sql_is(JobState.DONE)}), total(state = {sql_is(JobState.FAILED)}) FROM jobs"
+        " WHERE finished_at >= ?",
+        [since],
     ).fetchone()
     now = db.execute(
-        f"SELECT total(state IN {RUNNING_STATES!r}), total(state = 'queued') FROM jobs"
-        f" WHERE state IN {JOB_ACTIVE_STATES!r}"
+        f"SELECT total(state IN {sql_in(*RUNNING_STATES)}), total(state = {sql_is(JobState.QUEUED)}) FROM jobs"
+        f" WHERE state IN {sql_in(*ACTIVE)}"
     ).fetchone()
     top = db.execute(
         "SELECT platform, count(*) AS n FROM jobs WHERE created_at >= ? AND platform IS NOT NULL"

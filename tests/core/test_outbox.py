@@ -91,7 +91,7 @@ def test_a_jobs_parts_go_in_order_and_a_playlist_entry_waits_for_the_one_before(
     a1 = outbox.enqueue(db, CHAT, part(1, second), job_id=second, priority=outbox.PRIORITY_FILE)
     a2 = outbox.enqueue(db, CHAT, part(2, second), job_id=second, priority=outbox.PRIORITY_FILE)
     assert outbox.claim(db, 10, files=True) == []  # entry 1 is still downloading
-    db.execute("UPDATE jobs SET state = 'done' WHERE id = ?", [first])
+    db.execute("UPDATE jobs SET state = 'done', finished_at = 1 WHERE id = ?", [first])
     [item] = outbox.claim(db, 10, files=True)
     assert item.id == a1  # part 2 waits for part 1
     outbox.mark_sent(db, a1, message_id=1)
