@@ -11,7 +11,8 @@ import trio
 
 from core.child import SUPERVISOR_PID_ENV, ChildContext
 from ipc.channels import RpcServer, Subscriber
-from ipc.messages import Heartbeat, RpcReply
+from ipc.messages import AlertRaised, Heartbeat, RpcReply
+from monitor.alerts_in import AlertsIn
 from monitor.http import json_route, serve_http
 
 log = logging.getLogger("monitor")
@@ -78,23 +79,26 @@ class Health:
 
 async def body(ctx: ChildContext) -> None:
     health = Health(ctx)
+    alerts = AlertsIn(ctx.settings)
     with Subscriber(ctx.endpoints.telemetry) as telemetry, RpcServer(ctx.endpoints.monitor_rpc) as rpc:
         async with trio.open_nursery() as nursery:
             await nursery.start(
                 serve_http, HEALTH_HOST, ctx.settings.monitor_port, {"/healthz": json_route(health.snapshot)}
             )
-            nursery.start_soon(_telemetry, telemetry, health)
+            nursery.start_soon(_telemetry, telemetry, health, alerts)
             nursery.start_soon(_rpc, rpc, health)
             await ctx.ready()
             await ctx.draining.wait()
             nursery.cancel_scope.cancel()
 
 
-async def _telemetry(sub: Subscriber, health: Health) -> None:
+async def _telemetry(sub: Subscriber, health: Health, alerts: AlertsIn) -> None:
     while True:
         msg = await sub.recv()
         if isinstance(msg, Heartbeat):
             health.beats[msg.name] = msg
+        elif isinstance(msg, AlertRaised):
+            alerts.handle(msg)
 
 
 async def _rpc(rpc: RpcServer, health: Health) -> None:
