@@ -14,6 +14,8 @@ import trio
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from sandbox.stats import Stream
+
 PATTERN_BYTES = 64 * 1024
 PATTERN = random.Random(20240601).randbytes(PATTERN_BYTES)  # fixed: the same N bytes every time
 CHUNK_BYTES = 64 * 1024
@@ -52,17 +54,21 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
     return start, end
 
 
-async def _paced(offset: int, length: int, rate: float | None) -> AsyncIterator[bytes]:
+async def _paced(offset: int, length: int, rate: float | None, stream: Stream) -> AsyncIterator[bytes]:
     sent = 0
     begun = trio.current_time()
     chunk = CHUNK_BYTES if rate is None else max(1, min(CHUNK_BYTES, int(rate * PACING_TICK_S)))
-    while sent < length:
-        if rate is not None:
-            # Keep to the schedule: byte n leaves no earlier than n / rate seconds after the start.
-            await trio.sleep_until(begun + sent / rate)
-        take = min(chunk, length - sent)
-        yield pattern_bytes(offset + sent, take)
-        sent += take
+    try:
+        while sent < length:
+            if rate is not None:
+                # Keep to the schedule: byte n leaves no earlier than n / rate seconds after the start.
+                await trio.sleep_until(begun + sent / rate)
+            take = min(chunk, length - sent)
+            yield pattern_bytes(offset + sent, take)
+            sent += take
+            stream.sent(take)
+    finally:
+        stream.open = False  # done, or the client went away
 
 
 def serve_pattern(request: Request, size: int, content_type: str, rate: float | None = None) -> Response:
@@ -78,5 +84,6 @@ def serve_pattern(request: Request, size: int, content_type: str, rate: float | 
     headers["content-length"] = str(end - start)
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=content_type)
-    body = _paced(start, end - start, rate)
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    body = _paced(start, end - start, rate, request.app.state.sandbox.stats.stream(target))
     return StreamingResponse(body, status_code=status, headers=headers, media_type=content_type)
