@@ -280,6 +280,7 @@ class Worker:
             return
         running.stopped_because = cancel.why or "the gateway took the job back"
         running.control.cancel.set()
+        self.egress.abort(guard_name(running.slot))  # a fetch blocked in a slow site ends now too
 
     # ---- what runs beside the jobs ---------------------------------------------------------
 
@@ -326,3 +327,4 @@ class Worker:
             running.handing_back = True
             running.stopped_because = "the worker is draining; handed back"
             running.control.cancel.set()
+            self.egress.abort(guard_name(running.slot))
