@@ -331,6 +331,8 @@ class Dispatcher:
                 notices = []
         self.announce(notices)
         self._stop(job_id, held, "taken back: the worker was silent")
+        if held.identity is not None:  # a stopped worker must not be handed the job again
+            self.jobs.drop_credits(held.identity)
         self.wake()
 
     # ---- jobs that left their worker -------------------------------------------------------------

@@ -3,7 +3,7 @@
 ```
 gateway (ROUTER, binds) ◀── Credit, JobStarted, JobProgress, WorkerJobs, BreakerState ── downloader (DEALER)
                         ◀── reports: JobProbed, JobDownloaded, JobFailed, JobClaim, JobHandBack
-                        ──▶ JobAssign, ReportAck (to each report), JobCancel
+                        ──▶ JobAssign, ReportAck (to each report), JobCancel, CreditsDropped
 ```
 
 One task reads each socket, on each side (`run`): it files what arrives where the others wait
@@ -34,6 +34,7 @@ from ipc.messages import (
     CREDIT_KINDS,
     WORKER_EVENTS,
     Credit,
+    CreditsDropped,
     JobAssign,
     JobCancel,
     Message,
@@ -159,7 +160,15 @@ class JobDispatcher(Channel):
                     return kind
             await credited.wait()
 
-    def send_nowait(self, identity: bytes, msg: ReportAck | JobCancel) -> bool:
+    def drop_credits(self, identity: bytes) -> None:
+        """Forget the credits of a connection whose worker went silent, and tell it (if it is
+        alive after all, it asks again): no job waits in the queue of a stopped worker."""
+        if self._held.get(identity):
+            log.info("worker %s is silent; its free slots are forgotten", self._names.get(identity, "?"))
+        self._drop_identity(identity)
+        self.send_nowait(identity, CreditsDropped())
+
+    def send_nowait(self, identity: bytes, msg: ReportAck | JobCancel | CreditsDropped) -> bool:
         """Answer a downloader on its connection; False if it is gone or its queue is full (the
         answer is lost: a report is sent again, a cancel repeated at the worker's next WorkerJobs)."""
         try:
@@ -393,6 +402,11 @@ class JobWorker(Channel):
                 self._answered = trio.Event()
         elif isinstance(msg, JobCancel):
             self.on_cancel(msg)
+        elif isinstance(msg, CreditsDropped):
+            for book in self._books.values():
+                book.unlinked()  # as if the gateway had gone: the unanswered credits are asked again
+            log.info("the gateway forgot this worker's free slots; asking again")
+            self._wake()
         elif msg is not None:
             name = type(msg).__name__
             note_drop("unexpected type", f"jobs:{name}", "%s on the jobs channel", name)

@@ -36,6 +36,7 @@ __all__ = [
     "AlertRaised",
     "BreakerState",
     "Credit",
+    "CreditsDropped",
     "DeliveryFailed",
     "DownloadedFile",
     "Drain",
@@ -344,6 +345,12 @@ class JobCancel(_Tagged, frozen=True):
     why: str = ""
 
 
+class CreditsDropped(_Tagged, frozen=True):
+    """Gateway -> downloader: the free slots this worker had asked for are forgotten (it was
+    silent past HEARTBEAT_TIMEOUT): if it is alive, it asks for them again. Sent after every job
+    already handed to it, so the credits still unanswered when it arrives are the dropped ones."""
+
+
 class JobDelivered(_Tagged, frozen=True):
     """Uploader -> gateway: the job's files are all sent: the job is done."""
 
@@ -437,6 +444,7 @@ Message = (
     | BreakerState
     | ReportAck
     | JobCancel
+    | CreditsDropped
     | JobDelivered
     | DeliveryFailed
     | FileMissing
@@ -466,6 +474,7 @@ _TYPES: tuple[type[_Tagged], ...] = (
     BreakerState,
     ReportAck,
     JobCancel,
+    CreditsDropped,
     JobDelivered,
     DeliveryFailed,
     FileMissing,

@@ -10,7 +10,8 @@ from __future__ import annotations
 import sqlite3
 import time
 from contextlib import closing
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import httpx
 import psutil
@@ -20,21 +21,30 @@ from core.texts import en
 from tests.support.bot import BotProcess, Chat
 from tests.support.poll import until
 
+
+class Bot(Protocol):
+    """A running bot as these helpers see it: its data folder and its log."""
+
+    data_dir: Path
+
+    def log(self, tail: int = ...) -> str: ...
+
+
 # The start of each failure text a user could read (English): none may appear in a good answer.
 ERROR_TEXTS = tuple(text[:40] for key, text in en.TEXTS.items() if key.startswith("error_"))
 
 
-def rows(bot: BotProcess, sql: str, *params: object) -> list[dict[str, Any]]:
+def rows(bot: Bot, sql: str, *params: object) -> list[dict[str, Any]]:
     with closing(sqlite3.connect(f"file:{bot.data_dir / 'bot.sqlite3'}?mode=ro", uri=True)) as db:
         db.row_factory = sqlite3.Row
         return [dict(r) for r in db.execute(sql, params).fetchall()]
 
 
-def jobs_of(bot: BotProcess, user_id: int) -> list[dict[str, Any]]:
+def jobs_of(bot: Bot, user_id: int) -> list[dict[str, Any]]:
     return rows(bot, "SELECT * FROM jobs WHERE user_id = ? ORDER BY id", user_id)
 
 
-async def job_where(bot: BotProcess, user_id: int, what: str, **wanted: object) -> dict[str, Any]:
+async def job_where(bot: Bot, user_id: int, what: str, **wanted: object) -> dict[str, Any]:
     """The user's first top-level job whose columns hold `wanted` (a value None: any non-null)."""
 
     async def found() -> dict[str, Any] | None:
@@ -48,7 +58,7 @@ async def job_where(bot: BotProcess, user_id: int, what: str, **wanted: object) 
     return await until(what, found, 90, describe=bot.log)
 
 
-async def settled(bot: BotProcess, user_id: int, timeout: float = 120) -> list[dict[str, Any]]:
+async def settled(bot: Bot, user_id: int, timeout: float = 120) -> list[dict[str, Any]]:
     """Wait until every job of the user is over and no message to them waits to be sent."""
 
     async def over() -> list[dict[str, Any]] | None:
@@ -59,7 +69,7 @@ async def settled(bot: BotProcess, user_id: int, timeout: float = 120) -> list[d
     return await until(f"user {user_id}'s jobs over and nothing left to send", over, timeout, describe=bot.log)
 
 
-async def exactly_one_file(chat: Chat, bot: BotProcess, size: int | None = None) -> dict[str, Any]:
+async def exactly_one_file(chat: Chat, bot: Bot, size: int | None = None) -> dict[str, Any]:
     """The user's job ended done, with one file in the chat and no failure text."""
     jobs = await settled(bot, chat.user_id)
     assert [j["state"] for j in jobs] == ["done"], jobs

@@ -55,6 +55,7 @@ class Channel:
         self.slots = {"any": 0, "probe": 0}
         self.assigned: list[JobAssign] = []
         self.sent: list[tuple[bytes, ReportAck | JobCancel]] = []
+        self.dropped: list[bytes] = []  # connections whose credits were forgotten
         self._events_in, self.events = trio.open_memory_channel[Inbound](100)
 
     def free_slots(self, kind: str | None = None) -> int:
@@ -72,6 +73,9 @@ class Channel:
     def send_nowait(self, identity: bytes, msg: ReportAck | JobCancel) -> bool:
         self.sent.append((identity, msg))
         return True
+
+    def drop_credits(self, identity: bytes) -> None:
+        self.dropped.append(identity)
 
     def cancels(self) -> list[tuple[int, int]]:
         return [(m.job_id, m.lease) for _, m in self.sent if isinstance(m, JobCancel)]
@@ -237,6 +241,7 @@ async def test_a_silent_worker_loses_its_job_and_is_told_to_stop(life, autojump_
         nursery.cancel_scope.cancel()
     assert (life.job(job_id)["state"], life.job(job_id)["lease"]) == ("queued", assign.lease)
     assert life.channel.cancels() == [(job_id, assign.lease)]
+    assert life.channel.dropped == [IDENTITY]  # a stopped worker is handed nothing more
     # A zombie of it, back later, hears it again at its next beat
     life.report(WorkerJobs(worker=WORKER, jobs=[(job_id, assign.lease)], sent_at=time.time()))
     assert life.channel.cancels() == [(job_id, assign.lease)] * 2

@@ -177,3 +177,22 @@ async def test_a_probe_slot_takes_probes_only_and_a_probe_never_waits_behind_dow
         with trio.move_on_after(0.3) as waited:  # no free slot of any kind now
             await jobs.dispatch(job(3), kinds=("any", "probe"))
         assert waited.cancelled_caught
+
+
+async def test_a_silent_workers_credits_are_dropped_and_it_asks_again_when_it_lives(endpoint):
+    """The gateway forgets the free slots of a worker it took a job back from (silent: maybe
+    stopped), so that no job waits in a stopped worker's queue; a worker alive after all hears it
+    and asks for them again."""
+    async with (
+        open_job_dispatcher(endpoint("jobs")) as jobs,
+        open_job_worker("downloader-1", jobs.endpoint) as worker,
+    ):
+        async with trio.open_nursery() as nursery:
+            for _ in range(2):
+                nursery.start_soon(worker.next_job)
+            await free_slots_become(jobs, 2)
+            jobs.drop_credits(worker.identity)
+            assert jobs.free_slots() == 0
+            await free_slots_become(jobs, 2)  # asked again, exactly as many
+            assert worker.outstanding == 2
+            nursery.cancel_scope.cancel()
