@@ -186,13 +186,13 @@ async def test_a_silent_workers_credits_are_dropped_and_it_asks_again_when_it_li
     async with (
         open_job_dispatcher(endpoint("jobs")) as jobs,
         open_job_worker("downloader-1", jobs.endpoint) as worker,
+        trio.open_nursery() as nursery,
     ):
-        async with trio.open_nursery() as nursery:
-            for _ in range(2):
-                nursery.start_soon(worker.next_job)
-            await free_slots_become(jobs, 2)
-            jobs.drop_credits(worker.identity)
-            assert jobs.free_slots() == 0
-            await free_slots_become(jobs, 2)  # asked again, exactly as many
-            assert worker.outstanding == 2
-            nursery.cancel_scope.cancel()
+        for _ in range(2):
+            nursery.start_soon(worker.next_job)
+        await free_slots_become(jobs, 2)
+        jobs.drop_credits(worker.identity)
+        assert jobs.free_slots() == 0
+        await free_slots_become(jobs, 2)  # asked again, exactly as many
+        assert worker.outstanding == 2
+        nursery.cancel_scope.cancel()
