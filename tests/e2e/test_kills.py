@@ -264,3 +264,24 @@ async def test_the_whole_bot_killed_mid_download_finishes_after_a_restart_on_the
         offer = await other.wait_buttons()
         await other.press(offer["message_id"], button(offer, "p", "video", "Video")["callback_data"])
         await exactly_one_file(other, bot, size=SAMPLE_BYTES)
+
+
+# ---- maintenance: the admins' own links go, everyone else's wait -----------------------------------
+
+
+async def test_during_maintenance_an_admins_link_is_downloaded_and_a_users_waits(kill_bot, http):
+    bot, admin, user = kill_bot, Chat(http, 4242, kill_bot), Chat(http, next(users), kill_bot)
+    await set_default(user, "best")
+    await set_default(admin, "best")
+    await admin.say("/maintenance on")
+    await admin.wait_text("Maintenance is on")
+    try:
+        await user.say(f"{bot.url}/media/sample.mp4?t=k-maint-user")  # refused with the notice...
+        await user.wait_text("maintenance")
+        await admin.say(f"{bot.url}/media/blob?size=50000&t=k-maint-admin")  # ...an admin's goes
+        [got] = await admin.wait_files(1, timeout=90)
+        assert got["media"]["size"] == 50_000
+        assert jobs_of(bot, user.user_id) == []  # the user's link made no job
+    finally:
+        await admin.say("/maintenance off")
+        await admin.wait_text("Maintenance is off")
