@@ -1,7 +1,7 @@
 # Two commands matter: `make demo` (the bot against the built-in sandbox) and `make test`.
-# Both create .venv from requirements.txt on first use and install Debian's ffmpeg, chromium and
-# fonts-noto-color-emoji (the web chat's emoji) when they are missing (as root), or say exactly
-# what to install.
+# Both create .venv from requirements.txt on first use and install Debian's ffmpeg, chromium,
+# fonts-noto-color-emoji (the web chat's emoji), fonts-dejavu-core and libfribidi0 (the /stats
+# chart's Persian) when they are missing (as root), or say exactly what to install.
 
 PYTHON ?= python3
 VENV := .venv
@@ -41,6 +41,8 @@ system-deps:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || fc-list 2>/dev/null | grep -qi "Noto Color Emoji" \
 		|| missing="$$missing fonts-noto-color-emoji"; \
+	test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || missing="$$missing fonts-dejavu-core"; \
+	dpkg -s libfribidi0 >/dev/null 2>&1 || missing="$$missing libfribidi0"; \
 	[ "$$(id -u)" != 0 ] || command -v ip >/dev/null || missing="$$missing iproute2"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -24,8 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.config import load_settings  # noqa: E402
-from downloader.egress import open_egress_proxy  # noqa: E402
-from downloader.egress_policy import Policy  # noqa: E402
+from downloader.egress import Policy, open_egress_proxy  # noqa: E402
 from downloader.engine import Control, DownloadResult, Engine  # noqa: E402
 from ipc.messages import JobAssign  # noqa: E402
 from tests.sandbox.support import SandboxProcess  # noqa: E402

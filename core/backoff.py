@@ -14,7 +14,7 @@ from typing import Protocol
 
 from core.config import Settings
 
-__all__ = ["Backoff", "Retryable", "retry_delay"]
+__all__ = ["SEND_RETRY", "Backoff", "Retryable", "retry_delay"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,10 @@ class Backoff:
 
 # One generator per process for callers that pass none; tests pass a seeded `random.Random`.
 _RNG = random.Random()
+
+# A send that Telegram failed transiently (a 5xx, a lost connection, a stalled upload) is tried
+# again after this: 1 s, doubling, at most 30 s (the uploader's sender and its broadcasts).
+SEND_RETRY = Backoff(base=1.0, maximum=30.0)
 
 
 class Retryable(Protocol):

@@ -15,12 +15,14 @@ not reached (sent + blocked + failed + unknown can end below total).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
 
 from core.callback_data import CallbackCodec
+from core.db import write_tx
 from core.payloads import Button, Copy, Keyboard, decode_payload
 from core.status import bar, left_text
 from core.texts import digits, text
@@ -28,6 +30,7 @@ from core.texts import digits, text
 ACTION_BROADCAST = "bc"  # callback data: bc|<broadcast id>|<op>
 OP_CONFIRM, OP_DISCARD, OP_PAUSE, OP_RESUME, OP_CANCEL = "go", "no", "p", "r", "c"
 ACTIVE_STATES = ("running", "paused")
+SECONDS_PER_DAY = 86400
 END_SOURCE_GONE = "source_gone"  # the admin deleted the message being copied
 
 # Who may receive a broadcast of admin `:admin` confirmed at `:since` (see the module docstring).
@@ -82,6 +85,20 @@ def _from_row(r: tuple[Any, ...]) -> Broadcast:
         unknown=r[8], created_at=r[9], started_at=r[10], finished_at=r[11], cursor=r[12],
         status_outbox_id=r[13], reported_at=r[14], end_reason=r[15],
     )  # fmt: skip
+
+
+def prune_deliveries(db: sqlite_utils.Database, keep_days: float, now: float | None = None) -> int:
+    """Delete the delivery rows of broadcasts that ended (`finished_at`: done or cancelled) more
+    than `keep_days` (OUTBOX_KEEP_DAYS) ago; how many. The broadcast row keeps its counters, so its
+    status and report read the same; one still running or paused keeps every row (they are what
+    stops a second copy to a user)."""
+    cutoff = (time.time() if now is None else now) - keep_days * SECONDS_PER_DAY
+    with write_tx(db):
+        cursor = db.execute(
+            "DELETE FROM broadcast_deliveries WHERE broadcast_id IN (SELECT id FROM broadcasts WHERE finished_at < ?)",
+            [cutoff],
+        )
+    return cursor.rowcount
 
 
 def audience_size(db: sqlite_utils.Database, admin_id: int, since: float) -> int:

@@ -19,9 +19,10 @@ import trio
 
 from core.config import Settings, SettingsError, load_settings
 from core.logs import setup_logging
+from core.runtime_limits import RuntimeLimits
 from ipc.channels import ControlClient, Publisher
 from ipc.endpoints import Endpoints
-from ipc.messages import Drain, Heartbeat, ProcessTable, Ready
+from ipc.messages import Drain, Heartbeat, LimitsChanged, ProcessTable, Ready
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +42,17 @@ class ChildContext:
     draining: trio.Event = field(default_factory=trio.Event)
     busy: int = 0  # jobs or sends in progress, reported in heartbeats
     process_table: ProcessTable | None = None  # the supervisor's latest view (the monitor serves it)
+    limits: RuntimeLimits = field(init=False)  # the limits admins change at run time (/setlimit)
+
+    def __post_init__(self) -> None:
+        self.limits = RuntimeLimits(self.settings)
 
     async def ready(self) -> None:
         """Tell the supervisor that sockets are bound and the database is open."""
         log.info("%s ready", self.name)
         await self.send_control(Ready(name=self.name, pid=os.getpid()))
 
-    async def send_control(self, msg: Drain | Ready | Heartbeat) -> None:
+    async def send_control(self, msg: Drain | Ready | Heartbeat | LimitsChanged) -> None:
         with trio.move_on_after(CONTROL_SEND_TIMEOUT) as scope:
             await self.control.send(msg)
         if scope.cancelled_caught:
@@ -116,6 +121,8 @@ async def _control_messages(ctx: ChildContext) -> None:
             ctx.drain("the supervisor asked")
         elif isinstance(msg, ProcessTable):
             ctx.process_table = msg
+        elif isinstance(msg, LimitsChanged):
+            ctx.limits.apply(msg.values)
 
 
 async def _signals(ctx: ChildContext) -> None:

@@ -12,13 +12,14 @@ of the part that uses it. The field name is the environment name in lower case.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["MIB", "Secret", "Settings", "SettingsError", "load_settings", "read_env_file"]
+__all__ = ["MIB", "Secret", "Settings", "SettingsError", "check_relations", "load_settings", "read_env_file"]
 
 MIB = 1024 * 1024
 MTPROTO_BOT_UPLOAD_MIB = 2000  # what Telegram accepts from a bot in one file
@@ -171,6 +172,42 @@ def _proxy_list(raw: str) -> tuple[str, ...]:
     return proxies
 
 
+MAX_PORT = 65535
+DNS_PORT = 53
+
+
+def _port_list(raw: str) -> tuple[int, ...]:
+    ports = []
+    for item in (p.strip() for p in raw.split(",") if p.strip()):
+        if not item.isdigit() or not 0 < int(item) <= MAX_PORT:
+            raise ValueError(f"{item[:16]!r}: each port must be a whole number from 1 to {MAX_PORT}")
+        ports.append(int(item))
+    return tuple(dict.fromkeys(ports))
+
+
+def _dns_server(raw: str) -> tuple[str, int] | None:
+    """host[:port] of a DNS server, the host an IP address ([v6]:port for IPv6 with a port)."""
+    text = raw.strip()
+    if not text:
+        return None
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError("write an IPv6 server with a port as [address]:port")
+        port = rest[1:]
+    elif text.count(":") > 1:
+        host, port = text, ""  # a bare IPv6 address
+    else:
+        host, _, port = text.partition(":")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"{host[:64]!r} must be an IP address (a name would itself need resolving)") from None
+    if port and (not port.isdigit() or not 0 < int(port) <= MAX_PORT):
+        raise ValueError(f"{port[:16]!r} is not a port from 1 to {MAX_PORT}")
+    return host, int(port) if port else DNS_PORT
+
+
 def _lang(raw: str) -> str:
     return _choice("fa", "en")(raw)
 
@@ -223,6 +260,9 @@ class Settings:
         "CRASH_LOOP_RESTARTS", 5, _int(1, 1000), "more restarts than this within the window is a crash loop"
     )
     crash_loop_window: float = setting("CRASH_LOOP_WINDOW", 60.0, _float(1, 86400), "crash-loop window, s")
+    crash_loop_cooldown: float = setting(
+        "CRASH_LOOP_COOLDOWN", 300.0, _float(0.1, 86400), "a crash-looping kind rests this long, then is tried again, s"
+    )
     heartbeat_interval: float = setting("HEARTBEAT_INTERVAL", 1.0, _float(0.05, 60), "seconds between heartbeats")
     heartbeat_timeout: float = setting(
         "HEARTBEAT_TIMEOUT", 10.0, _float(0.1, 600), "a child silent this long is considered stuck"
@@ -285,6 +325,12 @@ class Settings:
     proxy_set_aside_s: float = setting(
         "PROXY_SET_ASIDE_S", 300.0, _float(1, 86400), "a failing download proxy rests this long, s"
     )
+    egress_allowed_ports: tuple[int, ...] = setting(
+        "EGRESS_ALLOWED_PORTS", (), _port_list, "ports downloads may reach besides 80 and 443, comma-separated"
+    )
+    egress_resolver: tuple[str, int] | None = setting(
+        "EGRESS_RESOLVER", None, _dns_server, "DNS server (ip[:port]) the egress guard asks; default: the system's"
+    )
 
     # ---- gates: locks, limits, notices (gateway) --------------------------------------------------
     member_cache_ttl: float = setting("MEMBER_CACHE_TTL", 600.0, _float(0, 86400), "a verified member is trusted, s")
@@ -313,7 +359,9 @@ class Settings:
     split_large_files: bool = setting(
         "SPLIT_LARGE_FILES", True, _bool, "cut videos over the upload cap into playable parts"
     )
-    outbox_keep_days: float = setting("OUTBOX_KEEP_DAYS", 7.0, _float(0, 3650), "sent outbox rows are kept, days")
+    outbox_keep_days: float = setting(
+        "OUTBOX_KEEP_DAYS", 7.0, _float(0, 3650), "sent outbox rows and ended broadcasts' deliveries are kept, days"
+    )
 
     # ---- sandbox (the local Telegram stand-in; each value changeable live via POST /sandbox/config) ----
     sandbox_host: str = setting("SANDBOX_HOST", "127.0.0.1", _str, "address the sandbox listens on")
@@ -335,6 +383,17 @@ class Settings:
     alert_memory_pct: float = setting("ALERT_MEMORY_PCT", 85.0, _float(0, 100), "warning above this")
     alert_cpu_pct: float = setting("ALERT_CPU_PCT", 90.0, _float(0, 100), "warning above this")
     alert_downloads_gb: float = setting("ALERT_DOWNLOADS_GB", 50.0, _float(0, 100000), "warning above this")
+
+    # ---- admin panel (gateway) ------------------------------------------------------------------
+    admin_step_ttl: float = setting(
+        "ADMIN_STEP_TTL", 600.0, _float(10, 86400), "seconds an admin's confirmation or awaited value stays valid"
+    )
+    chart_font: Path = setting(
+        "CHART_FONT",
+        Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+        _path,
+        "TrueType font with Persian and Latin glyphs for the /stats chart (Debian: fonts-dejavu-core)",
+    )
 
     # ---- logging -----------------------------------------------------------------------------
     log_level: str = setting("LOG_LEVEL", "INFO", _choice("debug", "info", "warning", "error"), "log level")
@@ -451,6 +510,12 @@ def load_settings(
             shown = "" if f.metadata["secret"] else f" (got {raw!r})"
             raise SettingsError(env, f"{exc}{shown}") from None
     settings = Settings(**values)
+    check_relations(settings)
+    return settings
+
+
+def check_relations(settings: Settings) -> None:
+    """The rules between settings (each value alone was checked by its parser)."""
     if settings.restart_min_delay > settings.restart_max_delay:
         raise SettingsError("RESTART_MIN_DELAY", "must not exceed RESTART_MAX_DELAY")
     if settings.heartbeat_timeout <= settings.heartbeat_interval:
@@ -459,7 +524,6 @@ def load_settings(
         raise SettingsError("HUNG_KILL_AFTER", "must not be shorter than HEARTBEAT_TIMEOUT")
     if settings.job_retry_delay > settings.job_retry_max_delay:
         raise SettingsError("JOB_RETRY_DELAY", "must not exceed JOB_RETRY_MAX_DELAY")
-    return settings
 
 
 def to_environ(overrides: Mapping[str, Any]) -> dict[str, str]:

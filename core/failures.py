@@ -26,6 +26,7 @@ _SECONDS_PER_MINUTE = 60
 
 class ErrorClass(enum.StrEnum):
     UNSUPPORTED = enum.auto()
+    STREAM_UNSUPPORTED = enum.auto()  # only ffmpeg could fetch it, around the egress guard
     PRIVATE = enum.auto()
     LOGIN_REQUIRED = enum.auto()
     BOT_CHECK = enum.auto()
@@ -57,6 +58,7 @@ _C = ErrorClass
 # The class table: one row per class.
 CLASSES: dict[ErrorClass, ClassInfo] = {
     _C.UNSUPPORTED: ClassInfo(False, False, "error_unsupported"),
+    _C.STREAM_UNSUPPORTED: ClassInfo(False, False, "error_stream_unsupported"),
     _C.PRIVATE: ClassInfo(False, False, "error_private"),
     _C.LOGIN_REQUIRED: ClassInfo(False, False, "error_login_required"),
     _C.BOT_CHECK: ClassInfo(True, True, "error_bot_check"),

@@ -40,6 +40,7 @@ BROADCAST_STATES = ("draft", "running", "paused", "done", "cancelled")
 # rows 'unknown': they may have arrived, so they are never sent again.
 DELIVERY_STATES = ("pending", "sending", "sent", "failed", "blocked", "unknown")
 MEDIA_KINDS = ("video", "audio", "document", "photo", "animation")
+ADMIN_STEP_KINDS = ("confirm", "input")
 
 
 class Migration(NamedTuple):
@@ -445,12 +446,30 @@ _V3 = (
     " WHERE state = 'pending' AND kind = 'media' AND json_extract(payload, '$.path') IS NOT NULL",
 )
 
+# An admin's conversation of several steps (/admin panel): a confirmation awaited (a button press)
+# or a value awaited (the admin's next message), with a lifetime; kept here so that it survives a
+# restart of the gateway and two admins never share one.
+_V4 = (
+    f"""CREATE TABLE admin_steps (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        admin_id    INTEGER NOT NULL,
+        kind        TEXT NOT NULL CHECK (kind IN {_in(ADMIN_STEP_KINDS)}),
+        action      TEXT NOT NULL CHECK (length(action) > 0),  -- what it does: 'cancel_job', '/setlimit', ...
+        args        TEXT NOT NULL CHECK (json_valid(args)),
+        created_at  REAL NOT NULL,
+        expires_at  REAL NOT NULL,
+        done_at     REAL                               -- confirmed, refused or replaced: never again
+    ) STRICT""",
+    "CREATE INDEX admin_steps_open ON admin_steps (admin_id, kind) WHERE done_at IS NULL",
+    "CREATE INDEX admin_steps_expiry ON admin_steps (expires_at)",
+)
+
 # A job's state has one owner (core/jobstates.py); the database holds two of its invariants too, so
 # that no path can break them: a final state has its finished_at, and a final state never changes
 # (each answer to the user comes once). The outbox learns why an upload failed (the sweep ends
 # its job with that class if the uploader's report was lost) and how often a row was in flight
 # when the uploader died (twice is a quarantine, not a third try).
-_V4 = (
+_V5 = (
     """CREATE TRIGGER jobs_final_has_finished_at_insert BEFORE INSERT ON jobs
        WHEN NEW.state IN ('done', 'failed', 'cancelled') AND NEW.finished_at IS NULL
        BEGIN SELECT RAISE(ABORT, 'a job in a final state needs finished_at'); END""",
@@ -468,7 +487,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users, jobs, sponsors, media cache, broadcasts, settings, audit, outbox", _V1),
     Migration(2, "the pipeline: job states and keys, outbox roles, media cache and probes, gates, breakers", _V2),
     Migration(3, "an index of the uploads waiting in the outbox", _V3),
-    Migration(4, "final job states hold; an upload's failure class and interruptions", _V4),
+    Migration(4, "admins' conversations of several steps", _V4),
+    Migration(5, "final job states hold; an upload's failure class and interruptions", _V5),
 )
 
 

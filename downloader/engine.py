@@ -26,7 +26,7 @@ from core.config import MIB, Settings
 from core.formats import FORMAT_SORT
 from core.media_keys import final_key
 from downloader import media
-from downloader.egress import EgressProxy
+from downloader.egress import EgressProxy, EgressRefused
 from downloader.errors import ClassifiedError, ErrorClass
 from downloader.ffmpeg import Cancelled
 from downloader.media_split import split_video
@@ -97,8 +97,9 @@ def guard_name(slot: int) -> str:
 class _Hooked:
     """A pooled YoutubeDL and the control of the job it runs now (its hook reports there)."""
 
-    def __init__(self, ydl: yt_dlp.YoutubeDL, cookiefile: Path | None = None) -> None:
+    def __init__(self, ydl: yt_dlp.YoutubeDL, guard: str, cookiefile: Path | None = None) -> None:
         self.ydl = ydl
+        self.guard = guard  # the name its fetches go under at the egress guard
         self.cookiefile = cookiefile
         self.control = Control()
         ydl.add_progress_hook(self._hook)
@@ -168,7 +169,7 @@ class Engine:
                 options = self.options(slot)
                 if cookiefile is not None:
                     options["cookiefile"] = str(cookiefile)
-                hooked = self._pool[slot] = _Hooked(yt_dlp.YoutubeDL(options), cookiefile)
+                hooked = self._pool[slot] = _Hooked(yt_dlp.YoutubeDL(options), guard_name(slot), cookiefile)
                 if self.egress is not None:
                     self.egress.bind(hooked.ydl, guard_name(slot))
         control.max_bytes = self.settings.max_file_bytes
@@ -231,6 +232,7 @@ class Engine:
         ydl.format_selector = ydl.build_format_selector(formats.ytdlp_format(key))
         control.check()
         done = ydl.process_ie_result(dict(info), download=True)
+        self._check_refusals(hooked)
         source = _downloaded_path(done, folder)
         control.check()
         control.phase = "converting"
@@ -258,6 +260,13 @@ class Engine:
             if size:  # a direct file's size, so that the cap holds before the download and buttons show it
                 sanitized["filesize"] = size
         return sanitized
+
+    def _check_refusals(self, hooked: _Hooked) -> None:
+        """A fetch the guard refused that yt-dlp went on without (a fragment, an init segment, a
+        cover): the file is not what the link promised, and the link aimed somewhere it may not."""
+        refused = self.egress.refusals(hooked.guard) if self.egress is not None else []
+        if refused:
+            raise EgressRefused(refused[0].reason, refused[0].detail)
 
     def _check_limits(self, probe: Probe) -> None:
         if probe.is_live:

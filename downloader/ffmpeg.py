@@ -2,10 +2,10 @@
 
 Every run reads only local files: inputs are given as absolute `file:` URLs (a name can't pass
 for an option or a protocol), `-protocol_whitelist file,pipe` stops a hostile playlist or
-container from making ffmpeg fetch a URL, and `-format_whitelist` limits the demuxers to plain
-media containers and pictures, because the playlist-style ones (hls, concat, ...) read other
-files named inside the input, which would let a crafted download pull any local file (the bot's
-database, say) into the video we send back.
+container from making ffmpeg fetch a URL (and no run gets a proxy in its environment), and
+`-format_whitelist` limits the demuxers to plain media containers and pictures, because the
+playlist-style ones (hls, concat, ...) read other files named inside the input, which would let
+a crafted download pull any local file (the bot's database, say) into the video we send back.
 
 There is no total timeout (a three-hour film must finish) but a stall guard: a run that has
 neither moved its `-progress` report nor read or written a file for `stall_timeout` seconds
@@ -30,6 +30,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from downloader.egress.children import LOCAL_PROTOCOLS, without_proxies
+
 __all__ = [
     "DEMUXERS",
     "PROTOCOLS",
@@ -48,7 +50,7 @@ log = logging.getLogger("downloader.ffmpeg")
 
 FFMPEG = "ffmpeg"
 FFPROBE = "ffprobe"
-PROTOCOLS = "file,pipe"
+PROTOCOLS = LOCAL_PROTOCOLS  # no protocol that opens a socket
 DEMUXERS = ",".join(
     (
         "mov",  # mov,mp4,m4a,3gp,3g2,mj2
@@ -200,7 +202,9 @@ def _run(
 ) -> None:
     name = cmd[0]
     try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=without_proxies()
+        )
     except OSError as exc:
         raise MediaError(f"cannot start {name}: {exc}") from None
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)

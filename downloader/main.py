@@ -12,10 +12,8 @@ from core.config import Settings
 from downloader.alerts import TelemetryAlerts
 from downloader.circuit import SharedCircuits
 from downloader.cookies import CookieStore
-from downloader.egress import open_egress_proxy
-from downloader.egress_policy import Policy
+from downloader.egress import Policy, ProxyRotation, clear_proxy_env, open_egress_proxy
 from downloader.engine import Engine
-from downloader.proxies import ProxyRotation
 from downloader.store import open_store
 from downloader.worker import Worker
 from ipc.channels import open_job_worker
@@ -25,11 +23,7 @@ log = logging.getLogger("downloader")
 
 
 def egress_policy(settings: Settings) -> Policy:
-    """Sandbox mode reaches the sandbox's own origin and nothing else; otherwise the internet,
-    never the operator's own network."""
-    if settings.sandbox_origin is not None:
-        return Policy.sandbox(settings.sandbox_origin)
-    return Policy.production()
+    return Policy.for_settings(settings)
 
 
 async def body(ctx: ChildContext) -> None:
@@ -48,7 +42,7 @@ async def body(ctx: ChildContext) -> None:
             policy = egress_policy(ctx.settings)
             rotation = ProxyRotation(ctx.settings.download_proxy_url, ctx.settings.proxy_set_aside_s)
             async with open_egress_proxy(policy, upstreams=rotation) as proxy:
-                proxy.route_process_env()  # every ffmpeg this process starts goes through it too
+                clear_proxy_env()  # no program this process starts fetches: none gets a proxy to use
                 engine = Engine(ctx.settings, proxy)
                 await ctx.ready()
                 await Worker(ctx, jobs, engine, circuits, cookies, proxy, alert).run()

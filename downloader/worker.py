@@ -28,8 +28,7 @@ from core.child import ChildContext
 from core.failures import ErrorClass, Failure
 from downloader.circuit import GENERIC, SharedCircuits, breaker_key
 from downloader.cookies import CookieStore, platform_name
-from downloader.egress import EgressProxy
-from downloader.egress_policy import EgressRefused
+from downloader.egress import EgressProxy, EgressRefused
 from downloader.engine import Control, DownloadResult, Engine, ProbeResult, guard_name
 from downloader.errors import ClassifiedError, classify, for_job, guard_failure
 from ipc.channels import JobWorker

@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import sqlite_utils
 import trio
 
-from core import extractor_index
-from core.callback_data import codec_for
+from core import extractor_index, runtime_limits
+from core.callback_data import CallbackCodec, codec_for
 from core.child import ChildContext
+from core.config import Settings
 from core.db import open_db
+from core.runtime_limits import RuntimeLimits
 from core.telegram.connect import NotConnected, connect_port
-from gateway.admin import broadcast, panel
+from gateway.admin import audit, broadcast, menu, panel, profile, queue
+from gateway.admin.chart import Charts
+from gateway.admin.limits import LimitsAdmin
 from gateway.admin.maintenance import Maintenance, PausingDispatcher
+from gateway.admin.stats import StatsAdmin
+from gateway.admin.steps import Inputs
 from gateway.events import JobEvents
 from gateway.gates import Gates
 from gateway.handlers import cancel, choices, settings, start
-from gateway.router import Router
+from gateway.handlers import links as link_handler
+from gateway.router import Prepare, Router
 from gateway.updates import UpdateLoop
 from ipc.channels import JobDispatcher, Puller, Pusher, RpcClient, open_job_dispatcher
 from ipc.messages import UPLOAD_EVENTS, OutboxNotice
@@ -27,7 +34,7 @@ log = logging.getLogger("gateway")
 
 Announce = Callable[[list[int]], None]
 
-HANDLERS = (start, settings, choices, cancel, panel, broadcast)
+HANDLERS = (start, settings, choices, cancel, panel, broadcast, menu, queue, profile, audit)
 SWEEP_INTERVAL = 5.0  # seconds between safety-net passes over the jobs
 
 
@@ -68,7 +75,10 @@ async def run(
     dispatcher.adopt_in_flight()
     job_events = JobEvents(settings, db, codec, dispatcher)
     gates = Gates(settings, db, codec, maintenance_state=maintenance)
-    router = Router(settings, db, codec, HANDLERS, gates.links, gates, prepare=panel.prepare_steps(settings, monitor))
+    ctx.limits.apply(runtime_limits.load(db))  # what admins set (/setlimit) before this start
+    charts = Charts(settings, db, announce)
+    prepare = panel.prepare_steps(settings, monitor)
+    router, limits = build_router(settings, db, codec, gates, ctx.limits, charts, prepare)
     # Index yt-dlp's extractors before the first link (a second or two), off the event loop.
     await trio.to_thread.run_sync(extractor_index.prepare)
     await ctx.ready()
@@ -80,6 +90,8 @@ async def run(
         nursery.start_soon(_upload_events, events, job_events, announce)
         nursery.start_soon(_sweep, job_events, announce)
         nursery.start_soon(gates.housekeeping)
+        nursery.start_soon(limits.publish, ctx)
+        nursery.start_soon(charts.run)
         async with connect_port(settings, role="gateway", stop=ctx.draining) as port:
             gates.attach(port)
             nursery.start_soon(UpdateLoop(router, port, outbox, dispatcher.wake).run)
@@ -100,6 +112,24 @@ async def _worker_events(jobs: JobDispatcher, job_events: JobEvents, announce: A
             log.info(
                 "job %d: the answer to %s was not delivered (it comes again)", outcome.ack.job_id, outcome.ack.report
             )
+
+
+def build_router(
+    settings: Settings,
+    db: sqlite_utils.Database,
+    codec: CallbackCodec,
+    gates: Gates | None,
+    live: RuntimeLimits,
+    charts: Charts | None,
+    prepare: Mapping[str, Prepare] | None = None,
+) -> tuple[Router, LimitsAdmin]:
+    """The router with every handler table, the admin panel's included (its /setlimit holds the
+    process's live limits, its /stats the chart drawer); and the limits' side that publishes them."""
+    limits = LimitsAdmin(db, live)
+    inputs = Inputs(gates.links if gates is not None else link_handler.links)  # a value a command awaits
+    router = Router(settings, db, codec, (*HANDLERS, StatsAdmin(charts), limits), inputs, gates, prepare=prepare)
+    inputs.commands = router.commands
+    return router, limits
 
 
 async def _upload_events(events: Puller, job_events: JobEvents, announce: Announce) -> None:

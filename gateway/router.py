@@ -8,12 +8,15 @@ of the transaction, then `admit` (maintenance, ban) ahead of the handler. The ga
 tables too (the admin commands, "I've joined"), and see chat-member updates. A command that needs an
 answer from another process (/health asks the monitor) has a `prepare` step: awaited before the
 transaction, with its own deadline, it returns the handler to run (None: the usual one).
+A button made with `command_button` stands for a command (the admin menu): pressing it is typing
+the command, so it passes the same gates, steps and refusals.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sqlite_utils
@@ -21,7 +24,8 @@ import sqlite_utils
 from core.callback_data import Callback, CallbackCodec
 from core.config import Settings
 from core.db import write_tx
-from core.telegram import CallbackQuery, ChatMemberChange, IncomingMessage, Update
+from core.payloads import Button
+from core.telegram import CallbackQuery, Chat, ChatMemberChange, IncomingMessage, Update
 from gateway.context import Request
 from gateway.users import remember
 
@@ -33,6 +37,14 @@ log = logging.getLogger("gateway.router")
 MessageHandler = Callable[[Request, IncomingMessage], None]
 CallbackHandler = Callable[[Request, CallbackQuery, Callback], None]
 Prepare = Callable[[IncomingMessage], Awaitable[MessageHandler | None]]
+
+
+ACTION_COMMAND = "cmd"  # callback data cmd|<command>|<arg>...: the button types "/<command> <arg>..."
+
+
+def command_button(codec: CallbackCodec, label: str, command: str, *args: int | str) -> Button:
+    """A button that types `/command args` when pressed (`command` without its slash)."""
+    return Button(text=label, data=codec.encode(ACTION_COMMAND, command, *args))
 
 
 def command_of(text: str) -> str:
@@ -77,21 +89,37 @@ class Router:
         """Commit what one update causes; return the outbox rows to announce."""
         if self.gates is not None:
             await self.gates.before(update)
-        if isinstance(update, IncomingMessage) and update.chat.type == "private":
-            step = self.prepare.get(command_of(update.text))
-            return self._message(update, await step(update) if step is not None else None)
+        typed = self._typed(update) if isinstance(update, CallbackQuery) else None
+        message = typed or update
+        if isinstance(message, IncomingMessage) and message.chat.type == "private":
+            step = self.prepare.get(command_of(message.text))
+            return self._message(message, await step(message) if step is not None else None, pressed=typed)
         if isinstance(update, CallbackQuery):
             return self._press(update)
         if isinstance(update, ChatMemberChange) and self.gates is not None:
             return self.gates.member_changed(update)
         return []
 
-    def _message(self, msg: IncomingMessage, prepared: MessageHandler | None = None) -> list[int]:
+    def _typed(self, query: CallbackQuery) -> _Pressed | None:
+        """The command a command button stands for (None: not one, or no such command)."""
+        callback = self.codec.decode(query.data)
+        if callback is None or callback.action != ACTION_COMMAND or f"/{callback.str_arg(0)}" not in self.commands:
+            return None
+        text = " ".join(["/" + str(callback.args[0]), *map(str, callback.args[1:])])
+        # The query's own id stands in for the message's: `remember` skips no press as a repeat.
+        sender, chat = query.sender, Chat(id=query.chat_id)
+        return _Pressed(query.update_id, query.message_id, chat, sender, 0, text, query_id=query.id)
+
+    def _message(
+        self, msg: IncomingMessage, prepared: MessageHandler | None = None, pressed: _Pressed | None = None
+    ) -> list[int]:
         with write_tx(self.db):
-            user = remember(self.db, self.settings, msg.sender, msg.message_id)
+            user = remember(self.db, self.settings, msg.sender, None if pressed else msg.message_id)
             if user is None:
                 return []
             req = Request(self.settings, self.db, self.codec, user, msg.chat.id)
+            if pressed is not None:
+                req.answer(pressed.query_id)  # the button stops spinning; the command answers
             if self.gates is None or self.gates.admit(req, msg):
                 handler = prepared or self.commands.get(command_of(msg.text), self.fallback)
                 handler(req, msg)
@@ -112,3 +140,10 @@ class Router:
             else:
                 handler(req, query, callback)
         return req.notices
+
+
+@dataclass(frozen=True)
+class _Pressed(IncomingMessage):
+    """A command typed by pressing its button: the message, and the press to answer."""
+
+    query_id: str = ""

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import trio
 
+from core.backoff import Backoff
 from core.telegram import TelegramError, TelegramPort
 from gateway.router import Router
 from ipc.channels import Pusher
@@ -19,7 +20,7 @@ from ipc.messages import OutboxNotice
 log = logging.getLogger("gateway.updates")
 
 POLL_TIMEOUT = 25.0  # seconds a long poll waits for updates
-RETRY_MIN, RETRY_MAX = 0.5, 30.0  # back-off while Telegram is unreachable
+RETRY = Backoff(base=0.5, maximum=30.0)  # while Telegram is unreachable
 
 
 class UpdateLoop:
@@ -32,16 +33,17 @@ class UpdateLoop:
         self.after_batch = after_batch  # e.g. wake the dispatcher: the batch may have made jobs
 
     async def run(self) -> None:
-        delay = RETRY_MIN
+        failures = 0
         while True:
             try:
                 batch = await self.port.get_updates(POLL_TIMEOUT)
             except TelegramError as exc:
+                failures += 1
+                delay = RETRY.delay(failures)
                 log.warning("getting updates failed (%s); retrying in %.1fs", exc, delay)
                 await trio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX)
                 continue
-            delay = RETRY_MIN
+            failures = 0
             notices = []
             for update in batch.updates:
                 notices += await self.router.route(update)

@@ -55,6 +55,7 @@ __all__ = [
     "JobProbed",
     "JobProgress",
     "JobStarted",
+    "LimitsChanged",
     "Message",
     "Metrics",
     "OutboxNotice",
@@ -123,6 +124,15 @@ class ProcessTable(_Tagged, frozen=True):
     """Supervisor -> monitor: every child's pid, restarts and state."""
 
     processes: list[ProcessInfo]
+    sent_at: float
+
+
+class LimitsChanged(_Tagged, frozen=True):
+    """Gateway -> supervisor -> every child (control): the runtime limits an admin set, all of them
+    (env name -> the value as written; a name left out is back at its start value). The supervisor
+    keeps the latest and sends it to each child that reports ready (`core.runtime_limits`)."""
+
+    values: dict[str, str]
     sent_at: float
 
 
@@ -431,6 +441,7 @@ Message = (
     | Heartbeat
     | Drain
     | ProcessTable
+    | LimitsChanged
     | Credit
     | JobAssign
     | JobStarted
@@ -461,6 +472,7 @@ _TYPES: tuple[type[_Tagged], ...] = (
     Heartbeat,
     Drain,
     ProcessTable,
+    LimitsChanged,
     Credit,
     JobAssign,
     JobStarted,

@@ -8,8 +8,11 @@
   segments whose media sequence advances with the wall clock, one segment duration at a time.
 - `long.m3u8?minutes=N`: a VOD playlist of the sample's segments repeated until their EXTINFs
   add up to exactly N minutes (the last one shortened), a discontinuity at each repetition.
-- `evil.m3u8?segment=URL`: a valid VOD playlist whose only segment is the absolute URL given, for
-  testing that a downloader checks where segments point.
+- `evil.m3u8?segment=URL&key=URL&method=M&map=URL`: a valid VOD playlist whose only segment is
+  the absolute URL given, for testing that a downloader checks where a playlist points. With
+  `key=`, the segment is encrypted (`#EXT-X-KEY`, METHOD `method=`: AES-128, the default, or
+  SAMPLE-AES) with the key at that URL; with `map=`, its init segment (`#EXT-X-MAP`) is there.
+  Everything but the segment is optional; each is an absolute URL of any scheme.
 """
 
 from __future__ import annotations
@@ -33,8 +36,11 @@ LIVE_WINDOW_SEGMENTS = 3
 MAX_LONG_MINUTES = 24 * 60
 MAX_SEGMENT_URL_CHARS = 4096
 EVIL_SEGMENT_S = 1.0
+KEY_METHODS = ("AES-128", "SAMPLE-AES")
+EVIL_IV = "0x" + "00" * 16  # a fixed IV: the playlist names one, as encrypted ones usually do
+MAP_VERSION = 6  # EXT-X-MAP in a playlist without I-frames needs version 6
 BITS_PER_BYTE = 8
-_ABSOLUTE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
+_ABSOLUTE_URL = re.compile(r"^[A-Za-z][^\s\"]*:\S+$")  # ffmpeg's "subfile,,start,0,end,0,,:URL" too
 
 
 @dataclass(frozen=True)
@@ -82,14 +88,23 @@ def parse_segments(text: str) -> list[Segment]:
 
 
 def media_playlist(
-    segments: list[Segment], *, sequence: int = 0, discontinuity_sequence: int = 0, ended: bool = True
+    segments: list[Segment],
+    *,
+    sequence: int = 0,
+    discontinuity_sequence: int = 0,
+    ended: bool = True,
+    tags: tuple[str, ...] = (),
+    version: int = 3,
 ) -> str:
+    """A media playlist of `segments`; `tags` (EXT-X-KEY, EXT-X-MAP...) come before the first."""
     target = max((math.ceil(s.duration) for s in segments), default=1)
-    lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{target}", f"#EXT-X-MEDIA-SEQUENCE:{sequence}"]
+    head = [f"#EXT-X-VERSION:{version}", f"#EXT-X-TARGETDURATION:{target}", f"#EXT-X-MEDIA-SEQUENCE:{sequence}"]
+    lines = ["#EXTM3U", *head]
     if discontinuity_sequence:
         lines.append(f"#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuity_sequence}")
     if ended:
         lines.append("#EXT-X-PLAYLIST-TYPE:VOD")
+    lines += tags
     for segment in segments:
         if segment.discontinuity:
             lines.append("#EXT-X-DISCONTINUITY")
@@ -167,8 +182,26 @@ def long_vod(request: Request) -> Response:
 
 
 def evil(request: Request) -> Response:
-    """A VOD playlist with one segment, the absolute URL in `segment=`, whatever it points at."""
-    url = request.query_params.get("segment", "")
-    if not _ABSOLUTE_URL.match(url) or len(url) > MAX_SEGMENT_URL_CHARS or not url.isprintable():
-        return bad("segment must be an absolute URL (scheme:...) on one line")
-    return _playlist(media_playlist([Segment(EVIL_SEGMENT_S, url)]))
+    """A VOD playlist with one segment at `segment=`, its key at `key=` and init at `map=`, whatever
+    they point at."""
+    urls = {name: request.query_params.get(name, "") for name in ("segment", "key", "map")}
+    for name, url in urls.items():
+        if (url or name == "segment") and not _absolute(url):
+            return bad(f"{name} must be an absolute URL (scheme:...) on one line")
+    method = request.query_params.get("method", KEY_METHODS[0])
+    if method not in KEY_METHODS:
+        return bad(f"method must be one of {', '.join(KEY_METHODS)}")
+    if "method" in request.query_params and not urls["key"]:
+        return bad("method= needs key=")
+    tags = []
+    if urls["key"]:
+        tags.append(f'#EXT-X-KEY:METHOD={method},URI="{urls["key"]}",IV={EVIL_IV}')
+    if urls["map"]:
+        tags.append(f'#EXT-X-MAP:URI="{urls["map"]}"')
+    version = MAP_VERSION if urls["map"] else 3
+    return _playlist(media_playlist([Segment(EVIL_SEGMENT_S, urls["segment"])], tags=tuple(tags), version=version))
+
+
+def _absolute(url: str) -> bool:
+    """An absolute URL on one line that fits in a quoted playlist attribute."""
+    return bool(_ABSOLUTE_URL.match(url)) and len(url) <= MAX_SEGMENT_URL_CHARS and url.isprintable() and '"' not in url

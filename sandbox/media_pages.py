@@ -1,7 +1,9 @@
 """Documents under `/media/` that point at the samples, rendered per request with absolute URLs.
 
-- `page.html?title=T`: a page with Open Graph tags for sample.mp4; its title (og:title, <title>
-  and the heading) is T, HTML-escaped, so any text comes out literally; without T the default.
+- `page.html?title=T&thumbnail=URL`: a page with Open Graph tags for sample.mp4; its title
+  (og:title, <title> and the heading) is T, HTML-escaped, so any text comes out literally;
+  without T the default. Its picture (og:image) is the absolute URL `thumbnail=`, whatever it
+  points at, or the sandbox's thumb.jpg.
   It has no <video> element: yt-dlp's html5 embed extractor would win over og:video and number
   the title ("T (1)").
 - `feed.xml?items=N`: an RSS 2.0 feed of N items ("Item 1" ... "Item N", in order), each with a
@@ -38,7 +40,7 @@ PAGE = """<!doctype html>
 <meta property="og:video:type" content="video/mp4">
 <meta property="og:video:width" content="320">
 <meta property="og:video:height" content="240">
-<meta property="og:image" content="{base}/media/thumb.jpg">
+<meta property="og:image" content="{thumbnail}">
 </head><body><h1>{title}</h1>
 <p><a href="/media/sample.mp4">sample.mp4</a></p>
 </body></html>
@@ -65,7 +67,11 @@ def page(request: Request) -> Response:
     title = request.query_params.get("title") or DEFAULT_TITLE
     if len(title) > MAX_TITLE_CHARS:
         return bad(f"title is longer than {MAX_TITLE_CHARS} characters")
-    return HTMLResponse(PAGE.format(base=escape(base_url(request)), title=escape(title, quote=True)))
+    thumbnail = request.query_params.get("thumbnail") or f"{base_url(request)}/media/thumb.jpg"
+    if "://" not in thumbnail or not thumbnail.isprintable():
+        return bad("thumbnail must be an absolute URL on one line")
+    base = escape(base_url(request))
+    return HTMLResponse(PAGE.format(base=base, title=escape(title, quote=True), thumbnail=escape(thumbnail)))
 
 
 def feed(request: Request) -> Response:

@@ -39,7 +39,7 @@ import sqlite_utils
 import trio
 
 from core import outbox
-from core.backoff import Backoff
+from core.backoff import SEND_RETRY
 from core.broadcasts import (
     AUDIENCE,
     END_SOURCE_GONE,
@@ -55,7 +55,7 @@ from core.callback_data import codec_for
 from core.config import Settings
 from core.db import write_tx
 from core.payloads import Text
-from core.telegram import BadRequest, Blocked, FloodWait, TelegramError, TelegramPort, Transient
+from core.telegram import BadRequest, Blocked, FloodWait, MessageGone, TelegramError, TelegramPort, Transient
 from uploader.throttle import SendBudget
 
 log = logging.getLogger("uploader.broadcast")
@@ -64,8 +64,6 @@ BROADCAST_POLL = 1.0  # seconds between looks at the broadcasts table (state cha
 BROADCAST_WINDOW = 200  # users claimed and not yet done: enough waiters for every free slot
 CLAIM_BATCH = 50  # claim once this many places are free: fewer, larger transactions
 COPY_TIMEOUT = 60.0  # seconds one copyMessage may take; then its outcome is unknown
-RETRY = Backoff(base=1.0, maximum=30.0)  # after a Transient error
-SOURCE_GONE = ("message to copy not found", "message_id_invalid")  # Bot API, MTProto
 ERROR_CHARS = 300  # an error kept on a delivery row is cut to this
 OUTCOMES = ("sent", "failed", "blocked", "unknown")  # final delivery states, each a counter column
 
@@ -305,7 +303,7 @@ class BroadcastRunner:
             self._end(run, user_id, "blocked", str(exc))
         except Transient as exc:
             if failures + 1 < self.settings.send_attempts:
-                delay = RETRY.delay(failures + 1)
+                delay = SEND_RETRY.delay(failures + 1)
                 log.warning("broadcast %d: user %d: %s; retry in %.1f s", run.b.id, user_id, exc, delay)
                 self._move(run, user_id, "sending", "pending", str(exc))
                 return _Retry(delay, counts=True)
@@ -313,7 +311,7 @@ class BroadcastRunner:
             self._end(run, user_id, "failed", str(exc))
         except BadRequest as exc:
             self._end(run, user_id, "failed", str(exc))
-            if any(words in str(exc).lower() for words in SOURCE_GONE) and not run.stop:
+            if isinstance(exc, MessageGone) and not run.stop:
                 log.error("broadcast %d: the message to copy is gone (%s); stopping", run.b.id, exc)
                 run.stop = END_SOURCE_GONE
                 run.sends.cancel()

@@ -1,5 +1,6 @@
 """The uploader's wiring: its database connection, the outbox channel, the sender, the broadcast
-runner (sharing the sender's send budget), the sweeper."""
+runner (sharing the sender's send budget, which starts where the last uploader left it), the
+sweeper."""
 
 from __future__ import annotations
 
@@ -8,22 +9,23 @@ import logging
 import sqlite_utils
 import trio
 
-from core import outbox, spool
+from core import broadcasts, outbox, spool
 from core.child import ChildContext
 from core.config import Settings
 from core.db import open_db
 from core.telegram.connect import NotConnected, connect_port
 from ipc.channels import Puller, Pusher
-from uploader import media
+from uploader import budget_memory, media
 from uploader.broadcast import BroadcastRunner
 from uploader.sender import OutboxSender
+from uploader.throttle import SendBudget
 
 log = logging.getLogger("uploader")
 
 # Rows claimed and waiting for the send budget at once: enough that priorities and the fairness
 # between chats decide among many (the budget, not this, sets the pace).
 SEND_WINDOW = 256
-SWEEP_INTERVAL = 60.0  # seconds between sweeps of the spool and prunes of the outbox
+SWEEP_INTERVAL = 60.0  # seconds between sweeps of the spool and prunes of the outbox and deliveries
 
 
 async def body(ctx: ChildContext) -> None:
@@ -36,6 +38,7 @@ async def body(ctx: ChildContext) -> None:
             await ctx.ready()
             async with connect_port(ctx.settings, role="uploader", stop=ctx.draining) as port:
                 sender = OutboxSender(ctx.settings, db, port, events)
+                _resume_budget(sender.budget, db)
                 for event in quarantined:  # their jobs fail (the gateway's sweep would find them too)
                     await sender.tell_gateway(event)
                 runner = BroadcastRunner(ctx.settings, db, port, sender.budget, lambda: sender.wake.set())
@@ -51,11 +54,30 @@ async def body(ctx: ChildContext) -> None:
         db.close()
 
 
+def _resume_budget(budget: SendBudget, db: sqlite_utils.Database) -> None:
+    """Start the budget where the last uploader left it (a FloodWait still running), and keep its
+    pauses recorded from now on."""
+    pauses = budget_memory.load(db)
+    if pauses.everything or pauses.chats:
+        log.warning(
+            "a FloodWait from before the restart still runs: %.0f s for every chat, %d chat(s) paused apart",
+            pauses.everything,
+            len(pauses.chats),
+        )
+    budget.resume(pauses)
+    budget.on_flood = lambda now_paused: budget_memory.save(db, now_paused)
+
+
 async def _housekeeping(settings: Settings, db: sqlite_utils.Database) -> None:
-    """Remove what crashes left in the spool, and outbox rows past OUTBOX_KEEP_DAYS."""
+    """Remove what crashes left in the spool, outbox rows past OUTBOX_KEEP_DAYS, and the delivery
+    rows of broadcasts that ended longer ago than that."""
+    keep = settings.outbox_keep_days
     while True:
         spool.sweep(db, settings)
-        pruned = outbox.prune(db, settings.outbox_keep_days)
+        pruned = outbox.prune(db, keep)
         if pruned:
-            log.info("pruned %d sent outbox rows older than %g days", pruned, settings.outbox_keep_days)
+            log.info("pruned %d sent outbox rows older than %g days", pruned, keep)
+        pruned = broadcasts.prune_deliveries(db, keep)
+        if pruned:
+            log.info("pruned %d deliveries of broadcasts that ended more than %g days ago", pruned, keep)
         await trio.sleep(SWEEP_INTERVAL)

@@ -84,7 +84,10 @@ def file_sent(
                     now,
                 ],
             )
-        if item.job_id is None or _remaining_files(db, item.job_id, item.id):
+        if item.job_id is None:  # a file of no job (an admin's chart): its folder goes once it is sent
+            after.spool_dir = payload.spool_dir
+            return after
+        if _remaining_files(db, item.job_id, item.id):
             return after
         after.spool_dir = payload.spool_dir
         row = db.execute("SELECT state FROM jobs WHERE id = ?", [item.job_id]).fetchone()

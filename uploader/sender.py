@@ -10,7 +10,6 @@ is cancelled.
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import trio
 
 from core import jobs as job_rows
 from core import outbox, spool
+from core.backoff import SEND_RETRY
 from core.callback_data import codec_for
 from core.config import MIB, Settings
 from core.db import write_tx
@@ -32,7 +32,9 @@ from core.telegram import (
     Blocked,
     ChatNotFound,
     FloodWait,
+    MessageGone,
     NotModified,
+    StaleFileId,
     TelegramError,
     TelegramPort,
     TooLarge,
@@ -48,12 +50,8 @@ from uploader.throttle import SendBudget, Thinned
 log = logging.getLogger("uploader.sender")
 
 IDLE_POLL = 1.0  # seconds between looks at the outbox when no notice arrives
-RETRY_BASE = 1.0  # seconds; doubled per attempt
-RETRY_JITTER = 0.2
 CANCEL_POLL = 0.5  # seconds between looks for cancelled jobs among the uploads
 STALL_CHECK = 1.0  # seconds between looks at an upload's progress
-GONE_MESSAGE = ("message to edit not found", "message to delete not found", "message can't be deleted")
-STALE_FILE_ID = ("wrong file identifier", "file reference", "file_id")
 
 
 @dataclass
@@ -145,12 +143,11 @@ class OutboxSender:
             outbox.mark_sent(self.db, item.id)
         except NoTarget as exc:
             outbox.mark_dropped(self.db, item.id, str(exc))
+        except MessageGone as exc:
+            outbox.mark_dropped(self.db, item.id, str(exc))  # the user deleted it, or it is gone: harmless
         except BadRequest as exc:
-            if any(words in str(exc).lower() for words in GONE_MESSAGE):
-                outbox.mark_dropped(self.db, item.id, str(exc))  # the user deleted it, or it is gone: harmless
-            else:
-                log.error("outbox %d to chat %d refused: %s", item.id, item.chat_id, exc)
-                outbox.mark_failed(self.db, item.id, str(exc))
+            log.error("outbox %d to chat %d refused: %s", item.id, item.chat_id, exc)
+            outbox.mark_failed(self.db, item.id, str(exc))
         except TelegramError as exc:
             self._trouble(item, exc)
         except Exception as exc:  # a bug on one row ends that row, never the uploader
@@ -172,7 +169,7 @@ class OutboxSender:
                     self.db.execute("UPDATE users SET blocked_bot = 1 WHERE id = ?", [item.chat_id])
             outbox.mark_failed(self.db, item.id, type(exc).__name__.lower())
         elif isinstance(exc, Transient) and item.attempts < self.settings.send_attempts:
-            delay = RETRY_BASE * 2 ** (item.attempts - 1) * (1 + RETRY_JITTER * (2 * random.random() - 1))
+            delay = SEND_RETRY.delay(item.attempts)
             log.warning("outbox %d: %s; retry %d in %.1fs", item.id, exc, item.attempts, delay)
             outbox.retry_later(self.db, item.id, delay, str(exc))
         else:
@@ -239,7 +236,7 @@ class OutboxSender:
             failure = Failure(ErrorClass.TOO_LARGE, str(exc), values={"limit": limit})
             return media.file_failed(self.db, item, payload, failure)
         except BadRequest as exc:
-            if payload.file_id and any(words in str(exc).lower() for words in STALE_FILE_ID):
+            if payload.file_id and isinstance(exc, StaleFileId):
                 return media.file_id_refused(self.db, item, payload)
             return media.file_failed(self.db, item, payload, Failure(ErrorClass.INTERNAL, str(exc)))
         except Blocked as exc:
@@ -265,7 +262,7 @@ class OutboxSender:
         if item.attempts >= self.settings.send_attempts:
             return media.file_failed(self.db, item, payload, Failure(ErrorClass.NETWORK, why))
         log.warning("outbox %d (job %s): %s; uploading again", item.id, item.job_id, why)
-        outbox.retry_later(self.db, item.id, RETRY_BASE * item.attempts, why)
+        outbox.retry_later(self.db, item.id, SEND_RETRY.delay(item.attempts), why)
         return None
 
     def _show_upload(self, upload: Upload, job: job_rows.Job | None, done: int, total: int) -> None:

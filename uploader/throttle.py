@@ -29,15 +29,21 @@ going out, so they are stale).
 
 FloodWait: `flood()` pauses that chat, or the whole bot ("global"; "method" too, as we do not know
 which method), for exactly the seconds given; the waiters then resume in order, nothing dropped.
+
+A restart: a new process cannot know what the last one sent just before it died, so `resume()`
+starts from the worst it could have left: the FloodWait pauses it recorded (`on_flood` hands them
+out as they change; `uploader.budget_memory` keeps them), the bot's window full (nothing goes for
+its first span, one second), and every chat's bucket empty (refilling from the moment of the
+restart). So a restart neither sends into a FloodWait nor on top of the last second's sends.
 """
 
 from __future__ import annotations
 
 import math
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import trio
 
@@ -68,6 +74,14 @@ class BudgetStats:
     granted: int  # since start
     thinned: int  # since start
     paused_for: float  # seconds left of a global FloodWait
+
+
+@dataclass(frozen=True)
+class Pauses:
+    """The FloodWait pauses in force, as seconds left: the whole bot's, and single chats'."""
+
+    everything: float = 0.0
+    chats: dict[int, float] = field(default_factory=dict)
 
 
 class _Bucket:
@@ -197,6 +211,8 @@ class SendBudget:
         self._next_change = INF
         self._granted = 0
         self._thinned = 0
+        self._spent_at: float | None = None  # set by `resume`: chats' buckets start empty then
+        self.on_flood: Callable[[Pauses], None] | None = None  # told the pauses after each FloodWait
 
     # ---- the public interface -----------------------------------------------------------------
 
@@ -231,6 +247,26 @@ class SendBudget:
             chat.refresh(now)
         else:
             self._paused_until = max(self._paused_until, until)
+        self._dispatch()
+        if self.on_flood is not None:
+            self.on_flood(self.pauses())
+
+    def pauses(self) -> Pauses:
+        """The FloodWait pauses still running (chats' only those of chats still tracked)."""
+        now = trio.current_time()
+        chats = {chat_id: chat.paused_until - now for chat_id, chat in self._chats.items() if chat.paused_until > now}
+        return Pauses(max(0.0, self._paused_until - now), chats)
+
+    def resume(self, pauses: Pauses) -> None:
+        """Pick up after another process (see the module docstring): its pauses, and every limit
+        as if it had just been used up."""
+        now = trio.current_time()
+        self._spent_at = now
+        self._paused_until = max(self._paused_until, now + pauses.everything, now + self._window.span)
+        for chat_id, seconds in pauses.chats.items():
+            chat = self._chat(chat_id, None, now)
+            chat.paused_until = max(chat.paused_until, now + seconds)
+            chat.refresh(now)
         self._dispatch()
 
     def thin(self, chat_id: int, priority: int = PRIORITY_PROGRESS) -> int:
@@ -418,6 +454,9 @@ class SendBudget:
                 bucket = _Bucket(per_min, per_min / SECONDS_PER_MINUTE, now)
             else:
                 bucket = _Bucket(self.settings.tg_chat_burst, self.settings.tg_chat_rate, now)
+            if self._spent_at is not None:  # after a restart: refilling since then, as if emptied
+                bucket.tokens, bucket.stamp = 0.0, self._spent_at
+                bucket.refill(now)
             chat = self._chats[chat_id] = _Chat(bucket)
             chat.refresh(now)
         return chat

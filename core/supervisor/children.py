@@ -17,6 +17,13 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # The sandbox prints this, followed by its URL, once it listens.
 SANDBOX_READY_PREFIX = "SANDBOX_READY "
 
+# A child's state in the process table (/healthz): anything but ready is degraded.
+STATE_STARTING = "starting"
+STATE_READY = "ready"
+STATE_BACKOFF = "backoff"  # waiting to be restarted
+STATE_COOLING = "cooling"  # its kind crash-loops: resting CRASH_LOOP_COOLDOWN before the next try
+STATE_STOPPED = "stopped"
+
 
 @dataclass(frozen=True)
 class ChildSpec:
@@ -62,7 +69,7 @@ class Child:
     spec: ChildSpec
     tracker: RestartTracker
     process: trio.Process | None = None
-    state: str = "starting"  # starting, ready, backoff, given-up, stopped
+    state: str = STATE_STARTING
     started_at: float = 0.0  # trio clock
     started_wall: float = 0.0  # time.time(), for people
     last_heartbeat: float = 0.0  # trio clock
@@ -83,7 +90,7 @@ class Child:
 
     def mark_started(self, process: trio.Process) -> None:
         self.process = process
-        self.state = "starting"
+        self.state = STATE_STARTING
         self.started_at = self.last_heartbeat = trio.current_time()
         self.started_wall = time.time()
         if self.ready.is_set():  # a restart: readiness must be earned again

@@ -1,9 +1,10 @@
 """The supervisor: start every child, restart the ones that die, drain them all on SIGTERM.
 
 Readiness comes from the children (a `Ready` message on the control channel, or the sandbox's
-stdout line). Restarts follow `RestartPolicy`; a kind that crash-loops is given up on, admins
-are alerted, and the rest keep running. Heartbeats feed the systemd watchdog and reveal hung
-children, which are killed and restarted like crashed ones.
+stdout line). Restarts follow `RestartPolicy`; a kind that crash-loops rests for
+CRASH_LOOP_COOLDOWN (its state is "cooling", so /healthz says degraded), admins are alerted, the
+rest keep running, and then it is tried again, for as long as the bot runs. Heartbeats feed the
+systemd watchdog and reveal hung children, which are killed and restarted like crashed ones.
 """
 
 from __future__ import annotations
@@ -21,16 +22,26 @@ import trio
 
 from core.child import SUPERVISOR_PID_ENV
 from core.config import Settings
-from core.supervisor.children import PROJECT_ROOT, SANDBOX_READY_PREFIX, Child, ChildSpec, describe_exit
+from core.supervisor.children import (
+    PROJECT_ROOT,
+    SANDBOX_READY_PREFIX,
+    STATE_BACKOFF,
+    STATE_COOLING,
+    STATE_READY,
+    STATE_STOPPED,
+    Child,
+    ChildSpec,
+    describe_exit,
+)
 from core.supervisor.policy import RestartPolicy, RestartTracker
 from core.supervisor.sdnotify import SystemdNotifier
 from ipc.channels import ControlServer
 from ipc.endpoints import Endpoints
-from ipc.messages import Drain, Heartbeat, ProcessInfo, ProcessTable, Ready
+from ipc.messages import Drain, Heartbeat, LimitsChanged, ProcessInfo, ProcessTable, Ready
 
 log = logging.getLogger("supervisor")
 
-# Called once when a kind is given up on: (kind, reason). The alert itself goes to admins.
+# Called when a kind starts a crash-loop cooldown: (kind, reason). The alert itself goes to admins.
 AlertFn = Callable[[str, str], None]
 
 
@@ -65,6 +76,7 @@ class Supervisor:
         self.table_changed = trio.Event()  # set when a child starts, gets ready or exits
         self.stop_requested = trio.Event()  # a signal, or nothing left worth running
         self.exit_code = 0
+        self.limits: LimitsChanged | None = None  # the gateway's latest, for every child that starts
 
     def _child(self, spec: ChildSpec, kinds: dict[str, deque[float]]) -> Child:
         recent = kinds.setdefault(spec.kind, deque())
@@ -140,25 +152,25 @@ class Supervisor:
             child.last_exit = describe_exit(child.process.returncode)
             self.table_changed.set()
             if self.stopping:
-                child.state = "stopped"
+                child.state = STATE_STOPPED
                 return
-            delay = child.tracker.on_exit(trio.current_time(), child.started_at)
-            if delay is None:
-                self._give_up(child)
-                return
+            restart = child.tracker.on_exit(trio.current_time(), child.started_at)
             self.restarts_total += 1
-            child.state = "backoff"
+            if restart.cooling:
+                self._cool_down(child)
+            else:
+                child.state = STATE_BACKOFF
+                log.warning(
+                    "%s (pid %d) %s; restart %d in %.2fs",
+                    child.name,
+                    child.process.pid,
+                    child.last_exit,
+                    child.tracker.restarts,
+                    restart.delay,
+                )
+                self.notifier.status(f"restarting {child.name} after {child.last_exit}")
             self.table_changed.set()
-            log.warning(
-                "%s (pid %d) %s; restart %d in %.2fs",
-                child.name,
-                child.process.pid,
-                child.last_exit,
-                child.tracker.restarts,
-                delay,
-            )
-            self.notifier.status(f"restarting {child.name} after {child.last_exit}")
-            await trio.sleep(delay)
+            await trio.sleep(restart.delay)
 
     async def _spawn(self, child: Child) -> None:
         process = await trio.lowlevel.open_process(
@@ -189,19 +201,20 @@ class Supervisor:
 
     def _mark_ready(self, child: Child) -> None:
         self.table_changed.set()
-        child.state = "ready"
+        child.state = STATE_READY
         child.last_heartbeat = trio.current_time()
         child.ready.set()
         log.info("%s is ready (pid %d)", child.name, child.pid)
 
-    def _give_up(self, child: Child) -> None:
+    def _cool_down(self, child: Child) -> None:
+        policy = self.policy
         reason = (
-            f"{child.spec.kind} restarted more than {self.policy.max_restarts} times "
-            f"in {self.policy.window:.0f}s (last: {child.last_exit}); not restarting it"
+            f"{child.spec.kind} restarted more than {policy.max_restarts} times "
+            f"in {policy.window:g}s (last: {child.last_exit}); trying again in {policy.cooldown:g}s"
         )
-        child.state = "given-up"
+        child.state = STATE_COOLING
         log.error("%s: %s", child.name, reason)
-        self.notifier.status(f"gave up on {child.name}")
+        self.notifier.status(f"{child.name} is crash-looping: cooling down")
         if child is self.sandbox:  # in sandbox mode nothing works without it
             self._fatal("the sandbox keeps failing")
         if self.alert is not None:
@@ -223,8 +236,22 @@ class Supervisor:
                 continue
             if isinstance(msg, Ready) and msg.pid == child.pid:
                 self._mark_ready(child)
+                if self.limits is not None:
+                    await self._tell(control, child, self.limits)
             elif isinstance(msg, Heartbeat) and msg.pid == child.pid:
                 child.last_heartbeat = trio.current_time()
+            elif isinstance(msg, LimitsChanged):
+                self.limits = msg
+                log.info("runtime limits from %s: %s", name, msg.values or "none")
+                for other in self.children:
+                    if other is not child and other.ready.is_set() and other.alive:
+                        await self._tell(control, other, msg)
+
+    async def _tell(self, control: ControlServer, child: Child, msg: LimitsChanged) -> None:
+        """Pass the runtime limits on; a child too slow to take them gets them when it is ready again."""
+        with trio.move_on_after(self.settings.heartbeat_interval):
+            if not await control.send(child.name, msg):
+                log.warning("%s is not connected; it gets the runtime limits when it is ready", child.name)
 
     def process_table(self) -> ProcessTable:
         infos = [

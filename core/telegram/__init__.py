@@ -23,10 +23,12 @@ from core.telegram.port import Keyboard as Keyboard
 from core.telegram.port import Media as Media
 from core.telegram.port import MediaKind as MediaKind
 from core.telegram.port import MemberStatus as MemberStatus
+from core.telegram.port import MessageGone as MessageGone
 from core.telegram.port import NotModified as NotModified
 from core.telegram.port import Progress as Progress
 from core.telegram.port import SentMedia as SentMedia
 from core.telegram.port import SentMessage as SentMessage
+from core.telegram.port import StaleFileId as StaleFileId
 from core.telegram.port import TelegramError as TelegramError
 from core.telegram.port import TelegramPort as TelegramPort
 from core.telegram.port import TooLarge as TooLarge

@@ -14,7 +14,9 @@ from core.telegram.port import (
     Blocked,
     ChatNotFound,
     FloodWait,
+    MessageGone,
     NotModified,
+    StaleFileId,
     TelegramError,
     TooLarge,
     Transient,
@@ -25,6 +27,19 @@ BLOCKED_HINTS = ("blocked", "deactivated", "can't initiate", "bots can't send me
 # 400 descriptions that mean "no such chat or user, as far as the bot can see".
 NOT_FOUND_HINTS = ("chat not found", "user not found", "participant_id_invalid", "member not found", "peer_id_invalid")
 TOO_LARGE_HINTS = ("file is too big", "too large", "entity too large")
+# 400 descriptions that mean "the message named is gone, or no longer the bot's to change".
+MESSAGE_GONE_HINTS = (
+    "message to edit not found",
+    "message to delete not found",
+    "message to copy not found",
+    "message to forward not found",
+    "message can't be deleted",
+    "message can't be edited",
+    "message_id_invalid",
+)
+# 400 descriptions that mean "this file_id is no good (any more)": upload the file again.
+STALE_FILE_HINTS = ("wrong file identifier", "wrong remote file identifier", "file reference", "file_reference",
+                    "file_id", "media_empty")  # fmt: skip
 DEFAULT_RETRY_AFTER = 1.0  # a 429 without parameters.retry_after still means "wait"
 
 
@@ -45,6 +60,10 @@ def error_from(method: str, status: int, body: dict[str, Any] | None) -> Telegra
         return TooLarge(f"{method}: {description}")
     if "message is not modified" in text:
         return NotModified(description)
+    if any(hint in text for hint in MESSAGE_GONE_HINTS):
+        return MessageGone(f"{method}: {description}")
+    if any(hint in text for hint in STALE_FILE_HINTS):
+        return StaleFileId(f"{method}: {description}")
     if code == 403:
         if any(hint in text for hint in BLOCKED_HINTS):
             return Blocked(description)

@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 
 from pyrogram import errors
+from python_socks import ProxyError
 
 from core.telegram.port import (
     BadRequest,
     Blocked,
     ChatNotFound,
     FloodWait,
+    MessageGone,
     NotModified,
+    StaleFileId,
     TelegramError,
     TooLarge,
     Transient,
@@ -35,6 +38,21 @@ CHAT_NOT_FOUND_IDS = frozenset(
     }
 )
 NOT_MODIFIED_IDS = frozenset({"MESSAGE_NOT_MODIFIED"})
+# The message named is gone, or no longer the bot's to edit or delete (the Bot API's "message to
+# edit not found", "message can't be deleted", ...).
+MESSAGE_GONE_IDS = frozenset(
+    e.ID
+    for e in (errors.MessageIdInvalid, errors.MessageDeleteForbidden, errors.MessageEditTimeExpired,
+              errors.MessageAuthorRequired)
+)  # fmt: skip
+# The file_id's document or photo is not one this bot may send (another bot's, or gone), or its
+# file reference expired: the file must be uploaded again.
+STALE_FILE_ID_IDS = frozenset(
+    e.ID
+    for e in (errors.MediaEmpty, errors.FileIdInvalid, errors.FileReferenceEmpty, errors.FileReferenceExpired,
+              errors.FileReferenceInvalid, errors.FileReferenceEmptyX, errors.FileReferenceExpiredX,
+              errors.FileReferenceInvalidX)
+)  # fmt: skip
 TOO_LARGE_IDS = frozenset({"FILE_PARTS_INVALID", "FILE_PART_TOO_BIG", "FILE_PART_SIZE_INVALID", "MEDIA_FILE_INVALID"})
 CHAT_SCOPED_WAIT_IDS = frozenset({"SLOWMODE_WAIT_X"})
 # pyrogram's save_file refuses oversized files itself, before any byte goes out, with this text.
@@ -54,7 +72,7 @@ def translate(exc: BaseException, *, to_user: bool = False) -> BaseException:
         return _from_rpc(exc, to_user=to_user)
     if isinstance(exc, ValueError) and TOO_BIG_TEXT in str(exc):
         return TooLarge(str(exc))
-    if isinstance(exc, (OSError, TimeoutError, asyncio.TimeoutError, ConnectionError)):
+    if isinstance(exc, (OSError, TimeoutError, asyncio.TimeoutError, ConnectionError, ProxyError)):
         return Transient(f"{type(exc).__name__}: {exc}")
     return exc
 
@@ -70,6 +88,10 @@ def _from_rpc(exc: errors.RPCError, *, to_user: bool) -> TelegramError:
         return ChatNotFound(ident)
     if ident in NOT_MODIFIED_IDS:
         return NotModified(ident)
+    if ident in MESSAGE_GONE_IDS:
+        return MessageGone(ident)
+    if ident in STALE_FILE_ID_IDS:
+        return StaleFileId(ident)
     if ident in TOO_LARGE_IDS:
         return TooLarge(ident)
     code = exc.CODE or 0

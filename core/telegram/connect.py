@@ -1,10 +1,12 @@
 """Opening the port from a process that must stay up while Telegram is out of reach.
 
-A network outage at boot must not turn into a crash loop (which the supervisor would give up
-on): `connect_port` retries with back-off, logging each failed attempt once, until Telegram
-answers, or until `stop` is set (the process drains), which raises `NotConnected`. A refusal that
-retrying cannot fix (a revoked token, a bad request) is raised, so the process exits and the
-supervisor's crash-loop alert reaches the admins.
+A network outage at boot must not turn into a crash loop: `connect_port` waits out what the port
+calls network trouble (`Transient`, with `core.backoff`'s back-off) and Telegram's FloodWait (for
+exactly the seconds asked), logging each failed attempt once, until Telegram answers, or until
+`stop` is set (the process drains), which raises `NotConnected`. A refusal that retrying cannot
+fix (a revoked token, a bad request) is raised, and so is anything that is not Telegram's doing
+(a bug): the process exits loudly, the supervisor restarts it, and its crash-loop alert reaches
+the admins.
 """
 
 from __future__ import annotations
@@ -15,39 +17,33 @@ from contextlib import asynccontextmanager
 
 import trio
 
+from core.backoff import Backoff
 from core.config import Settings
 from core.telegram import open_port
-from core.telegram.port import TelegramError, TelegramPort, Transient
+from core.telegram.port import FloodWait, TelegramError, TelegramPort, Transient
 
 log = logging.getLogger(__name__)
 
-CONNECT_RETRY_MIN = 1.0  # seconds before the first retry
-CONNECT_RETRY_MAX = 60.0  # the back-off stops growing here
+# Between tries to reach Telegram: 1 s, doubling to a minute, jittered so that the gateway and
+# the uploader (and a fleet of bots behind one proxy) do not knock in step.
+CONNECT_BACKOFF = Backoff(base=1.0, maximum=60.0)
 
 
 class NotConnected(Exception):
     """The process was asked to stop before Telegram could be reached."""
 
 
-async def _attempt(settings: Settings, role: str) -> tuple[TelegramPort, TelegramPort] | str | TelegramError:
-    """One try: (adapter, entered port), why it failed (worth retrying), or a refusal (not)."""
+async def _open(settings: Settings, role: str) -> tuple[TelegramPort, TelegramPort]:
+    """One try: the adapter and its entered port."""
     adapter = open_port(settings, role=role)
-    try:
-        return adapter, await adapter.__aenter__()
-    except TelegramError as exc:
-        if not isinstance(exc, Transient):
-            log.error("%s: Telegram refused to start us: %s", role, exc)
-            return exc
-        return str(exc)
-    except Exception as exc:  # a broken link makes the MTProto library fail in many ways
-        return f"{type(exc).__name__}: {exc}"
+    return adapter, await adapter.__aenter__()
 
 
 @asynccontextmanager
 async def connect_port(settings: Settings, *, role: str, stop: trio.Event) -> AsyncIterator[TelegramPort]:
-    delay, attempt = CONNECT_RETRY_MIN, 1
+    attempt = 1
     opened: tuple[TelegramPort, TelegramPort] | None = None
-    refusal: TelegramError | None = None
+    failure: Exception | None = None  # raised once out of the nursery (not wrapped in a group)
     async with trio.open_nursery() as nursery:
 
         async def watch_stop() -> None:
@@ -56,19 +52,26 @@ async def connect_port(settings: Settings, *, role: str, stop: trio.Event) -> As
 
         nursery.start_soon(watch_stop)
         while True:
-            result = await _attempt(settings, role)
-            if isinstance(result, TelegramError):
-                refusal = result
+            try:
+                opened = await _open(settings, role)
                 break
-            if not isinstance(result, str):
-                opened = result
+            except FloodWait as exc:
+                why, delay = str(exc), exc.seconds
+            except Transient as exc:
+                why, delay = str(exc), CONNECT_BACKOFF.delay(attempt)
+            except TelegramError as exc:
+                log.error("%s: Telegram refused to start us: %s", role, exc)
+                failure = exc
                 break
-            log.warning("%s: cannot reach Telegram (attempt %d: %s); retrying in %.0fs", role, attempt, result, delay)
+            except Exception as exc:  # not Telegram's doing: a bug, which no waiting fixes
+                failure = exc
+                break
+            log.warning("%s: cannot reach Telegram (attempt %d: %s); retrying in %.0fs", role, attempt, why, delay)
             await trio.sleep(delay)
-            delay, attempt = min(delay * 2, CONNECT_RETRY_MAX), attempt + 1
+            attempt += 1
         nursery.cancel_scope.cancel()
-    if refusal is not None:
-        raise refusal
+    if failure is not None:
+        raise failure
     if opened is None:
         raise NotConnected(f"{role} stopped before reaching Telegram")
     if attempt > 1:

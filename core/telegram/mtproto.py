@@ -81,9 +81,11 @@ from core.telegram.port import (
     Keyboard,
     Media,
     MemberStatus,
+    MessageGone,
     Progress,
     SentMedia,
     SentMessage,
+    StaleFileId,
     TelegramPort,
     TooLarge,
     Transient,
@@ -320,8 +322,8 @@ class MtprotoAdapter:
     async def delete_message(self, chat_id: int, message_id: int) -> None:
         client = self._client()
         deleted = await self._aio(client.delete_messages, chat_id, message_id, to_user=chat_id > 0)
-        if not deleted:
-            raise BadRequest("MESSAGE_DELETE_FAILED: no such message")
+        if not deleted:  # Telegram deletes nothing and says so with a count of 0, not an error
+            raise MessageGone("MESSAGE_ID_INVALID: no such message to delete")
 
     async def copy_message(self, to_chat_id: int, from_chat_id: int, message_id: int) -> SentMessage:
         # A forward without the author is what the Bot API's copyMessage is: one request, any media.
@@ -365,18 +367,21 @@ class MtprotoAdapter:
         file_id, client, prefix = media.file_id, self._client(), ""
         if file_id.startswith(PREMIUM_PREFIX):
             if self._premium is None:
-                raise BadRequest("this file_id belongs to the Premium session, which is not configured")
+                raise StaleFileId("this file_id belongs to the Premium session, which is not configured")
             file_id, client, prefix = file_id.removeprefix(PREMIUM_PREFIX), self._premium, PREMIUM_PREFIX
-        message = await self._aio(
-            client.send_cached_media,
-            chat_id,
-            file_id,
-            caption=media.caption,
-            parse_mode=enums.ParseMode.HTML,
-            reply_markup=markup(media.keyboard),
-            reply_parameters=_reply(reply_to),
-            to_user=chat_id > 0 and not prefix,
-        )
+        try:
+            message = await self._aio(
+                client.send_cached_media,
+                chat_id,
+                file_id,
+                caption=media.caption,
+                parse_mode=enums.ParseMode.HTML,
+                reply_markup=markup(media.keyboard),
+                reply_parameters=_reply(reply_to),
+                to_user=chat_id > 0 and not prefix,
+            )
+        except ValueError as exc:  # kurigram reads the file_id before any call: not one it can decode
+            raise StaleFileId(f"{type(exc).__name__}: {exc}") from exc
         return _sent_media(chat_id, _sent(message), prefix)
 
 

@@ -207,6 +207,16 @@ class BadRequest(TelegramError):
         return self.reason
 
 
+class MessageGone(BadRequest):
+    """The message a call names is gone (deleted, or never there) or no longer the bot's to edit
+    or delete: an edit or a delete of it has nothing left to do, a copy of it has no source."""
+
+
+class StaleFileId(BadRequest):
+    """Telegram no longer takes this file_id (an expired file reference, another bot's id, a
+    session that is gone): the file must be uploaded again."""
+
+
 class Transient(TelegramError):
     """Network trouble or a 5xx: worth retrying."""
 

@@ -7,7 +7,7 @@ TEXTS: dict[str, str] = {
         "Send me a link to a video or audio from YouTube, Instagram, TikTok, X and hundreds of other sites, "
         "and I will send the file right here."
     ),
-    "alert_crash_loop": "⚠️ Alert: the {kind} process kept crashing and is no longer restarted.\n{reason}",
+    "alert_crash_loop": "⚠️ Alert: the {kind} process keeps crashing; it rests a while, then is tried again.\n{reason}",
     # ---- the journey of a link (core.status, gateway handlers) ----
     "queued": "⏳ In the queue: number {position}{eta}.",
     "queued_eta": ", about {eta}",
@@ -55,6 +55,10 @@ TEXTS: dict[str, str] = {
     "error_unsupported": (
         "I couldn't find a video or audio file at this link, so it can't be downloaded. "
         "Please check the link, or send the link of the post itself."
+    ),
+    "error_stream_unsupported": (
+        "This video is streamed in a way the bot can't download (for example, it is encrypted, "
+        "or it needs a streaming method the bot does not use). Please send another link."
     ),
     "error_private": (
         "This video is private, for members only, or has been deleted, so I can't download it. "
@@ -123,7 +127,7 @@ TEXTS: dict[str, str] = {
     ),
     "alert_disk_full": "💽 Disk full: a download failed for lack of space in {path}. Please free some space.",
     # ---- end of failures ----------------------------------------------------------------------
-    # ---- downloader: the SSRF guard's refusals (downloader/egress_policy.py REASONS) ----
+    # ---- downloader: the SSRF guard's refusals (downloader/egress/targets.py REASONS) ----
     "link_refused_scheme": "I can't use this link: only http and https links can be downloaded.",
     "link_refused_credentials": "Links with a user name or password in them are not accepted.",
     "link_refused_address": "This link points to a private or internal address, which I may not download from.",
@@ -152,7 +156,7 @@ TEXTS: dict[str, str] = {
     "disk_full": "💾 I'm short of space right now and can't take new links. Please try again in a few minutes.",
     "admin_only": "This command is for the bot's admins.",
     "admin_addsponsor_usage": (
-        "Usage: /addsponsor <@channel | -100id | t.me link> [invite link] [max_joins] [days]\n"
+        "Usage: /addsponsor &lt;@channel | -100id | t.me link&gt; [invite link] [max_joins] [days]\n"
         "e.g. /addsponsor @mychannel 1000 7\n"
         "max_joins 0: no cap. Days may also be 12h or 30m. A private channel needs its -100 id and an invite link."
     ),
@@ -164,7 +168,7 @@ TEXTS: dict[str, str] = {
         "⚠️ I can't check who is a member of {name} ({reason}). Make the bot an admin there; "
         "until then users are not asked to join it."
     ),
-    "admin_delsponsor_usage": "Usage: /delsponsor <@channel | -100id | #lock number>",
+    "admin_delsponsor_usage": "Usage: /delsponsor &lt;@channel | -100id | #lock number&gt;",
     "admin_sponsor_unknown": "There is no active lock {ref}. /sponsors lists them.",
     "admin_sponsor_removed": "🔓 Lock #{id} ({name}) removed.",
     "admin_sponsors_none": "There are no locks. Add one with /addsponsor.",
@@ -178,8 +182,8 @@ TEXTS: dict[str, str] = {
     "admin_sponsor_end_cap": " · reached its cap",
     "admin_sponsor_end_expired": " · its time was up",
     "admin_sponsor_end_removed": " · removed",
-    "admin_ban_usage": "Usage: /ban <user id> [reason]",
-    "admin_unban_usage": "Usage: /unban <user id>",
+    "admin_ban_usage": "Usage: /ban &lt;user id&gt; [reason]",
+    "admin_unban_usage": "Usage: /unban &lt;user id&gt;",
     "admin_ban_admin": "Admins can't be banned.",
     "admin_banned": "⛔ User {user} is banned{reason}.",
     "admin_ban_reason": " ({reason})",
@@ -240,15 +244,6 @@ TEXTS: dict[str, str] = {
     "bc_span_seconds": "{seconds} s",
     "panel_admin_only": "Sorry, this is for the bot's admins only.",
     "panel_none_yet": "none yet",
-    "panel_stats": (
-        "📊 Statistics\n"
-        "👥 Users: {users} · active {active} · blocked the bot {blocked} · banned {banned}\n"
-        "📥 Jobs today: done {done} · failed {failed}\n"
-        "⏳ Now: running {running} · queued {queued}\n"
-        "🌐 Top platforms today: {platforms}\n"
-        "⚡ Cache hits: {hits}\n"
-        "📤 Sent: {sent}"
-    ),
     "panel_health": "🩺 Health\n{processes}\n\n💽 Free disk: {disk} %\n📁 Spool: {spool}\n🗄 Database: {database}",
     "panel_process": "{mark} {name}: {state}, pid {pid}, restarts {restarts}{heartbeat}",
     "panel_heartbeat": ", heartbeat {age} s ago",
@@ -272,4 +267,166 @@ TEXTS: dict[str, str] = {
     "panel_gb": "{size} GB",
     "panel_reset_kept": "Nothing was reset.",
     # ---- end of broadcast and admin panel ----
+    # ---- the admin panel, complete (gateway/admin: menu, stats, chart, limits, queue, profile, audit) ----
+    "ap_menu": "🛠 <b>Admin panel</b>\nWhat would you like to see or do?",
+    "ap_menu_stats": "📊 Statistics",
+    "ap_menu_health": "🩺 Health",
+    "ap_menu_queue": "📋 Queue",
+    "ap_menu_limits": "⚙️ Limits",
+    "ap_menu_user": "👤 A user",
+    "ap_menu_cancel": "✖ Cancel a job",
+    "ap_menu_ban": "⛔ Ban",
+    "ap_menu_unban": "✅ Unban",
+    "ap_menu_audit": "📜 Audit log",
+    "ap_menu_circuit": "🔌 Circuit breakers",
+    "ap_menu_sponsors": "🔒 Locks",
+    "ap_menu_addsponsor": "➕ Add a lock",
+    "ap_menu_delsponsor": "➖ Remove a lock",
+    "ap_menu_maintenance": "🛠 Maintenance",
+    "ap_menu_broadcast": "📣 Broadcast",
+    "ap_menu_cleanup": "🧹 Clean the spool",
+    "ap_menu_reset_stats": "🗑 Reset counters",
+    "ap_ask_user": "👤 Send the user's id.",
+    "ap_ask_cancel": "✖ Send the number of the job to cancel (as /queue shows it).",
+    "ap_ask_ban": "⛔ Send the id of the user to ban, and a reason if you like.",
+    "ap_ask_unban": "✅ Send the id of the user to unban.",
+    "ap_ask_addsponsor": (
+        "➕ Send the channel to lock: @channel, a -100 id with its invite link, or a t.me link; "
+        "then, if you like, the most joins and the days it lasts. Example: @mychannel 1000 7"
+    ),
+    "ap_ask_delsponsor": "➖ Send the lock to remove: @channel, its -100 id or #number.",
+    "ap_stop": "✖ Never mind",
+    "ap_stopped": "Nothing more is awaited.",
+    "ap_yes": "✅ Yes",
+    "ap_yes_cancel": "✅ Yes, cancel it",
+    "ap_no": "✖ No",
+    "ap_yes_word": "yes",
+    "ap_no_word": "no",
+    "ap_page": "{page}/{pages} 🔄",
+    "ap_showing": "{first}–{last} of {total}",
+    "ap_age_s": "{n} s",
+    "ap_age_min": "{n} min",
+    "ap_age_h": "{n} h",
+    "ap_age_d": "{n} d",
+    "ap_phase_queued": "waiting",
+    "ap_phase_probing": "looking at the link",
+    "ap_phase_choosing": "the user is choosing",
+    "ap_phase_downloading": "downloading",
+    "ap_phase_uploading": "sending",
+    "ap_phase_done": "done",
+    "ap_phase_failed": "failed",
+    "ap_phase_cancelled": "cancelled",
+    "ap_stats_head": "📊 <b>Statistics</b>",
+    "ap_stats_users": (
+        "👥 Users: {users} · new today {new} · active in 24 h {day} · in 7 days {week} · "
+        "blocked the bot {blocked} · banned {banned}"
+    ),
+    "ap_stats_today": (
+        "📥 Jobs today: {total} · done {done} · failed {failed} · cancelled {cancelled} · unfinished {active}\n"
+        "   by platform: {platforms}"
+    ),
+    "ap_stats_week": (
+        "📅 Jobs in 7 days: {total} · done {done} · failed {failed} · cancelled {cancelled} · unfinished {active}\n"
+        "   by platform: {platforms}"
+    ),
+    "ap_stats_success": "✅ Success rate (7 days, done of done and failed): {pct} %",
+    "ap_stats_times": "⏱ Medians (7 days): link to file {total} s · download {download} s · upload {upload} s",
+    "ap_stats_cache": "⚡ Cache hit rate (7 days): {pct} % ({hits} of {files} files sent without a download)",
+    "ap_stats_queue": "⏳ Queue now: running {running} · waiting {queued} · choosing {choosing}",
+    "ap_stats_locks": "🔒 Joins per lock: {locks}",
+    "ap_chart_title": "Jobs per day, last {days} days",
+    "ap_chart_empty": "No jobs in these days",
+    "ap_chart_unknown": "unknown",
+    "ap_chart_other": "other",
+    "ap_chart_busy": "📈 The chart is not drawn this time: several are being drawn already. Try again in a minute.",
+    "ap_chart_failed": "📈 The chart could not be drawn this time; the figures above are complete. The log says why.",
+    "ap_queue_head": "📋 <b>Queue</b>, oldest first",
+    "ap_queue_empty": "📋 The queue is empty: nothing is running or waiting.",
+    "ap_queue_line": "#{id} · 👤 {user} · {host} · {phase} · {age}",
+    "ap_button_cancel_job": "✖ #{id}",
+    "ap_cancel_confirm": "Cancel job #{id} of user {user} ({host}, {phase})? The user is told.",
+    "ap_cancel_usage": (
+        "Usage: /cancel &lt;job number&gt; (/queue shows the numbers). /cancel alone cancels your own jobs."
+    ),
+    "ap_cancel_none": "Job #{id} is not running or waiting: nothing to cancel.",
+    "ap_cancel_done": "✖ Job #{id} is cancelled; user {user} was told.",
+    "ap_cancelled_by_admin": (
+        "ℹ️ Sorry: an admin had to stop your download from {host}. You can send the link again a little later."
+    ),
+    "ap_user_usage": "Usage: /user &lt;user id&gt;",
+    "ap_user_unknown": "User {id} has never written to the bot.",
+    "ap_user_head": "👤 <b>User {id}</b> {name}",
+    "ap_user_profile": (
+        "Language {language} · first seen {first} · last seen {last}\nBlocked the bot: {blocked} · "
+        "banned: {banned}"
+    ),
+    "ap_user_banned": "since {when}, by {by}",
+    "ap_user_ban_reason": "Reason: {reason}",
+    "ap_user_counts": "Requests {requests} · files sent {ok} · failed {failed} · {sent} MB sent",
+    "ap_user_jobs": "\n📥 Last jobs:",
+    "ap_user_no_jobs": "\n📥 No jobs yet.",
+    "ap_user_job": "{mark} #{id} {outcome} · {host} · {age} ago",
+    "ap_user_bans": "\n⛔ Bans:",
+    "ap_user_ban_line": "⛔ {when} banned by {by} {reason}",
+    "ap_user_unban_line": "✅ {when} unbanned by {by}",
+    "ap_user_locks": "\n🔒 Locks:",
+    "ap_user_no_locks": "\n🔒 Was shown no lock.",
+    "ap_user_lock": "{name}: {status} {when}",
+    "ap_lock_shown": "shown, not joined",
+    "ap_lock_joined": "joined",
+    "ap_lock_already": "was a member already",
+    "ap_lock_left": "joined, then left",
+    "ap_button_ban": "⛔ Ban",
+    "ap_button_unban": "✅ Unban",
+    "ap_button_cancel_user": "✖ Cancel their jobs ({count})",
+    "ap_button_refresh": "🔄 Refresh",
+    "ap_user_confirm_ban": "Ban user {id}? Their unfinished jobs are cancelled.",
+    "ap_user_confirm_unban": "Unban user {id}?",
+    "ap_user_confirm_cancel_user": "Cancel every unfinished job of user {id}? They are told.",
+    "ap_user_banned_now": "⛔ User {id} is banned; {jobs} job(s) cancelled.",
+    "ap_user_cancelled_now": "✖ {jobs} job(s) of user {id} cancelled.",
+    "ap_audit_head": "📜 <b>Audit log</b>, newest first",
+    "ap_audit_none": "📜 The audit log is empty.",
+    "ap_audit_line": "{when} · {admin} · <b>{action}</b> {detail}",
+    "ap_limits_head": "⚙️ <b>Limits</b> that change while the bot runs (✏️ changed by an admin):",
+    "ap_limits_line": "{mark} <code>{name}</code> = {value} (start {default})\n      {help}",
+    "ap_limits_foot": (
+        "\nPress a name to change it, or send /setlimit NAME value (NAME default: back to the start value). "
+        "Other settings are read at start: change them in .env and restart the bot."
+    ),
+    "ap_limits_ask": (
+        "✏️ Send the new value of <code>{name}</code> (now {value}, at start {default}), or \"default\"."
+    ),
+    "ap_setlimit_usage": "Usage: /setlimit NAME value. /limits lists the names.",
+    "ap_setlimit_unknown": "There is no setting {name}. /limits lists those that change while the bot runs.",
+    "ap_setlimit_restart": "{name} is read at start only: change it in .env and restart the bot.",
+    "ap_setlimit_bad": "❌ Not changed: {name} {problem}.",
+    "ap_setlimit_done": (
+        "✅ {name} is now {value} (was {before}; at start {default}). Every process uses it within seconds."
+    ),
+    "ap_rule_whole": "must be a whole number",
+    "ap_rule_number": "must be a number",
+    "ap_rule_finite": "must be a finite number",
+    "ap_rule_at_least": "must be at least {n}",
+    "ap_rule_at_most": "must be at most {n}",
+    "ap_rule_got": "{rule} (you sent “{value}”)",
+    "ap_maintenance_turn_on": "🛠 Turn maintenance on",
+    "ap_maintenance_turn_off": "✅ Turn maintenance off",
+    "limit_USER_REQUESTS_PER_MIN": "links a minute per user",
+    "limit_GLOBAL_REQUESTS_PER_MIN": "links a minute for everyone together (0: no limit)",
+    "limit_MAX_LINKS_PER_MESSAGE": "links taken from one message",
+    "limit_MAX_DURATION_MIN": "longest media, minutes",
+    "limit_MAX_FILE_MB": "largest download, MiB (0: the upload cap)",
+    "limit_USER_CONCURRENT_DOWNLOADS": "downloads at once per user",
+    "limit_QUEUE_MAX": "jobs waiting at once; past it users hear the bot is busy",
+    "limit_JOB_ATTEMPTS": "tries of a job before it fails",
+    "limit_SPOOL_MAX_GB": "size budget of the spool folder, GB",
+    "limit_PROGRESS_EDIT_INTERVAL": "seconds between edits of a progress message",
+    "limit_NOTICE_INTERVAL": "seconds between repeated hints and refusals to a user",
+    "limit_MAINTENANCE_NOTICE_INTERVAL": "seconds between maintenance notices to a user",
+    "limit_ALERT_COOLDOWN": "seconds between equal alerts to admins",
+    "limit_ALERT_DISK_FREE_PCT": "alert below this much free disk, %",
+    "limit_ALERT_MEMORY_PCT": "alert above this much memory used, %",
+    "limit_ALERT_CPU_PCT": "alert above this much CPU used, %",
+    "limit_ALERT_DOWNLOADS_GB": "alert above this much in the downloads folder, GB",
 }

@@ -7,7 +7,9 @@ TEXTS: dict[str, str] = {
         "لینک ویدیو یا صدا را از یوتیوب، اینستاگرام، تیک‌تاک، ایکس و صدها سایت دیگر بفرستید "
         "تا فایل را همین‌جا برایتان بفرستم."
     ),
-    "alert_crash_loop": "⚠️ هشدار: فرایند «{kind}» پشت سر هم از کار افتاد و دیگر راه‌اندازی نمی‌شود.\n{reason}",
+    "alert_crash_loop": (
+        "⚠️ هشدار: فرایند «{kind}» پشت سر هم از کار می‌افتد؛ کمی صبر می‌کند و دوباره راه‌اندازی می‌شود.\n{reason}"
+    ),
     # ---- the journey of a link (core.status, gateway handlers) ----
     "queued": "⏳ در صف: نفر {position}{eta}.",
     "queued_eta": "، حدود {eta}",
@@ -56,6 +58,10 @@ TEXTS: dict[str, str] = {
         "در این لینک ویدیو یا صدایی پیدا نکردم، برای همین دانلود نمی‌شود. "
         "لطفاً لینک را بررسی کنید یا لینک خود پست را بفرستید."
     ),
+    "error_stream_unsupported": (
+        "این ویدیو به شکلی پخش می‌شود که ربات نمی‌تواند آن را دانلود کند "
+        "(برای نمونه رمزگذاری‌شده است یا با روشی پخش می‌شود که ربات به کار نمی‌برد). لطفاً لینک دیگری بفرستید."
+    ),
     "error_private": (
         "این ویدیو خصوصی است، فقط برای اعضاست یا حذف شده، برای همین نمی‌توانم دانلودش کنم. "
         "اگر مال خودتان است، آن را عمومی کنید و لینک را دوباره بفرستید."
@@ -91,7 +97,8 @@ TEXTS: dict[str, str] = {
     "error_unavailable": "دانلود از این سایت موقتاً ممکن نیست. لطفاً حدود {minutes} دقیقهٔ دیگر دوباره امتحان کنید.",
     "error_cancelled": "دانلود لغو شد. هر وقت خواستید لینک را دوباره بفرستید.",
     "error_extractor": (
-        "این سایت تغییر کرده و دانلودر فعلاً نمی‌تواند آن را بخواند. لطفاً بعداً دوباره امتحان کنید؛ ربات مرتب به‌روز می‌شود."
+        "این سایت تغییر کرده و دانلودر فعلاً نمی‌تواند آن را بخواند. لطفاً بعداً دوباره امتحان "
+        "کنید؛ ربات مرتب به‌روز می‌شود."
     ),
     "error_blocked": (
         "فایل فرستاده نشد، چون ربات در این گفتگو مسدود شده است. ربات را از مسدودی درآورید و لینک را دوباره بفرستید."
@@ -117,7 +124,7 @@ TEXTS: dict[str, str] = {
     ),
     "alert_disk_full": "💽 دیسک پر است: یک دانلود به خاطر کمبود فضا در {path} ناموفق شد. لطفاً فضا آزاد کنید.",
     # ---- end of failures ----------------------------------------------------------------------
-    # ---- downloader: the SSRF guard's refusals (downloader/egress_policy.py REASONS) ----
+    # ---- downloader: the SSRF guard's refusals (downloader/egress/targets.py REASONS) ----
     "link_refused_scheme": "این لینک پشتیبانی نمی‌شود: فقط لینک‌های http و https را می‌توانم دانلود کنم.",
     "link_refused_credentials": "لینکی که نام کاربری یا رمز عبور در خود دارد پذیرفته نمی‌شود.",
     "link_refused_address": "این لینک به یک نشانی داخلی یا خصوصی اشاره می‌کند و دانلود از آن مجاز نیست.",
@@ -146,7 +153,7 @@ TEXTS: dict[str, str] = {
     "disk_full": "💾 الان فضای کافی ندارم و لینک تازه نمی‌پذیرم. لطفاً چند دقیقه دیگر دوباره امتحان کنید.",
     "admin_only": "این دستور مخصوص مدیران ربات است.",
     "admin_addsponsor_usage": (
-        "روش استفاده: /addsponsor <@کانال | -100id | لینک t.me> [لینک دعوت] [حداکثر عضویت] [روز]\n"
+        "روش استفاده: /addsponsor &lt;@کانال | -100id | لینک t.me&gt; [لینک دعوت] [حداکثر عضویت] [روز]\n"
         "مثال: /addsponsor @mychannel 1000 7\n"
         "حداکثر ۰ یعنی بی‌سقف. روز را می‌توان 12h یا 30m هم نوشت. کانال خصوصی شناسهٔ -100 و لینک دعوت می‌خواهد."
     ),
@@ -158,7 +165,7 @@ TEXTS: dict[str, str] = {
         "⚠️ نمی‌توانم اعضای {name} را بررسی کنم ({reason}). ربات را در آن مدیر کنید؛ "
         "تا آن موقع از کاربران خواسته نمی‌شود در آن عضو شوند."
     ),
-    "admin_delsponsor_usage": "روش استفاده: /delsponsor <@کانال | -100id | #شمارهٔ قفل>",
+    "admin_delsponsor_usage": "روش استفاده: /delsponsor &lt;@کانال | -100id | #شمارهٔ قفل&gt;",
     "admin_sponsor_unknown": "قفل فعالی با {ref} نیست. /sponsors فهرست قفل‌ها را نشان می‌دهد.",
     "admin_sponsor_removed": "🔓 قفل #{id} ({name}) برداشته شد.",
     "admin_sponsors_none": "قفلی نیست. با /addsponsor یکی اضافه کنید.",
@@ -172,8 +179,8 @@ TEXTS: dict[str, str] = {
     "admin_sponsor_end_cap": " · به سقف رسید",
     "admin_sponsor_end_expired": " · زمانش تمام شد",
     "admin_sponsor_end_removed": " · برداشته شد",
-    "admin_ban_usage": "روش استفاده: /ban <شناسهٔ کاربر> [دلیل]",
-    "admin_unban_usage": "روش استفاده: /unban <شناسهٔ کاربر>",
+    "admin_ban_usage": "روش استفاده: /ban &lt;شناسهٔ کاربر&gt; [دلیل]",
+    "admin_unban_usage": "روش استفاده: /unban &lt;شناسهٔ کاربر&gt;",
     "admin_ban_admin": "مدیران را نمی‌توان مسدود کرد.",
     "admin_banned": "⛔ کاربر {user} مسدود شد{reason}.",
     "admin_ban_reason": " ({reason})",
@@ -234,15 +241,6 @@ TEXTS: dict[str, str] = {
     "bc_span_seconds": "{seconds} ثانیه",
     "panel_admin_only": "متأسفم، این فرمان فقط برای مدیران ربات است.",
     "panel_none_yet": "هنوز هیچ",
-    "panel_stats": (
-        "📊 آمار\n"
-        "👥 کاربران: {users} · فعال {active} · ربات را مسدود کرده {blocked} · محروم {banned}\n"
-        "📥 کارهای امروز: انجام‌شده {done} · ناموفق {failed}\n"
-        "⏳ اکنون: در جریان {running} · در صف {queued}\n"
-        "🌐 پرکاربردترین سایت‌های امروز: {platforms}\n"
-        "⚡ استفاده از حافظه‌ی پنهان: {hits}\n"
-        "📤 فرستاده‌شده: {sent}"
-    ),
     "panel_health": (
         "🩺 سلامت\n{processes}\n\n💽 فضای آزاد دیسک: {disk} ٪\n📁 پوشه‌ی موقت: {spool}\n🗄 پایگاه داده: {database}"
     ),
@@ -268,4 +266,173 @@ TEXTS: dict[str, str] = {
     "panel_gb": "{size} گیگابایت",
     "panel_reset_kept": "چیزی صفر نشد.",
     # ---- end of broadcast and admin panel ----
+    # ---- the admin panel, complete (gateway/admin: menu, stats, chart, limits, queue, profile, audit) ----
+    "ap_menu": "🛠 <b>پنل مدیریت</b>\nچه چیزی را می‌خواهید ببینید یا انجام دهید؟",
+    "ap_menu_stats": "📊 آمار",
+    "ap_menu_health": "🩺 سلامت",
+    "ap_menu_queue": "📋 صف",
+    "ap_menu_limits": "⚙️ محدودیت‌ها",
+    "ap_menu_user": "👤 یک کاربر",
+    "ap_menu_cancel": "✖ لغو یک کار",
+    "ap_menu_ban": "⛔ مسدود کردن",
+    "ap_menu_unban": "✅ رفع مسدودی",
+    "ap_menu_audit": "📜 گزارش کارهای مدیران",
+    "ap_menu_circuit": "🔌 قطع‌کننده‌ها",
+    "ap_menu_sponsors": "🔒 قفل‌ها",
+    "ap_menu_addsponsor": "➕ افزودن قفل",
+    "ap_menu_delsponsor": "➖ برداشتن قفل",
+    "ap_menu_maintenance": "🛠 حالت تعمیر",
+    "ap_menu_broadcast": "📣 ارسال همگانی",
+    "ap_menu_cleanup": "🧹 پاک‌سازی پوشه‌ی موقت",
+    "ap_menu_reset_stats": "🗑 صفر کردن شمارنده‌ها",
+    "ap_ask_user": "👤 شناسه‌ی کاربر را بفرستید.",
+    "ap_ask_cancel": "✖ شماره‌ی کاری را که باید لغو شود بفرستید (همان که /queue نشان می‌دهد).",
+    "ap_ask_ban": "⛔ شناسه‌ی کاربری را که باید مسدود شود بفرستید؛ اگر خواستید دلیلش را هم بنویسید.",
+    "ap_ask_unban": "✅ شناسه‌ی کاربری را که باید از مسدودی درآید بفرستید.",
+    "ap_ask_addsponsor": (
+        "➕ کانال قفل را بفرستید: ‎@کانال، شناسه‌ی ‎-100 همراه لینک دعوت، یا لینک t.me؛ "
+        "و اگر خواستید بیشترین تعداد عضویت و چند روز بماند. مثال: ‎@mychannel 1000 7"
+    ),
+    "ap_ask_delsponsor": "➖ قفلی را که باید برداشته شود بفرستید: ‎@کانال، شناسه‌ی ‎-100 یا #شماره.",
+    "ap_stop": "✖ بی‌خیال",
+    "ap_stopped": "دیگر منتظر چیزی نیستم.",
+    "ap_yes": "✅ بله",
+    "ap_yes_cancel": "✅ بله، لغو شود",
+    "ap_no": "✖ نه",
+    "ap_yes_word": "بله",
+    "ap_no_word": "نه",
+    "ap_page": "{page}/{pages} 🔄",
+    "ap_showing": "{first} تا {last} از {total}",
+    "ap_age_s": "{n} ثانیه",
+    "ap_age_min": "{n} دقیقه",
+    "ap_age_h": "{n} ساعت",
+    "ap_age_d": "{n} روز",
+    "ap_phase_queued": "در انتظار",
+    "ap_phase_probing": "در حال بررسی لینک",
+    "ap_phase_choosing": "کاربر در حال انتخاب",
+    "ap_phase_downloading": "در حال دانلود",
+    "ap_phase_uploading": "در حال ارسال",
+    "ap_phase_done": "انجام شد",
+    "ap_phase_failed": "ناموفق",
+    "ap_phase_cancelled": "لغو شد",
+    "ap_stats_head": "📊 <b>آمار</b>",
+    "ap_stats_users": (
+        "👥 کاربران: {users} · تازه‌واردان امروز {new} · فعال در ۲۴ ساعت {day} · در ۷ روز {week} · "
+        "ربات را مسدود کرده {blocked} · محروم {banned}"
+    ),
+    "ap_stats_today": (
+        "📥 کارهای امروز: {total} · انجام‌شده {done} · ناموفق {failed} · لغوشده {cancelled} · ناتمام {active}\n"
+        "   به تفکیک سایت: {platforms}"
+    ),
+    "ap_stats_week": (
+        "📅 کارهای ۷ روز: {total} · انجام‌شده {done} · ناموفق {failed} · لغوشده {cancelled} · ناتمام {active}\n"
+        "   به تفکیک سایت: {platforms}"
+    ),
+    "ap_stats_success": "✅ نرخ موفقیت (۷ روز، انجام‌شده از انجام‌شده و ناموفق): {pct} ٪",
+    "ap_stats_times": (
+        "⏱ میانه‌ها (۷ روز): از لینک تا فایل {total} ثانیه · دانلود {download} ثانیه · ارسال "
+        "{upload} ثانیه"
+    ),
+    "ap_stats_cache": "⚡ نرخ استفاده از حافظه‌ی پنهان (۷ روز): {pct} ٪ ({hits} از {files} فایل بی‌دانلود فرستاده شد)",
+    "ap_stats_queue": "⏳ صف اکنون: در جریان {running} · در انتظار {queued} · در حال انتخاب {choosing}",
+    "ap_stats_locks": "🔒 عضویت‌ها به تفکیک قفل: {locks}",
+    "ap_chart_title": "کارها در هر روز، {days} روز گذشته",
+    "ap_chart_empty": "در این روزها کاری نبوده است",
+    "ap_chart_unknown": "نامشخص",
+    "ap_chart_other": "سایر",
+    "ap_chart_busy": (
+        "📈 این بار نمودار کشیده نمی‌شود: چند نمودار در حال کشیده شدن است. یک دقیقه‌ی دیگر دوباره "
+        "امتحان کنید."
+    ),
+    "ap_chart_failed": "📈 این بار نمودار کشیده نشد؛ اعداد بالا کامل‌اند. دلیلش در گزارش (لاگ) هست.",
+    "ap_queue_head": "📋 <b>صف</b>، قدیمی‌ترین اول",
+    "ap_queue_empty": "📋 صف خالی است: کاری در جریان یا در انتظار نیست.",
+    "ap_queue_line": "#{id} · 👤 {user} · {host} · {phase} · {age}",
+    "ap_button_cancel_job": "✖ #{id}",
+    "ap_cancel_confirm": "کار #{id} از کاربر {user} ({host}، {phase}) لغو شود؟ به کاربر خبر داده می‌شود.",
+    "ap_cancel_usage": (
+        "روش استفاده: /cancel &lt;شماره‌ی کار&gt; (/queue شماره‌ها را نشان می‌دهد). /cancel تنها، کارهای "
+        "خودتان را لغو می‌کند."
+    ),
+    "ap_cancel_none": "کار #{id} در جریان یا در انتظار نیست: چیزی برای لغو نیست.",
+    "ap_cancel_done": "✖ کار #{id} لغو شد؛ به کاربر {user} خبر داده شد.",
+    "ap_cancelled_by_admin": (
+        "ℹ️ پوزش می‌خواهیم: یکی از مدیران مجبور شد دانلود شما از {host} را متوقف کند. کمی بعد "
+        "می‌توانید لینک را دوباره بفرستید."
+    ),
+    "ap_user_usage": "روش استفاده: /user &lt;شناسه‌ی کاربر&gt;",
+    "ap_user_unknown": "کاربر {id} هرگز به ربات پیام نداده است.",
+    "ap_user_head": "👤 <b>کاربر {id}</b> {name}",
+    "ap_user_profile": (
+        "زبان {language} · اولین بار {first} · آخرین بار {last}\nربات را مسدود کرده: {blocked} · "
+        "محروم: {banned}"
+    ),
+    "ap_user_banned": "از {when}، به دست {by}",
+    "ap_user_ban_reason": "دلیل: {reason}",
+    "ap_user_counts": "درخواست‌ها {requests} · فایل‌های فرستاده {ok} · ناموفق {failed} · {sent} مگابایت فرستاده",
+    "ap_user_jobs": "\n📥 آخرین کارها:",
+    "ap_user_no_jobs": "\n📥 هنوز کاری نبوده است.",
+    "ap_user_job": "{mark} #{id} {outcome} · {host} · {age} پیش",
+    "ap_user_bans": "\n⛔ مسدودی‌ها:",
+    "ap_user_ban_line": "⛔ {when} مسدود شد به دست {by} {reason}",
+    "ap_user_unban_line": "✅ {when} از مسدودی درآمد به دست {by}",
+    "ap_user_locks": "\n🔒 قفل‌ها:",
+    "ap_user_no_locks": "\n🔒 قفلی به او نشان داده نشده است.",
+    "ap_user_lock": "{name}: {status} {when}",
+    "ap_lock_shown": "دید ولی عضو نشد",
+    "ap_lock_joined": "عضو شد",
+    "ap_lock_already": "از قبل عضو بود",
+    "ap_lock_left": "عضو شد و بعد رفت",
+    "ap_button_ban": "⛔ مسدود کن",
+    "ap_button_unban": "✅ رفع مسدودی",
+    "ap_button_cancel_user": "✖ لغو کارهایش ({count})",
+    "ap_button_refresh": "🔄 تازه کن",
+    "ap_user_confirm_ban": "کاربر {id} مسدود شود؟ کارهای ناتمامش لغو می‌شوند.",
+    "ap_user_confirm_unban": "کاربر {id} از مسدودی درآید؟",
+    "ap_user_confirm_cancel_user": "همه‌ی کارهای ناتمام کاربر {id} لغو شوند؟ به او خبر داده می‌شود.",
+    "ap_user_banned_now": "⛔ کاربر {id} مسدود شد؛ {jobs} کار لغو شد.",
+    "ap_user_cancelled_now": "✖ {jobs} کار از کاربر {id} لغو شد.",
+    "ap_audit_head": "📜 <b>گزارش کارهای مدیران</b>، تازه‌ترین اول",
+    "ap_audit_none": "📜 گزارش کارهای مدیران خالی است.",
+    "ap_audit_line": "{when} · {admin} · <b>{action}</b> {detail}",
+    "ap_limits_head": "⚙️ <b>محدودیت‌هایی</b> که در حین کار ربات تغییر می‌کنند (✏️ را یک مدیر تغییر داده است):",
+    "ap_limits_line": "{mark} <code>{name}</code> = {value} (در شروع {default})\n      {help}",
+    "ap_limits_foot": (
+        "\nبرای تغییر، روی نامش بزنید یا بفرستید ‎/setlimit NAME value (با default به مقدار شروع برمی‌گردد). "
+        "بقیه‌ی تنظیمات فقط در شروع خوانده می‌شوند: آن‌ها را در ‎.env تغییر دهید و ربات را دوباره راه بیندازید."
+    ),
+    "ap_limits_ask": "✏️ مقدار تازه‌ی <code>{name}</code> را بفرستید (اکنون {value}، در شروع {default})، یا «default».",
+    "ap_setlimit_usage": "روش استفاده: ‎/setlimit NAME value. ‏/limits نام‌ها را نشان می‌دهد.",
+    "ap_setlimit_unknown": "تنظیمی به نام {name} نیست. /limits آن‌هایی را که در حین کار تغییر می‌کنند نشان می‌دهد.",
+    "ap_setlimit_restart": "{name} فقط در شروع خوانده می‌شود: آن را در ‎.env تغییر دهید و ربات را دوباره راه بیندازید.",
+    "ap_setlimit_bad": "❌ تغییر نکرد: {name} {problem}.",
+    "ap_setlimit_done": (
+        "✅ {name} اکنون {value} است (پیش از این {before}؛ در شروع {default}). همه‌ی فرایندها تا "
+        "چند ثانیه‌ی دیگر از آن پیروی می‌کنند."
+    ),
+    "ap_rule_whole": "باید عدد صحیح باشد",
+    "ap_rule_number": "باید عدد باشد",
+    "ap_rule_finite": "باید عددی متناهی باشد",
+    "ap_rule_at_least": "باید دست‌کم {n} باشد",
+    "ap_rule_at_most": "باید حداکثر {n} باشد",
+    "ap_rule_got": "{rule} (شما «{value}» فرستادید)",
+    "ap_maintenance_turn_on": "🛠 روشن کردن حالت تعمیر",
+    "ap_maintenance_turn_off": "✅ خاموش کردن حالت تعمیر",
+    "limit_USER_REQUESTS_PER_MIN": "لینک در دقیقه برای هر کاربر",
+    "limit_GLOBAL_REQUESTS_PER_MIN": "لینک در دقیقه برای همه با هم (۰: بی‌حد)",
+    "limit_MAX_LINKS_PER_MESSAGE": "لینک‌هایی که از یک پیام برداشته می‌شود",
+    "limit_MAX_DURATION_MIN": "بیشترین طول رسانه، دقیقه",
+    "limit_MAX_FILE_MB": "بزرگ‌ترین دانلود، مگابایت (۰: سقف ارسال)",
+    "limit_USER_CONCURRENT_DOWNLOADS": "دانلود هم‌زمان برای هر کاربر",
+    "limit_QUEUE_MAX": "کارهای در انتظار؛ بیش از آن به کاربران گفته می‌شود ربات سرش شلوغ است",
+    "limit_JOB_ATTEMPTS": "دفعات تلاش برای یک کار پیش از شکست",
+    "limit_SPOOL_MAX_GB": "سقف حجم پوشه‌ی موقت، گیگابایت",
+    "limit_PROGRESS_EDIT_INTERVAL": "ثانیه‌های میان دو ویرایش پیام پیشرفت",
+    "limit_NOTICE_INTERVAL": "ثانیه‌های میان راهنمایی‌ها و پاسخ‌های ردِ تکراری به یک کاربر",
+    "limit_MAINTENANCE_NOTICE_INTERVAL": "ثانیه‌های میان اعلان‌های حالت تعمیر به یک کاربر",
+    "limit_ALERT_COOLDOWN": "ثانیه‌های میان دو هشدار یکسان به مدیران",
+    "limit_ALERT_DISK_FREE_PCT": "هشدار وقتی فضای آزاد دیسک کمتر از این درصد شود",
+    "limit_ALERT_MEMORY_PCT": "هشدار وقتی حافظه‌ی مصرفی بیش از این درصد شود",
+    "limit_ALERT_CPU_PCT": "هشدار وقتی مصرف پردازنده بیش از این درصد شود",
+    "limit_ALERT_DOWNLOADS_GB": "هشدار وقتی پوشه‌ی دانلودها بیش از این گیگابایت شود",
 }

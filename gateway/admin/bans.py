@@ -43,6 +43,14 @@ def ban(req: Request, msg: IncomingMessage) -> None:
         return
     parts = msg.text.split(maxsplit=2)
     reason = parts[2].strip()[:REASON_CHARS] if len(parts) > 2 else ""
+    ban_user(req, user_id, reason)
+    shown = req.t("admin_ban_reason", reason=html.escape(reason)) if reason else ""
+    req.reply(req.t("admin_banned", user=digits(req.lang, user_id), reason=shown))
+
+
+def ban_user(req: Request, user_id: int, reason: str = "") -> int:
+    """Ban (audited), cancel their unfinished jobs and drop what was to be sent to them; the
+    number of jobs cancelled. The caller has checked that `user_id` is no admin."""
     now = time.time()
     req.db.execute(
         "INSERT INTO users (id, joined_at, last_seen_at, banned, banned_at, banned_by, ban_reason)"
@@ -54,8 +62,7 @@ def ban(req: Request, msg: IncomingMessage) -> None:
     cancelled = _stop_jobs(req, user_id)
     record(req.db, req.user.id, "ban", f"{user_id} {reason}".strip())
     log.warning("admin %d banned user %d (%s); %d job(s) cancelled", req.user.id, user_id, reason or "-", cancelled)
-    shown = req.t("admin_ban_reason", reason=html.escape(reason)) if reason else ""
-    req.reply(req.t("admin_banned", user=digits(req.lang, user_id), reason=shown))
+    return cancelled
 
 
 def _stop_jobs(req: Request, user_id: int) -> int:
@@ -75,6 +82,12 @@ def unban(req: Request, msg: IncomingMessage) -> None:
     user_id = _target(req, msg, "admin_unban_usage")
     if user_id is None:
         return
+    moved = unban_user(req, user_id)
+    req.reply(req.t("admin_unbanned" if moved else "admin_not_banned", user=digits(req.lang, user_id)))
+
+
+def unban_user(req: Request, user_id: int) -> bool:
+    """Lift the ban (audited); False if there was none."""
     moved = req.db.execute(
         "UPDATE users SET banned = 0, banned_at = NULL, banned_by = NULL, ban_reason = NULL"
         " WHERE id = ? AND banned = 1",
@@ -83,7 +96,7 @@ def unban(req: Request, msg: IncomingMessage) -> None:
     forget_notice(req.db, user_id, NOTICE_BANNED)
     record(req.db, req.user.id, "unban", str(user_id))
     log.warning("admin %d unbanned user %d%s", req.user.id, user_id, "" if moved else " (was not banned)")
-    req.reply(req.t("admin_unbanned" if moved else "admin_not_banned", user=digits(req.lang, user_id)))
+    return bool(moved)
 
 
 COMMANDS = {"/ban": admin_only(ban), "/unban": admin_only(unban)}

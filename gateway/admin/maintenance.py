@@ -25,6 +25,7 @@ from core.telegram import IncomingMessage
 from gateway.admin.audit import arguments, record
 from gateway.context import Request
 from gateway.dispatch import Dispatcher
+from gateway.router import command_button
 from ipc.channels import JobDispatcher
 
 log = logging.getLogger("gateway.admin")
@@ -86,7 +87,9 @@ def command(maintenance: Maintenance) -> Callable[[Request, IncomingMessage], No
         word = args[0].lower() if args else ""
         if word not in ("on", "off"):
             state = req.t("maintenance_is_on" if maintenance.on else "maintenance_is_off")
-            req.reply(req.t("admin_maintenance_usage", state=state))
+            flip = ("off", "ap_maintenance_turn_off") if maintenance.on else ("on", "ap_maintenance_turn_on")
+            switch_button = command_button(req.codec, req.t(flip[1]), "maintenance", flip[0])
+            req.reply(req.t("admin_maintenance_usage", state=state), [[switch_button]])
             return
         message = msg.text.split(maxsplit=2)[2].strip()[:MESSAGE_CHARS] if len(args) > 1 else ""
         maintenance.on, maintenance.message = word == "on", message if word == "on" else ""

@@ -1,4 +1,4 @@
-"""The admin panel: /stats, /health, /circuit, /cleanup and /reset_stats, for admins only, each
+"""The admin panel: /health, /circuit, /cleanup and /reset_stats, for admins only, each
 answered in the admin's language. Anyone else is refused politely, and the attempt is logged and
 kept in `admin_audit` (as are /cleanup and /reset_stats).
 
@@ -7,12 +7,11 @@ transaction and must not await: `prepare_steps` gives the router a step that ask
 before the transaction, with a deadline of HEALTH_RPC_TIMEOUT, and hands the answer (or nothing:
 "monitor unreachable") to the handler. Without the step /health says the monitor is unreachable.
 
-"Today" is since midnight in the server's time zone.
+/stats is in `gateway.admin.stats`.
 """
 
 from __future__ import annotations
 
-import datetime
 import logging
 import time
 from functools import partial
@@ -22,7 +21,6 @@ from core import spool
 from core.breakers import states as circuit_states
 from core.callback_data import Callback
 from core.config import Settings
-from core.jobstates import ACTIVE, JobState, sql_in, sql_is
 from core.payloads import Button, Edit
 from core.telegram import CallbackQuery, IncomingMessage
 from core.texts import digits, text
@@ -35,10 +33,8 @@ log = logging.getLogger("gateway.admin.panel")
 HEALTH_RPC_TIMEOUT = 1.0  # seconds /health waits for the monitor; the update loop waits as long
 ACTION_PANEL = "ap"  # callback data: ap|<op>
 OP_RESET, OP_KEEP = "rs", "keep"
-TOP_PLATFORMS = 5
 DETAIL_CHARS = 500  # a command's text kept in the audit log is cut to this
 MB, GB = 1_000_000, 1_000_000_000
-RUNNING_STATES = tuple(s for s in ACTIVE if s != JobState.QUEUED)
 MARK_OK, MARK_BAD = "✅", "⚠️"
 CIRCUIT_MARKS = {"closed": "🟢", "half_open": "🟡", "open": "🔴"}
 PER_USER_COUNTERS = ("requests_total", "downloads_ok", "downloads_failed", "bytes_sent")
@@ -72,44 +68,6 @@ def size_text(lang: str, size: float) -> str:
     if size >= GB:
         return text(lang, "panel_gb", size=digits(lang, f"{size / GB:.1f}"))
     return text(lang, "panel_mb", size=digits(lang, f"{size / MB:.1f}"))
-
-
-def midnight(now: float | None = None) -> float:
-    day = datetime.datetime.fromtimestamp(time.time() if now is None else now).date()
-    return datetime.datetime.combine(day, datetime.time()).timestamp()
-
-
-# ---- /stats -------------------------------------------------------------------------------------
-
-
-def stats(req: Request, msg: IncomingMessage) -> None:
-    db, since = req.db, midnight()
-    users = db.execute(
-        "SELECT count(*), total(blocked_bot = 0 AND banned = 0), total(blocked_bot), total(banned) FROM users"
-    ).fetchone()
-    finished = db.execute(
-        f"SELECT total(state = {sql_is(JobState.DONE)}), total(state = {sql_is(JobState.FAILED)}) FROM jobs"
-        " WHERE finished_at >= ?",
-        [since],
-    ).fetchone()
-    now = db.execute(
-        f"SELECT total(state IN {sql_in(*RUNNING_STATES)}), total(state = {sql_is(JobState.QUEUED)}) FROM jobs"
-        f" WHERE state IN {sql_in(*ACTIVE)}"
-    ).fetchone()
-    top = db.execute(
-        "SELECT platform, count(*) AS n FROM jobs WHERE created_at >= ? AND platform IS NOT NULL"
-        " GROUP BY platform ORDER BY n DESC, platform LIMIT ?",
-        [since, TOP_PLATFORMS],
-    ).fetchall()
-    hits = db.execute("SELECT total(hits) FROM media_cache").fetchone()[0]
-    sent = db.execute("SELECT total(bytes_sent) FROM users").fetchone()[0]
-    platforms = " · ".join(f"{name} {digits(req.lang, n)}" for name, n in top) or req.t("panel_none_yet")
-    figures = {
-        "users": users[0], "active": int(users[1]), "blocked": int(users[2]), "banned": int(users[3]),
-        "done": int(finished[0]), "failed": int(finished[1]), "running": int(now[0]), "queued": int(now[1]),
-        "platforms": platforms, "hits": int(hits), "sent": size_text(req.lang, sent),
-    }  # fmt: skip
-    req.reply(req.t("panel_stats", **figures))
 
 
 # ---- /health ------------------------------------------------------------------------------------
@@ -250,7 +208,6 @@ def panel_pressed(req: Request, query: CallbackQuery, callback: Callback) -> Non
 
 
 COMMANDS: dict[str, MessageHandler] = {
-    "/stats": admins_only(stats),
     "/health": health,
     "/circuit": admins_only(circuit),
     "/cleanup": admins_only(cleanup),

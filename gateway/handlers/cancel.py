@@ -87,5 +87,5 @@ def cancel_all(req: Request, msg: IncomingMessage) -> None:
         req.reply(req.t("nothing_to_cancel"))
 
 
-COMMANDS = {"/cancel": cancel_all}
+# /cancel is routed by gateway.admin.queue: with a job number it is an admin's; alone, cancel_all.
 CALLBACKS = {ACTION_CANCEL: cancel_pressed}

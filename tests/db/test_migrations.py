@@ -30,6 +30,7 @@ TABLES = {
     "circuits",
     "alert_log",
     "cookie_files",
+    "admin_steps",
 }
 
 

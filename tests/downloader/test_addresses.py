@@ -6,8 +6,8 @@ import ipaddress
 
 import pytest
 
-from downloader.addresses import NotAnAddress, forbidden, parse_numeric_host
-from downloader.egress_policy import EgressRefused, check_url, parse_authority, parse_url
+from downloader.egress.addresses import NotAnAddress, forbidden, parse_numeric_host
+from downloader.egress.targets import EgressRefused, check_url, parse_authority, parse_url
 
 ip = ipaddress.ip_address
 

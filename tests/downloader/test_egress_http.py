@@ -6,8 +6,7 @@ import pytest
 import trio
 import trio.testing
 
-from downloader.egress import _pass_response_head
-from downloader.egress_http import (
+from downloader.egress.heads import (
     HeadError,
     basic_credentials,
     closing_response,
@@ -16,7 +15,8 @@ from downloader.egress_http import (
     parse_response_head,
     read_head,
 )
-from downloader.egress_pipe import Activity
+from downloader.egress.proxy import _pass_response_head
+from downloader.egress.relay import Activity
 
 REQUEST = (
     b"GET http://example.com/v.mp4?x=1 HTTP/1.1\r\n"

@@ -11,8 +11,9 @@ import pytest
 import trio
 
 from core.texts import LANGUAGES
-from downloader.addresses import IPAddress
-from downloader.egress_policy import REASONS, EgressRefused, Policy
+from downloader.egress import EgressRefused, Policy
+from downloader.egress.addresses import IPAddress
+from downloader.egress.targets import REASONS
 
 ip = ipaddress.ip_address
 
@@ -94,7 +95,7 @@ async def test_numeric_hosts_are_judged_without_a_lookup(url: str) -> None:
 
 async def test_a_public_address_literal_needs_no_lookup() -> None:
     resolver = StubResolver(TABLE)
-    admitted = await production(resolver).admit_url("http://198.51.100.2:8000/x.mp4")
+    admitted = await production(resolver).admit_url("http://198.51.100.2/x.mp4")
     assert admitted.addresses == (ip("198.51.100.2"),) and resolver.asked == []
 
 
@@ -206,3 +207,48 @@ def test_every_refusal_has_a_text_for_the_user_in_each_language(reason: str) -> 
     key = EgressRefused(reason).text_key
     for lang, table in LANGUAGES.items():
         assert table.get(key), f"{lang} has no text {key}"
+
+
+# ---- ports: a public web server is on 80 or 443 -------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["http://public.test/x", "https://public.test/x", "http://public.test:443/x"])
+async def test_a_public_host_on_80_or_443_is_admitted(url: str) -> None:
+    assert (await production(StubResolver(TABLE)).admit_url(url)).ip == ip("93.184.216.34")
+
+
+@pytest.mark.parametrize("url", ["http://public.test:6379/", "https://public.test:8443/", "http://198.51.100.2:22/"])
+async def test_any_other_port_of_a_public_host_is_refused_as_a_blocked_address(url: str) -> None:
+    resolver = StubResolver(TABLE)
+    refusal = await refused(production(resolver), url)
+    assert refusal.reason == "address" and "port" in refusal.detail
+    assert resolver.asked == []  # refused before any lookup
+
+
+async def test_egress_allowed_ports_adds_ports_and_only_those() -> None:
+    policy = Policy.production(StubResolver(TABLE), allowed_ports=[8443], local_addresses=list)
+    assert (await policy.admit_url("https://public.test:8443/x")).ip == ip("93.184.216.34")
+    assert (await refused(policy, "http://public.test:8444/x")).reason == "address"
+    assert (await refused(policy, "http://10.0.0.5:8443/x")).detail == "10.0.0.5 is private"  # still private
+
+
+# ---- DNS rebinding: one lookup per admission, and its answer is the one used ---------------------
+
+
+class RebindingResolver(StubResolver):
+    """A public address at a name's first question, loopback at every later one."""
+
+    async def __call__(self, host: str, port: int) -> Sequence[IPAddress]:
+        self.asked.append((host, port))
+        await trio.lowlevel.checkpoint()
+        return [ip("93.184.216.34")] if len(self.asked) == 1 else [ip("127.0.0.1")]
+
+
+async def test_an_admission_asks_once_and_keeps_what_it_checked() -> None:
+    resolver = RebindingResolver({})
+    policy = production(resolver)
+    first = await policy.admit_url("http://rebind.test/x")
+    assert first.addresses == (ip("93.184.216.34"),) and len(resolver.asked) == 1
+    assert first.addresses == (ip("93.184.216.34"),)  # nothing re-resolves an admitted target
+    second = await refused(policy, "http://rebind.test/x")  # the next admission asks again: refused
+    assert second.detail == "rebind.test -> 127.0.0.1 is loopback" and len(resolver.asked) == 2

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from downloader.egress import Policy, open_egress_proxy
-from downloader.proxies import ProxyRotation
+from downloader.egress.rotation import ProxyRotation
 from tests.downloader.egress_servers import (
     downloaded,
     loopback_servers,

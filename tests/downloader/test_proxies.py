@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from downloader.proxies import ProxyRotation, redact_proxy
+from downloader.egress.rotation import ProxyRotation, redact_proxy
 
 A, B, C = "http://a.test:3128", "socks5://user:secret@b.test:1080", "https://c.test:443"
 

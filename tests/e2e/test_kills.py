@@ -170,7 +170,12 @@ async def test_the_uploader_killed_while_the_file_downloads(kill_bot, http):
 
 # ---- the whole bot -----------------------------------------------------------------------------------
 
-CHILDREN = (("monitor", []), ("uploader", []), ("gateway", []), ("downloader", ["--name", "downloader-1"]))
+CHILDREN: tuple[tuple[str, list[str]], ...] = (
+    ("monitor", []),
+    ("uploader", []),
+    ("gateway", []),
+    ("downloader", ["--name", "downloader-1"]),
+)
 
 
 class Procfile:

@@ -82,10 +82,10 @@ async def test_two_hundred_users_at_once_are_all_answered_without_a_flood_wait(s
     assert all(len(r) == 1 for r in replies.values())
     stats = (await http.get("/sandbox/stats")).json()
     assert stats["flood_waits"] == 0, stats
-    # The throttle paces sends at 30/s when it dispatches them; arrival jitter over loopback can
-    # bunch a few more into one second at the sandbox, but never the burst of 200 an unthrottled
-    # sender makes (and the sandbox, enforcing Telegram's limits, refused nothing).
-    assert stats["peak_send_rate"] <= 40, {k: stats[k] for k in ("peak_send_rate", "flood_waits", "sends")}
+    # Telegram takes 30 messages a second from a bot (TG_GLOBAL_RATE). The budget counts a send
+    # from the moment it lets it go until its answer is back, so wherever in between the sandbox
+    # counts its arrival, no second of the sandbox's own count holds more than 30.
+    assert stats["peak_send_rate"] <= 30, {k: stats[k] for k in ("peak_send_rate", "flood_waits", "sends")}
 
 
 async def test_no_start_is_lost_when_the_gateway_or_the_uploader_is_killed(sandbox_bot):

@@ -1,4 +1,4 @@
-"""The admin panel through Router.route against a real SQLite file: /stats figures, /health with a
+"""The admin panel through Router.route against a real SQLite file: /health with a
 real monitor RPC server (and without one: "unreachable" within the deadline), /circuit, /cleanup
 of a real spool folder, /reset_stats with its confirmation; admins only, in their language."""
 
@@ -68,49 +68,13 @@ def add_job(db, user_id: int, state: str, platform: str | None, *, created: floa
     ).lastrowid
 
 
-async def test_stats_counts_users_jobs_platforms_cache_hits_and_bytes(settings, db):
-    router = make_router(settings, db)
-    for user_id in (1, 2, 3, 4, 5):
-        await router.route(say(user_id, "/start"))
-    db.execute("UPDATE users SET blocked_bot = 1 WHERE id = 1")
-    db.execute("UPDATE users SET banned = 1 WHERE id = 2")
-    db.execute("UPDATE users SET bytes_sent = 1250000 WHERE id IN (3, 4)")
-    now = time.time()
-    yesterday = panel.midnight() - 3600
-    for state, platform in [("done", "Youtube")] * 3 + [("failed", "Youtube"), ("done", "Instagram")]:
-        add_job(db, 3, state, platform, created=now, finished=now)
-    add_job(db, 3, "done", "TikTok", created=yesterday, finished=yesterday)  # not today
-    add_job(db, 4, "downloading", "Youtube", created=now)
-    add_job(db, 4, "queued", None, created=now)
-    add_job(db, 5, "queued", None, created=now)
-    db.execute(
-        "INSERT INTO media_cache (media_key, format_key, file_id, kind, hits, created_at) VALUES"
-        " ('Youtube:a', 'v:720', 'F1', 'video', 4, 0), ('Youtube:b', 'v:720', 'F2', 'video', 3, 0)"
-    )
-    await router.route(say(ADMIN, "/stats"))
-    shown = last_text(db, ADMIN)
-    assert "Users: 6 · active 4 · blocked the bot 1 · banned 1" in shown  # the admin is a user too
-    assert "Jobs today: done 4 · failed 1" in shown
-    assert "running 1 · queued 2" in shown
-    assert "Top platforms today: Youtube 5 · Instagram 1" in shown
-    assert "Cache hits: 7" in shown and "Sent: 2.5 MB" in shown
-
-
-async def test_stats_in_persian_for_a_persian_admin(settings, db):
-    router = make_router(settings, db)
-    await router.route(say(1, "/start"))
-    await router.route(say(ADMIN, "/stats", lang="fa"))
-    shown = last_text(db, ADMIN)
-    assert "کاربران: ۲" in shown and "2" not in shown
-
-
 async def test_every_panel_command_refuses_a_user_who_is_no_admin(settings, db):
     router = make_router(settings, db)
-    for command in ("/stats", "/health", "/circuit", "/cleanup", "/reset_stats"):
+    for command in ("/health", "/circuit", "/cleanup", "/reset_stats"):
         await router.route(say(7, command))
         assert "admins only" in last_text(db, 7), command
     denied = db.execute("SELECT admin_id, action, detail FROM admin_audit ORDER BY id").fetchall()
-    assert [d[2] for d in denied] == ["/stats", "/health", "/circuit", "/cleanup", "/reset_stats"]
+    assert [d[2] for d in denied] == ["/health", "/circuit", "/cleanup", "/reset_stats"]
     assert {(d[0], d[1]) for d in denied} == {(7, "denied")}
 
 

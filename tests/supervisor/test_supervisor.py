@@ -81,36 +81,48 @@ async def test_killed_downloader_comes_back_with_a_new_pid_after_backoff(start_b
     assert delays[0] >= 0.3 and delays[1] >= 0.6
 
 
-async def test_crash_loop_gives_up_on_that_kind_alerts_admins_and_keeps_the_rest(start_bot):
+async def test_a_crash_loop_cools_down_alerts_admins_keeps_the_rest_and_comes_back(start_bot):
+    cooldown = 3.0
     bot = await start_bot(
         "--workers",
         "1",
         RESTART_MIN_DELAY="0.05",
         RESTART_MAX_DELAY="0.1",
         CRASH_LOOP_RESTARTS="2",
+        CRASH_LOOP_COOLDOWN=str(cooldown),
         ADMIN_IDS="4242",
     )
     await bot.ready_line()
     before = await bot.wait_for("processes", lambda: len(p := bot.processes()) >= 5 and p)
     for attempt in range(3):
-        pid = bot.processes()["downloader-1"]["pid"]
+        pid = await bot.wait_for("downloader-1 running", lambda: bot.processes()["downloader-1"]["pid"])
         os.kill(pid, signal.SIGKILL)
+        killed_at = now()
         if attempt < 2:
             await bot.wait_for(
                 "downloader-1 restarted", lambda pid=pid: bot.processes()["downloader-1"]["pid"] not in (0, pid)
             )
     info = await bot.wait_for(
-        "downloader-1 given up", lambda: (p := bot.processes()["downloader-1"])["state"] == "given-up" and p
+        "downloader-1 cooling down", lambda: (p := bot.processes()["downloader-1"])["state"] == "cooling" and p
     )
-    assert info["pid"] == 0 and info["restarts"] == 2
+    assert info["pid"] == 0
+    assert bot.health()["status"] == "degraded"
     after = bot.processes()
     for name in BASE:  # the rest keep running, untouched
         assert after[name]["pid"] == before[name]["pid"] and after[name]["state"] == "ready"
-    assert bot.health()["status"] == "degraded"
-    assert any("not restarting" in line for line in bot.stderr)
+    assert any(f"trying again in {cooldown:g}s" in line for line in bot.stderr), bot.output()
     db = sqlite3.connect(bot.data_dir / "bot.sqlite3")
     rows = db.execute("SELECT chat_id, payload FROM outbox").fetchall()
     assert [r[0] for r in rows] == [4242] and "downloader" in rows[0][1]
+
+    # After the cooldown it is tried again, and stays up: the bot is whole again.
+    back = await bot.wait_for(
+        "downloader-1 back after the cooldown",
+        lambda: (p := bot.processes()["downloader-1"])["state"] == "ready" and p["pid"] and p,
+    )
+    assert now() - killed_at >= cooldown
+    assert alive(back["pid"]) and back["restarts"] == 3
+    await bot.wait_for("/healthz ok again", lambda: bot.health()["status"] == "ok")
 
 
 async def test_sigterm_drains_leaves_no_process_and_exits_zero(start_bot):

@@ -1,7 +1,9 @@
-"""connect_port: retries what a broken link throws, gives up only when told to stop or refused."""
+"""connect_port: waits out network trouble and FloodWaits, gives up only when told to stop or
+refused, and lets a programming error crash the process at once."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import pytest
@@ -9,7 +11,7 @@ import trio
 
 import core.telegram.connect as connect
 from core.config import load_settings
-from core.telegram.port import BadRequest, Transient
+from core.telegram.port import BadRequest, FloodWait, Transient
 
 SETTINGS = load_settings(environ={"BOT_TOKEN": "1:abcdefg", "TELEGRAM_BACKEND": "botapi"}, env_file=None)
 
@@ -38,9 +40,10 @@ def adapters(monkeypatch):
     return script, log
 
 
-async def test_retries_with_backoff_until_telegram_answers(adapters, caplog, autojump_clock):
+async def test_retries_with_backoff_until_telegram_answers(adapters, caplog, autojump_clock, monkeypatch):
     script, log = adapters
-    script += [KeyError(0), Transient("connection refused"), OSError("no route")]
+    monkeypatch.setattr(connect, "CONNECT_BACKOFF", dataclasses.replace(connect.CONNECT_BACKOFF, jitter=0.0))
+    script += [Transient("connection refused"), Transient("OSError: no route"), Transient("timed out")]
     caplog.set_level(logging.WARNING)
     start = trio.current_time()
     async with connect.connect_port(SETTINGS, role="gateway", stop=trio.Event()) as port:
@@ -49,7 +52,41 @@ async def test_retries_with_backoff_until_telegram_answers(adapters, caplog, aut
     assert log == ["open"] * 4 + ["close"]
     assert waited == pytest.approx(1 + 2 + 4)  # doubling back-off
     warnings = [r.getMessage() for r in caplog.records if "cannot reach Telegram" in r.getMessage()]
-    assert len(warnings) == 3 and "KeyError" in warnings[0] and "attempt 3" in warnings[2]
+    assert len(warnings) == 3 and "connection refused" in warnings[0] and "attempt 3" in warnings[2]
+
+
+async def test_the_backoff_is_jittered_and_capped_at_a_minute(adapters, autojump_clock):
+    script, _ = adapters
+    script += [Transient("down")] * 12
+    start = trio.current_time()
+    async with connect.connect_port(SETTINGS, role="uploader", stop=trio.Event()):
+        waited = trio.current_time() - start
+    raw = sum(min(2.0**n, 60.0) for n in range(12))  # 1, 2, ... 32, then 60 s each
+    assert raw * 0.8 <= waited <= raw * 1.2 and waited != raw
+
+
+async def test_a_flood_wait_at_login_is_waited_out_exactly(adapters, autojump_clock):
+    script, log = adapters
+    script.append(FloodWait(42.0))
+    start = trio.current_time()
+    async with connect.connect_port(SETTINGS, role="gateway", stop=trio.Event()):
+        assert trio.current_time() - start == pytest.approx(42.0)
+    assert log == ["open", "open", "close"]
+
+
+@pytest.mark.parametrize("bug", [KeyError("me"), AttributeError("'NoneType' has no attribute 'id'"), OSError(13)])
+async def test_a_programming_error_crashes_at_once(adapters, bug, autojump_clock, caplog):
+    """Only the port's own errors are Telegram's doing; anything else is raised as it came (a
+    PermissionError on the session folder too), so the process exits and is restarted."""
+    script, log = adapters
+    script.append(bug)
+    start = trio.current_time()
+    with pytest.raises(type(bug)) as raised:
+        async with connect.connect_port(SETTINGS, role="gateway", stop=trio.Event()):
+            pytest.fail("must not open")
+    assert raised.value is bug
+    assert trio.current_time() == start and log == ["open"]  # no retry, no wait
+    assert not [r for r in caplog.records if "cannot reach Telegram" in r.getMessage()]
 
 
 async def test_a_refusal_that_retrying_cannot_fix_is_raised(adapters):
@@ -62,7 +99,7 @@ async def test_a_refusal_that_retrying_cannot_fix_is_raised(adapters):
 
 async def test_draining_while_unreachable_ends_with_not_connected(adapters, autojump_clock):
     script, log = adapters
-    script += [OSError("down")] * 100
+    script += [Transient("down")] * 100
     stop = trio.Event()
     async with trio.open_nursery() as nursery:
 

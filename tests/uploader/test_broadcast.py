@@ -18,7 +18,16 @@ from core import outbox
 from core.config import Settings, load_settings
 from core.db import open_db
 from core.payloads import Copy, Text, encode_payload
-from core.telegram import BadRequest, Blocked, ChatNotFound, FloodWait, SentMessage, TelegramPort, Transient
+from core.telegram import (
+    BadRequest,
+    Blocked,
+    ChatNotFound,
+    FloodWait,
+    MessageGone,
+    SentMessage,
+    TelegramPort,
+    Transient,
+)
 from sandbox.limits import SendLimiter
 from sandbox.live_config import LiveConfig
 from tests.support.poll import until
@@ -274,7 +283,7 @@ async def test_flood_waits_and_transient_errors_are_retried_and_refusals_are_not
 async def test_a_deleted_message_stops_the_broadcast_at_once(bed, running, autojump_clock):
     now = time.time()
     add_users(bed, range(1, 301), joined=now - 100)
-    bed.telegram.every = lambda user: BadRequest("copyMessage: Bad Request: message to copy not found")
+    bed.telegram.every = lambda user: MessageGone("copyMessage: Bad Request: message to copy not found")
     start(bed, 300, started=now)
     running()
     row = await ended(bed)

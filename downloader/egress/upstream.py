@@ -20,10 +20,10 @@ from urllib.parse import unquote, urlsplit
 
 import trio
 
-from downloader.addresses import IPAddress
-from downloader.egress_http import HeadError, parse_response_head, read_head
-from downloader.egress_policy import Admitted
-from downloader.proxies import ProxyRotation, redact_proxy
+from downloader.egress.addresses import IPAddress
+from downloader.egress.heads import HeadError, parse_response_head, read_head
+from downloader.egress.policy import Admitted
+from downloader.egress.rotation import ProxyRotation, redact_proxy
 
 __all__ = ["CONNECT_TIMEOUT_S", "Connector", "UpstreamError"]
 

@@ -1,7 +1,6 @@
-"""The SSRF guard: a filtering HTTP proxy that every fetch of yt-dlp and ffmpeg goes through.
+"""The SSRF guard's proxy: the filtering HTTP proxy that every fetch of yt-dlp goes through.
 
     async with open_egress_proxy(policy, upstreams=rotation) as proxy:
-        proxy.route_process_env()                   # every child process: through the proxy
         await policy.admit_url(link)                # the user's link, before yt-dlp sees it
         proxy.bind(ydl, job_id)                     # each job: options, proxy URL, format guard
         ... proxy.refusals(job_id) ...              # after a failed job: was it the guard?
@@ -34,8 +33,9 @@ from typing import Any
 
 import trio
 
-from downloader import egress_ytdlp
-from downloader.egress_http import (
+from downloader.egress import ytdlp
+from downloader.egress.formats import FormatGuardPP
+from downloader.egress.heads import (
     HeadError,
     RequestHead,
     basic_credentials,
@@ -46,10 +46,11 @@ from downloader.egress_http import (
     read_head,
     simple_response,
 )
-from downloader.egress_pipe import BUFFER_BYTES, Activity, relay
-from downloader.egress_policy import Admitted, EgressRefused, ParsedTarget, Policy, parse_authority, parse_url
-from downloader.egress_upstream import CONNECT_TIMEOUT_S, Connector, UpstreamError
-from downloader.proxies import ProxyRotation
+from downloader.egress.policy import Admitted, Policy
+from downloader.egress.relay import BUFFER_BYTES, Activity, relay
+from downloader.egress.rotation import ProxyRotation
+from downloader.egress.targets import EgressRefused, ParsedTarget, parse_authority, parse_url
+from downloader.egress.upstream import CONNECT_TIMEOUT_S, Connector, UpstreamError
 
 __all__ = ["EgressProxy", "EgressRefused", "Policy", "Refusal", "open_egress_proxy"]
 
@@ -62,7 +63,7 @@ MAX_JOBS_REMEMBERED = 1000  # jobs never forgotten are dropped oldest first
 MAX_LOGGED_KEYS = 10_000  # (job, reason, target) already logged
 REFUSED_HEADER = "X-Egress-Refused"
 REALM = 'Basic realm="egress"'
-ANY_JOB = "-"  # the job id for fetches outside a job (process-wide ffmpeg environment)
+ANY_JOB = "-"  # the job id a refusal is filed under when its job id is unusable
 _JOB_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -71,7 +72,7 @@ class Refusal:
     """One refused fetch of a job: why, and which host:port it named."""
 
     job_id: str
-    reason: str  # one of egress_policy.REASONS
+    reason: str  # one of targets.REASONS
     detail: str
     target: str
     at: float  # time.time()
@@ -127,28 +128,16 @@ class EgressProxy:
         return len(scopes)
 
     def ytdlp_options(self, job_id: str | int) -> dict[str, Any]:
-        """The YoutubeDL options a job must run with (see egress_ytdlp.ytdlp_options)."""
-        return egress_ytdlp.ytdlp_options(self.url_for(job_id))
+        """The YoutubeDL options a job must run with (see ytdlp.ytdlp_options)."""
+        return ytdlp.ytdlp_options(self.url_for(job_id))
 
     def bind(self, ydl: Any, job_id: str | int) -> None:
         """Before each job on a (reused) YoutubeDL: its options, its proxy URL, its format guard."""
-        egress_ytdlp.bind_job(ydl, self.url_for(job_id), self.guard_postprocessor(job_id))
+        ytdlp.bind_job(ydl, self.url_for(job_id), self.guard_postprocessor(job_id))
 
-    def ffmpeg_env(self, job_id: str | int = ANY_JOB, base: dict[str, str] | None = None) -> dict[str, str]:
-        """Environment for an ffmpeg that fetches a URL itself: its http(s) goes through us."""
-        return egress_ytdlp.ffmpeg_env(self.url_for(job_id), base)
-
-    def route_process_env(self) -> None:
-        """Point this process's environment (so every child it starts) at the proxy, job "-"."""
-        egress_ytdlp.route_process_env(self.url_for(ANY_JOB))
-
-    def ffmpeg_input_args(self, job_id: str | int = ANY_JOB) -> list[str]:
-        """ffmpeg input options: the proxy and a protocol whitelist with no way around it."""
-        return egress_ytdlp.ffmpeg_input_args(self.url_for(job_id))
-
-    def guard_postprocessor(self, job_id: str | int) -> egress_ytdlp.EgressGuardPP:
-        """A yt-dlp 'before_dl' postprocessor refusing formats no proxy can carry (rtmp, rtsp...)."""
-        return egress_ytdlp.EgressGuardPP(lambda exc, target: self.note_refusal(job_id, exc, target))
+    def guard_postprocessor(self, job_id: str | int) -> FormatGuardPP:
+        """A yt-dlp 'before_dl' postprocessor refusing formats only another program could fetch."""
+        return FormatGuardPP(lambda exc, target: self.note_refusal(job_id, exc, target))
 
     def note_refusal(self, job_id: str | int, exc: EgressRefused, target: str) -> None:
         """Record (and log once) a refusal; also used by checks outside the proxy."""

@@ -1,0 +1,73 @@
+"""/admin: one menu of buttons that reaches every admin action.
+
+A button of a command that needs nothing more types it (`gateway.router.command_button`: the
+press runs the command itself, with its gates, refusals and audit). A button of a command that
+needs a value (a user id, a job number, a channel) asks for it first: the admin's next message
+completes the command (`gateway.admin.steps`).
+"""
+
+from __future__ import annotations
+
+from core.callback_data import Callback
+from core.payloads import Button, Keyboard
+from core.telegram import CallbackQuery, IncomingMessage
+from gateway.admin import steps
+from gateway.admin.audit import admin_only, admin_only_press
+from gateway.context import Request
+from gateway.router import command_button
+
+ACTION_MENU = "am"  # am|a|<command>: ask for the command's value; am|n|0: never mind
+OP_ASK = "a"
+BUTTONS_PER_ROW = 2
+# (command, how it starts): "run" types it at once; "ask" asks for its value first
+ENTRIES = (
+    ("stats", "run"),
+    ("health", "run"),
+    ("queue", "run"),
+    ("limits", "run"),
+    ("user", "ask"),
+    ("cancel", "ask"),
+    ("ban", "ask"),
+    ("unban", "ask"),
+    ("audit", "run"),
+    ("circuit", "run"),
+    ("sponsors", "run"),
+    ("addsponsor", "ask"),
+    ("delsponsor", "ask"),
+    ("maintenance", "run"),
+    ("broadcast", "run"),
+    ("cleanup", "run"),
+    ("reset_stats", "run"),
+)
+ASKED = {name for name, how in ENTRIES if how == "ask"}
+
+
+def keyboard(req: Request) -> Keyboard:
+    buttons = []
+    for name, how in ENTRIES:
+        label = req.t(f"ap_menu_{name}")
+        if how == "run":
+            buttons.append(command_button(req.codec, label, name))
+        else:
+            buttons.append(Button(text=label, data=req.codec.encode(ACTION_MENU, OP_ASK, name)))
+    return [buttons[i : i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)]
+
+
+def admin_menu(req: Request, msg: IncomingMessage) -> None:
+    req.reply(req.t("ap_menu"), keyboard(req))
+
+
+def pressed(req: Request, query: CallbackQuery, callback: Callback) -> None:
+    op, name = callback.str_arg(0), callback.str_arg(1)
+    if op == steps.NO:
+        steps.stop_pressed(req, query)
+    elif op == OP_ASK and name in ASKED:
+        steps.ask_value(req, f"/{name}")
+        req.reply(req.t(f"ap_ask_{name}"), [[steps.stop_button(req, ACTION_MENU)]])
+        req.answer(query.id)
+    else:
+        req.answer(query.id, req.t("button_expired"))
+
+
+COMMANDS = {"/admin": admin_only(admin_menu)}
+CALLBACKS = {ACTION_MENU: admin_only_press(pressed)}
