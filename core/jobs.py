@@ -188,11 +188,12 @@ def finish_playlist_if_complete(db: sqlite_utils.Database, settings: Settings, p
     total = sum(counts.values())
     active = sum(n for state, n in counts.items() if state not in FINAL)
     parent = load(db, parent_id, settings)
-    if parent is None or parent.state in FINAL or parent.status_outbox_id is None:
+    if parent is None or parent.state in FINAL or (active and parent.status_outbox_id is None):
         return []
     sent = counts.get(JobState.DONE, 0)
     title = parent.title or ""
     if active:
+        assert parent.status_outbox_id is not None
         line = text(
             parent.lang,
             "playlist_progress",
@@ -218,11 +219,13 @@ def finish_playlist_if_complete(db: sqlite_utils.Database, settings: Settings, p
         over = jobstates.fail(db, parent_id, error_class=ErrorClass.NOT_FOUND.value, error="no entry was sent")
     if not over:
         return []
+    log.info("playlist job %d over: %d of %d sent", parent_id, sent, total)
+    if parent.status_outbox_id is None:  # nothing to show it in (the playlist is over all the same)
+        return []
     line = text(
         parent.lang, "playlist_done", title=title, sent=digits(parent.lang, sent), total=digits(parent.lang, total)
     )
     notice = outbox.change_message(
         db, parent.status_outbox_id, parent.chat_id, line, None, priority=outbox.PRIORITY_ANSWER, job_id=parent.id
     )
-    log.info("playlist job %d over: %d of %d sent", parent_id, sent, total)
     return [notice] if notice else []

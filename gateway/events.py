@@ -223,10 +223,10 @@ class JobEvents:
     def _followers(self, where: str, param: object) -> list[int]:
         """Move on the queued jobs for the same media (single flight), now that it is known."""
         notices: list[int] = []
-        with write_tx(self.db):
-            for follower in job_rows.load_where(
-                self.db, self.settings, f"j.state = {jobstates.sql_is(JobState.QUEUED)} AND j.{where}", [param]
-            ):
-                notices += jobs.advance(self.db, self.settings, self.codec, follower)
+        where = f"j.state = {jobstates.sql_is(JobState.QUEUED)} AND j.{where}"
+        if self.db.execute(f"SELECT 1 FROM jobs j WHERE {where} LIMIT 1", [param]).fetchone():  # mostly none
+            with write_tx(self.db):
+                for follower in job_rows.load_where(self.db, self.settings, where, [param]):
+                    notices += jobs.advance(self.db, self.settings, self.codec, follower)
         self.dispatcher.wake()
         return notices
