@@ -21,8 +21,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy .
 
+# In a random order (pytest-randomly; the header prints the seed: replay with
+# PYTEST_ARGS="--randomly-seed=N"), so that no test leans on another having run first.
 unit: $(STAMP)
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -p randomly $(PYTEST_ARGS)
 
 bench: $(STAMP) system-deps
 	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -11,7 +11,6 @@ import fcntl
 import logging
 import os
 import shutil
-import socket
 import sys
 from typing import TextIO
 
@@ -31,8 +30,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", metavar="auto|N", help="downloader processes (auto: one per core)")
     parser.add_argument("--sandbox", action="store_true", help="run against the built-in Telegram sandbox")
     parser.add_argument("--data-dir", metavar="PATH", help="folder for the database, spool and run files")
-    parser.add_argument("--sandbox-port", type=int, metavar="N", help="port of the sandbox (web chat)")
-    parser.add_argument("--monitor-port", type=int, metavar="N", help="port of the monitor's /healthz")
+    parser.add_argument("--sandbox-port", type=int, metavar="N", help="port of the sandbox (web chat; 0: any free)")
+    parser.add_argument("--monitor-port", type=int, metavar="N", help="port of the monitor's /healthz (0: any free)")
     parser.add_argument("--check", action="store_true", help="check settings and the data folder, then exit")
     return parser.parse_args(argv)
 
@@ -48,15 +47,10 @@ def flag_overrides(args: argparse.Namespace) -> dict[str, str]:
     return to_environ({k: v for k, v in flags.items() if v is not None})
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def sandbox_overrides(settings: Settings) -> dict[str, str]:
-    """In sandbox mode the bot talks Bot API to the local sandbox."""
-    port = settings.sandbox_port or free_port()
+    """In sandbox mode the bot talks Bot API to the local sandbox. With SANDBOX_PORT=0 the
+    sandbox binds any free port, and the supervisor passes the real one on once it listens."""
+    port = settings.sandbox_port
     return {
         "SANDBOX_PORT": str(port),
         "TELEGRAM_BACKEND": "botapi",
@@ -152,9 +146,6 @@ async def _supervise(settings: Settings, overrides: dict[str, str]) -> int:
     from core.supervisor.children import bot_specs, sandbox_spec
     from core.supervisor.supervisor import Supervisor
 
-    if not settings.monitor_port:
-        overrides["MONITOR_PORT"] = str(free_port())
-        settings = load_settings(overrides=overrides)
     sandbox = sandbox_spec(settings.sandbox_port, overrides["DATA_DIR"]) if settings.sandbox else None
     supervisor = Supervisor(
         settings,

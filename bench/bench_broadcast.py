@@ -32,7 +32,8 @@ from core.db import open_db
 from core.payloads import Copy, Text, encode_payload
 from core.telegram.connect import connect_port
 from ipc.channels import Pusher
-from tests.sandbox.support import TOKEN, SandboxProcess
+from tests.sandbox.support import TOKEN
+from tests.support.sandbox import SandboxProcess
 from uploader.broadcast import BroadcastRunner
 from uploader.sender import OutboxSender
 

@@ -27,7 +27,7 @@ from core.config import load_settings  # noqa: E402
 from downloader.egress import Policy, open_egress_proxy  # noqa: E402
 from downloader.engine import Control, DownloadResult, Engine  # noqa: E402
 from ipc.messages import JobAssign  # noqa: E402
-from tests.sandbox.support import SandboxProcess  # noqa: E402
+from tests.support.sandbox import SandboxProcess  # noqa: E402
 
 WARM_UP = 8  # jobs before the clock starts: every slot builds its YoutubeDL once
 ALONE = 30  # jobs run one after another, for the time of one job without the others

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from downloader.egress import EgressProxy, Policy, open_egress_proxy  # noqa: E402
-from tests.sandbox.support import SandboxProcess  # noqa: E402
+from tests.support.sandbox import SandboxProcess  # noqa: E402
 
 MB = 1_000_000
 GOAL_LOSS_PCT = 5.0

@@ -22,7 +22,8 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.sandbox.support import TOKEN, SandboxProcess
+from tests.sandbox.support import TOKEN
+from tests.support.sandbox import SandboxProcess
 
 MIB = 1024 * 1024
 BOUNDARY = "bench-boundary"

@@ -47,10 +47,11 @@ class ChildContext:
     def __post_init__(self) -> None:
         self.limits = RuntimeLimits(self.settings)
 
-    async def ready(self) -> None:
-        """Tell the supervisor that sockets are bound and the database is open."""
+    async def ready(self, port: int = 0) -> None:
+        """Tell the supervisor that sockets are bound and the database is open (and on which
+        port this process serves people, when it does: the port may have been picked by bind)."""
         log.info("%s ready", self.name)
-        await self.send_control(Ready(name=self.name, pid=os.getpid()))
+        await self.send_control(Ready(name=self.name, pid=os.getpid(), port=port))
 
     async def send_control(self, msg: Drain | Ready | Heartbeat | LimitsChanged) -> None:
         with trio.move_on_after(CONTROL_SEND_TIMEOUT) as scope:

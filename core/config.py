@@ -249,7 +249,7 @@ class Settings:
     workers: int = setting("WORKERS", os.cpu_count() or 1, _workers, "downloader processes: auto or a number")
     sandbox: bool = setting("SANDBOX", False, _bool, "run against the built-in sandbox")
     sandbox_port: int = setting("SANDBOX_PORT", 8081, _int(0, 65535), "port of the sandbox (0: any free port)")
-    monitor_port: int = setting("MONITOR_PORT", 8090, _int(0, 65535), "port of the monitor's /healthz")
+    monitor_port: int = setting("MONITOR_PORT", 8090, _int(0, 65535), "port of the monitor's /healthz (0: any free)")
     shutdown_grace: float = setting("SHUTDOWN_GRACE", 20.0, _float(0, 600), "seconds children get to drain")
     restart_min_delay: float = setting("RESTART_MIN_DELAY", 0.5, _float(0, 60), "first restart delay, s")
     restart_max_delay: float = setting("RESTART_MAX_DELAY", 30.0, _float(0, 3600), "largest restart delay, s")
@@ -295,6 +295,9 @@ class Settings:
     # ---- the journey of a link (gateway and downloaders) ----------------------------------------
     max_links_per_message: int = setting("MAX_LINKS_PER_MESSAGE", 5, _int(1, 50), "links of one message taken")
     playlist_max_items: int = setting("PLAYLIST_MAX_ITEMS", 20, _int(1, 500), "entries taken from a playlist")
+    gallery_max_items: int = setting(
+        "GALLERY_MAX_ITEMS", 20, _int(1, 200), "items taken from one image post or carousel (10 an album)"
+    )
     download_slots_per_worker: int = setting(
         "DOWNLOAD_SLOTS_PER_WORKER", 4, _int(2, 64), "jobs one downloader runs at once (one slot kept for probes)"
     )

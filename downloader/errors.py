@@ -301,6 +301,9 @@ def classify(exc: BaseException) -> Failure:
     chain = list(_chain(exc))
     reason = _reason(chain)
     retry_after = _retry_after(chain)
+    for e in chain:  # yt-dlp leaves an error's response open for its body: nobody reads it now
+        if isinstance(e, HTTPError):
+            e.close()
     for e in chain:
         if isinstance(e, ClassifiedError):
             return Failure(e.error_class, reason, e.retry_after if e.retry_after is not None else retry_after)

@@ -94,6 +94,7 @@ class Ready(_Tagged, frozen=True):
 
     name: str
     pid: int
+    port: int = 0  # the TCP port it serves people on, once bound (the monitor's /healthz); 0: none
 
 
 class Heartbeat(_Tagged, frozen=True):

@@ -82,12 +82,12 @@ async def body(ctx: ChildContext) -> None:
     alerts = AlertsIn(ctx.settings)
     with Subscriber(ctx.endpoints.telemetry) as telemetry, RpcServer(ctx.endpoints.monitor_rpc) as rpc:
         async with trio.open_nursery() as nursery:
-            await nursery.start(
+            port = await nursery.start(
                 serve_http, HEALTH_HOST, ctx.settings.monitor_port, {"/healthz": json_route(health.snapshot)}
             )
             nursery.start_soon(_telemetry, telemetry, health, alerts)
             nursery.start_soon(_rpc, rpc, health)
-            await ctx.ready()
+            await ctx.ready(port)  # MONITOR_PORT=0 lets the kernel pick: the supervisor learns which
             await ctx.draining.wait()
             nursery.cancel_scope.cancel()
 

@@ -29,6 +29,8 @@ def routes() -> list[Route | Mount]:
         Route("/bot{token}/{method}", bot_endpoint, methods=["GET", "POST"]),
         Route(f"{USER}/messages", user_api.user_messages, methods=POST),
         Route(f"{USER}/callbacks", user_api.user_callbacks, methods=POST),
+        Route(f"{USER}/inline", user_api.user_inline, methods=POST),
+        Route(f"{USER}/inline", user_api.user_inline_view, methods=GET),
         Route(f"{USER}/join", user_api.user_join, methods=POST),
         Route(f"{USER}/leave", user_api.user_leave, methods=POST),
         Route(f"{USER}/block", user_api.user_block, methods=POST),

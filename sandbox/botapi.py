@@ -3,6 +3,11 @@
 Any token of the form `<digits>:<key>` is accepted and its digits are the bot's id; a malformed
 token gets 401, an unknown method 404. Method names are case-insensitive, as on Telegram.
 Faults apply after the request body is read: a dropped connection, a 5xx, added latency.
+
+A call counts as Telegram counts it: once it has completed. A client that goes away before that
+(half way through an upload, or during the added latency, while the call is still on its way)
+has sent nothing that counts: the call is not carried out, and `/sandbox/stats` counts it under
+`abandoned`. A call that completed is carried out even when nobody reads the answer.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import trio
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from sandbox import methods_chat, methods_media, methods_text, methods_updates
+from sandbox import methods_chat, methods_inline, methods_input_media, methods_media, methods_text, methods_updates
 from sandbox.context import Sandbox
 from sandbox.drop import drop_connection
 from sandbox.errors import ApiError, not_found, server_error, unauthorized
@@ -29,7 +34,14 @@ log = logging.getLogger(__name__)
 TOKEN = re.compile(r"^(\d{1,20}):[A-Za-z0-9_-]{1,128}$")
 HANDLERS: dict[str, tuple[str, Handler]] = {
     name.lower(): (name, handler)
-    for table in (methods_text.METHODS, methods_media.METHODS, methods_chat.METHODS, methods_updates.METHODS)
+    for table in (
+        methods_text.METHODS,
+        methods_media.METHODS,
+        methods_input_media.METHODS,
+        methods_inline.METHODS,
+        methods_chat.METHODS,
+        methods_updates.METHODS,
+    )
     for name, handler in table.items()
 }
 
@@ -54,7 +66,16 @@ def _hits(rate: float, methods: list[str], method: str, sb: Sandbox) -> bool:
     return rate >= 1 or sb.rng.random() < rate
 
 
-async def _inject(sb: Sandbox, faults: Faults, method: str) -> Response | None:
+async def _arrive(request: Request, delay_s: float) -> None:
+    """The added latency: the call is still on its way. ClientDisconnect if the client goes away
+    meanwhile (the body is read: the next ASGI message can only be the disconnect)."""
+    with trio.move_on_after(delay_s):
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        raise ClientDisconnect()
+
+
+async def _inject(sb: Sandbox, faults: Faults, method: str, request: Request) -> Response | None:
     """A fault's response (or None to go on), after any added latency."""
     if _hits(faults.drop_rate, faults.drop_methods, method, sb):
         sb.stats.faults["dropped"] += 1
@@ -65,7 +86,7 @@ async def _inject(sb: Sandbox, faults: Faults, method: str) -> Response | None:
         return _error(sb, server_error(faults.fail_status))
     if faults.latency_ms > 0:
         sb.stats.faults["delayed"] += 1
-        await trio.sleep(faults.latency_ms / 1000)
+        await _arrive(request, faults.latency_ms / 1000)
     return None
 
 
@@ -86,7 +107,7 @@ async def bot_endpoint(request: Request) -> Response:
             request, sb.files.incoming, sb.config.upload_limit_bytes, sb.config.faults.upload_rate
         )
         sb.stats.bytes_uploaded += file_bytes
-        faulty = await _inject(sb, sb.config.faults, name)
+        faulty = await _inject(sb, sb.config.faults, name, request)
         if faulty is not None:
             return faulty
         ensure_no_oversized(params)
@@ -95,7 +116,8 @@ async def bot_endpoint(request: Request) -> Response:
     except ApiError as error:
         return _error(sb, error)
     except ClientDisconnect:
-        log.info("%s: the client went away during the request", name)
+        sb.stats.abandoned[name] += 1
+        log.info("%s: the client went away before the call completed: not carried out", name)
         return Response(status_code=400)
     except Exception:
         log.exception("%s failed inside the sandbox", name)

@@ -9,10 +9,12 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 import trio
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from sandbox.stats import Stream
 
@@ -54,21 +56,48 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
     return start, end
 
 
-async def _paced(offset: int, length: int, rate: float | None, stream: Stream) -> AsyncIterator[bytes]:
-    sent = 0
-    begun = trio.current_time()
-    chunk = CHUNK_BYTES if rate is None else max(1, min(CHUNK_BYTES, int(rate * PACING_TICK_S)))
-    try:
-        while sent < length:
-            if rate is not None:
-                # Keep to the schedule: byte n leaves no earlier than n / rate seconds after the start.
-                await trio.sleep_until(begun + sent / rate)
-            take = min(chunk, length - sent)
-            yield pattern_bytes(offset + sent, take)
-            sent += take
-            stream.sent(take)
-    finally:
-        stream.open = False  # done, or the client went away
+class _Paced:
+    """`length` pattern bytes from `offset`, at `rate` bytes/s when given. An iterator, not an
+    async generator: one left half read by a client that went away needs no closing."""
+
+    def __init__(self, offset: int, length: int, rate: float | None, stream: Stream) -> None:
+        self.offset, self.length, self.rate, self.stream = offset, length, rate, stream
+        self.sent = 0
+        self.begun: float | None = None
+        self.chunk = CHUNK_BYTES if rate is None else max(1, min(CHUNK_BYTES, int(rate * PACING_TICK_S)))
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self.sent >= self.length:
+            raise StopAsyncIteration
+        if self.begun is None:
+            self.begun = trio.current_time()
+        if self.rate is not None:
+            # Keep to the schedule: byte n leaves no earlier than n / rate seconds after the start.
+            await trio.sleep_until(self.begun + self.sent / self.rate)
+        else:
+            await trio.lowlevel.checkpoint()
+        take = min(self.chunk, self.length - self.sent)
+        data = pattern_bytes(self.offset + self.sent, take)
+        self.sent += take
+        self.stream.sent(take)
+        return data
+
+
+class _Tracked(StreamingResponse):
+    """A streamed answer that marks its `Stream` closed when it ends: done, or the client gone."""
+
+    def __init__(self, body: _Paced, **kwargs: Any) -> None:
+        super().__init__(body, **kwargs)
+        self.stream = body.stream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.stream.open = False
 
 
 def serve_pattern(request: Request, size: int, content_type: str, rate: float | None = None) -> Response:
@@ -85,5 +114,5 @@ def serve_pattern(request: Request, size: int, content_type: str, rate: float | 
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=content_type)
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    body = _paced(start, end - start, rate, request.app.state.sandbox.stats.stream(target))
-    return StreamingResponse(body, status_code=status, headers=headers, media_type=content_type)
+    body = _Paced(start, end - start, rate, request.app.state.sandbox.stats.stream(target))
+    return _Tracked(body, status_code=status, headers=headers, media_type=content_type)

@@ -14,12 +14,23 @@ uploaded video or audio, null when it has no such stream or is another kind; `fa
 when an MP4's moov box comes before its mdat (it plays while downloading), false when after,
 null when the file is not an MP4 or not a video/audio; `supports_streaming` is the sendVideo
 parameter as the bot sent it with this message (true/false), null when it was not sent.
+A video's media also has `start_timestamp` (seconds, null when not given) and `cover_url` (its
+cover picture, null when none), which belong to the message.
+
+A message view also has `media_group_id` (the album it belongs to, null when none) and
+`via_bot` (true for a message the user sent through the bot's inline mode).
+
+`inline_view` is the user's inline mode: the last query they typed (`query`: id, text,
+chat_type, answered, results as the bot sent them, and the answer's button, cache_time,
+is_personal, next_offset), and their target chat (`target`: id, title, messages as above), the
+chat where chosen results are sent and inline messages are edited.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sandbox.inline import InlineQuery
 from sandbox.model import Chat, Message, StoredFile
 from sandbox.world import World
 
@@ -70,7 +81,11 @@ def message_view(base: str, m: Message) -> Json:
         edit_date=m.edit_date,
         deleted=m.deleted,
         media=media_view(base, m.media, m.supports_streaming) if m.media else None,
+        media_group_id=m.media_group_id,
+        via_bot=m.via_bot,
     )
+    if m.media is not None and m.media.kind == "video":
+        out["media"].update(start_timestamp=m.start_timestamp, cover_url=file_url(base, m.cover) if m.cover else None)
     return out
 
 
@@ -104,4 +119,30 @@ def channel_view(chat: Chat) -> Json:
         "title": chat.title,
         "bot_is_admin": chat.bot_is_admin,
         "members": {str(user_id): status for user_id, status in chat.members.items()},
+    }
+
+
+def query_view(asked: InlineQuery) -> Json:
+    return {
+        "id": asked.id,
+        "query": asked.query,
+        "chat_type": asked.chat_type,
+        "answered": asked.answered,
+        "results": [offer.result for offer in asked.offers.values()],
+        **asked.answer,
+    }
+
+
+def inline_view(world: World, user_id: int, base: str) -> Json:
+    """The user's last inline query and their target chat."""
+    inline = world.inline
+    asked = inline.queries.get(inline.latest.get(user_id, ""))
+    target = inline.targets.get(user_id)
+    return {
+        "query": query_view(asked) if asked else None,
+        "target": {
+            "id": target.id if target else None,
+            "title": target.title if target else None,
+            "messages": [message_view(base, m) for m in target.messages.values()] if target else [],
+        },
     }

@@ -35,11 +35,11 @@ class Sandbox:
     def __post_init__(self) -> None:
         self.limiter = SendLimiter(self.config)
 
-    def admit_send(self, chat: Chat) -> None:
-        """Count a send or edit to `chat`, or refuse it with Telegram's 429."""
-        refusal = self.limiter.admit(chat.id, chat.type == "private", trio.current_time())
+    def admit_send(self, chat: Chat, count: int = 1) -> None:
+        """Count a send or edit to `chat` (`count` messages for an album), or refuse it with 429."""
+        refusal = self.limiter.admit(chat.id, chat.type == "private", trio.current_time(), count)
         if refusal is None:
-            self.stats.sends += 1
+            self.stats.sends += count
             return
         self.stats.flood_waits += 1
         if refusal.forced:

@@ -6,6 +6,10 @@ minute's worth of burst). A send passes only when every bucket it touches has a 
 it is refused with `retry_after` = the whole seconds until all of them will have one. So a client
 that keeps to the same rates is never refused, and one that waits `retry_after` is let through.
 
+An album (sendMediaGroup) is N messages and counts N: it passes when every bucket holds
+min(N, its capacity) tokens, and takes N from each, so a bucket smaller than the album (a private
+chat's burst of 3) may go below zero and the chat then waits until it has paid the album back.
+
 Forced floods (fault injection) refuse a send and then hold the whole bot for `retry_after`
 seconds, as a real FloodWait would.
 """
@@ -39,13 +43,14 @@ class TokenBucket:
             self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
             self.stamp = now
 
-    def wait(self, now: float) -> float:
-        """Seconds until a token is there (0 when one is there now)."""
+    def wait(self, now: float, count: int = 1) -> float:
+        """Seconds until `count` tokens (at most a full bucket) are there (0 when they are now)."""
         self.refill(now)
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+        needed = min(count, self.capacity)
+        return 0.0 if self.tokens >= needed else (needed - self.tokens) / self.rate
 
-    def take(self) -> None:
-        self.tokens -= 1
+    def take(self, count: int = 1) -> None:
+        self.tokens -= count
 
 
 @dataclass(frozen=True)
@@ -98,8 +103,9 @@ class SendLimiter:
             return True
         return faults.flood_every > 0 and self._attempts % faults.flood_every == 0
 
-    def admit(self, chat_id: int, private: bool, now: float) -> Refusal | None:
-        """None when the send may go now (and it is counted), else why not and for how long."""
+    def admit(self, chat_id: int, private: bool, now: float, count: int = 1) -> Refusal | None:
+        """None when the send of `count` messages (an album's items) may go now, and it is counted;
+        else why not and for how long."""
         self._attempts += 1
         if self._forced():
             retry = self.config.faults.flood_retry_after
@@ -109,17 +115,17 @@ class SendLimiter:
             return Refusal(max(1, math.ceil(self._hold_until - now)))
         if self.config.limits:
             buckets = (self._bot_bucket(now), self._chat_bucket(chat_id, private, now))
-            wait = max(bucket.wait(now) for bucket in buckets)
+            wait = max(bucket.wait(now, count) for bucket in buckets)
             if wait > 0:
                 return Refusal(max(1, math.ceil(wait)))
             for bucket in buckets:
-                bucket.take()
-        self._record(now)
+                bucket.take(count)
+        self._record(now, count)
         return None
 
-    def _record(self, now: float) -> None:
+    def _record(self, now: float, count: int = 1) -> None:
         sent = self._sent
-        sent.append(now)
+        sent.extend([now] * count)
         while sent and sent[0] <= now - PEAK_WINDOW_S:
             sent.popleft()
         self.peak = max(self.peak, len(sent))

@@ -2,7 +2,9 @@
 
 `ensure_media(folder)` makes, once per folder: sample.mp4 (H.264 + AAC, a few seconds, one key
 frame a second, moov first), sample.webm (VP9 + Opus), audio.m4a, sample.m3u8 with its .ts
-segments, the HLS ladder of multi.m3u8 (see `sandbox.media_hls`), and thumb.jpg. It builds them
+segments, the HLS ladder of multi.m3u8 with its WebVTT subtitles in fa and en (see
+`sandbox.media_hls`), thumb.jpg, and the pictures of gallery.html (JPEG and PNG, each its own
+size: `sandbox.media_gallery.GALLERY_IMAGES`). It builds them
 in a scratch folder and renames it into place, so concurrent starts never see half a set.
 The routes that serve them are in `sandbox.media_routes`.
 """
@@ -15,11 +17,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from sandbox.media_hls import VARIANTS, Variant, write_master
+from sandbox.media_gallery import GALLERY_IMAGES, GalleryImage
+from sandbox.media_hls import VARIANTS, Variant, write_master, write_subtitles
 
 log = logging.getLogger(__name__)
 
-MEDIA_VERSION = "2"  # bump when the recipes below change
+MEDIA_VERSION = "3"  # bump when the recipes below change
 STAMP = ".complete"
 SAMPLE_SECONDS = 4
 VIDEO_SIZE = "320x240"
@@ -66,7 +69,17 @@ def _recipes(folder: Path) -> list[list[str]]:
         "-pix_fmt", "yuv420p", "-g", str(VIDEO_FPS), "-c:a", "libopus", "-b:a", f"{WEBM_AUDIO_KBPS}k",
         "-shortest", str(folder / "sample.webm"),
     ]  # fmt: skip
-    return [video, audio, hls, thumb, webm, *(_variant(folder, v) for v in VARIANTS)]
+    pictures = [_picture(folder, image, hue) for hue, image in enumerate(GALLERY_IMAGES)]
+    return [video, audio, hls, thumb, webm, *(_variant(folder, v) for v in VARIANTS), *pictures]
+
+
+def _picture(folder: Path, image: GalleryImage, number: int) -> list[str]:
+    """One picture of the gallery: a frame of the test pattern, its colours turned per picture."""
+    size = f"{image.width}x{image.height}"
+    return [
+        *_FFMPEG, "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=1", "-frames:v", "1",
+        "-vf", f"hue=h={number * 60}", str(folder / image.name),
+    ]  # fmt: skip
 
 
 def _variant(folder: Path, variant: Variant) -> list[str]:
@@ -101,6 +114,7 @@ def ensure_media(folder: Path) -> None:
     try:
         for argv in _recipes(scratch):
             subprocess.run(argv, check=True, timeout=FFMPEG_TIMEOUT_S, capture_output=True)
+        write_subtitles(scratch, SAMPLE_SECONDS)
         write_master(scratch, VIDEO_FPS)
         (scratch / STAMP).write_text(MEDIA_VERSION)
         if not media_ready(folder):

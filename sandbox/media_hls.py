@@ -3,7 +3,10 @@
 - `multi.m3u8` (a file, written once by `write_master`): a master playlist of three H.264/AAC
   variants (240p, 480p, 720p), each its own media playlist `multi_<name>.m3u8` with segments
   `multi_<name>_NNN.ts`. BANDWIDTH is a variant's peak segment bitrate and AVERAGE-BANDWIDTH its
-  mean, measured from the files, so `tbr x duration` is close to what a download weighs.
+  mean, measured from the files, so `tbr x duration` is close to what a download weighs. Every
+  variant has the subtitle group "subs": WebVTT renditions in Persian (fa) and English (en)
+  (EXT-X-MEDIA TYPE=SUBTITLES), each a media playlist `multi_sub_<lang>.m3u8` of one segment
+  `multi_sub_<lang>.vtt` with a cue a second (`SUBTITLES`), which yt-dlp lists as subtitles.
 - `live.m3u8`: a live media playlist (no EXT-X-ENDLIST): a sliding window over the sample's
   segments whose media sequence advances with the wall clock, one segment duration at a time.
 - `long.m3u8?minutes=N`: a VOD playlist of the sample's segments repeated until their EXTINFs
@@ -66,6 +69,14 @@ VARIANTS = (
 )
 
 
+SUBTITLE_GROUP = "subs"
+# language -> (its name in the playlist, the text of cue n)
+SUBTITLES = {
+    "fa": ("فارسی", "زیرنویس شماره {n}"),
+    "en": ("English", "Subtitle number {n}"),
+}
+
+
 @dataclass(frozen=True)
 class Segment:
     duration: float
@@ -114,9 +125,27 @@ def media_playlist(
     return "\n".join(lines) + "\n"
 
 
+def _cue_time(seconds: int) -> str:
+    return f"00:00:{seconds:02d}.000"
+
+
+def write_subtitles(folder: Path, seconds: int) -> None:
+    """Each language's WebVTT file (a cue a second) and the one-segment playlist that holds it."""
+    for lang, (_, line) in SUBTITLES.items():
+        cues = [f"{_cue_time(n)} --> {_cue_time(n + 1)}\n{line.format(n=n + 1)}\n" for n in range(seconds)]
+        (folder / f"multi_sub_{lang}.vtt").write_text("WEBVTT\n\n" + "\n".join(cues), encoding="utf-8")
+        playlist = media_playlist([Segment(float(seconds), f"multi_sub_{lang}.vtt")])
+        (folder / f"multi_sub_{lang}.m3u8").write_text(playlist)
+
+
 def write_master(folder: Path, fps: int) -> None:
     """Measure each variant's segments and write the master playlist that lists them."""
     lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for lang, (name, _) in SUBTITLES.items():
+        lines.append(
+            f'#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="{SUBTITLE_GROUP}",NAME="{name}",LANGUAGE="{lang}",'
+            f'DEFAULT=NO,AUTOSELECT=YES,URI="multi_sub_{lang}.m3u8"'
+        )
     for variant in VARIANTS:
         segments = parse_segments((folder / variant.playlist).read_text())
         rates = [(folder / s.uri).stat().st_size * BITS_PER_BYTE / s.duration for s in segments]
@@ -124,7 +153,8 @@ def write_master(folder: Path, fps: int) -> None:
         average = sum((folder / s.uri).stat().st_size for s in segments) * BITS_PER_BYTE / total_s
         lines.append(
             f"#EXT-X-STREAM-INF:BANDWIDTH={math.ceil(max(rates))},AVERAGE-BANDWIDTH={math.ceil(average)},"
-            f'RESOLUTION={variant.width}x{variant.height},FRAME-RATE={fps:.3f},CODECS="{VARIANT_CODECS}"'
+            f'RESOLUTION={variant.width}x{variant.height},FRAME-RATE={fps:.3f},CODECS="{VARIANT_CODECS}",'
+            f'SUBTITLES="{SUBTITLE_GROUP}"'
         )
         lines.append(variant.playlist)
     (folder / MASTER_PLAYLIST).write_text("\n".join(lines) + "\n")

@@ -77,23 +77,30 @@ async def send_message(sb: Sandbox, p: Params) -> Any:
     return render.message(sb.world, msg)
 
 
-def _edited(sb: Sandbox, chat: Chat, msg: Message) -> Any:
+def edited(sb: Sandbox, chat: Chat, msg: Message) -> Any:
+    """The answer to an edit: the message, or True for an inline message (the bot has no chat of it)."""
     msg.edit_count += 1
     msg.edit_date = now()
-    if chat.type == "private":
-        sb.world.notify(chat.id)
+    sb.world.notify_chat(chat)
+    if msg.via_bot:
+        return True
     return render.message(sb.world, msg)
 
 
-def _target(sb: Sandbox, p: Params) -> tuple[Chat, Message]:
+def edit_target(sb: Sandbox, p: Params) -> tuple[Chat, Message]:
+    """The message an edit names: chat_id and message_id, or inline_message_id (a message sent
+    through the bot's inline mode, which only it names)."""
     if p.has("inline_message_id"):
-        raise bad_request("MESSAGE_ID_INVALID")  # no inline mode in the sandbox
+        found = sb.world.inline.find(p.text("inline_message_id") or "")
+        if found is None:
+            raise bad_request("MESSAGE_ID_INVALID")
+        return found
     chat = sb.world.writable(require_chat_id(p))
     return chat, sb.world.bot_message_to_edit(chat, p.integer("message_id"))
 
 
 async def edit_message_text(sb: Sandbox, p: Params) -> Any:
-    chat, msg = _target(sb, p)
+    chat, msg = edit_target(sb, p)
     if msg.media is not None:
         raise bad_request("there is no text in the message to edit")
     plain, entities = formatted(p, "text", "entities", caption=False)
@@ -103,11 +110,11 @@ async def edit_message_text(sb: Sandbox, p: Params) -> Any:
     sb.admit_send(chat)
     msg.text, msg.entities, msg.reply_markup = plain, entities, markup
     msg.source, msg.parse_mode = p.text("text"), parse_mode_of(p)
-    return _edited(sb, chat, msg)
+    return edited(sb, chat, msg)
 
 
 async def edit_message_caption(sb: Sandbox, p: Params) -> Any:
-    chat, msg = _target(sb, p)
+    chat, msg = edit_target(sb, p)
     if msg.media is None:
         raise bad_request("there is no caption in the message to edit")
     plain, entities = formatted(p, "caption", "caption_entities", caption=True)
@@ -117,17 +124,17 @@ async def edit_message_caption(sb: Sandbox, p: Params) -> Any:
     sb.admit_send(chat)
     msg.caption, msg.entities, msg.reply_markup = plain, entities, markup
     msg.source, msg.parse_mode = p.text("caption"), parse_mode_of(p)
-    return _edited(sb, chat, msg)
+    return edited(sb, chat, msg)
 
 
 async def edit_message_reply_markup(sb: Sandbox, p: Params) -> Any:
-    chat, msg = _target(sb, p)
+    chat, msg = edit_target(sb, p)
     markup = inline_keyboard(p.json("reply_markup"))
     if markup == msg.reply_markup:
         raise bad_request(NOT_MODIFIED)
     sb.admit_send(chat)
     msg.reply_markup = markup
-    return _edited(sb, chat, msg)
+    return edited(sb, chat, msg)
 
 
 async def delete_message(sb: Sandbox, p: Params) -> Any:

@@ -77,6 +77,10 @@ class Message:
     reply_to: int | None = None
     media: StoredFile | None = None
     supports_streaming: bool | None = None  # sendVideo's parameter as sent; None when not given
+    start_timestamp: int | None = None  # a video's start, in seconds (sendVideo's parameter)
+    cover: StoredFile | None = None  # a video's cover picture (sendVideo's parameter)
+    media_group_id: str | None = None  # the album (sendMediaGroup) this message belongs to
+    via_bot: bool = False  # sent by the user through the bot's inline mode
     forward: ForwardOrigin | None = None
     edit_count: int = 0
     edit_date: int | None = None

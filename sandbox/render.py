@@ -27,7 +27,7 @@ def get_me(bot_id: int) -> Json:
         **bot_user(bot_id),
         "can_join_groups": True,
         "can_read_all_group_messages": False,
-        "supports_inline_queries": False,
+        "supports_inline_queries": True,
         "can_connect_to_business": False,
         "has_main_web_app": False,
         "has_topics_enabled": False,
@@ -107,6 +107,16 @@ def media(f: StoredFile) -> Any:
     return out
 
 
+def video_extras(m: Message) -> Json:
+    """The Video fields that belong to one message of it: its cover and start timestamp."""
+    out: Json = {}
+    if m.cover is not None:
+        out["cover"] = [photo_size(m.cover)]
+    if m.start_timestamp is not None:
+        out["start_timestamp"] = m.start_timestamp
+    return out
+
+
 def forwarded(world: World, origin: ForwardOrigin) -> Json:
     """A channel post's forward fields: `forward_origin` and the legacy ones the Bot API still sends."""
     source = chat(world, world.chats[origin.chat_id])
@@ -129,6 +139,8 @@ def message(world: World, m: Message, *, with_reply: bool = True) -> Json:
         out["from"] = person(world.people[c.id])
     out["chat"] = chat(world, c)
     out["date"] = m.date
+    if m.media_group_id is not None:
+        out["media_group_id"] = m.media_group_id
     if m.forward is not None:
         out.update(forwarded(world, m.forward))
     if m.edit_date is not None:
@@ -143,6 +155,8 @@ def message(world: World, m: Message, *, with_reply: bool = True) -> Json:
             out["entities"] = m.entities
     else:
         out[m.media.kind] = media(m.media)
+        if m.media.kind == "video":
+            out["video"].update(video_extras(m))
         if m.caption:
             out["caption"] = m.caption
             if m.entities:

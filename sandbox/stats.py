@@ -37,6 +37,7 @@ class Stats:
     media_requests_total: int = 0
     sends_per_chat: Counter[int] = field(default_factory=Counter)  # messages the bot posted, per chat
     copies_per_chat: Counter[int] = field(default_factory=Counter)  # copyMessage deliveries, per chat
+    abandoned: Counter[str] = field(default_factory=Counter)  # calls whose client left before they completed
     faults: Counter[str] = field(
         default_factory=lambda: Counter({"failed": 0, "dropped": 0, "delayed": 0, "forced_floods": 0})
     )
@@ -67,6 +68,7 @@ class Stats:
             "media_requests_total": self.media_requests_total,
             "sends_per_chat": {str(chat_id): n for chat_id, n in self.sends_per_chat.items()},
             "copies_per_chat": {str(chat_id): n for chat_id, n in self.copies_per_chat.items()},
+            "abandoned": dict(self.abandoned),
             "faults": dict(self.faults),
             "media_streams": {
                 target: [

@@ -13,8 +13,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
-from sandbox.chatview import channel_view, chat_view, user_view
+from sandbox.chatview import channel_view, chat_view, inline_view, user_view
 from sandbox.context import Sandbox
+from sandbox.inline_users import user_chooses, user_types
 from sandbox.live_config import ConfigError
 from sandbox.model import MEMBER_STATUSES
 from sandbox.user_compose import field, post_user_message
@@ -84,6 +85,29 @@ async def user_callbacks(request: Request) -> Response:
     body = await body_of(request)
     query_id = sb.world.user_presses(user_id, field(body, "message_id", int), field(body, "data", str))
     return ok(callback_query_id=query_id)
+
+
+@guarded
+async def user_inline(request: Request) -> Response:
+    """Inline mode. `{"query": str, "chat_type": str, "first_name", ...}`: the user types `@bot <query>` (the bot gets
+    an inline_query); answers `{"inline_query_id"}`. `{"result_id": str, "inline_query_id": str}`:
+    the user chooses a result of the bot's answer (of their last query by default); it is sent to
+    their target chat; answers `{"message_id", "inline_message_id"}` (null without a keyboard)."""
+    sb, user_id = sandbox_of(request), request.path_params["user_id"]
+    body = await body_of(request)
+    if "result_id" in body:
+        query_id = field(body, "inline_query_id", str, required=False)
+        msg, inline_id = user_chooses(sb.world, user_id, field(body, "result_id", str), query_id)
+        return ok(message_id=msg.message_id, inline_message_id=inline_id)
+    chat_type = field(body, "chat_type", str, required=False) or "private"
+    profile = {name: field(body, name, str, required=False) for name in ("first_name", "username", "language_code")}
+    asked = user_types(sb.world, user_id, field(body, "query", str), chat_type, **profile)
+    return ok(inline_query_id=asked.id)
+
+
+async def user_inline_view(request: Request) -> Response:
+    sb = sandbox_of(request)
+    return JSONResponse(inline_view(sb.world, request.path_params["user_id"], str(request.base_url).rstrip("/")))
 
 
 @guarded

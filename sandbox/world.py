@@ -15,6 +15,7 @@ from typing import Any
 from sandbox import render
 from sandbox.entities import Entity, detect, strip_text
 from sandbox.errors import ApiError, chat_not_found, forbidden
+from sandbox.inline import InlineState
 from sandbox.markup import MAX_CAPTION_CHARS, MAX_TEXT_CHARS
 from sandbox.model import (
     PRESENT_STATUSES,
@@ -68,6 +69,7 @@ class World:
         self.usernames: dict[str, int] = {}  # lower-case channel username -> chat id
         self.callbacks: dict[str, PendingCallback] = {}
         self.commands: dict[str, list[dict[str, str]]] = {}
+        self.inline = InlineState()
         self.updates.clear()
         self._next_channel = 1
         # Wake every open event stream: its user's chat is gone. Streams keep their Changes object.
@@ -83,6 +85,14 @@ class World:
         changes = self.user_changes.get(user_id)
         if changes is not None:
             changes.fire()
+
+    def notify_chat(self, chat: Chat) -> None:
+        """Tell the user who sees `chat` (a private chat's user, a target chat's owner) it changed."""
+        owner = self.inline.owner(chat)
+        if owner is not None:
+            self.notify(owner)
+        elif chat.type == "private":
+            self.notify(chat.id)
 
     # ---- people and chats ----
 
@@ -268,8 +278,7 @@ class World:
     def bot_message(self, chat: Chat, **fields: Any) -> Message:
         msg = Message(chat.new_message_id(), chat.id, from_bot=True, date=now(), **fields)
         chat.messages[msg.message_id] = msg
-        if chat.type == "private":
-            self.notify(chat.id)
+        self.notify_chat(chat)
         return msg
 
     def bot_message_to_edit(self, chat: Chat, message_id: int | None) -> Message:

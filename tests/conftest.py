@@ -1,5 +1,8 @@
 """Rules for every test here: localhost only, port 0 or ipc:// paths under tmp_path, every wait
 with a deadline that says what it saw, every process and server stopped even when a test fails.
+A process under test binds port 0 and says which port it got (tests/support/ports.py). A test
+that says something did not happen waits at a barrier first (tests/support/journey.py), never
+for a fixed time. No test leans on another: `make test` runs them in a random order.
 
 Long soaks and big files are marked `slow` and run only with `--run-slow`.
 """

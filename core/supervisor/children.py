@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 import time
@@ -51,6 +52,13 @@ def bot_specs(workers: int) -> list[ChildSpec]:
 def sandbox_spec(port: int, data_dir: str) -> ChildSpec:
     argv = (sys.executable, "-m", "sandbox", "--port", str(port), "--data-dir", data_dir)
     return ChildSpec("sandbox", "sandbox", argv, ready_on_stdout=True)
+
+
+def on_port(spec: ChildSpec, port: int) -> ChildSpec:
+    """The same child bound to `port` (its `--port` flag): a restart keeps the port it was given."""
+    argv = list(spec.argv)
+    argv[argv.index("--port") + 1] = str(port)
+    return dataclasses.replace(spec, argv=tuple(argv))
 
 
 def describe_exit(returncode: int | None) -> str:

@@ -17,6 +17,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
+from urllib.parse import urlsplit
 
 import trio
 
@@ -32,6 +33,7 @@ from core.supervisor.children import (
     Child,
     ChildSpec,
     describe_exit,
+    on_port,
 )
 from core.supervisor.policy import RestartPolicy, RestartTracker
 from core.supervisor.sdnotify import SystemdNotifier
@@ -72,6 +74,7 @@ class Supervisor:
         self.children = [self._child(spec, kinds) for spec in specs]
         self.restarts_total = 0
         self.sandbox_url = ""
+        self.monitor_port = settings.monitor_port  # the bound one once the monitor is ready (0: any)
         self.started_wall = time.time()
         self.table_changed = trio.Event()  # set when a child starts, gets ready or exits
         self.stop_requested = trio.Event()  # a signal, or nothing left worth running
@@ -135,7 +138,7 @@ class Supervisor:
             log.error("not ready after %.0fs: %s", self.settings.ready_timeout, late)
             return
         names = " ".join(c.name for c in self.all_children())
-        health = f"http://127.0.0.1:{self.settings.monitor_port}/healthz"
+        health = f"http://127.0.0.1:{self.monitor_port}/healthz"
         line = f"ready: {names} | health {health}"
         if self.sandbox_url:
             line += f" | chat {self.sandbox_url}/"
@@ -193,11 +196,26 @@ class Supervisor:
                 buffer += chunk
                 for line in buffer.decode(errors="replace").splitlines():
                     if line.startswith(SANDBOX_READY_PREFIX):
-                        self.sandbox_url = line[len(SANDBOX_READY_PREFIX) :].strip().rstrip("/")
+                        self._sandbox_bound(child, line[len(SANDBOX_READY_PREFIX) :].strip().rstrip("/"))
                         self._mark_ready(child)
                 continue
             sys.stdout.buffer.write(chunk)
             sys.stdout.flush()
+
+    def _sandbox_bound(self, child: Child, url: str) -> None:
+        """Where the sandbox listens (SANDBOX_PORT=0 lets the kernel pick the port): the bot's
+        children talk to it there, and a restarted sandbox binds the same port again."""
+        self.sandbox_url = url
+        port = urlsplit(url).port
+        if port:
+            self.child_env |= {"SANDBOX_PORT": str(port), "BOTAPI_URL": url}
+            child.spec = on_port(child.spec, port)
+
+    def _monitor_bound(self, port: int) -> None:
+        """The monitor's /healthz port (MONITOR_PORT=0 lets the kernel pick): announced, and
+        kept by a restarted monitor."""
+        self.monitor_port = port
+        self.child_env["MONITOR_PORT"] = str(port)
 
     def _mark_ready(self, child: Child) -> None:
         self.table_changed.set()
@@ -235,6 +253,8 @@ class Supervisor:
             if child is None or not child.alive:
                 continue
             if isinstance(msg, Ready) and msg.pid == child.pid:
+                if msg.port and child.spec.kind == "monitor":
+                    self._monitor_bound(msg.port)
                 self._mark_ready(child)
                 if self.limits is not None:
                     await self._tell(control, child, self.limits)
@@ -295,7 +315,10 @@ class Supervisor:
     def _kill_hung_children(self) -> None:
         for child in self.children:  # the sandbox sends no heartbeats
             silent = trio.current_time() - child.last_heartbeat
-            if child.alive and silent > self.settings.hung_kill_after and not self.stopping:
+            # A child still starting (imports, database, sockets: slow on a loaded machine) has
+            # READY_TIMEOUT to say so; only a child that was ready can hang.
+            limit = self.settings.hung_kill_after if child.ready.is_set() else self.settings.ready_timeout
+            if child.alive and silent > limit and not self.stopping:
                 log.error("%s (pid %d) sent no heartbeat for %.1fs: killing it", child.name, child.pid, silent)
                 assert child.process is not None
                 child.process.send_signal(signal.SIGKILL)

@@ -7,18 +7,25 @@ Bot API never imports pyrogram, and one running on MTProto never needs the HTTP 
 from __future__ import annotations
 
 from core.config import Settings
+from core.telegram.port import MAX_ALBUM_ITEMS as MAX_ALBUM_ITEMS
+from core.telegram.port import ArticleResult as ArticleResult
 from core.telegram.port import BadRequest as BadRequest
 from core.telegram.port import Blocked as Blocked
 from core.telegram.port import BotBlocked as BotBlocked
 from core.telegram.port import BotIdentity as BotIdentity
 from core.telegram.port import Button as Button
+from core.telegram.port import CachedResult as CachedResult
 from core.telegram.port import CallbackQuery as CallbackQuery
 from core.telegram.port import Chat as Chat
 from core.telegram.port import ChatMemberChange as ChatMemberChange
 from core.telegram.port import ChatNotFound as ChatNotFound
+from core.telegram.port import ChosenInlineResult as ChosenInlineResult
 from core.telegram.port import Entity as Entity
 from core.telegram.port import FloodWait as FloodWait
 from core.telegram.port import IncomingMessage as IncomingMessage
+from core.telegram.port import InlineButton as InlineButton
+from core.telegram.port import InlineQuery as InlineQuery
+from core.telegram.port import InlineResult as InlineResult
 from core.telegram.port import Keyboard as Keyboard
 from core.telegram.port import Media as Media
 from core.telegram.port import MediaKind as MediaKind
@@ -36,6 +43,7 @@ from core.telegram.port import Transient as Transient
 from core.telegram.port import Update as Update
 from core.telegram.port import UpdateBatch as UpdateBatch
 from core.telegram.port import User as User
+from core.telegram.port import check_album as check_album
 
 
 def open_port(settings: Settings, *, role: str) -> TelegramPort:

@@ -15,8 +15,10 @@ from core.telegram.port import (
     CallbackQuery,
     Chat,
     ChatMemberChange,
+    ChosenInlineResult,
     Entity,
     IncomingMessage,
+    InlineQuery,
     MemberStatus,
     Update,
     User,
@@ -25,7 +27,7 @@ from core.telegram.port import (
 log = logging.getLogger(__name__)
 
 # What getUpdates asks for; chat_member must be requested explicitly in the Bot API.
-ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member", "chat_member")
+ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member", "chat_member", "inline_query", "chosen_inline_result")
 CHAT_TYPES = ("private", "group", "supergroup", "channel")
 MEMBER_STATUSES: tuple[str, ...] = get_args(MemberStatus)
 
@@ -116,6 +118,26 @@ def _bot_blocked(update_id: int, raw: dict[str, Any]) -> BotBlocked | None:
     return BotBlocked(update_id=update_id, user=parse_user(raw["from"]), blocked=status == "kicked")
 
 
+def _inline_query(update_id: int, raw: dict[str, Any]) -> InlineQuery:
+    return InlineQuery(
+        update_id=update_id,
+        id=str(raw["id"]),
+        sender=parse_user(raw["from"]),
+        query=str(raw.get("query") or ""),
+        chat_type=raw.get("chat_type"),
+    )
+
+
+def _chosen(update_id: int, raw: dict[str, Any]) -> ChosenInlineResult:
+    return ChosenInlineResult(
+        update_id=update_id,
+        result_id=str(raw["result_id"]),
+        sender=parse_user(raw["from"]),
+        query=str(raw.get("query") or ""),
+        inline_message_id=raw.get("inline_message_id"),
+    )
+
+
 def parse_update(raw: dict[str, Any]) -> Update | None:
     """One Bot API update as a port update; None for kinds the bot does not handle."""
     update_id = int(raw["update_id"])
@@ -128,6 +150,10 @@ def parse_update(raw: dict[str, Any]) -> Update | None:
             return _member_change(update_id, raw["chat_member"])
         if "my_chat_member" in raw:
             return _bot_blocked(update_id, raw["my_chat_member"])
+        if "inline_query" in raw:
+            return _inline_query(update_id, raw["inline_query"])
+        if "chosen_inline_result" in raw:
+            return _chosen(update_id, raw["chosen_inline_result"])
     except (KeyError, TypeError, ValueError) as exc:
         log.warning("skipping malformed update %d: %s %s", update_id, type(exc).__name__, exc)
     return None

@@ -17,7 +17,7 @@ from pyrogram import enums, errors, types
 
 from core.config import Settings
 from core.telegram._mtproto_convert import markup, member_status
-from core.telegram.port import Media, MediaKind, MemberStatus, Progress
+from core.telegram.port import ArticleResult, InlineResult, Media, MediaKind, MemberStatus, Progress
 
 SESSION_DIR_MODE = 0o700
 SESSION_FILE_MODE = 0o600
@@ -92,6 +92,10 @@ def limit_retries(client: pyrogram.Client) -> None:
     async def limited(query: Any, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("retries", LIBRARY_RETRIES)
         kwargs.setdefault("retry_delay", LIBRARY_RETRY_DELAY)
+        # Some methods (send_media_group) ask to sleep through FloodWaits of a minute themselves:
+        # never longer than MTPROTO_SLEEP_THRESHOLD, so that the uploader's budget hears of them.
+        if "sleep_threshold" in kwargs:
+            kwargs["sleep_threshold"] = min(kwargs["sleep_threshold"], client.sleep_threshold)
         return await invoke(query, *args, **kwargs)
 
     client.invoke = limited  # type: ignore[method-assign]
@@ -135,6 +139,8 @@ async def upload(
             thumb=thumb,
             file_name=media.file_name,
             supports_streaming=True,
+            video_start_timestamp=media.start_timestamp,
+            video_cover=str(media.cover) if media.cover else None,
             **common,
         )
     if media.kind is MediaKind.AUDIO:
@@ -164,3 +170,65 @@ def progress_coroutine(progress: Progress | None) -> AsyncProgress | None:
         progress(current, total)
 
     return report
+
+
+def input_media(media: Media) -> types.InputMedia:
+    """kurigram's InputMedia for an album's item or an edit: from disk, or by file_id."""
+    source = str(media.path) if media.path is not None else media.file_id
+    assert source is not None
+    thumb = str(media.thumbnail) if media.thumbnail else None
+    common: dict[str, Any] = {"caption": media.caption, "parse_mode": enums.ParseMode.HTML}
+    if media.kind is MediaKind.PHOTO:
+        return types.InputMediaPhoto(source, **common)
+    if media.kind is MediaKind.VIDEO:
+        return types.InputMediaVideo(
+            source,
+            thumb=thumb,
+            width=media.width or 0,
+            height=media.height or 0,
+            duration=media.duration or 0,
+            file_name=media.file_name,
+            supports_streaming=True,
+            video_start_timestamp=media.start_timestamp,
+            video_cover=str(media.cover) if media.cover else None,
+            **common,
+        )
+    if media.kind is MediaKind.AUDIO:
+        return types.InputMediaAudio(
+            source,
+            thumb=thumb,
+            duration=media.duration or 0,
+            performer=media.performer or "",
+            title=media.title or "",
+            file_name=media.file_name,
+            **common,
+        )
+    return types.InputMediaDocument(source, thumb=thumb, file_name=media.file_name, **common)
+
+
+def inline_result(result: InlineResult) -> types.InlineQueryResult:
+    keyboard = markup(result.keyboard)
+    if isinstance(result, ArticleResult):
+        content = types.InputTextMessageContent(result.text, parse_mode=enums.ParseMode.HTML)
+        return types.InlineQueryResultArticle(
+            result.title, content, id=result.id, description=result.description or None, reply_markup=keyboard
+        )
+    common: dict[str, Any] = {
+        "id": result.id,
+        "caption": result.caption,
+        "parse_mode": enums.ParseMode.HTML,
+        "reply_markup": keyboard,
+    }
+    if result.kind is MediaKind.VIDEO:
+        return types.InlineQueryResultCachedVideo(
+            result.file_id, result.title, description=result.description or None, **common
+        )
+    if result.kind is MediaKind.DOCUMENT:
+        return types.InlineQueryResultCachedDocument(
+            result.file_id, result.title, description=result.description or None, **common
+        )
+    if result.kind is MediaKind.PHOTO:
+        return types.InlineQueryResultCachedPhoto(
+            result.file_id, title=result.title or None, description=result.description or None, **common
+        )
+    return types.InlineQueryResultCachedAudio(result.file_id, **common)

@@ -18,8 +18,10 @@ from core.telegram.port import (
     CallbackQuery,
     Chat,
     ChatMemberChange,
+    ChosenInlineResult,
     Entity,
     IncomingMessage,
+    InlineQuery,
     Keyboard,
     MemberStatus,
     Update,
@@ -37,6 +39,16 @@ ENTITY_NAMES = {
     "Phone": "phone_number",
 }
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+# The Bot API's chat_type of an inline query, by the raw peer type Telegram gives.
+INLINE_CHAT_TYPES: dict[type, str] = {
+    raw.types.InlineQueryPeerTypeSameBotPM: "sender",
+    raw.types.InlineQueryPeerTypePM: "private",
+    raw.types.InlineQueryPeerTypeBotPM: "private",
+    raw.types.InlineQueryPeerTypeChat: "group",
+    raw.types.InlineQueryPeerTypeMegagroup: "supergroup",
+    raw.types.InlineQueryPeerTypeBroadcast: "channel",
+}
 
 MEMBER_STATUS: dict[enums.ChatMemberStatus, MemberStatus] = {
     enums.ChatMemberStatus.OWNER: "creator",
@@ -85,6 +97,23 @@ def convert(update: Any, users: RawUsers, chats: RawChats, update_id: int) -> Up
         )
     if isinstance(update, raw.types.UpdateBotStopped):
         return BotBlocked(update_id=update_id, user=_user(update.user_id, users), blocked=bool(update.stopped))
+    if isinstance(update, raw.types.UpdateBotInlineQuery):
+        return InlineQuery(
+            update_id=update_id,
+            id=str(update.query_id),
+            sender=_user(update.user_id, users),
+            query=update.query,
+            chat_type=INLINE_CHAT_TYPES.get(type(update.peer_type)),
+        )
+    if isinstance(update, raw.types.UpdateBotInlineSend):
+        return ChosenInlineResult(
+            update_id=update_id,
+            result_id=update.id,
+            sender=_user(update.user_id, users),
+            query=update.query,
+            # As kurigram's ChosenInlineResult packs it, so that edit_inline_* can unpack it.
+            inline_message_id=utils.pack_inline_message_id(update.msg_id) if update.msg_id else None,
+        )
     if isinstance(update, raw.types.UpdateChannelParticipant):
         return ChatMemberChange(
             update_id=update_id,

@@ -13,8 +13,9 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AsyncExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,8 +26,11 @@ from core.telegram._botapi_errors import error_from
 from core.telegram._botapi_multipart import FileChanged, FilePart, MultipartBody
 from core.telegram._botapi_updates import ALLOWED_UPDATES, parse_status, parse_update
 from core.telegram.port import (
+    ArticleResult,
     BadRequest,
     BotIdentity,
+    InlineButton,
+    InlineResult,
     Keyboard,
     Media,
     MediaKind,
@@ -40,6 +44,7 @@ from core.telegram.port import (
     Transient,
     Update,
     UpdateBatch,
+    check_album,
 )
 
 log = logging.getLogger(__name__)
@@ -332,41 +337,100 @@ class BotApiAdapter:
         method, field = MEDIA_METHODS[media.kind]
         params: dict[str, Any] = {
             "chat_id": chat_id,
-            "caption": media.caption or None,
-            "parse_mode": "HTML" if media.caption else None,
             "reply_markup": reply_markup(media.keyboard),
             "reply_parameters": _reply_parameters(reply_to),
         }
-        if media.kind in (MediaKind.VIDEO, MediaKind.AUDIO):
-            params["duration"] = media.duration
-        if media.kind is MediaKind.VIDEO:
-            params |= {"width": media.width, "height": media.height, "supports_streaming": True}
-        if media.kind is MediaKind.AUDIO:
-            params |= {"title": media.title, "performer": media.performer}
+        files = _Files()
+        fields = _media_fields(media, files, part=field)
+        sent_file = fields.pop("media")
         if media.file_id is not None:
-            result = await self._call(method, {**params, field: media.file_id})
-        else:
-            result = await self._upload(method, field, media, params, progress)
+            params[field] = sent_file  # an upload is the part named `field` itself
+        params |= fields
+        result = await self._post(method, params, files, progress)
         with _reading(method):
             return _sent_media(method, media.kind, result)
 
-    async def _upload(
-        self, method: str, field: str, media: Media, params: dict[str, Any], progress: Progress | None
-    ) -> Any:
-        assert media.path is not None
-        path = trio.Path(media.path)
-        size = (await path.stat()).st_size
-        if size > self.upload_limit:
-            raise TooLarge(f"{method}: {size} bytes is over this backend's {self.upload_limit // MIB} MiB")
+    async def send_media_group(
+        self, chat_id: int, items: Sequence[Media], *, reply_to: int | None = None
+    ) -> list[SentMedia]:
+        check_album(items)
+        files = _Files()
+        album = [_input_media(item, files, f"file{i}") for i, item in enumerate(items)]
+        params = {"chat_id": chat_id, "media": album, "reply_parameters": _reply_parameters(reply_to)}
+        result = await self._post("sendMediaGroup", params, files, None)
+        with _reading("sendMediaGroup"):
+            return [_sent_media("sendMediaGroup", item.kind, sent) for item, sent in zip(items, result, strict=True)]
+
+    async def edit_media(
+        self, chat_id: int, message_id: int, media: Media, *, keyboard: Keyboard | None = None
+    ) -> None:
+        files = _Files()
+        params = {
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "media": _input_media(media, files),
+            "reply_markup": reply_markup(keyboard),
+        }
+        await self._post("editMessageMedia", params, files, None)
+
+    async def answer_inline_query(
+        self,
+        query_id: str,
+        results: Sequence[InlineResult],
+        *,
+        cache_time: int = 0,
+        personal: bool = True,
+        button: InlineButton | None = None,
+    ) -> None:
+        params: dict[str, Any] = {
+            "inline_query_id": query_id,
+            "results": [_inline_result(result) for result in results],
+            "cache_time": cache_time,
+            "is_personal": personal,
+        }
+        if button is not None:
+            params["button"] = {"text": button.text, "start_parameter": button.start_parameter}
+        await self._call("answerInlineQuery", params)
+
+    async def edit_inline_text(
+        self, inline_message_id: str, text: str, *, keyboard: Keyboard | None = None, html: bool = True
+    ) -> None:
+        await self._call(
+            "editMessageText",
+            {
+                "inline_message_id": inline_message_id,
+                "text": text,
+                "parse_mode": "HTML" if html else None,
+                "reply_markup": reply_markup(keyboard),
+            },
+        )
+
+    async def edit_inline_media(
+        self, inline_message_id: str, media: Media, *, keyboard: Keyboard | None = None
+    ) -> None:
+        if media.file_id is None or media.cover is not None:
+            raise ValueError("an inline message takes a file by file_id only: upload it elsewhere first")
+        params = {
+            "inline_message_id": inline_message_id,
+            "media": _input_media(media, _Files()),
+            "reply_markup": reply_markup(keyboard),
+        }
+        await self._call("editMessageMedia", params)
+
+    async def _post(self, method: str, params: dict[str, Any], files: _Files, progress: Progress | None) -> Any:
+        """A call with its files streamed from disk as a multipart body (a plain JSON call without)."""
+        if not files.parts:
+            return await self._call(method, params)
+        sizes = [(await trio.Path(path).stat()).st_size for _, path, _ in files.parts]
+        for size in sizes:
+            if size > self.upload_limit:
+                raise TooLarge(f"{method}: {size} bytes is over this backend's {self.upload_limit // MIB} MiB")
         fields = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items() if v is not None}
-        async with AsyncExitStack() as files:
-            main = await files.enter_async_context(await path.open("rb"))
-            parts = [FilePart(field, media.file_name or path.name, main, size, report=True)]
-            if media.thumbnail is not None and media.kind is not MediaKind.PHOTO:
-                thumb = trio.Path(media.thumbnail)
-                thumb_size = (await thumb.stat()).st_size
-                thumb_file = await files.enter_async_context(await thumb.open("rb"))
-                parts.append(FilePart("thumbnail", thumb.name, thumb_file, thumb_size))
+        async with AsyncExitStack() as opened:
+            parts = []
+            for (field, path, report), size in zip(files.parts, sizes, strict=True):
+                handle = await opened.enter_async_context(await trio.Path(path).open("rb"))
+                parts.append(FilePart(field, files.names.get(field) or path.name, handle, size, report=report))
             body = MultipartBody(fields, parts, progress)
             wait = httpx.Timeout(
                 UPLOAD_ANSWER_TIMEOUT, connect=CONNECT_TIMEOUT, write=UPLOAD_WRITE_TIMEOUT, pool=POOL_TIMEOUT
@@ -374,5 +438,70 @@ class BotApiAdapter:
             request = self._http().build_request(
                 "POST", method, content=body, headers=body.headers, extensions={"timeout": wait.as_dict()}
             )
-            log.debug("%s: uploading %d bytes to chat %d", method, size, params["chat_id"])
+            log.debug("%s: uploading %d bytes", method, sum(sizes))
             return await self._send(method, request)
+
+
+class _Files:
+    """The files of one request: (form field, path, counted in the progress), and their names."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[str, Path, bool]] = []
+        self.names: dict[str, str] = {}
+
+    def attach(self, field: str, path: Path, *, name: str | None = None, report: bool = False) -> str:
+        self.parts.append((field, path, report))
+        if name:
+            self.names[field] = name
+        return f"attach://{field}"
+
+
+def _media_fields(media: Media, files: _Files, *, part: str) -> dict[str, Any]:
+    """A send's media fields, as sendVideo & co. and an InputMedia hold them: the caption, the
+    kind's own fields, and under "media" the file: its file_id, or `attach://<part>` with the file
+    (and its thumbnail and cover) attached to the request. None values are left out."""
+    out: dict[str, Any] = {"caption": media.caption or None, "parse_mode": "HTML" if media.caption else None}
+    if media.file_id is not None:
+        out["media"] = media.file_id
+    else:
+        assert media.path is not None
+        out["media"] = files.attach(part, media.path, name=media.file_name, report=True)
+        if media.thumbnail is not None and media.kind is not MediaKind.PHOTO:
+            out["thumbnail"] = files.attach(f"{part}_thumb", media.thumbnail)
+    if media.kind in (MediaKind.VIDEO, MediaKind.AUDIO):
+        out["duration"] = media.duration
+    if media.kind is MediaKind.VIDEO:
+        out |= {"width": media.width, "height": media.height, "supports_streaming": True}
+        out["start_timestamp"] = media.start_timestamp
+        if media.cover is not None:
+            out["cover"] = files.attach(f"{part}_cover", media.cover)
+    if media.kind is MediaKind.AUDIO:
+        out |= {"title": media.title, "performer": media.performer}
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _input_media(media: Media, files: _Files, part: str = "file0") -> dict[str, Any]:
+    """An InputMedia object (an album's item, editMessageMedia's media)."""
+    return {"type": media.kind.value, **_media_fields(media, files, part=part)}
+
+
+def _inline_result(result: InlineResult) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": result.id}
+    if isinstance(result, ArticleResult):
+        out |= {
+            "type": "article",
+            "title": result.title,
+            "input_message_content": {"message_text": result.text, "parse_mode": "HTML"},
+        }
+    else:
+        out |= {"type": result.kind.value, f"{result.kind.value}_file_id": result.file_id}
+        if result.title:
+            out["title"] = result.title
+        if result.caption:
+            out |= {"caption": result.caption, "parse_mode": "HTML"}
+    if result.description:
+        out["description"] = result.description
+    markup = reply_markup(result.keyboard)
+    if markup is not None:
+        out["reply_markup"] = markup
+    return out

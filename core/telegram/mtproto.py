@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
@@ -64,6 +64,8 @@ from core.config import Settings
 from core.telegram._mtproto_client import (
     chat_member_status,
     client_options,
+    inline_result,
+    input_media,
     limit_retries,
     prepare_session_dir,
     progress_coroutine,
@@ -78,6 +80,8 @@ from core.telegram._mtproto_updates import UpdatePipe, discard_updates
 from core.telegram.port import (
     BadRequest,
     BotIdentity,
+    InlineButton,
+    InlineResult,
     Keyboard,
     Media,
     MemberStatus,
@@ -90,6 +94,7 @@ from core.telegram.port import (
     TooLarge,
     Transient,
     UpdateBatch,
+    check_album,
 )
 
 log = logging.getLogger(__name__)
@@ -369,6 +374,8 @@ class MtprotoAdapter:
             if self._premium is None:
                 raise StaleFileId("this file_id belongs to the Premium session, which is not configured")
             file_id, client, prefix = file_id.removeprefix(PREMIUM_PREFIX), self._premium, PREMIUM_PREFIX
+        if media.start_timestamp is not None or media.cover is not None:
+            return _sent_media(chat_id, await self._resend_video(client, chat_id, media, file_id, reply_to), prefix)
         try:
             message = await self._aio(
                 client.send_cached_media,
@@ -383,6 +390,104 @@ class MtprotoAdapter:
         except ValueError as exc:  # kurigram reads the file_id before any call: not one it can decode
             raise StaleFileId(f"{type(exc).__name__}: {exc}") from exc
         return _sent_media(chat_id, _sent(message), prefix)
+
+    async def _resend_video(
+        self, client: pyrogram.Client, chat_id: int, media: Media, file_id: str, reply_to: int | None
+    ) -> types.Message:
+        """A video by file_id with what send_cached_media cannot carry: its start and cover."""
+        try:
+            message = await self._aio(
+                client.send_video,
+                chat_id,
+                file_id,
+                caption=media.caption,
+                parse_mode=enums.ParseMode.HTML,
+                reply_markup=markup(media.keyboard),
+                reply_parameters=_reply(reply_to),
+                video_start_timestamp=media.start_timestamp,
+                video_cover=str(media.cover) if media.cover else None,
+                to_user=chat_id > 0,
+            )
+        except ValueError as exc:
+            raise StaleFileId(f"{type(exc).__name__}: {exc}") from exc
+        return _sent(message)
+
+    async def send_media_group(
+        self, chat_id: int, items: Sequence[Media], *, reply_to: int | None = None
+    ) -> list[SentMedia]:
+        check_album(items)
+        for item in items:
+            if item.file_id is not None and item.file_id.startswith(PREMIUM_PREFIX):
+                raise StaleFileId("an album is sent by the bot: a Premium session's file_id is not its own")
+            if item.path is not None and item.path.stat().st_size > self._bot_limit:
+                raise TooLarge(f"{item.path.name}: more than the {self._bot_limit} bytes a bot may upload")
+        client = self._client()
+        try:
+            messages = await self._aio(
+                client.send_media_group,
+                chat_id,
+                [input_media(item) for item in items],
+                reply_parameters=_reply(reply_to),
+                to_user=chat_id > 0,
+            )
+        except ValueError as exc:  # a file_id kurigram cannot decode
+            raise StaleFileId(f"{type(exc).__name__}: {exc}") from exc
+        if len(messages) != len(items):
+            raise BadRequest(f"Telegram sent {len(messages)} messages of an album of {len(items)}")
+        return [_sent_media(chat_id, message, "") for message in messages]
+
+    async def edit_media(
+        self, chat_id: int, message_id: int, media: Media, *, keyboard: Keyboard | None = None
+    ) -> None:
+        client = self._client()
+        await self._aio(
+            client.edit_message_media,
+            chat_id,
+            message_id,
+            input_media(media),
+            reply_markup=markup(keyboard),
+            to_user=chat_id > 0,
+        )
+
+    async def answer_inline_query(
+        self,
+        query_id: str,
+        results: Sequence[InlineResult],
+        *,
+        cache_time: int = 0,
+        personal: bool = True,
+        button: InlineButton | None = None,
+    ) -> None:
+        client = self._client()
+        await self._aio(
+            client.answer_inline_query,
+            query_id,
+            [inline_result(result) for result in results],
+            cache_time=cache_time,
+            is_personal=personal,
+            switch_pm_text=button.text if button else "",
+            switch_pm_parameter=button.start_parameter if button else "",
+        )
+
+    async def edit_inline_text(
+        self, inline_message_id: str, text: str, *, keyboard: Keyboard | None = None, html: bool = True
+    ) -> None:
+        client = self._client()
+        await self._aio(
+            client.edit_inline_text,
+            inline_message_id,
+            text,
+            parse_mode=_parse_mode(html),
+            reply_markup=markup(keyboard),
+        )
+
+    async def edit_inline_media(
+        self, inline_message_id: str, media: Media, *, keyboard: Keyboard | None = None
+    ) -> None:
+        if media.file_id is None or media.cover is not None:
+            raise ValueError("an inline message takes a file by file_id only: upload it elsewhere first")
+        client = self._client()
+        await self._aio(client.edit_inline_media, inline_message_id, input_media(media), reply_markup=markup(keyboard))
 
 
 # ---- small pure helpers --------------------------------------------------------------------------

@@ -109,7 +109,30 @@ class BotBlocked:
     blocked: bool
 
 
-Update = IncomingMessage | CallbackQuery | ChatMemberChange | BotBlocked
+@dataclass(frozen=True)
+class InlineQuery:
+    """A user typed `@bot <query>` in some chat; answer with `answer_inline_query(id, ...)`."""
+
+    update_id: int
+    id: str
+    sender: User
+    query: str
+    chat_type: str | None = None  # "sender", "private", "group", "supergroup", "channel"; None unknown
+
+
+@dataclass(frozen=True)
+class ChosenInlineResult:
+    """A user sent one of the bot's inline results. `inline_message_id` names the sent message
+    for `edit_inline_*`; Telegram gives it only when the result had a keyboard."""
+
+    update_id: int
+    result_id: str
+    sender: User
+    query: str
+    inline_message_id: str | None = None
+
+
+Update = IncomingMessage | CallbackQuery | ChatMemberChange | BotBlocked | InlineQuery | ChosenInlineResult
 
 MemberStatus = Literal["creator", "administrator", "member", "restricted", "left", "kicked"]
 
@@ -140,10 +163,75 @@ class Media:
     title: str | None = None  # audio
     performer: str | None = None  # audio
     keyboard: Keyboard | None = None
+    start_timestamp: int | None = None  # video: it plays from this second (a link's t=)
+    cover: Path | None = None  # video: a picture shown before it plays (uploaded with it)
 
     def __post_init__(self) -> None:
         if (self.path is None) == (self.file_id is None):
             raise ValueError("Media needs exactly one of path or file_id")
+        if (self.start_timestamp is not None or self.cover is not None) and self.kind is not MediaKind.VIDEO:
+            raise ValueError("start_timestamp and cover belong to a video")
+        if self.start_timestamp is not None and self.start_timestamp < 0:
+            raise ValueError("start_timestamp is a second of the video, 0 or more")
+
+
+MIN_ALBUM_ITEMS = 2
+MAX_ALBUM_ITEMS = 10  # Telegram's limit; a longer post goes as several albums
+
+
+def check_album(items: Sequence[Media]) -> None:
+    """What Telegram asks of an album: 2-10 items, documents only with documents and audios only
+    with audios (photos and videos mix), no keyboard; and what both adapters can carry: no video
+    start or cover in an album. Raises ValueError before anything is sent."""
+    if not MIN_ALBUM_ITEMS <= len(items) <= MAX_ALBUM_ITEMS:
+        raise ValueError(f"an album has {MIN_ALBUM_ITEMS}-{MAX_ALBUM_ITEMS} items, not {len(items)}")
+    kinds = {item.kind for item in items}
+    for alone in (MediaKind.DOCUMENT, MediaKind.AUDIO):
+        if alone in kinds and len(kinds) > 1:
+            raise ValueError(f"{alone.value}s are grouped only with {alone.value}s")
+    if any(item.keyboard is not None for item in items):
+        raise ValueError("an album has no keyboard")
+    if any(item.start_timestamp is not None or item.cover is not None for item in items):
+        raise ValueError("an album's videos have no start_timestamp or cover")
+
+
+# ---- inline mode ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CachedResult:
+    """An inline result that sends a file the bot uploaded before, by its file_id."""
+
+    id: str  # 1-64 bytes, unique in the answer
+    kind: MediaKind
+    file_id: str
+    title: str = ""  # shown in the list (videos and documents need one)
+    description: str = ""
+    caption: str = ""  # HTML
+    keyboard: Keyboard | None = None
+
+
+@dataclass(frozen=True)
+class ArticleResult:
+    """An inline result that sends a text message (HTML); with a keyboard, the bot can later edit
+    it by the chosen result's inline_message_id (into a file, with `edit_inline_media`)."""
+
+    id: str
+    title: str
+    text: str
+    description: str = ""
+    keyboard: Keyboard | None = None
+
+
+InlineResult = CachedResult | ArticleResult
+
+
+@dataclass(frozen=True)
+class InlineButton:
+    """A button above the inline results that opens the bot's private chat with `/start <start_parameter>`."""
+
+    text: str
+    start_parameter: str  # 1-64 of A-Z a-z 0-9 _ -
 
 
 @dataclass(frozen=True)
@@ -280,4 +368,40 @@ class TelegramPort(Protocol):
 
     async def get_chat_member(self, chat: int | str, user_id: int) -> MemberStatus:
         """`chat` is an id or "@username"; ChatNotFound when the bot cannot see it."""
+        ...
+
+    async def send_media_group(
+        self, chat_id: int, items: Sequence[Media], *, reply_to: int | None = None
+    ) -> list[SentMedia]:
+        """An album (`check_album`): each item uploaded from disk or re-sent by file_id, each its
+        own message in order; each item's caption is its own (put the post's text on the first).
+        No upload progress is reported."""
+        ...
+
+    async def edit_media(
+        self, chat_id: int, message_id: int, media: Media, *, keyboard: Keyboard | None = None
+    ) -> None:
+        """Replace a message's media and caption (a status message becomes the file)."""
+        ...
+
+    async def answer_inline_query(
+        self,
+        query_id: str,
+        results: Sequence[InlineResult],
+        *,
+        cache_time: int = 0,
+        personal: bool = True,
+        button: InlineButton | None = None,
+    ) -> None:
+        """At most 50 results; `personal`: the answer is for this user only (gates differ)."""
+        ...
+
+    async def edit_inline_text(
+        self, inline_message_id: str, text: str, *, keyboard: Keyboard | None = None, html: bool = True
+    ) -> None: ...
+
+    async def edit_inline_media(
+        self, inline_message_id: str, media: Media, *, keyboard: Keyboard | None = None
+    ) -> None:
+        """Turn an inline message into a file: by file_id only (upload it elsewhere first)."""
         ...

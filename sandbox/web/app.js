@@ -20,6 +20,7 @@
     { path: "/media/page.html", label: "page" },
     { path: "/media/multi.m3u8", label: "formats" },
     { path: "/media/feed.xml?items=3", label: "feed" },
+    { path: "/media/gallery.html?images=3&videos=1", label: "gallery" },
   ];
 
   // ---- texts (English and Persian; the user's language picks) ----
@@ -62,6 +63,7 @@
       sample_page: "web page",
       sample_formats: "3 qualities (m3u8)",
       sample_feed: "playlist (RSS)",
+      sample_gallery: "image post (3 + 1)",
       empty: "No messages yet. Send a link, or click a sample below.",
       deleted: "This message was deleted",
       edited: "edited",
@@ -70,6 +72,17 @@
       you: "You",
       error: "Sandbox error",
       needUser: "Enter a user id first.",
+      inline: "Inline mode",
+      inlineHint: "Type @sandbox_bot and a link, as in a chat with a friend",
+      inlineQuery: "Inline query",
+      ask: "Ask",
+      results: "The bot's results",
+      noResults: "No results yet.",
+      waiting: "Waiting for the bot…",
+      target: "Chat with a friend",
+      targetEmpty: "Choose a result to send it here.",
+      via: "via",
+      album: "Album",
     },
     fa: {
       title: "چت آزمایشی",
@@ -109,6 +122,7 @@
       sample_page: "صفحه وب",
       sample_formats: "سه کیفیت (m3u8)",
       sample_feed: "فهرست پخش (RSS)",
+      sample_gallery: "پست تصویری (۳ + ۱)",
       empty: "هنوز پیامی نیست. یک لینک بفرستید یا روی یکی از نمونه‌های پایین بزنید.",
       deleted: "این پیام حذف شد",
       edited: "ویرایش‌شده",
@@ -117,6 +131,17 @@
       you: "شما",
       error: "خطای سندباکس",
       needUser: "اول شناسه کاربر را وارد کنید.",
+      inline: "حالت درون‌خطی",
+      inlineHint: "مثل گفتگو با یک دوست، ‎@sandbox_bot‎ و یک لینک بنویسید",
+      inlineQuery: "جستجوی درون‌خطی",
+      ask: "بپرس",
+      results: "نتیجه‌های ربات",
+      noResults: "هنوز نتیجه‌ای نیست.",
+      waiting: "در انتظار ربات…",
+      target: "گفتگو با یک دوست",
+      targetEmpty: "یک نتیجه را انتخاب کنید تا اینجا فرستاده شود.",
+      via: "از طریق",
+      album: "آلبوم",
     },
   };
 
@@ -438,6 +463,7 @@
       bubble.appendChild(el("div", { class: "text", "data-testid": "msg-text", text: t("deleted") }));
       return item;
     }
+    if (message.via_bot) bubble.appendChild(el("div", { class: "via", "data-testid": "msg-via", text: `${t("via")} @sandbox_bot` }));
     const quote = message.reply_to_message_id ? buildReplyQuote(message, byId) : null;
     if (quote) bubble.appendChild(quote);
     if (message.media) {
@@ -461,6 +487,54 @@
     return item;
   }
 
+  // An album: its items' media in a grid (a playing video kept when only a caption changed), their
+  // captions under it (usually only the first has one), as Telegram shows it.
+  function buildAlbum(messages, oldEl, byId) {
+    const first = messages[0];
+    const from = first.from === "user" ? "user" : "bot";
+    const item = el("li", {
+      class: `msg from-${from} album`, "data-testid": "album", "data-from": from,
+      "data-media-group-id": first.media_group_id, "data-message-id": first.message_id, "data-count": messages.length,
+    });
+    const bubble = el("div", { class: "bubble", dir: "auto", "aria-label": t("album") });
+    item.appendChild(bubble);
+    const quote = first.reply_to_message_id ? buildReplyQuote(first, byId) : null;
+    if (quote) bubble.appendChild(quote);
+    const grid = el("div", { class: `album-grid count-${Math.min(messages.length, 4)}`, "data-testid": "album-grid" });
+    for (const m of messages) {
+      const old = oldEl && oldEl.querySelector(`.album-item[data-message-id="${m.message_id}"] .media`);
+      const sameFile = old && m.media && old.dataset.fileId === (m.media.file_id || "");
+      const cell = el("div", { class: "album-item", "data-testid": "album-item", "data-message-id": m.message_id });
+      cell.appendChild(sameFile ? old : buildMedia(m.media || {}));
+      grid.appendChild(cell);
+    }
+    bubble.appendChild(grid);
+    for (const m of messages) {
+      if (!m.caption) continue;
+      const text = el("div", { class: "text", dir: "auto", "data-testid": "msg-text" });
+      renderBody(m, m.caption, text);
+      bubble.appendChild(text);
+    }
+    const meta = el("div", { class: "meta" });
+    if (messages.some((m) => m.edit_count > 0)) meta.appendChild(el("span", { class: "edited", text: t("edited") }));
+    meta.appendChild(el("time", { text: formatTime(first.date) }));
+    bubble.appendChild(meta);
+    return item;
+  }
+
+  // What the chat shows one by one: a message, or an album (the consecutive messages that share a
+  // media_group_id; a deleted one stands alone).
+  function unitsOf(messages) {
+    const units = [];
+    for (const m of messages) {
+      const group = m.media_group_id && !m.deleted ? m.media_group_id : null;
+      const last = units[units.length - 1];
+      if (group && last && last.group === group) last.messages.push(m);
+      else units.push({ group, messages: [m], key: group ? `album:${group}` : `${m.from}:${m.message_id}` });
+    }
+    return units;
+  }
+
   // An edited message keeps its element: its attributes and children become the fresh ones, so
   // the bubble stays where it is (no flicker, no scroll jump) and a playing video keeps playing.
   function patchInPlace(node, fresh) {
@@ -475,15 +549,16 @@
     const keep = new Set();
     const byId = new Map(messages.map((m) => [m.message_id, m]));
     let prev = null;
-    for (const m of messages) {
-      const key = `${m.from}:${m.message_id}`;
+    for (const unit of unitsOf(messages)) {
+      const m = unit.messages[0];
+      const key = unit.key;
       keep.add(key);
       const replied = m.reply_to_message_id ? byId.get(m.reply_to_message_id) : null;
-      const sig = `${state.lang}|${JSON.stringify(m)}|${replied ? JSON.stringify(replied) : ""}`;
+      const sig = `${state.lang}|${JSON.stringify(unit.messages)}|${replied ? JSON.stringify(replied) : ""}`;
       const known = state.rendered.get(key);
       let node = known && known.el;
       if (!known || known.sig !== sig) {
-        const fresh = buildBubble(m, node, byId);
+        const fresh = unit.group ? buildAlbum(unit.messages, node, byId) : buildBubble(m, node, byId);
         if (node) patchInPlace(node, fresh);
         else node = fresh;
         state.rendered.set(key, { sig, el: node });
@@ -535,6 +610,7 @@
       renderBlocked();
       showAnswers(data.callback_answers);
       state.firstLoad = false;
+      for (const listener of shared.onRefresh) listener();
     } catch (err) {
       setLive("off");
     } finally {
@@ -822,6 +898,7 @@
       state.pending.clear();
       state.firstLoad = true;
       $("messages").replaceChildren();
+      for (const listener of shared.onUserChanged) listener();
       connectEvents();
     }
     applyLanguage(state.user.lang);
@@ -853,6 +930,10 @@
     area.style.height = "auto";
     area.style.height = `${Math.min(area.scrollHeight, 160)}px`;
   }
+
+  // What other scripts of the page (inline.js) use: the same helpers, told of every refresh.
+  const shared = { api, t, el, buildBubble, patchInPlace, toast, state, userPath, onRefresh: [], onUserChanged: [] };
+  window.sandboxChat = shared;
 
   function init() {
     $("user-form").addEventListener("submit", (e) => {
@@ -887,7 +968,8 @@
       }
     });
     input.addEventListener("input", () => autosize(input));
-    openUser(initialUser());
+    // inline.js (loaded after this script) registers its listeners before the first user opens.
+    window.addEventListener("DOMContentLoaded", () => openUser(initialUser()));
   }
 
   init();

@@ -1,7 +1,7 @@
 """The botapi side of the contract suite: the real sandbox over HTTP, driven as users would.
 
 `botapi_env(tmp_path)` starts a sandbox on port 0 (served from the test's own trio loop, or with
-`as_child=True` as a `python -m sandbox` child whose readiness line is awaited), turns its limits
+`as_child=True` as a `python -m sandbox` child, `tests.support.sandbox`), turns its limits
 off (the suite checks behaviour, not pacing; FloodWait is forced explicitly) and yields a
 `BotApiEnv` whose `world` acts through the sandbox's user-simulation API and whose `make_port()`
 builds fresh adapters to the same sandbox.
@@ -9,29 +9,21 @@ builds fresh adapters to the same sandbox.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, Literal
 
 import httpx
-import trio
 
 from core.config import Settings, load_settings
 from core.telegram.botapi import BotApiAdapter
 from core.telegram.port import MemberStatus, TelegramPort
 from tests.contract.world import ChatRecord
+from tests.support.sandbox import in_process_sandbox, running_sandbox
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "424242:contract-suite-token"
-READY_PREFIX = b"SANDBOX_READY "
-START_DEADLINE = 30.0  # seconds for the sandbox to say it listens
-STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 HTTP_TIMEOUT = 10.0  # seconds for one simulation-API call
 UPLOAD_LIMIT_MB = 2000  # as the sandbox's default cap
 
@@ -79,6 +71,28 @@ class SandboxWorld:
     async def force_flood(self, retry_after: int) -> None:
         await self._post("/sandbox/config", {"faults": {"flood_next": 1, "flood_retry_after": retry_after}})
 
+    async def inline_query(self, user_id: int, query: str) -> str:
+        body = {"query": query, "first_name": f"User{user_id}"}
+        return str((await self._post(f"/sandbox/users/{user_id}/inline", body))["inline_query_id"])
+
+    async def _inline(self, user_id: int) -> dict[str, Any]:
+        response = await self.http.get(f"/sandbox/users/{user_id}/inline")
+        assert response.status_code == 200, f"inline of {user_id}: {response.status_code} {response.text}"
+        found: dict[str, Any] = response.json()
+        return found
+
+    async def inline_results(self, user_id: int) -> list[str]:
+        query = (await self._inline(user_id))["query"]
+        return [r["id"] for r in query["results"]] if query and query["answered"] else []
+
+    async def choose_inline_result(self, user_id: int, result_id: str) -> str | None:
+        chosen = await self._post(f"/sandbox/users/{user_id}/inline", {"result_id": result_id})
+        inline_id: str | None = chosen["inline_message_id"]
+        return inline_id
+
+    async def target_chat(self, user_id: int) -> list[ChatRecord]:
+        return [_record(m) for m in (await self._inline(user_id))["target"]["messages"]]
+
     # ---- faults (tests/contract/test_faults.py) ----
 
     async def break_link(self, how: Literal["server_error", "drop"]) -> None:
@@ -108,6 +122,9 @@ def _record(m: dict[str, Any]) -> ChatRecord:
         media_size=media.get("size"),
         has_thumbnail=bool(media.get("has_thumbnail")),
         has_keyboard=bool(markup.get("inline_keyboard")),
+        media_group_id=m.get("media_group_id"),
+        start_timestamp=media.get("start_timestamp"),
+        via_bot=bool(m.get("via_bot")),
     )
 
 
@@ -122,64 +139,6 @@ class BotApiEnv:
         return BotApiAdapter(self.settings, role="gateway")
 
 
-async def _read_ready_line(process: trio.Process, stderr_path: Path) -> str:
-    assert process.stdout is not None
-    seen = b""
-    with trio.move_on_after(START_DEADLINE):
-        async for chunk in process.stdout:
-            seen += chunk
-            for line in seen.split(b"\n")[:-1]:
-                if line.startswith(READY_PREFIX):
-                    return line.removeprefix(READY_PREFIX).decode().strip().rstrip("/")
-    raise AssertionError(
-        f"sandbox not ready within {START_DEADLINE}s (exit {process.poll()}); stdout {seen[-2000:]!r}; "
-        f"stderr {_tail(stderr_path)}"
-    )
-
-
-def _stderr_file(path: Path) -> BinaryIO:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.open("wb")
-
-
-def _tail(path: Path, size: int = 3000) -> str:
-    return path.read_text(errors="replace")[-size:]
-
-
-async def _drain(stream: trio.abc.ReceiveStream) -> None:
-    async for _ in stream:  # keep the pipe from filling up
-        pass
-
-
-@asynccontextmanager
-async def running_sandbox(data_dir: Path) -> AsyncIterator[str]:
-    """A `python -m sandbox` child on port 0; yields its base URL, stops it on the way out."""
-    stderr_path = data_dir / "sandbox.stderr"
-    with _stderr_file(stderr_path) as stderr:
-        process = await trio.lowlevel.open_process(
-            [sys.executable, "-m", "sandbox", "--port", "0", "--data-dir", str(data_dir)],
-            cwd=data_dir,  # away from any .env in the repository
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-        )
-        try:
-            async with trio.open_nursery() as nursery:
-                url = await _read_ready_line(process, stderr_path)
-                assert process.stdout is not None
-                nursery.start_soon(_drain, process.stdout)
-                yield url
-                nursery.cancel_scope.cancel()
-        finally:
-            with trio.CancelScope(shield=True):
-                process.terminate()
-                with trio.move_on_after(STOP_GRACE):
-                    await process.wait()
-                if process.poll() is None:
-                    process.kill()
-                    await process.wait()
-
-
 def settings_for(url: str, data_dir: Path, **overrides: str) -> Settings:
     environ = {
         "BOT_TOKEN": TOKEN,
@@ -190,18 +149,6 @@ def settings_for(url: str, data_dir: Path, **overrides: str) -> Settings:
         **overrides,
     }
     return load_settings(environ=environ, env_file=None)
-
-
-@asynccontextmanager
-async def in_process_sandbox(data_dir: Path, media_dir: Path) -> AsyncIterator[str]:
-    """The sandbox served from this process's trio loop (fast to start); yields its base URL."""
-    from sandbox.server import serve
-
-    async with trio.open_nursery() as nursery:
-        with trio.fail_after(START_DEADLINE):
-            url: str = await nursery.start(partial(serve, 0, data_dir, media_dir=media_dir))
-        yield url
-        nursery.cancel_scope.cancel()
 
 
 @asynccontextmanager

@@ -31,6 +31,7 @@ from pyrogram import raw
 from pyrogram.storage import Storage
 
 from sandbox.entities import detect
+from tests.contract import fake_mtproto_inline as inline
 from tests.contract.fake_mtproto_client import FAKE_DC, FakeClient, FakeSession, RpcFailure
 from tests.contract.fake_mtproto_model import (
     BOT_ID,
@@ -41,6 +42,7 @@ from tests.contract.fake_mtproto_model import (
     FakeChannel,
     FakeMessage,
     FakeUser,
+    InlineAsk,
     StoredFile,
     Upload,
 )
@@ -78,6 +80,8 @@ class FakeTelegram:
         self.floods: list[int] = []
         self.link: str | None = None  # None, or the trouble: "server_error" or "drop"
         self.upload_cap: int | None = None  # bytes; bigger files are refused part by part
+        self.inline_asks: dict[int, InlineAsk] = {}
+        self.inline_chats: dict[int, list[FakeMessage]] = {}  # user -> their target chat
         self.calls: list[str] = []  # names of every RPC answered, in order
         self.requests: list[tuple[str, str, bool]] = []  # (client, RPC, without invokeWithoutUpdates)
         self.logins = 0
@@ -196,12 +200,13 @@ class FakeTelegram:
             out=m.out or None,
             entities=m.entities or None,
             reply_markup=m.markup,
-            media=self.raw_media(m.file) if m.file else None,
+            media=self.raw_media(m.file, m.start_timestamp) if m.file else None,
             reply_to=raw.types.MessageReplyHeader(reply_to_msg_id=m.reply_to) if m.reply_to else None,
             edit_date=m.date if m.edit_count else None,
+            grouped_id=m.grouped_id,
         )
 
-    def raw_media(self, f: StoredFile) -> Any:
+    def raw_media(self, f: StoredFile, start_timestamp: int | None = None) -> Any:
         if f.kind == "photo":
             return raw.types.MessageMediaPhoto(photo=self.raw_photo(f))
         thumbs: list[Any] | None = [raw.types.PhotoSize(type="m", w=320, h=180, size=1)] if f.has_thumbnail else None
@@ -216,7 +221,9 @@ class FakeTelegram:
             attributes=f.attributes,
             thumbs=thumbs,
         )
-        return raw.types.MessageMediaDocument(document=document, video=f.kind == "video" or None)
+        return raw.types.MessageMediaDocument(
+            document=document, video=f.kind == "video" or None, video_timestamp=start_timestamp
+        )
 
     def raw_photo(self, f: StoredFile) -> raw.types.Photo:
         sizes: list[Any] = [raw.types.PhotoSize(type="y", w=1280, h=720, size=f.size)]
@@ -368,7 +375,7 @@ class FakeTelegram:
     def record(self, m: FakeMessage) -> ChatRecord:
         return ChatRecord(
             message_id=m.id,
-            from_bot=m.out,
+            from_bot=m.out and not m.via_bot,
             text=m.text,
             edit_count=m.edit_count,
             deleted=m.deleted,
@@ -377,11 +384,26 @@ class FakeTelegram:
             media_size=m.file.size if m.file else None,
             has_thumbnail=bool(m.file and m.file.has_thumbnail),
             has_keyboard=bool(m.markup and getattr(m.markup, "rows", None)),
+            media_group_id=str(m.grouped_id) if m.grouped_id is not None else None,
+            start_timestamp=m.start_timestamp,
+            via_bot=m.via_bot,
         )
 
     async def force_flood(self, retry_after: int) -> None:
         await trio.lowlevel.checkpoint()
         self.floods.append(retry_after)
+
+    async def inline_query(self, user_id: int, query: str) -> str:
+        return await inline.user_types(self, user_id, query)
+
+    async def inline_results(self, user_id: int) -> list[str]:
+        return await inline.results_of(self, user_id)
+
+    async def choose_inline_result(self, user_id: int, result_id: str) -> str | None:
+        return await inline.user_chooses(self, user_id, result_id)
+
+    async def target_chat(self, user_id: int) -> list[ChatRecord]:
+        return await inline.target_chat(self, user_id)
 
     # ---- FaultWorld (tests/contract/test_faults.py) --------------------------------------------------
 

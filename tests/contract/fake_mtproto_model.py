@@ -63,6 +63,20 @@ class FakeMessage:
     reply_to: int | None = None
     edit_count: int = 0
     deleted: bool = False
+    grouped_id: int | None = None  # the album it belongs to
+    start_timestamp: int | None = None  # a video's start (video_timestamp)
+    via_bot: bool = False  # sent by the user through the bot's inline mode
+
+
+@dataclass
+class InlineAsk:
+    """An inline query a user typed, and the bot's answer: result id -> raw InputBotInlineResult."""
+
+    query_id: int
+    user_id: int
+    query: str
+    answered: bool = False
+    results: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

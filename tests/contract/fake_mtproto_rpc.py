@@ -220,6 +220,7 @@ async def send_media(server: FakeTelegram, session: FakeSession, account: int, q
         markup=q.reply_markup,
         file=stored,
         reply_to=reply,
+        start_timestamp=getattr(q.media, "video_timestamp", None),
     )
     return _sent(server, account, user_id, [(message, q.random_id)])
 
@@ -234,11 +235,19 @@ async def edit_message(server: FakeTelegram, session: FakeSession, account: int,
         raise RpcFailure(403, "MESSAGE_AUTHOR_REQUIRED")
     text = message.text if q.message is None else q.message
     entities = message.entities if q.message is None else list(q.entities or [])
-    if q.message is not None and not text.strip():
+    if q.message is not None and not text.strip() and q.media is None:
         raise RpcFailure(400, "MESSAGE_EMPTY")
-    if text == message.text and _same(entities, message.entities) and _same([q.reply_markup], [message.markup]):
+    stored = _media_file(server, account, q.media) if q.media is not None else message.file
+    if (
+        text == message.text
+        and _same(entities, message.entities)
+        and _same([q.reply_markup], [message.markup])
+        and stored is message.file
+    ):
         raise RpcFailure(400, "MESSAGE_NOT_MODIFIED")
-    message.text, message.entities, message.markup = text, entities, q.reply_markup
+    message.text, message.entities, message.markup, message.file = text, entities, q.reply_markup, stored
+    if q.media is not None:
+        message.start_timestamp = getattr(q.media, "video_timestamp", None)
     message.edit_count += 1
     update = server.log_pts(
         account, lambda pts: raw.types.UpdateEditMessage(message=server.raw_message(message), pts=pts, pts_count=1)
@@ -455,6 +464,8 @@ SENDS = frozenset(
     {
         raw.functions.messages.SendMessage,
         raw.functions.messages.SendMedia,
+        raw.functions.messages.SendMultiMedia,
+        raw.functions.messages.EditInlineBotMessage,
         raw.functions.messages.ForwardMessages,
         raw.functions.messages.EditMessage,
     }

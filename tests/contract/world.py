@@ -27,6 +27,9 @@ class ChatRecord:
     media_size: int | None = None
     has_thumbnail: bool = False
     has_keyboard: bool = False
+    media_group_id: str | None = None  # the album it belongs to
+    start_timestamp: int | None = None  # a video's start
+    via_bot: bool = False  # sent by the user through the bot's inline mode
 
 
 class World(Protocol):
@@ -51,4 +54,21 @@ class World(Protocol):
 
     async def force_flood(self, retry_after: int) -> None:
         """The next send of the bot is refused with a flood wait of `retry_after` seconds."""
+        ...
+
+    async def inline_query(self, user_id: int, query: str) -> str:
+        """The user types `@bot <query>` in a chat with a friend; returns the inline query's id."""
+        ...
+
+    async def inline_results(self, user_id: int) -> list[str]:
+        """The ids of the results the bot answered the user's last query with ([] before it did)."""
+        ...
+
+    async def choose_inline_result(self, user_id: int, result_id: str) -> str | None:
+        """The user sends a result of the bot's answer to their last query into their chat with a
+        friend; returns the inline_message_id Telegram gives the bot (None without a keyboard)."""
+        ...
+
+    async def target_chat(self, user_id: int) -> list[ChatRecord]:
+        """The user's chat with the friend, where chosen results land and are edited."""
         ...

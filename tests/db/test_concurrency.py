@@ -12,8 +12,8 @@ import pytest
 
 from core.db import open_db, schema_version
 from core.schema import LATEST_VERSION
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = 3000  # per process; each round is 4 transactions, 3 of them read-then-write
 BUSY_TIMEOUT = 10.0
 DEADLINE = 60.0  # seconds for the whole run; the rounds take a few seconds on a busy 2-core box

@@ -17,8 +17,8 @@ from core.config import load_settings
 from core.db import open_db
 from downloader.circuit import Admission, Breaker, SharedCircuits, State, Transition, Verdict, breaker_key, states
 from downloader.errors import ErrorClass, Failure
+from tests.support.paths import ROOT as PROJECT
 
-PROJECT = Path(__file__).resolve().parents[2]
 THRESHOLD = 5
 RECOVERY = 60.0
 

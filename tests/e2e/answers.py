@@ -9,11 +9,12 @@ from functools import partial
 import httpx
 import trio
 
-from tests.e2e.test_journey import set_default
 from tests.support.bot import BotProcess, Chat
+from tests.support.journey import set_default, settled
 from tests.support.poll import until
 
 ANSWER_DEADLINE_S = 90.0
+CANARY_ANSWER_S = 2.0
 WORKING_MARKS = ("⏳", "⬇️", "⚙️", "🔁", "⬆️")  # a status, not an answer
 
 
@@ -27,6 +28,9 @@ class Canary:
     async def start(self, nursery: trio.Nursery) -> Canary:
         async def answer(stream: trio.SocketStream) -> None:
             self.connections.append("connected")
+            with trio.move_on_after(CANARY_ANSWER_S):  # a plausible answer: a leak would show as a file too
+                await stream.receive_some(4096)
+                await stream.send_all(b"HTTP/1.1 200 OK\r\ncontent-type: video/mp4\r\ncontent-length: 4\r\n\r\nlost")
             await stream.aclose()
 
         listeners = await nursery.start(partial(trio.serve_tcp, answer, 0, host="127.0.0.1"))
@@ -37,13 +41,21 @@ class Canary:
         return f"http://127.0.0.1:{self.port}{path}"
 
 
-async def final_answer(bot: BotProcess, http: httpx.AsyncClient, users: Iterator[int], url: str, label: str) -> str:
+async def final_answer(
+    bot: BotProcess,
+    http: httpx.AsyncClient,
+    users: Iterator[int],
+    url: str,
+    label: str,
+    lang: str = "en",
+    **extra: object,
+) -> str:
     """Send `url` as a new user whose default format is `label` (no question asked); the bot's
-    last words once it has answered. No file may come."""
-    chat = Chat(http, next(users), bot)
+    last words once it has answered and nothing more can happen in the chat. No file may come."""
+    chat = Chat(http, next(users), bot, lang=lang)
     await set_default(chat, label)
     before = len(await chat.bot_messages())
-    await chat.say(url)
+    await chat.say(url, **extra)
 
     async def final() -> str | None:
         for m in reversed((await chat.bot_messages())[before:]):
@@ -53,5 +65,6 @@ async def final_answer(bot: BotProcess, http: httpx.AsyncClient, users: Iterator
         return None
 
     words = await until(f"the answer to {url}", final, ANSWER_DEADLINE_S, describe=bot.log)
+    await settled(bot, chat.user_id)
     assert await chat.files() == [], f"a file came for {url}"
     return words

@@ -4,7 +4,6 @@ uses its own users and its own media URLs, so tests never see each other's jobs 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -27,8 +26,3 @@ def shared_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcess]
 async def http(shared_bot: BotProcess) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=shared_bot.url, timeout=HTTP_TIMEOUT_S) as client:
         yield client
-
-
-def spool_files(bot: BotProcess) -> list[Path]:
-    spool = bot.data_dir / "spool"
-    return sorted(p for p in spool.rglob("*") if p.is_file()) if spool.exists() else []

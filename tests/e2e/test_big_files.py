@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import HTTP_TIMEOUT_S
-from tests.e2e.test_journey import set_default
 from tests.support.bot import BotProcess, Chat
+from tests.support.journey import set_default
 
 MINUTES = 2
 CAP = {"UPLOAD_LIMIT_MB": "1", "MAX_FILE_MB": "50", "ADMIN_IDS": "4242"}

@@ -9,18 +9,19 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-import trio
 
 from core.texts import text
 from tests.e2e.conftest import HTTP_TIMEOUT_S
-from tests.e2e.test_journey import set_default
 from tests.support.bot import BotProcess, Chat
+from tests.support.journey import set_default
 from tests.support.poll import until
 
 ADMIN = 4242
 RECOVERY_S = 6
 BREAKER = {"ADMIN_IDS": str(ADMIN), "CIRCUIT_RECOVERY": str(RECOVERY_S), "JOB_ATTEMPTS": "1"}
 users = itertools.count(80_000)
+CIRCUITS = text("en", "panel_circuits")
+RETRY_WORDS = text("en", "panel_circuit_retry", seconds=0).split("0")[0]  # ", test download in "
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +35,21 @@ def breaker_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcess
 
 async def alerts(admin: Chat, word: str) -> list[dict]:
     return [m for m in await admin.bot_messages() if word in (m.get("text") or "")]
+
+
+async def probe_allowed(admin: Chat) -> bool:
+    """Ask /circuit as the admin; true once the open breaker counts down no more (its recovery
+    time has passed: the next job goes through as the probe)."""
+    before = len(await admin.bot_messages())
+    await admin.say("/circuit")
+
+    async def answer() -> str | None:
+        found = [m["text"] for m in (await admin.bot_messages())[before:] if CIRCUITS in (m.get("text") or "")]
+        return found[0] if found else None
+
+    words = await until("the /circuit answer", answer, 30)
+    line = next((row for row in words.splitlines() if "open" in row), "")
+    return bool(line) and RETRY_WORDS not in line
 
 
 async def test_five_platform_failures_open_the_breaker_one_probe_closes_it(breaker_bot):
@@ -55,7 +71,7 @@ async def test_five_platform_failures_open_the_breaker_one_probe_closes_it(break
         await late.wait_text(text("en", "error_unavailable", minutes=1))
         assert await late.files() == []
 
-        await trio.sleep(RECOVERY_S)  # the breaker's own recovery time: nothing to poll for
+        await until("the breaker to let a test download through", lambda: probe_allowed(admin), RECOVERY_S * 3)
         probe = Chat(http, next(users), breaker_bot)
         await set_default(probe, "best")
         await probe.say(f"{breaker_bot.url}/media/sample.mp4?probe=1")

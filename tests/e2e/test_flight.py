@@ -7,9 +7,8 @@ import itertools
 
 import trio
 
-from tests.e2e.conftest import spool_files
-from tests.e2e.test_journey import set_default, stats
 from tests.support.bot import BotProcess, Chat, button
+from tests.support.journey import set_default, settled, stats
 from tests.support.poll import until
 
 users = itertools.count(30_000)
@@ -28,18 +27,18 @@ async def test_ten_users_on_one_slow_link_make_the_requests_of_one_download_and_
     url = slow(shared_bot, "flight")
     solo = Chat(http, next(users), shared_bot)
     await set_default(solo, "best")
-    before = (await stats(solo))["media_requests"].get("/media/slow", 0)
+    before = (await stats(http))["media_requests"].get("/media/slow", 0)
     await solo.say(slow(shared_bot, "flight-solo"))
     await solo.wait_files(1, timeout=90)
-    one_download = (await stats(solo))["media_requests"]["/media/slow"] - before
+    one_download = (await stats(http))["media_requests"]["/media/slow"] - before
 
-    before = (await stats(solo))["media_requests"]["/media/slow"]
+    before = (await stats(http))["media_requests"]["/media/slow"]
     async with trio.open_nursery() as nursery:
         for chat in chats:
             nursery.start_soon(chat.say, url)
     got = [await chat.wait_files(1, timeout=120) for chat in chats]
     assert len({files[0]["media"]["file_id"] for files in got}) == 1  # one upload, sent ten times
-    assert (await stats(solo))["media_requests"]["/media/slow"] - before == one_download
+    assert (await stats(http))["media_requests"]["/media/slow"] - before == one_download
 
 
 async def test_cancel_during_a_download_stops_it_and_no_file_comes(shared_bot, http):
@@ -47,18 +46,20 @@ async def test_cancel_during_a_download_stops_it_and_no_file_comes(shared_bot, h
     await set_default(chat, "best")
     await chat.say(slow(shared_bot, "cancel-dl", size=3_000_000, rate=100_000))  # about 30 s
     status = await chat.wait_text("Downloading", timeout=60)
-    job_folder = await until("the job's spool folder", lambda: _spool_folder(shared_bot), 30)
+    job_folder = await until("the job's spool folder", lambda: _spool_folder(shared_bot, chat.user_id), 30)
     await chat.press(status["message_id"], button(status, "Cancel")["callback_data"])
     await chat.wait_text("Cancelled")
     await until("the partial file to be removed", lambda: _gone(job_folder), 10)
-    with trio.move_on_after(3):  # whatever was in flight has had time to arrive by now
-        await until("a file", chat.files, 3)
+    await settled(shared_bot, chat.user_id)  # the job is final and nothing is left to send
     assert await chat.files() == []
+    assert shared_bot.query("SELECT state FROM jobs WHERE user_id = ?", chat.user_id) == [("cancelled",)]
 
 
-async def _spool_folder(bot: BotProcess):
-    files = spool_files(bot)
-    return files[0].parent if files else None
+async def _spool_folder(bot: BotProcess, user_id: int):
+    """The user's job's spool folder, once the download has put a file in it."""
+    [(job_id,)] = bot.query("SELECT id FROM jobs WHERE user_id = ?", user_id)
+    folder = bot.data_dir / "spool" / str(job_id)
+    return folder if folder.is_dir() and any(folder.iterdir()) else None
 
 
 async def _gone(folder) -> bool:
@@ -66,11 +67,8 @@ async def _gone(folder) -> bool:
 
 
 def media_row_state(bot: BotProcess, user_id: int) -> str | None:
-    import sqlite3
-
-    with sqlite3.connect(f"file:{bot.data_dir / 'bot.sqlite3'}?mode=ro", uri=True) as db:
-        row = db.execute("SELECT state FROM outbox WHERE chat_id = ? AND kind = 'media'", [user_id]).fetchone()
-    return row[0] if row else None
+    rows = bot.query("SELECT state FROM outbox WHERE chat_id = ? AND kind = 'media'", user_id)
+    return rows[0][0] if rows else None
 
 
 async def test_cancel_during_an_upload_stops_it_and_no_file_comes(shared_bot, http):
@@ -93,9 +91,9 @@ async def test_cancel_during_an_upload_stops_it_and_no_file_comes(shared_bot, ht
     finally:
         await http.post("/sandbox/config", json={"faults": {"upload_rate": 0}})
     await until("the spool to be emptied", lambda: _no_spool(shared_bot), 20)
-    with trio.move_on_after(5):  # an upload cut half way delivers nothing, then or later
-        await until("a file", chat.files, 5)
+    await settled(shared_bot, chat.user_id)  # an upload cut half way delivers nothing, then or later
     assert await chat.files() == []
+    assert shared_bot.query("SELECT state FROM jobs WHERE user_id = ?", chat.user_id) == [("cancelled",)]
 
 
 async def _sending(bot: BotProcess, user_id: int) -> bool:
@@ -107,7 +105,7 @@ async def _stopped(bot: BotProcess, user_id: int) -> bool:
 
 
 async def _no_spool(bot: BotProcess) -> bool:
-    return not spool_files(bot)
+    return not bot.spool_files()
 
 
 async def test_a_file_id_telegram_no_longer_knows_is_downloaded_again(shared_bot, http):

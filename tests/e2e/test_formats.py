@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import itertools
 
-from tests.e2e.test_journey import link, set_default
 from tests.support.bot import BotProcess, Chat, button, buttons
+from tests.support.journey import link, set_default
 
 users = itertools.count(40_000)
 

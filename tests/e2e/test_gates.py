@@ -10,16 +10,18 @@ links. Each test has its own users, channels and media URLs; a test that adds a 
 from __future__ import annotations
 
 import itertools
-import sqlite3
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, closing
+from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import httpx
 import pytest
 import trio
 
+from tests.support import journey
 from tests.support.bot import BotProcess, Chat, button, buttons
+from tests.support.journey import settled
 from tests.support.poll import until
 
 ADMIN = 4242
@@ -40,9 +42,7 @@ def slow(bot: BotProcess, tag: str) -> str:
 
 
 def query(bot: BotProcess, sql: str, *params: object) -> list[tuple[Any, ...]]:
-    """Read the bot's database (read-only; WAL lets us beside the running bot)."""
-    with closing(sqlite3.connect(f"file:{bot.data_dir / 'bot.sqlite3'}?mode=ro", uri=True)) as db:
-        return db.execute(sql, params).fetchall()
+    return bot.query(sql, *params)
 
 
 async def stats(http: httpx.AsyncClient) -> dict[str, Any]:
@@ -74,14 +74,7 @@ async def wait_answer(chat: Chat, needle: str, skip: int = 0) -> dict[str, Any]:
 
 
 async def handled(bot: BotProcess, chat: Chat, message_id: int) -> None:
-    """Wait until the gateway has handled the user's messages up to `message_id` (it handles a
-    chat's messages in order, and keeps the last one's id)."""
-
-    async def done() -> bool:
-        rows = query(bot, "SELECT last_message_id FROM users WHERE id = ?", chat.user_id)
-        return bool(rows) and rows[0][0] >= message_id
-
-    await until(f"message {message_id} of user {chat.user_id} handled", done, 60, describe=bot.log)
+    await journey.handled(bot, chat.user_id, message_id)
 
 
 def prompt_button(prompt: dict[str, Any]) -> str:
@@ -238,16 +231,23 @@ class TestLocks:
             await worker.wait_files(2, timeout=60)  # the running ones finish
             for n in range(3):
                 last = await other.say(link(bot, "sample.mp4", t=f"g-maint-other-{n}"))
-            await handled(bot, other, last)
             await other.wait_text("Back at six")
+            await settled(bot, other.user_id, last_message=last)
             assert len(await other.bot_messages()) == 1  # one notice for three messages
-            await trio.sleep(1.0)  # a dispatch would have had ample time; the third waits
             assert query(bot, "SELECT count(*) FROM jobs WHERE user_id = ? AND state = 'queued'", worker.user_id) == [
                 (1,)
             ]
         finally:
             await admin.say("/maintenance off")
+            await admin.wait_text("Maintenance is off")
         await worker.wait_files(3, timeout=60)
+        # Held, not slow: the third was handed out only once maintenance was off, though a slot
+        # had been free since the first two were done, before the other user's three messages.
+        [(off_at,)] = query(bot, "SELECT max(at) FROM admin_audit WHERE action = 'maintenance' AND admin_id = ?", ADMIN)
+        [one, two, third] = query(
+            bot, "SELECT finished_at, started_at FROM jobs WHERE user_id = ? ORDER BY id", worker.user_id
+        )
+        assert max(one[0], two[0]) < off_at < third[1], (one, two, third, off_at)
 
     async def test_a_banned_user_hears_once_then_nothing_until_unbanned(self, locks_bot, ahttp):
         bot, admin, user = locks_bot, Chat(ahttp, ADMIN, locks_bot), Chat(ahttp, next(users), locks_bot)
@@ -255,10 +255,10 @@ class TestLocks:
         await admin.wait_text(f"User {user.user_id} is banned")
         for text in ("/start", link(bot, "sample.mp4", t="g-ban"), "hello", "/settings"):
             last = await user.say(text)
-        await handled(bot, user, last)
         await user.wait_text("no longer use")
-        await trio.sleep(1.0)  # anything else would be on its way by now
+        await settled(bot, user.user_id, last_message=last)  # every message handled, nothing left to send
         assert len(await user.bot_messages()) == 1
+        assert query(bot, "SELECT count(*) FROM jobs WHERE user_id = ?", user.user_id) == [(0,)]
         await admin.say(f"/unban {user.user_id}")
         await admin.wait_text(f"User {user.user_id} is no longer banned")
         await user.say(link(bot, "sample.mp4", t="g-unban"))
@@ -277,7 +277,8 @@ class TestLocks:
             assert query(bot, "SELECT count(*) FROM jobs WHERE user_id = ?", user.user_id) == [(2,)]
 
     async def test_non_admins_are_refused_the_admin_commands_and_every_action_is_audited(self, locks_bot, ahttp):
-        bot, user = locks_bot, Chat(ahttp, next(users), locks_bot)
+        bot, user, admin = locks_bot, Chat(ahttp, next(users), locks_bot), Chat(ahttp, ADMIN, locks_bot)
+        [(since,)] = query(bot, "SELECT coalesce(max(id), 0) FROM admin_audit")
         commands = ["/addsponsor @g_x", "/delsponsor 1", "/sponsors", "/ban 1", "/unban 1", "/maintenance on"]
         for command in commands:
             last = await user.say(command)
@@ -285,8 +286,17 @@ class TestLocks:
         await user.wait_text("for the bot's admins")
         denied = query(bot, "SELECT detail FROM admin_audit WHERE admin_id = ? AND action = 'denied'", user.user_id)
         assert [d for (d,) in denied] == commands
-        done = {a for (a,) in query(bot, "SELECT DISTINCT action FROM admin_audit WHERE admin_id = ?", ADMIN)}
-        assert {"addsponsor", "delsponsor", "ban", "unban", "maintenance"} <= done
+        async with sponsor(ahttp, bot, "g_audit"):
+            for command, answer in (
+                (f"/ban {user.user_id}", "is banned"),
+                (f"/unban {user.user_id}", "no longer banned"),
+            ):
+                await admin.say(command)
+                await until(command, partial(_admin_has, admin, str(user.user_id), answer), 30)
+            await admin.say("/maintenance off")
+            await admin.wait_text("Maintenance is off")
+        done = query(bot, "SELECT DISTINCT action FROM admin_audit WHERE admin_id = ? AND id > ?", ADMIN, since)
+        assert {a for (a,) in done} == {"addsponsor", "delsponsor", "ban", "unban", "maintenance"}
 
     async def test_a_held_link_survives_a_gateway_kill_9(self, locks_bot, ahttp):
         bot, user = locks_bot, Chat(ahttp, next(users), locks_bot)
@@ -361,6 +371,11 @@ class TestLimits:
         assert query(bot, "SELECT count(*) FROM jobs WHERE user_id = ?", late.user_id) == [(0,)]
         await admin.say("/cancel")
         await admin.wait_text("Cancelled")
+        await settled(bot, ADMIN)
+        jobs = query(bot, "SELECT id, state FROM jobs WHERE user_id = ?", ADMIN)
+        assert [state for _, state in jobs] == ["cancelled"] * 5, jobs
+        assert await admin.files() == []
+        await until("the jobs' spool folders removed", lambda: not _spooled(bot, [j for j, _ in jobs]), 30)
 
     async def test_a_flood_costs_at_most_three_sends_a_minute_and_others_are_served(self, limits_bot, lhttp):
         bot, flood, other = limits_bot, Chat(lhttp, next(users), limits_bot), Chat(lhttp, next(users), limits_bot)
@@ -375,6 +390,10 @@ class TestLimits:
             await until("nothing left to send", lambda: _all_sent(bot, flood.user_id), 40, describe=bot.log)
         sent = await flood.bot_messages(with_deleted=True)
         assert len(sent) <= 3, [m.get("text") for m in sent]
+
+
+def _spooled(bot: BotProcess, job_ids: list[int]) -> list[int]:
+    return [j for j in job_ids if (bot.data_dir / "spool" / str(j)).exists()]
 
 
 async def _all_sent(bot: BotProcess, chat_id: int) -> bool:

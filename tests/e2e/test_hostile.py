@@ -7,19 +7,17 @@ from __future__ import annotations
 
 import itertools
 import os
-import sqlite3
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from functools import partial
 
 import httpx
 import pytest
 import trio
 
 from core.texts import text
-from tests.e2e.conftest import HTTP_TIMEOUT_S, spool_files
-from tests.e2e.test_journey import set_default
+from tests.e2e.answers import Canary, final_answer
+from tests.e2e.conftest import HTTP_TIMEOUT_S
 from tests.support.bot import BotProcess, Chat
+from tests.support.journey import set_default
 from tests.support.poll import until
 
 users = itertools.count(60_000)
@@ -48,52 +46,20 @@ async def http(hostile_bot: BotProcess) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@dataclass
-class Canary:
-    """A loopback server that must never hear from the bot."""
-
-    port: int = 0
-    connections: list[str] = field(default_factory=list)
-
-
 @pytest.fixture
 async def canary(nursery: trio.Nursery) -> Canary:
-    seen = Canary()
-
-    async def answer(stream: trio.SocketStream) -> None:
-        seen.connections.append("connected")
-        with trio.move_on_after(2):
-            await stream.receive_some(4096)
-            await stream.send_all(b"HTTP/1.1 200 OK\r\ncontent-type: video/mp4\r\ncontent-length: 4\r\n\r\nlost")
-
-    listeners = await nursery.start(partial(trio.serve_tcp, answer, 0, host="127.0.0.1"))
-    seen.port = listeners[0].socket.getsockname()[1]
-    return seen
+    return await Canary().start(nursery)
 
 
 def job_of(bot: BotProcess, user_id: int) -> dict:
-    with sqlite3.connect(f"file:{bot.data_dir / 'bot.sqlite3'}?mode=ro", uri=True) as db:
-        db.row_factory = sqlite3.Row
-        return dict(db.execute("SELECT * FROM jobs WHERE user_id = ? ORDER BY id DESC LIMIT 1", [user_id]).fetchone())
+    [job] = bot.rows("SELECT * FROM jobs WHERE user_id = ? ORDER BY id DESC LIMIT 1", user_id)
+    return job
 
 
 async def answered(bot: BotProcess, http: httpx.AsyncClient, url: str, lang: str = "en", **extra: object) -> str:
-    """Send `url` as a new user with a saved default (no question) and return the bot's last words."""
-    chat = Chat(http, next(users), bot, lang=lang)
-    await set_default(chat, "best" if lang == "en" else "بهترین")
-    before = len(await chat.bot_messages())
-    await chat.say(url, **extra)
-
-    async def final() -> str | None:
-        for m in reversed((await chat.bot_messages())[before:]):
-            words = m.get("text") or ""
-            if words and not any(mark in words for mark in ("⏳", "⬇️", "⚙️", "🔁", "⬆️")):
-                return words
-        return None
-
-    words = await until(f"the answer to {url}", final, 90, describe=bot.log)
-    assert await chat.files() == [], f"a file came for {url}"
-    return words
+    """Send `url` as a new user with a saved default (no question) and return the bot's last words,
+    once nothing more can happen in the chat (no file came, none is on its way)."""
+    return await final_answer(bot, http, users, url, "best" if lang == "en" else "بهترین", lang, **extra)
 
 
 INTERNAL = text("en", "link_refused_address")
@@ -183,8 +149,10 @@ async def test_a_transient_failure_is_retried_and_delivered_and_a_permanent_one_
     await chat.say(f"{hostile_bot.url}/media/flaky?fail=2&key=retry-{chat.user_id}")
     await chat.wait_files(1, timeout=90)
     assert job_of(hostile_bot, chat.user_id)["attempts"] >= 2
-    gone = Chat(http, next(users), hostile_bot)
-    await answered(hostile_bot, http, f"{hostile_bot.url}/media/status?code=404&u={gone.user_id}")
+    url = f"{hostile_bot.url}/media/status?code=404&u=gone-{chat.user_id}"
+    assert await answered(hostile_bot, http, url) == text("en", "error_not_found")
+    [gone] = hostile_bot.rows("SELECT state, attempts FROM jobs WHERE url = ?", url)
+    assert gone == {"state": "failed", "attempts": 1}  # tried once, and not again
 
 
 async def test_the_size_cap_holds_during_a_download_of_unknown_size(hostile_bot, http):
@@ -217,7 +185,7 @@ async def test_a_cut_connection_is_retried_and_leaves_no_partial_file(hostile_bo
 
 
 async def _no_spool(bot: BotProcess) -> bool:
-    return not spool_files(bot)
+    return not bot.spool_files()
 
 
 async def test_cookies_are_used_only_from_a_private_file_and_only_as_a_copy(hostile_bot, http):

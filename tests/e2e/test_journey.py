@@ -4,37 +4,16 @@ cancel, several links; through every process, with real yt-dlp and ffmpeg, again
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import spool_files
+from core.texts import text
 from tests.support.bot import BotProcess, Chat, button, buttons
+from tests.support.journey import link, set_default, settled, stats
 from tests.support.poll import until
 
 users = itertools.count(20_000)
-
-
-def link(bot: BotProcess, name: str, **query: object) -> str:
-    qs = "&".join(f"{k}={v}" for k, v in query.items())
-    return f"{bot.url}/media/{name}" + (f"?{qs}" if qs else "")
-
-
-async def stats(chat: Chat) -> dict:
-    return dict((await chat.http.get("/sandbox/stats")).json())
-
-
-async def set_default(chat: Chat, label: str) -> None:
-    await chat.say("/settings")
-    menu = await chat.wait_text("settings" if chat.lang == "en" else "تنظیمات")
-    await chat.press(menu["message_id"], button(menu, label)["callback_data"])
-    await until("the setting to be saved", lambda: _checked(chat, menu["message_id"], label), 30)
-
-
-async def _checked(chat: Chat, message_id: int, label: str) -> bool:
-    for m in await chat.bot_messages():
-        if m["message_id"] == message_id:
-            return any(b["text"].startswith("✓") and label.lower() in b["text"].lower() for b in buttons(m))
-    return False
 
 
 async def test_a_video_link_offers_video_and_audio_and_the_video_arrives_with_its_details(shared_bot, http):
@@ -98,11 +77,11 @@ async def test_the_second_user_gets_the_cached_file_without_any_new_media_reques
         await set_default(chat, "best")
     await first.say(url)
     [one] = await first.wait_files(1)
-    requests_before = (await stats(first))["media_requests"]
+    requests_before = (await stats(http))["media_requests"]
     await second.say(url + "&utm_source=newsletter")  # a tracking parameter is not another media
     [two] = await second.wait_files(1)
     assert two["media"]["file_id"] == one["media"]["file_id"]
-    assert (await stats(second))["media_requests"] == requests_before
+    assert (await stats(http))["media_requests"] == requests_before
 
 
 async def test_cancel_while_choosing_says_cancelled_and_no_file_comes(shared_bot, http):
@@ -139,12 +118,30 @@ async def test_persian_users_read_persian_with_persian_digits(shared_bot, http, 
     assert "۰:۰۴" in offer["text"]  # the duration, in Persian digits
 
 
-async def test_the_spool_is_empty_when_the_jobs_are_done(shared_bot, http):
-    await until("an empty spool", lambda: _empty(shared_bot), 30)
+async def test_a_jobs_spool_folder_holds_its_files_while_it_runs_and_is_gone_when_it_ends(shared_bot, http):
+    bot = shared_bot
+    chat = Chat(http, next(users), bot)
+    await set_default(chat, "best")
+    await chat.say(link(bot, "slow", size=600_000, rate=150_000, t="spool-done"))  # about 4 s
+    [job] = await until("the job", lambda: _jobs(bot, chat.user_id), 30)
+    folder = _spool(bot, job[0])
+    await until("the download in the job's spool folder", lambda: folder.is_dir() and any(folder.iterdir()), 60)
+    failed = await chat.say(link(bot, "status", code=404, t="spool-failed"))
+    await chat.wait_files(1)
+    await chat.wait_text(text("en", "error_not_found"))
+    await settled(bot, chat.user_id, last_message=failed)
+    jobs = _jobs(bot, chat.user_id)
+    assert [state for _, state in jobs] == ["done", "failed"]
+    folders = [_spool(bot, job_id) for job_id, _ in jobs]
+    await until("the jobs' spool folders removed", lambda: not any(f.exists() for f in folders), 30)
 
 
-async def _empty(bot: BotProcess) -> bool:
-    return not spool_files(bot)
+def _jobs(bot: BotProcess, user_id: int) -> list[tuple[int, str]]:
+    return [(r[0], r[1]) for r in bot.query("SELECT id, state FROM jobs WHERE user_id = ? ORDER BY id", user_id)]
+
+
+def _spool(bot: BotProcess, job_id: int) -> Path:
+    return bot.data_dir / "spool" / str(job_id)
 
 
 async def test_a_slow_probe_shows_that_the_link_is_being_looked_at(shared_bot, http):

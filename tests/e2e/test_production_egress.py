@@ -13,9 +13,9 @@ import pytest
 import trio
 
 from core.texts import text
-from tests.sandbox.support import SandboxProcess
 from tests.support.bot import BotProcess, Chat
 from tests.support.netns import netns_http_server, netns_unavailable
+from tests.support.sandbox import SandboxProcess
 
 pytestmark = pytest.mark.skipif(bool(netns_unavailable()), reason=netns_unavailable() or "")
 

@@ -23,11 +23,13 @@ import httpx
 import pytest
 
 from core.texts import text
+from sandbox.__main__ import READY_PREFIX
 from tests.e2e.answers import final_answer
 from tests.e2e.conftest import HTTP_TIMEOUT_S
-from tests.sandbox.support import READY_PREFIX, REPO, SandboxProcess
 from tests.support.bot import BotProcess, Chat
 from tests.support.netns import Namespace, netns_namespace, netns_unavailable
+from tests.support.paths import ROOT
+from tests.support.sandbox import SandboxProcess
 
 pytestmark = pytest.mark.skipif(bool(reason := netns_unavailable()), reason=reason or "")
 
@@ -102,8 +104,8 @@ def internet(tmp_path_factory: pytest.TempPathFactory, telegram: SandboxProcess,
     with netns_namespace() as namespace:
         web = [sys.executable, "-m", "sandbox", "--host", namespace.ns_ip, "--port", str(canary.port),
                "--data-dir", str(data), "--media-dir", media]  # fmt: skip
-        namespace.start(web, READY_PREFIX, cwd=REPO)
-        dns = [sys.executable, str(REPO / "tests" / "support" / "dns_server.py"), "--bind", namespace.ns_ip,
+        namespace.start(web, READY_PREFIX, cwd=ROOT)
+        dns = [sys.executable, str(ROOT / "tests" / "support" / "dns_server.py"), "--bind", namespace.ns_ip,
                "--first", namespace.ns_ip, "--then", "127.0.0.1"]  # fmt: skip
         namespace.start(dns, DNS_READY)
         yield Internet(namespace, canary.port)

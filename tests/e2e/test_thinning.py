@@ -8,7 +8,6 @@ downloads asking for an edit every second ask for three times what Telegram woul
 from __future__ import annotations
 
 import itertools
-import sqlite3
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -16,8 +15,8 @@ import pytest
 import trio
 
 from tests.e2e.conftest import HTTP_TIMEOUT_S
-from tests.e2e.test_journey import set_default
 from tests.support.bot import BotProcess, Chat
+from tests.support.journey import set_default
 from tests.support.poll import until
 
 users = itertools.count(95_000)
@@ -55,11 +54,7 @@ async def http(tight_bot: BotProcess) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def outbox_rows(bot: BotProcess) -> list[dict]:
-    with sqlite3.connect(f"file:{bot.data_dir / 'bot.sqlite3'}?mode=ro", uri=True) as db:
-        db.row_factory = sqlite3.Row
-        return [
-            dict(r) for r in db.execute("SELECT id, chat_id, kind, role, state, error, created_at, sent_at FROM outbox")
-        ]
+    return bot.rows("SELECT id, chat_id, kind, role, state, error, created_at, sent_at FROM outbox")
 
 
 def timeline(rows: list[dict]) -> str:

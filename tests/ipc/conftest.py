@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import trio
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import ROOT
+
 LINE_TIMEOUT = 20.0  # seconds to wait for a peer's next line (it starts a Python interpreter)
 
 

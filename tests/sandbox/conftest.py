@@ -17,7 +17,8 @@ import trio
 
 from sandbox.media import ensure_media
 from sandbox.server import serve
-from tests.sandbox.support import Api, SandboxProcess
+from tests.sandbox.support import Api
+from tests.support.sandbox import SandboxProcess
 
 HTTP_TIMEOUT_S = 30.0
 

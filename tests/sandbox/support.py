@@ -1,26 +1,20 @@
-"""Helpers for the sandbox tests: a Bot API caller, a user-simulation caller, a sandbox subprocess."""
+"""Helpers for the sandbox tests: a Bot API caller, a user-simulation caller, yt-dlp and ffprobe.
+The sandbox itself is started by `tests.support.sandbox`."""
 
 from __future__ import annotations
 
 import json
-import queue
 import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import trio
 import yt_dlp
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.poll import until
+
 TOKEN = "123456:sandbox-test-token"
 BOT_ID = 123456
-READY_PREFIX = "SANDBOX_READY "
-START_DEADLINE_S = 60.0
-STOP_GRACE_S = 5.0
 
 
 class Api:
@@ -77,12 +71,11 @@ class Api:
 
     async def until_polls_waiting(self, count: int, deadline_s: float = 5.0) -> None:
         """Poll /sandbox/stats until `count` getUpdates calls are waiting in the sandbox."""
-        seen = None
-        with trio.move_on_after(deadline_s):
-            while (seen := (await self.stats())["polls_waiting"]) != count:
-                await trio.sleep(0.01)
-            return
-        raise AssertionError(f"expected {count} waiting getUpdates within {deadline_s}s, saw {seen}")
+
+        async def waiting() -> bool:
+            return bool((await self.stats())["polls_waiting"] == count)
+
+        await until(f"{count} waiting getUpdates", waiting, deadline_s, interval=0.01)
 
     async def channel(self, username: str, *, bot_is_admin: bool = True, kind: str = "channel") -> dict[str, Any]:
         body = {"username": username, "type": kind, "title": username.strip("@").title(), "bot_is_admin": bot_is_admin}
@@ -94,77 +87,6 @@ class Api:
         if offset is not None:
             params["offset"] = offset
         return list(await self.ok("getUpdates", **params))
-
-
-class SandboxProcess:
-    """`python -m sandbox --port 0` as a child process; the URL comes from its SANDBOX_READY line."""
-
-    def __init__(
-        self, data_dir: Path, media_dir: Path | None = None, *extra: str, env: dict[str, str] | None = None
-    ) -> None:
-        self.stderr_path = data_dir / "sandbox.stderr"
-        self._stderr = self.stderr_path.open("wb")
-        argv = [sys.executable, "-m", "sandbox", "--port", "0", "--data-dir", str(data_dir)]
-        self.proc = subprocess.Popen(
-            [*argv, *(["--media-dir", str(media_dir)] if media_dir else []), *extra],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            text=True,
-            env=env,
-        )
-        self.lines: list[str] = []
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._drain, daemon=True).start()
-        self.url = self._wait_ready()
-
-    def _drain(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self._lines.put(line.rstrip("\n"))
-        self._lines.put(None)
-
-    def _wait_ready(self) -> str:
-        deadline = time.monotonic() + START_DEADLINE_S
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = self._lines.get(timeout=left)
-            except queue.Empty:
-                break
-            if line is None:
-                raise AssertionError(f"sandbox exited ({self.proc.wait()}) before ready: {self.lines} {self.stderr()}")
-            self.lines.append(line)
-            if line.startswith(READY_PREFIX):
-                return line.removeprefix(READY_PREFIX).strip()
-        raise AssertionError(f"sandbox not ready within {START_DEADLINE_S}s; stdout {self.lines}; {self.stderr()}")
-
-    def more_stdout(self, wait_s: float) -> list[str]:
-        """Lines printed after the ready line, waiting up to `wait_s` for the stream to end."""
-        out, deadline = [], time.monotonic() + wait_s
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = self._lines.get(timeout=left)
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            out.append(line)
-        return out
-
-    def stderr(self) -> str:
-        self._stderr.flush()
-        return "stderr: " + self.stderr_path.read_text(errors="replace")[-4000:]
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._stderr.close()
-        return self.proc.returncode
 
 
 YTDLP_BASE_OPTIONS = {"quiet": True, "no_warnings": True, "noprogress": True, "cachedir": False, "socket_timeout": 10}

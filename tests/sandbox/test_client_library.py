@@ -13,7 +13,8 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
 from tests.plain_asyncio import plain_asyncio
-from tests.sandbox.support import BOT_ID, TOKEN, SandboxProcess
+from tests.sandbox.support import BOT_ID, TOKEN
+from tests.support.sandbox import SandboxProcess
 
 USER = 77
 CALL_TIMEOUT_S = 30.0
@@ -24,7 +25,7 @@ async def _drive(url: str, media: Path) -> None:
     async with bot, httpx.AsyncClient(base_url=url, timeout=CALL_TIMEOUT_S) as sim:
         me = await bot.get_me()
         assert (me.id, me.is_bot, me.username, me.first_name) == (BOT_ID, True, "sandbox_bot", "Sandbox Bot")
-        assert me.can_join_groups is True and me.supports_inline_queries is False
+        assert me.can_join_groups is True and me.supports_inline_queries is True
 
         await sim.post("/sandbox/config", json={"chat_burst": 10})  # this test sends faster than 1/s
         await sim.post(

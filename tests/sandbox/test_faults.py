@@ -3,12 +3,15 @@ counted in /sandbox/stats."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 import trio
 
 from sandbox.drop import drop_connection
 from tests.sandbox.support import TOKEN, Api
+from tests.support.poll import until
 
 
 async def test_failures_answer_5xx_for_the_chosen_methods_only(api: Api):
@@ -36,6 +39,52 @@ async def test_latency_delays_every_call(api: Api):
     assert (await api.call("getMe"))[0] == 200
     assert trio.current_time() - start >= 0.3
     assert (await api.stats())["faults"]["delayed"] == 1
+
+
+async def _post_and_hang_up(sandbox_url: str, text: str, *, until_arrived: Api | None = None) -> None:
+    """A sendMessage sent whole over a raw connection, which is then closed without reading the
+    answer; with `until_arrived`, only once the sandbox holds the call in its added latency."""
+    host, port = sandbox_url.removeprefix("http://").split(":")
+    body = json.dumps({"chat_id": 1, "text": text}).encode()
+    head = (
+        f"POST /bot{TOKEN}/sendMessage HTTP/1.1\r\nHost: {host}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    stream = await trio.open_tcp_stream(host, int(port))
+    await stream.send_all(head + body)
+    if until_arrived is not None:
+        arrived = until_arrived
+
+        async def delayed() -> bool:
+            return bool((await arrived.stats())["faults"]["delayed"] >= 1)
+
+        await until("the call to be held in its latency", delayed, 10, interval=0.01)
+    await stream.aclose()
+
+
+async def test_a_call_whose_client_leaves_before_it_completed_is_not_carried_out(api: Api, sandbox_url: str):
+    await api.say(1, "hi")
+    await api.config(faults={"latency_ms": 60_000})  # the call is on its way for a minute
+    await _post_and_hang_up(sandbox_url, "on its way", until_arrived=api)
+
+    async def abandoned() -> dict | None:
+        stats = await api.stats()
+        return stats if stats["abandoned"].get("sendMessage") == 1 else None
+
+    stats = await until("the call to be abandoned", abandoned, 10)
+    assert stats["sends"] == 0 and [m["text"] for m in (await api.chat(1))["messages"]] == ["hi"]
+
+
+async def test_a_call_that_completed_is_carried_out_though_nobody_reads_the_answer(api: Api, sandbox_url: str):
+    await api.say(1, "hi")
+    await _post_and_hang_up(sandbox_url, "done, unread")
+
+    async def landed() -> list[str] | None:
+        texts = [m["text"] for m in (await api.chat(1))["messages"]]
+        return texts if "done, unread" in texts else None
+
+    assert await until("the unread call to land", landed, 10) == ["hi", "done, unread"]
+    assert (await api.stats())["abandoned"] == {}
 
 
 async def test_dropped_connections_end_without_a_response(api: Api, http: httpx.AsyncClient):

@@ -126,3 +126,17 @@ async def test_every_media_request_is_counted_by_path_with_a_total(http: httpx.A
     expected = {**dict.fromkeys(paths, 1), "/media/status": 2, "/media/nothing.here": 1}
     assert stats["media_requests"] == expected
     assert stats["media_requests_total"] == 7
+
+
+async def test_ytdlp_finds_webvtt_subtitles_in_persian_and_english_and_downloads_them(
+    sandbox_url: str, tmp_path: Path
+) -> None:
+    info = await _ytdlp(f"{sandbox_url}/media/multi.m3u8")
+    assert sorted(info["subtitles"]) == ["en", "fa"]
+    assert all(track["ext"] == "vtt" for tracks in info["subtitles"].values() for track in tracks)
+    options = {"skip_download": True, "writesubtitles": True, "subtitleslangs": ["fa", "en"]}
+    await _ytdlp(f"{sandbox_url}/media/multi.m3u8", tmp_path / "subs", **options)
+    files = {p.name.rsplit(".", 2)[-2]: p.read_text(encoding="utf-8") for p in (tmp_path / "subs").glob("*.vtt")}
+    assert sorted(files) == ["en", "fa"]
+    assert files["fa"].startswith("WEBVTT") and "زیرنویس شماره 1" in files["fa"] and "زیرنویس شماره 4" in files["fa"]
+    assert "Subtitle number 4" in files["en"]

@@ -16,7 +16,9 @@ import httpx
 import psutil
 import trio
 
-from tests.sandbox.support import REPO, TOKEN, SandboxProcess
+from tests.sandbox.support import TOKEN
+from tests.support.paths import ROOT
+from tests.support.sandbox import SandboxProcess
 
 MIB = 1024 * 1024
 UPLOAD_MIB = 64
@@ -103,7 +105,7 @@ def test_a_taken_port_is_a_clear_error(tmp_path, sample_media):
         port = taken.getsockname()[1]
         argv = [sys.executable, "-m", "sandbox", "--port", str(port), "--data-dir", str(tmp_path)]
         done = subprocess.run(
-            [*argv, "--media-dir", str(sample_media)], cwd=REPO, capture_output=True, text=True, timeout=60
+            [*argv, "--media-dir", str(sample_media)], cwd=ROOT, capture_output=True, text=True, timeout=60
         )
     assert done.returncode == 1 and done.stdout == ""
     assert "cannot serve: [Errno 98] Address already in use" in done.stderr

@@ -20,13 +20,13 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.plain_asyncio import plain_asyncio
 from tests.sandbox.webchat_helpers import (
-    ARTIFACTS,
     CHROMIUM_ARGS,
     Bot,
     Sandbox,
     require_chromium,
     running_sandbox,
 )
+from tests.support.paths import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
@@ -369,3 +369,87 @@ def test_journey_choose_a_format_watch_progress_get_the_video_cancel_and_switch_
         assert update["message"]["from"]["language_code"] == "en"
     finally:
         httpx.post(f"{sandbox.url}/sandbox/config", json={"limits": True}).raise_for_status()
+
+
+def test_an_album_shows_as_one_grid_in_order_with_its_caption(page: Page, bot: Bot, sandbox: Sandbox) -> None:
+    user_id = 4343
+    open_user(page, user_id, "Neda", "fa")
+    page.get_by_test_id("message-input").fill("https://example.com/post/1")
+    page.get_by_test_id("send-button").click()
+    bot.wait_update("the post link", from_user(user_id, "message"), UPDATE_DEADLINE_S)
+    jpg = httpx.get(f"{sandbox.url}/media/gallery_1.jpg").raise_for_status().content
+    png = httpx.get(f"{sandbox.url}/media/gallery_2.png").raise_for_status().content
+    mp4 = httpx.get(f"{sandbox.url}/media/sample.mp4").raise_for_status().content
+    sent = bot.call(
+        "sendMediaGroup",
+        files={"a": ("a.jpg", jpg, "image/jpeg"), "b": ("b.mp4", mp4, "video/mp4"), "c": ("c.png", png, "image/png")},
+        chat_id=str(user_id),
+        media=[
+            {"type": "photo", "media": "attach://a", "caption": "<b>آلبوم</b> سه‌تایی", "parse_mode": "HTML"},
+            {"type": "video", "media": "attach://b"},
+            {"type": "photo", "media": "attach://c"},
+        ],
+    )
+    album = page.locator(f'[data-testid="album"][data-media-group-id="{sent[0]["media_group_id"]}"]')
+    expect(album).to_have_attribute("data-count", "3")
+    items = album.get_by_test_id("album-item")
+    expect(items).to_have_count(3)
+    assert [items.nth(i).get_attribute("data-message-id") for i in range(3)] == [str(m["message_id"]) for m in sent]
+    expect(items.nth(0).locator("img")).to_be_visible()
+    expect(items.nth(1).locator("video")).to_be_visible()
+    expect(album.get_by_test_id("msg-text")).to_have_count(1)
+    expect(album.locator("b")).to_have_text("آلبوم")
+    assert page.locator('[data-testid="msg"][data-from="bot"]').count() == 0  # one grid, not three bubbles
+    grid = album.get_by_test_id("album-grid").bounding_box()
+    first, second = items.nth(1).bounding_box(), items.nth(2).bounding_box()
+    assert grid and first and second and abs(first["y"] - second["y"]) < 2  # side by side, in the grid
+
+
+def test_an_inline_result_is_chosen_and_edited_in_place_into_the_video(page: Page, bot: Bot, sandbox: Sandbox) -> None:
+    user_id = 4444
+    open_user(page, user_id, "Ali", "en")
+    page.get_by_test_id("message-input").fill("/start")
+    page.get_by_test_id("send-button").click()
+    bot.wait_update("/start", from_user(user_id, "message"), UPDATE_DEADLINE_S)
+    mp4 = httpx.get(f"{sandbox.url}/media/sample.mp4").raise_for_status().content
+    video_id = bot.call("sendVideo", files={"video": ("v.mp4", mp4, "video/mp4")}, chat_id=str(user_id))["video"][
+        "file_id"
+    ]
+
+    link = f"{sandbox.url}/media/sample.mp4"
+    page.get_by_test_id("inline-query").fill(link)
+    page.get_by_test_id("inline-ask").click()
+    query = bot.wait_update("the inline query", from_user(user_id, "inline_query"), UPDATE_DEADLINE_S)["inline_query"]
+    assert query["query"] == link
+    expect(page.get_by_test_id("inline-waiting")).to_be_visible()
+    keyboard = {"inline_keyboard": [[{"text": "⏳", "callback_data": "inline:wait"}]]}
+    article = {
+        "type": "article",
+        "id": "get",
+        "title": "⬇️ Send this video",
+        "input_message_content": {"message_text": "⏳ 0%"},
+        "reply_markup": keyboard,
+    }
+    bot.call("answerInlineQuery", inline_query_id=query["id"], results=[article])
+    page.locator('[data-testid="inline-result"][data-result-id="get"]').click()
+    chosen = bot.wait_update("the choice", from_user(user_id, "chosen_inline_result"), UPDATE_DEADLINE_S)
+    inline_id = chosen["chosen_inline_result"]["inline_message_id"]
+
+    sent = page.get_by_test_id("target-messages").get_by_test_id("target-msg")
+    expect(sent).to_have_count(1)
+    expect(sent.get_by_test_id("msg-text")).to_have_text("⏳ 0%")
+    expect(sent.get_by_test_id("msg-via")).to_contain_text("@sandbox_bot")
+    sent.evaluate("node => { node.sandboxMark = 'same element'; }")  # a property, not an attribute
+
+    bot.call("editMessageText", inline_message_id=inline_id, text="⏳ 60%", reply_markup=keyboard)
+    expect(sent.get_by_test_id("msg-text")).to_have_text("⏳ 60%")
+    bot.call(
+        "editMessageMedia", inline_message_id=inline_id, media={"type": "video", "media": video_id, "caption": "✅"}
+    )
+    expect(sent.locator('video[data-testid="media-video"]')).to_be_visible()
+    expect(sent.get_by_test_id("msg-text")).to_have_text("✅")
+    assert sent.evaluate("node => node.sandboxMark") == "same element"  # edited in place, not drawn anew
+    expect(sent.get_by_test_id("msg-edited")).to_be_visible()
+    assert (
+        page.locator('[data-testid="msg"][data-message-id]').filter(has_text="✅").count() == 0
+    )  # not in the bot chat

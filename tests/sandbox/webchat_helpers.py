@@ -14,10 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sandbox.support import SandboxProcess
+from tests.support.sandbox import SandboxProcess
 
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless=new",

@@ -11,8 +11,8 @@ import pytest
 
 from core.config import Secret, SettingsError, load_settings, read_env_file
 from core.logs import RedactSecrets
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "123456:ABCdefGHIjklMNO"
 
 

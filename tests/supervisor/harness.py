@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -20,14 +21,12 @@ from typing import Any
 import psutil
 import trio
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import ROOT
+from tests.support.poll import until
+from tests.support.ports import port_of, refusing_socket
+
 TOKEN = "123456:supervisor-test-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+WAIT_INTERVAL = 0.05
 
 
 # Below the kernel's ephemeral range (32768 and up here), so that connections other tests open
@@ -54,18 +53,24 @@ def free_port_run(count: int) -> int:
     raise RuntimeError(f"no {count} consecutive free ports found")
 
 
+HEALTH_URL = re.compile(r"\| health (http://\S+)")
+
+
 class Bot:
-    """One `python run.py ...` with its output collected in the background."""
+    """One `python run.py ...` with its output collected in the background. Its ports are 0 (the
+    kernel picks them): the monitor's comes from the ready line. Telegram is "down": BOTAPI_URL
+    is a port that refuses connections."""
 
     def __init__(self, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.data_dir = tmp_path / "data"
-        self.monitor_port = free_port()
-        self.args = ["--data-dir", str(self.data_dir), "--monitor-port", str(self.monitor_port), *args]
+        self.health_url = ""  # known from the ready line on
+        self.args = ["--data-dir", str(self.data_dir), "--monitor-port", "0", *args]
+        self._telegram_down = refusing_socket()
         self.env = {
             **os.environ,
             "BOT_TOKEN": TOKEN,
             "TELEGRAM_BACKEND": "botapi",
-            "BOTAPI_URL": f"http://127.0.0.1:{free_port()}",  # nobody listens: Telegram is "down"
+            "BOTAPI_URL": f"http://127.0.0.1:{port_of(self._telegram_down)}",
             "LOG_LEVEL": "info",
             **(env or {}),
         }
@@ -105,33 +110,31 @@ class Bot:
         self, what: str, check: Callable[[], Any], timeout: float = 30.0, *, needs_running: bool = True
     ) -> Any:
         """Poll `check` until it returns something truthy, or fail saying what was seen
-        (at once if the supervisor died and `needs_running`)."""
-        last: Any = None
-        with trio.move_on_after(timeout):
-            while True:
-                try:
-                    last = check()
-                except Exception as exc:  # not up yet
-                    last = exc
-                if last and not isinstance(last, Exception):
-                    return last
-                if needs_running and self.process is not None and self.process.returncode is not None:
-                    break
-                await trio.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}\n{self.output()}")
+        (at once if the supervisor died and `needs_running`); an exception counts as "not yet"."""
+
+        def exited() -> bool:
+            return needs_running and self.process is not None and self.process.returncode is not None
+
+        return await until(
+            what, check, timeout, describe=self.output, interval=WAIT_INTERVAL, not_yet=(Exception,), give_up=exited
+        )
 
     async def ready_line(self, timeout: float = 60.0) -> str:
-        return str(
+        line = str(
             await self.wait_for(
                 "the ready line",
                 lambda: next((line for line in self.stdout if line.startswith("ready:")), None),
                 timeout,
             )
         )
+        found = HEALTH_URL.search(line)
+        assert found, f"no health URL in the ready line: {line}"
+        self.health_url = found.group(1)
+        return line
 
     def health(self) -> dict[str, Any]:
-        url = f"http://127.0.0.1:{self.monitor_port}/healthz"
-        with urllib.request.urlopen(url, timeout=2) as response:
+        assert self.health_url, "the monitor's port is known from the ready line on: await ready_line() first"
+        with urllib.request.urlopen(self.health_url, timeout=2) as response:
             return dict(json.load(response))
 
     def processes(self) -> dict[str, dict[str, Any]]:
@@ -145,6 +148,7 @@ class Bot:
 
     async def stop(self) -> None:
         """Leave nothing behind: SIGKILL the supervisor and every process it started."""
+        self._telegram_down.close()
         if self.process is None:
             return
         pids = self.child_pids()

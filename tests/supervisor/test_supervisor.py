@@ -11,12 +11,14 @@ import signal
 import socket
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import closing
 
 import pytest
 import trio
 
 from ipc.endpoints import Endpoints
-from tests.supervisor.harness import Bot, alive, free_port, free_port_run, gone, now
+from tests.supervisor.harness import Bot, alive, free_port_run, gone, now
+from tests.support.ports import refusing_port
 
 BASE = ["monitor", "uploader", "gateway"]
 
@@ -53,6 +55,19 @@ async def test_ready_line_names_every_process_and_healthz_lists_them(start_bot):
         assert procs[name]["state"] == "ready"
     assert procs["supervisor"]["pid"] == bot.pid
     assert bot.health()["status"] == "ok"
+
+
+async def test_monitor_port_0_is_the_bound_port_in_the_ready_line_and_a_restarted_monitor_keeps_it(start_bot):
+    bot = await start_bot("--workers", "1", RESTART_MIN_DELAY="0.1")  # the harness passes --monitor-port 0
+    await bot.ready_line()
+    assert not bot.health_url.startswith("http://127.0.0.1:0/"), bot.health_url
+    monitor = (await bot.wait_for("the monitor in /healthz", lambda: bot.processes().get("monitor")))["pid"]
+    os.kill(monitor, signal.SIGKILL)
+    again = await bot.wait_for(  # at the same URL: an operator's health check goes on working
+        "a new monitor at the same port",
+        lambda: (p := bot.processes()["monitor"])["pid"] not in (0, monitor) and p["state"] == "ready" and p,
+    )
+    assert again["restarts"] == 1
 
 
 async def test_killed_downloader_comes_back_with_a_new_pid_after_backoff(start_bot):
@@ -111,8 +126,8 @@ async def test_a_crash_loop_cools_down_alerts_admins_keeps_the_rest_and_comes_ba
     for name in BASE:  # the rest keep running, untouched
         assert after[name]["pid"] == before[name]["pid"] and after[name]["state"] == "ready"
     assert any(f"trying again in {cooldown:g}s" in line for line in bot.stderr), bot.output()
-    db = sqlite3.connect(bot.data_dir / "bot.sqlite3")
-    rows = db.execute("SELECT chat_id, payload FROM outbox").fetchall()
+    with closing(sqlite3.connect(bot.data_dir / "bot.sqlite3")) as db:
+        rows = db.execute("SELECT chat_id, payload FROM outbox").fetchall()
     assert [r[0] for r in rows] == [4242] and "downloader" in rows[0][1]
 
     # After the cooldown it is tried again, and stays up: the bot is whole again.
@@ -208,32 +223,33 @@ async def test_systemd_ready_watchdog_and_hung_child(start_bot, tmp_path, nurser
 async def test_telegram_out_of_reach_at_boot_is_waited_out_not_a_crash_loop(start_bot):
     # MTProto through a local proxy that refuses: Telegram is unreachable, and no packet leaves
     # the machine. The gateway and the uploader keep retrying instead of crashing, and still drain.
-    bot = await start_bot(
-        "--workers",
-        "1",
-        TELEGRAM_BACKEND="mtproto",
-        API_ID="12345",
-        API_HASH="0123456789abcdef0123456789abcdef",
-        PROXY_URL=f"socks5://127.0.0.1:{free_port()}",
-    )
-    await bot.ready_line()
-    before = await bot.wait_for("processes", lambda: len(p := bot.processes()) >= 4 and p)
+    with refusing_port() as proxy:
+        bot = await start_bot(
+            "--workers",
+            "1",
+            TELEGRAM_BACKEND="mtproto",
+            API_ID="12345",
+            API_HASH="0123456789abcdef0123456789abcdef",
+            PROXY_URL=f"socks5://127.0.0.1:{proxy}",
+        )
+        await bot.ready_line()
+        before = await bot.wait_for("processes", lambda: len(p := bot.processes()) >= 4 and p)
 
-    def failed_attempts(role: str) -> int:
-        return sum(f"[{role} " in line and "connect" in line.lower() for line in bot.stderr)
+        def failed_attempts(role: str) -> int:
+            return sum(f"[{role} " in line and "connect" in line.lower() for line in bot.stderr)
 
-    await bot.wait_for(
-        "repeated failed connects", lambda: failed_attempts("gateway") >= 2 and failed_attempts("uploader") >= 2
-    )
-    after = bot.processes()
-    for name in ("gateway", "uploader"):
-        assert after[name]["pid"] == before[name]["pid"] and after[name]["restarts"] == 0, after[name]
-    assert not any("Traceback" in line for line in bot.stderr), bot.output()
-    os.kill(bot.pid, signal.SIGTERM)
-    assert bot.process is not None
-    with trio.fail_after(10):  # well inside the 20 s grace: draining cancels the retries
-        assert await bot.process.wait() == 0
-    assert any("gateway stopped before reaching Telegram" in line for line in bot.stderr)
+        await bot.wait_for(
+            "repeated failed connects", lambda: failed_attempts("gateway") >= 2 and failed_attempts("uploader") >= 2
+        )
+        after = bot.processes()
+        for name in ("gateway", "uploader"):
+            assert after[name]["pid"] == before[name]["pid"] and after[name]["restarts"] == 0, after[name]
+        assert not any("Traceback" in line for line in bot.stderr), bot.output()
+        os.kill(bot.pid, signal.SIGTERM)
+        assert bot.process is not None
+        with trio.fail_after(10):  # well inside the 20 s grace: draining cancels the retries
+            assert await bot.process.wait() == 0
+        assert any("gateway stopped before reaching Telegram" in line for line in bot.stderr)
 
 
 async def test_tcp_endpoints_work_like_ipc_ones(start_bot):

@@ -1,6 +1,9 @@
 """The whole bot under test: `python run.py --sandbox` as a subprocess, and a user's-eye view of
 its chats through the sandbox's user-simulation API.
 
+Its ports are 0 all the way down: the sandbox's and the monitor's real ports come from the
+supervisor's ready line (`ready: ... | health http://127.0.0.1:P/healthz | chat http://127.0.0.1:Q/`).
+
 `BotProcess` is synchronous so that a module-scoped fixture can share one bot among tests (each
 test runs its own trio loop); tests talk to it with `Chat` over httpx. Every test uses its own
 user ids and its own media URLs (a query string), so tests sharing a bot never see each other.
@@ -10,32 +13,31 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
-import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Mapping
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
 
+from tests.support.paths import RUN_PY
 from tests.support.poll import until
 
-ROOT = Path(__file__).resolve().parents[2]
 START_DEADLINE_S = 120.0
 REAL_MODE_TOKEN = "424243:real-mode-test-token"  # any token of the right shape: the sandbox plays Telegram
 STOP_GRACE_S = 10.0
 LOG_TAIL_LINES = 120
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+READY = re.compile(r"^ready: .*\| health http://127\.0\.0\.1:(\d+)/healthz(?: \| chat (http://\S+?)/?)?$")
 
 
 class BotProcess:
@@ -53,14 +55,13 @@ class BotProcess:
         test started), so that downloads take the production egress rules."""
         self.folder = folder
         self.data_dir = folder / "data"
-        self.sandbox_port = free_port()
-        self.monitor_port = free_port()
-        self.url = telegram_url or f"http://127.0.0.1:{self.sandbox_port}"
+        self.monitor_port = 0  # both known from the ready line
+        self.url = telegram_url or ""
         self.log_path = folder / "bot.log"
-        mode = ["--sandbox", "--sandbox-port", str(self.sandbox_port)] if telegram_url is None else []
+        mode = ["--sandbox", "--sandbox-port", "0"] if telegram_url is None else []
         argv = [
-            sys.executable, str(ROOT / "run.py"), *mode, "--workers", str(workers),
-            "--data-dir", str(self.data_dir), "--monitor-port", str(self.monitor_port), *args,
+            sys.executable, str(RUN_PY), *mode, "--workers", str(workers),
+            "--data-dir", str(self.data_dir), "--monitor-port", "0", *args,
         ]  # fmt: skip
         real = {"TELEGRAM_BACKEND": "botapi", "BOTAPI_URL": telegram_url or "", "BOT_TOKEN": REAL_MODE_TOKEN}
         full_env = {
@@ -81,7 +82,10 @@ class BotProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"the bot exited ({self.proc.returncode}) before ready:\n{self.log()}")
-            if any(line.startswith("ready:") for line in self.log_lines()):
+            if ready := next((m for line in self.log_lines() if (m := READY.match(line))), None):
+                self.monitor_port = int(ready.group(1))
+                self.url = self.url or ready.group(2)
+                assert self.url, f"no chat URL in the ready line: {ready.group(0)}"
                 return
             time.sleep(0.2)
         self.stop()
@@ -99,6 +103,21 @@ class BotProcess:
         url = f"http://127.0.0.1:{self.monitor_port}/healthz"
         with urllib.request.urlopen(url, timeout=5) as response:
             return {p["name"]: p for p in json.load(response)["processes"]}
+
+    def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
+        """Read the bot's database (read-only; WAL lets a reader beside the running bot)."""
+        with closing(sqlite3.connect(f"file:{self.data_dir / 'bot.sqlite3'}?mode=ro", uri=True)) as db:
+            return db.execute(sql, params).fetchall()
+
+    def rows(self, sql: str, *params: object) -> list[dict[str, Any]]:
+        """`query` with each row as a dict of its columns."""
+        with closing(sqlite3.connect(f"file:{self.data_dir / 'bot.sqlite3'}?mode=ro", uri=True)) as db:
+            db.row_factory = sqlite3.Row
+            return [dict(r) for r in db.execute(sql, params).fetchall()]
+
+    def spool_files(self) -> list[Path]:
+        spool = self.data_dir / "spool"
+        return sorted(p for p in spool.rglob("*") if p.is_file()) if spool.exists() else []
 
     def kill(self, name: str) -> int:
         """kill -9 one child by its process name; returns its pid."""

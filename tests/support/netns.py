@@ -143,10 +143,11 @@ def netns_http_server(folder: Path, port: int = HTTP_PORT) -> Iterator[NetnsHost
 def _wait_line(server: subprocess.Popen[str], ready: str) -> str:
     lines: queue.Queue[str | None] = queue.Queue()
 
-    def drain() -> None:
+    def drain() -> None:  # owns the pipe: reads it to its end, then closes it
         assert server.stdout is not None
-        for line in server.stdout:
-            lines.put(line)
+        with server.stdout:
+            for line in server.stdout:
+                lines.put(line)
         lines.put(None)
 
     threading.Thread(target=drain, daemon=True).start()

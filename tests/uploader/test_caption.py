@@ -11,10 +11,11 @@ from html.parser import HTMLParser
 import pytest
 
 from sandbox.html_text import parse_html
-from uploader.caption import MAX_CAPTION_UNITS, build_caption, utf16_units
+from uploader.caption import build_caption, utf16_units
 
 URL = "https://www.youtube.com/watch?v=abc&list=x"
 SIGNATURE = "@mybot"
+TELEGRAM_CAPTION_UNITS = 1024  # Telegram's limit (core.telegram.org/bots/api#sendvideo), not the bot's copy of it
 
 
 class Seen(HTMLParser):
@@ -42,7 +43,7 @@ def check(caption: str) -> Seen:
     seen = Seen(caption)
     plain, entities = parse_html(caption)  # raises as Telegram would on broken markup
     assert plain == seen.visible
-    assert utf16_units(plain) <= MAX_CAPTION_UNITS
+    assert utf16_units(plain) <= TELEGRAM_CAPTION_UNITS
     assert [t for t, _ in seen.tags] == ["a" for e in entities if e["type"] == "text_link"]
     return seen
 
@@ -113,7 +114,7 @@ def test_a_long_title_is_cut_to_fit_and_keeps_link_and_signature(title):
     shown = lines[0]
     assert shown.endswith("…") and title.startswith(shown[:-1].rstrip())
     # It uses the room there is: at most one emoji sequence short of the limit.
-    assert utf16_units(seen.visible) > MAX_CAPTION_UNITS - 12
+    assert utf16_units(seen.visible) > TELEGRAM_CAPTION_UNITS - 12
     head = shown[:-1].rstrip()
     assert head[-1] != "\u200d" and title[len(head)] not in ("\u200d", "\u0301")  # not inside a character
 
@@ -121,11 +122,11 @@ def test_a_long_title_is_cut_to_fit_and_keeps_link_and_signature(title):
 def test_utf16_counting_lets_a_title_of_astral_characters_fill_only_half():
     caption = build_caption("𝐁" * 1000, None, "", lang="en")  # mathematical bold: 2 units each
     shown = check(caption).visible
-    assert utf16_units(shown) <= MAX_CAPTION_UNITS and len(shown) < 520
+    assert utf16_units(shown) <= TELEGRAM_CAPTION_UNITS and len(shown) < 520
 
 
 def test_a_title_that_fits_is_not_touched():
-    title = "a" * (MAX_CAPTION_UNITS - len("\nyoutube.com\n@mybot"))
+    title = "a" * (TELEGRAM_CAPTION_UNITS - len("\nyoutube.com\n@mybot"))
     assert check(build_caption(title, URL, SIGNATURE, lang="en")).visible.splitlines()[0] == title
     longer = check(build_caption(title + "a", URL, SIGNATURE, lang="en")).visible.splitlines()[0]
     assert longer.endswith("…") and len(longer) == len(title)
