@@ -18,7 +18,7 @@ import httpx
 import pytest
 import trio
 
-from tests.e2e.conftest import HTTP_TIMEOUT_S, spool_files
+from tests.e2e.conftest import HTTP_TIMEOUT_S
 from tests.e2e.jobkit import (
     assert_no_failure_text,
     ffmpeg_running,
@@ -84,7 +84,7 @@ async def cancelled_and_quiet(chat: Chat, bot: BotProcess, job_id: int) -> None:
     assert {j["id"]: j["state"] for j in jobs}[job_id] == "cancelled"
     await chat.wait_text("Cancelled")
     assert_no_failure_text(await chat.bot_messages())
-    assert not [p for p in spool_files(bot) if p.parent.name.startswith(f"{job_id}-")]
+    assert not [p for p in bot.spool_files() if p.parent.name.startswith(f"{job_id}-")]
 
 
 async def test_cancel_while_queued_never_fetches_the_link(cancel_bot, http):

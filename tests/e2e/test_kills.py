@@ -21,12 +21,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import HTTP_TIMEOUT_S, spool_files
+from tests.e2e.conftest import HTTP_TIMEOUT_S
 from tests.e2e.jobkit import exactly_one_file, ffmpeg_running, job_where, jobs_of, rows, settled, streaming
 from tests.e2e.test_journey import set_default
-from tests.sandbox.support import SandboxProcess
-from tests.support.bot import BotProcess, Chat, button, buttons, free_port
+from tests.support.bot import BotProcess, Chat, button, buttons
 from tests.support.poll import until
+from tests.support.sandbox import SandboxProcess
 
 users = itertools.count(62_000)
 QUICK = {"HEARTBEAT_TIMEOUT": "3", "HUNG_KILL_AFTER": "8", "ADMIN_IDS": "4242"}
@@ -165,7 +165,7 @@ async def test_the_uploader_killed_while_the_file_downloads(kill_bot, http):
     old = bot.kill("uploader")
     await restarted(bot, "uploader", old)
     await exactly_one_file(chat, bot, size=600_000)
-    assert not [p for p in spool_files(bot) if "k-up" in str(p)]
+    assert not [p for p in bot.spool_files() if "k-up" in str(p)]
 
 
 # ---- the whole bot -----------------------------------------------------------------------------------
@@ -194,7 +194,7 @@ class Procfile:
             "TELEGRAM_BACKEND": "botapi",
             "BOTAPI_URL": sandbox_url,
             "BOT_TOKEN": "1000001:sandbox-token-not-secret",
-            "MONITOR_PORT": str(free_port()),
+            "MONITOR_PORT": "0",  # any free port: this test asks the monitor nothing
             "LOG_LEVEL": "info",
             "PYTHONUNBUFFERED": "1",
             **QUICK,
@@ -240,7 +240,6 @@ class Procfile:
 
 @pytest.fixture
 def whole_bot(tmp_path: Path) -> Iterator[Procfile]:
-    (tmp_path / "sandbox-data").mkdir()
     sandbox = SandboxProcess(tmp_path / "sandbox-data")
     bot = Procfile(tmp_path, sandbox.url)
     try:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from tests.e2e.conftest import HTTP_TIMEOUT_S, spool_files
+from tests.e2e.conftest import HTTP_TIMEOUT_S
 from tests.e2e.jobkit import exactly_one_file, job_where, jobs_of, pid_of, streaming
 from tests.e2e.test_journey import set_default
 from tests.support.bot import BotProcess, Chat
@@ -74,4 +74,4 @@ async def test_a_zombie_workers_stale_attempt_never_lands_and_the_user_gets_one_
 
 
 async def _no_folder(bot: BotProcess, job_id: int, lease: int) -> bool:
-    return not [p for p in spool_files(bot) if p.parent.name == f"{job_id}-{lease}"]
+    return not [p for p in bot.spool_files() if p.parent.name == f"{job_id}-{lease}"]
