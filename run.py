@@ -1,4 +1,5 @@
 """Start the whole bot: `python run.py --workers auto` (add `--sandbox` to try it offline).
+`python run.py backup` and `python run.py restore FILE` back up and restore the database.
 
 Flags override settings from the environment and `.env`; children get them as environment
 variables, so every process sees the same settings.
@@ -96,6 +97,11 @@ def preflight(settings: Settings | None, settings_error: SettingsError | None) -
 
 
 def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    if words[:1] in (["backup"], ["restore"]):  # python run.py backup | restore FILE
+        from core.backup import command
+
+        return command(words)
     args = parse_args(argv)
     overrides = flag_overrides(args)
     settings: Settings | None = None
@@ -125,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def take_run_lock(settings: Settings) -> TextIO | None:
     """One supervisor per data folder: a second one would take over the first one's sockets."""
-    lock = (settings.run_dir / "supervisor.lock").open("a+")
+    lock = settings.run_lock_path.open("a+")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

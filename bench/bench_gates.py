@@ -127,7 +127,7 @@ async def warm(router: Router, gates: Gates, users: int, first_id: int) -> int:
         user = 1000 + n
         await gates.locks.verify(user)
         with write_tx(router.db):
-            gates.locks.missing(router.db, user)
+            gates.locks.verdict(router.db, user)
     return first_id
 
 
@@ -166,11 +166,12 @@ async def main() -> None:
         timings = Timings()
         timings.wrap(gates, "before", "pre-phase (async, before the tx)")
         timings.wrap(gates, "admit", "1-2 maintenance, ban")
-        timings.wrap(gates.locks, "missing", "3 locks (5 cached)")
-        timings.wrap(gates.locks, "release", "3 held links waiting?")
+        timings.wrap(gates.locks, "verdict", "3 locks (5 cached)")
+        timings.wrap(gates.locks, "take_held", "3 held links waiting?")
         timings.wrap(gates_module, "rate_room", "4 rate window read")
         timings.wrap(gates_module, "spend", "4 rate window write")
         timings.wrap(gates_module, "waiting", "6 queue count")
+        timings.wrap(gates_module, "waiting_for", "5 the user's queued jobs")
         timings.wrap(gates_module, "find_links", "(not a gate) find_links")
 
         def link(update_id: int, n: int) -> str:

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ipc.channels import RpcClient, RpcServer, open_job_dispatcher, open_job_worker  # noqa: E402
-from ipc.messages import JobAssign  # noqa: E402
+from ipc.messages import Echo, JobAssign, RpcCall, RpcResult  # noqa: E402
 
 WINDOW = 512  # credits the downloader keeps open in the throughput run
 IDLE_GAP = 0.002  # seconds between round trips, so both processes fall idle in between
@@ -63,12 +63,13 @@ async def gateway(endpoint: str) -> None:
 
 
 async def rpc_server(endpoint: str) -> None:
-    async def echo(params: dict[str, Any]) -> dict[str, Any]:
-        return params
+    async def echo(call: RpcCall) -> RpcResult:
+        assert isinstance(call, Echo)
+        return call
 
     with RpcServer(endpoint) as server:
         print("ready", flush=True)
-        await server.serve({"echo": echo})
+        await server.serve({Echo: echo})
 
 
 def raw_echo(endpoint: str) -> None:
@@ -121,12 +122,12 @@ async def job_round_trips(endpoint: str, samples: int) -> list[float]:
 
 async def rpc_round_trips(endpoint: str, samples: int) -> list[float]:
     with RpcClient(endpoint) as rpc:
-        await rpc.call("echo", {}, timeout=CHILD_START_TIMEOUT)
+        await rpc.call(Echo(), timeout=CHILD_START_TIMEOUT)
         times = []
         for k in range(samples):
             await trio.sleep(IDLE_GAP)
             started = time.perf_counter()
-            await rpc.call("echo", {"k": k})
+            await rpc.call(Echo(text=str(k)))
             times.append((time.perf_counter() - started) * 1000)
         return times
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import trio
 
+from core import metrics
 from core.config import Settings, SettingsError, load_settings
 from core.logs import setup_logging
 from core.runtime_limits import RuntimeLimits
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 SUPERVISOR_PID_ENV = "BOT_SUPERVISOR_PID"
 PARENT_CHECK_INTERVAL = 0.5  # seconds; how quickly an orphan notices
 CONTROL_SEND_TIMEOUT = 2.0  # seconds; without a supervisor, control messages are dropped
+METRICS_RESEND_BEATS = 30  # unchanged metrics are sent again every this many heartbeats
 
 
 @dataclass
@@ -107,11 +109,18 @@ async def _run(name: str, settings: Settings, body: Body) -> None:
 
 
 async def _heartbeats(ctx: ChildContext) -> None:
+    shipped, beats = -1, 0
     while True:
         beat = Heartbeat(name=ctx.name, pid=os.getpid(), sent_at=time.time(), busy=ctx.busy)
         await ctx.send_control(beat)
         with trio.move_on_after(CONTROL_SEND_TIMEOUT):
             await ctx.telemetry.send(beat)
+            # The metrics go with the heartbeat when they moved, and now and then anyway (a monitor
+            # that restarted learns the totals again).
+            if metrics.changes() != shipped or beats % METRICS_RESEND_BEATS == 0:
+                shipped = metrics.changes()
+                await ctx.telemetry.send(metrics.snapshot(ctx.name))
+        beats += 1
         await trio.sleep(ctx.settings.heartbeat_interval)
 
 

@@ -289,6 +289,9 @@ class Settings:
         "GLOBAL_REQUESTS_PER_MIN", 0, _int(0, 1000000), "links a minute for everyone together (0: off)"
     )
     queue_max: int = setting("QUEUE_MAX", 500, _int(1, 1000000), "jobs waiting at once; past it users hear 'busy'")
+    user_queue_max: int = setting(
+        "USER_QUEUE_MAX", 20, _int(1, 1000000), "jobs one user may have waiting at once; more are refused politely"
+    )
     circuit_failures: int = setting("CIRCUIT_FAILURES", 5, _int(1, 1000), "failures that open a circuit")
     circuit_recovery: float = setting("CIRCUIT_RECOVERY", 60.0, _float(1, 86400), "seconds a circuit stays open")
 
@@ -345,6 +348,12 @@ class Settings:
     notice_interval: float = setting(
         "NOTICE_INTERVAL", 60.0, _float(0, 86400), "seconds between repeated hints and rate notices to a user"
     )
+    join_recheck_interval: float = setting(
+        "JOIN_RECHECK_INTERVAL",
+        10.0,
+        _float(0, 3600),
+        "a user's \"I've joined\" asks Telegram again at most this often, s",
+    )
     held_link_ttl: float = setting(
         "HELD_LINK_TTL", 7 * 86400.0, _float(60, 365 * 86400), "seconds a link held behind a lock is kept"
     )
@@ -385,7 +394,33 @@ class Settings:
     alert_disk_free_pct: float = setting("ALERT_DISK_FREE_PCT", 10.0, _float(0, 100), "critical below this")
     alert_memory_pct: float = setting("ALERT_MEMORY_PCT", 85.0, _float(0, 100), "warning above this")
     alert_cpu_pct: float = setting("ALERT_CPU_PCT", 90.0, _float(0, 100), "warning above this")
-    alert_downloads_gb: float = setting("ALERT_DOWNLOADS_GB", 50.0, _float(0, 100000), "warning above this")
+    alert_downloads_gb: float = setting("ALERT_DOWNLOADS_GB", 50.0, _float(0, 100000), "spool warning above, GB")
+    alert_failure_pct: float = setting(
+        "ALERT_FAILURE_PCT", 30.0, _float(0, 100), "warning when more jobs than this % fail in the window"
+    )
+    alert_failure_window_min: float = setting(
+        "ALERT_FAILURE_WINDOW_MIN", 15.0, _float(1, 1440), "window of the failure rate, minutes"
+    )
+    alert_failure_min_jobs: int = setting(
+        "ALERT_FAILURE_MIN_JOBS", 20, _int(1, 1000000), "jobs that must end in the window before the rate counts"
+    )
+    alert_send_queue_age_s: float = setting(
+        "ALERT_SEND_QUEUE_AGE_S", 300.0, _float(1, 86400), "warning when a due message waits longer, s"
+    )
+    summary_interval: float = setting(
+        "SUMMARY_INTERVAL", 300.0, _float(1, 86400), "seconds between the monitor's summary lines in the log"
+    )
+    sweep_interval: float = setting("SWEEP_INTERVAL", 3600.0, _float(1, 86400), "seconds between sweeps")
+    sweep_min_age_s: float = setting(
+        "SWEEP_MIN_AGE_S", 600.0, _float(0, 86400 * 30), "leftovers younger than this are not swept, s"
+    )
+    log_keep_days: float = setting(
+        "LOG_KEEP_DAYS", 14.0, _float(0, 3650), "rotated log files in DATA_DIR/logs older than this are swept, days"
+    )
+    backup_interval_h: float = setting(
+        "BACKUP_INTERVAL_H", 24.0, _float(0, 24 * 365), "hours between backups while the bot runs (0: none)"
+    )
+    backup_keep: int = setting("BACKUP_KEEP", 7, _int(1, 1000), "backups kept in DATA_DIR/backups")
 
     # ---- admin panel (gateway) ------------------------------------------------------------------
     admin_step_ttl: float = setting(
@@ -408,6 +443,11 @@ class Settings:
         return self.data_dir / "run"
 
     @property
+    def run_lock_path(self) -> Path:
+        """Held by the running supervisor: one bot per data folder, no restore under a running bot."""
+        return self.run_dir / "supervisor.lock"
+
+    @property
     def db_path(self) -> Path:
         return self.data_dir / "bot.sqlite3"
 
@@ -416,8 +456,16 @@ class Settings:
         return self.data_dir / "spool"
 
     @property
+    def backup_dir(self) -> Path:
+        return self.data_dir / "backups"
+
+    @property
     def session_dir(self) -> Path:
         return self.data_dir / "sessions"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
 
     @property
     def cookies_dir(self) -> Path:

@@ -4,7 +4,11 @@ Every process (gateway, uploader, downloaders, the supervisor's alerts) calls `o
 keeps the connection. WAL mode lets readers run while one writer writes; the busy timeout makes a
 writer wait for another process's write lock instead of failing at once.
 
-Transactions. sqlite-utils commits a lone `db.execute("INSERT ...")` by itself. Anything that must
+`open_connection` opens the same without sqlite-utils, whose imports cost a process about 4 MB:
+the monitor's (the functions here and in `core.outbox` take either, see `Database`).
+
+Transactions. sqlite-utils commits a lone `db.execute("INSERT ...")` by itself (so does a
+`Connection`, in SQLite's autocommit mode). Anything that must
 be atomic, and above all anything that reads and then writes, goes in `with write_tx(db):`, which
 starts with `BEGIN IMMEDIATE` (see `write_tx` for why). `with db.conn:` alone is not enough for a
 read-then-write: Python's sqlite3 only opens its implicit (deferred) transaction at the first
@@ -17,16 +21,29 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import sqlite_utils
 import trio
 
 from core.schema import LATEST_VERSION, MIGRATIONS, Migration
 
-__all__ = ["DatabaseOpenError", "SchemaTooNew", "migrate", "open_db", "schema_version", "write_tx"]
+if TYPE_CHECKING:
+    import sqlite_utils
+
+__all__ = [
+    "Connection",
+    "Database",
+    "DatabaseOpenError",
+    "SchemaTooNew",
+    "migrate",
+    "open_connection",
+    "open_db",
+    "schema_version",
+    "write_tx",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +75,30 @@ class SchemaTooNew(DatabaseOpenError):
         self.known = known
 
 
+class Database(Protocol):
+    """What the bot uses of an open database: `sqlite_utils.Database` and `Connection` both have it."""
+
+    conn: sqlite3.Connection
+
+    def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] | None = None) -> sqlite3.Cursor: ...
+
+
+class Connection:
+    """An open database without sqlite-utils (see `open_connection`)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] | None = None) -> sqlite3.Cursor:
+        return self.conn.execute(sql, () if parameters is None else parameters)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+D = TypeVar("D", bound=Database)
+
+
 def open_db(
     path: Path, *, busy_timeout: float, migrations: tuple[Migration, ...] | None = None
 ) -> sqlite_utils.Database:
@@ -67,18 +108,39 @@ def open_db(
     Raises `SchemaTooNew` before writing anything when the file is newer than the code, and
     `DatabaseOpenError` when the file is not a usable SQLite database.
     """
+    import sqlite_utils  # here, not at the top: a process that opens `open_connection` never needs it
+
+    return _open(Path(path), busy_timeout, sqlite_utils.Database, migrations, autocommit=False)
+
+
+def open_connection(path: Path, *, busy_timeout: float) -> Connection:
+    """`open_db` without sqlite-utils, in SQLite's autocommit mode (a lone write commits, as with
+    sqlite-utils; `write_tx` makes transactions): for the monitor, which spares its memory."""
+    return _open(Path(path), busy_timeout, Connection, None, autocommit=True)
+
+
+def _open(
+    path: Path,
+    busy_timeout: float,
+    wrap: Callable[[sqlite3.Connection], D],
+    migrations: tuple[Migration, ...] | None,
+    *,
+    autocommit: bool,
+) -> D:
     latest = LATEST_VERSION if migrations is None else len(migrations)
-    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # `timeout` sets SQLite's busy handler from the very first statement, so even the version
     # read below waits for a writer (e.g. another process migrating) instead of failing.
-    conn = sqlite3.connect(str(path), timeout=busy_timeout)
+    if autocommit:
+        conn = sqlite3.connect(str(path), timeout=busy_timeout, isolation_level=None)
+    else:
+        conn = sqlite3.connect(str(path), timeout=busy_timeout)
     try:
         found = _read_version(conn, path)
         if found > latest:
             raise SchemaTooNew(path, found, latest)
         _configure(conn, busy_timeout)
-        db = sqlite_utils.Database(conn)
+        db = wrap(conn)
         migrate(db, migrations)
     except BaseException:
         conn.close()
@@ -108,12 +170,12 @@ def _configure(conn: sqlite3.Connection, busy_timeout: float) -> None:
     conn.execute("PRAGMA foreign_keys = ON")
 
 
-def schema_version(db: sqlite_utils.Database) -> int:
+def schema_version(db: Database) -> int:
     """The schema version stored in the file (0 for a new, empty database)."""
     return int(db.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(db: sqlite_utils.Database, migrations: tuple[Migration, ...] | None = None) -> int:
+def migrate(db: Database, migrations: tuple[Migration, ...] | None = None) -> int:
     """Apply the migrations the file has not seen, each in its own transaction; return how many.
 
     Safe when several processes start at once: each step re-reads the version under the write
@@ -152,7 +214,7 @@ def migrate(db: sqlite_utils.Database, migrations: tuple[Migration, ...] | None 
     return applied
 
 
-def _db_path(db: sqlite_utils.Database) -> Path:
+def _db_path(db: Database) -> Path:
     for _, name, file in db.execute("PRAGMA database_list").fetchall():
         if name == "main":
             return Path(file)
@@ -179,7 +241,7 @@ def _switch_to_wal(conn: sqlite3.Connection, busy_timeout: float) -> str:
 
 
 @contextmanager
-def write_tx(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+def write_tx(db: D) -> Iterator[D]:
     """A transaction that takes the write lock up front: commit on success, roll back on error.
 
     Why IMMEDIATE: a plain (deferred) BEGIN starts as a reader and upgrades to a writer at its

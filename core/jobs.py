@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from core import jobstates, outbox
+from core import jobstates, metrics, outbox
 from core.backoff import Backoff, retry_delay
 from core.callback_data import codec_for
 from core.config import Settings
@@ -159,6 +159,7 @@ def fail(
         if not jobstates.fail(db, job.id, error_class=failure.cls.value, error=reason, lease=lease):
             return False, []
         db.execute("UPDATE users SET downloads_failed = downloads_failed + 1 WHERE id = ?", [job.user_id])
+        metrics.count("jobs", platform=job.platform or "unknown", outcome="failed")
         db.execute(
             "UPDATE outbox SET state = 'dropped' WHERE job_id = ? AND state = 'pending' AND kind = 'media'", [job.id]
         )

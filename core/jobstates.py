@@ -29,9 +29,10 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
+if TYPE_CHECKING:  # the monitor imports this (through core.outbox) without sqlite-utils
+    import sqlite_utils
 
 __all__ = [
     "ACTIVE",

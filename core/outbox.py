@@ -19,9 +19,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
-from core.db import write_tx
+from core.db import Database, write_tx
 from core.jobstates import FINAL, sql_in
 from core.payloads import Delete, Edit, Keyboard, Payload, Text, decode_payload, encode_payload, kind_of
 
@@ -66,7 +64,7 @@ class OutboxItem:
 
 
 def enqueue(
-    db: sqlite_utils.Database,
+    db: Database,
     chat_id: int,
     payload: Payload,
     *,
@@ -96,7 +94,7 @@ def enqueue(
 
 
 def change_message(
-    db: sqlite_utils.Database,
+    db: Database,
     target_id: int,
     chat_id: int,
     text: str,
@@ -138,7 +136,7 @@ def _stronger(role: str, priority: int, other_priority: int) -> str:
     return ROLE_STATUS if role == ROLE_STATUS or other_priority < priority else role
 
 
-def remove_message(db: sqlite_utils.Database, target_id: int, chat_id: int, *, job_id: int | None = None) -> int | None:
+def remove_message(db: Database, target_id: int, chat_id: int, *, job_id: int | None = None) -> int | None:
     """The message of row `target_id` is no longer wanted: drop it unsent, or delete it.
 
     Pending edits of it are dropped either way. Returns the delete row to announce, if any.
@@ -155,7 +153,7 @@ def remove_message(db: sqlite_utils.Database, target_id: int, chat_id: int, *, j
         )
 
 
-def drop_progress(db: sqlite_utils.Database, target_id: int) -> None:
+def drop_progress(db: Database, target_id: int) -> None:
     """Pending progress edits of the message are moot (the file is about to come): drop them."""
     db.execute(
         "UPDATE outbox SET state = 'dropped' WHERE target_id = ? AND state = 'pending' AND role = ?",
@@ -196,7 +194,7 @@ _CLAIMS = {
 
 
 def claim(
-    db: sqlite_utils.Database,
+    db: Database,
     limit: int,
     now: float | None = None,
     *,
@@ -240,7 +238,7 @@ def _marks(values: list[int] | list[tuple[object, ...]]) -> str:
     return ",".join("?" * len(values))
 
 
-def mark_sent(db: sqlite_utils.Database, item_id: int, message_id: int | None = None) -> None:
+def mark_sent(db: Database, item_id: int, message_id: int | None = None) -> None:
     with write_tx(db):
         db.execute(
             "UPDATE outbox SET state = 'sent', sent_at = ?, message_id = ? WHERE id = ?",
@@ -248,7 +246,7 @@ def mark_sent(db: sqlite_utils.Database, item_id: int, message_id: int | None = 
         )
 
 
-def mark_failed(db: sqlite_utils.Database, item_id: int, error: str) -> None:
+def mark_failed(db: Database, item_id: int, error: str) -> None:
     with write_tx(db):
         db.execute(
             "UPDATE outbox SET state = 'failed', sent_at = ?, error = ? WHERE id = ?",
@@ -256,7 +254,7 @@ def mark_failed(db: sqlite_utils.Database, item_id: int, error: str) -> None:
         )
 
 
-def mark_dropped(db: sqlite_utils.Database, item_id: int, why: str) -> None:
+def mark_dropped(db: Database, item_id: int, why: str) -> None:
     with write_tx(db):
         db.execute(
             "UPDATE outbox SET state = 'dropped', sent_at = ?, error = ? WHERE id = ?",
@@ -264,7 +262,7 @@ def mark_dropped(db: sqlite_utils.Database, item_id: int, why: str) -> None:
         )
 
 
-def retry_later(db: sqlite_utils.Database, item_id: int, delay: float, error: str = "") -> None:
+def retry_later(db: Database, item_id: int, delay: float, error: str = "") -> None:
     with write_tx(db):
         db.execute(
             "UPDATE outbox SET state = 'pending', not_before = ?, error = ? WHERE id = ?",
@@ -272,14 +270,14 @@ def retry_later(db: sqlite_utils.Database, item_id: int, delay: float, error: st
         )
 
 
-def requeue_interrupted(db: sqlite_utils.Database) -> int:
+def requeue_interrupted(db: Database) -> int:
     """At uploader start: rows left 'sending' by a crash go back to pending."""
     with write_tx(db):
         cursor = db.execute("UPDATE outbox SET state = 'pending' WHERE state = 'sending'")
     return cursor.rowcount
 
 
-def prune(db: sqlite_utils.Database, keep_days: float, now: float | None = None) -> int:
+def prune(db: Database, keep_days: float, now: float | None = None) -> int:
     """Delete finished rows older than `keep_days` (OUTBOX_KEEP_DAYS), except those still pointed at."""
     cutoff = (time.time() if now is None else now) - keep_days * 86400
     old = "state IN ('sent', 'failed', 'dropped') AND sent_at < :cutoff"

@@ -464,12 +464,23 @@ _V4 = (
     "CREATE INDEX admin_steps_expiry ON admin_steps (expires_at)",
 )
 
+# Alerts that last until they clear: the "resolved" message after them, the active ones on
+# /healthz, and an alert held back by the cooldown, sent once the cooldown is over. `last_at` stays
+# the time the kind was last sent to the admins.
+_V5 = (
+    "ALTER TABLE alert_log ADD COLUMN active INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1))",
+    "ALTER TABLE alert_log ADD COLUMN announced INTEGER NOT NULL DEFAULT 0 CHECK (announced IN (0, 1))",
+    "ALTER TABLE alert_log ADD COLUMN text_key TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE alert_log ADD COLUMN vals TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(vals))",
+    "ALTER TABLE alert_log ADD COLUMN raised_at REAL",
+)
+
 # A job's state has one owner (core/jobstates.py); the database holds two of its invariants too, so
 # that no path can break them: a final state has its finished_at, and a final state never changes
 # (each answer to the user comes once). The outbox learns why an upload failed (the sweep ends
 # its job with that class if the uploader's report was lost) and how often a row was in flight
 # when the uploader died (twice is a quarantine, not a third try).
-_V5 = (
+_V6 = (
     """CREATE TRIGGER jobs_final_has_finished_at_insert BEFORE INSERT ON jobs
        WHEN NEW.state IN ('done', 'failed', 'cancelled') AND NEW.finished_at IS NULL
        BEGIN SELECT RAISE(ABORT, 'a job in a final state needs finished_at'); END""",
@@ -488,7 +499,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "the pipeline: job states and keys, outbox roles, media cache and probes, gates, breakers", _V2),
     Migration(3, "an index of the uploads waiting in the outbox", _V3),
     Migration(4, "admins' conversations of several steps", _V4),
-    Migration(5, "final job states hold; an upload's failure class and interruptions", _V5),
+    Migration(5, "alerts that last until resolved", _V5),
+    Migration(6, "final job states hold; an upload's failure class and interruptions", _V6),
 )
 
 

@@ -5,7 +5,8 @@ A folder belongs to one attempt: two attempts at the same job (a worker that was
 the one that took the job over) never share one, and an attempt removes only its own. File names
 inside are ours, never the media's title. A folder is removed by whoever finishes with it (the
 uploader after the last part is sent, the downloader after a failure, a cancel or a refused
-result); `sweep` removes whatever a crash left behind, and the budget keeps the disk from filling.
+result); the sweeper (`core.sweeper`) removes whatever a crash left behind, and the budget keeps the
+disk from filling.
 """
 
 from __future__ import annotations
@@ -15,31 +16,16 @@ import os
 import shutil
 from pathlib import Path
 
-import sqlite_utils
-
 from core.config import Settings
-from core.jobstates import FINAL, sql_in
 
 log = logging.getLogger("spool")
 
 GIB = 1024**3
-LEGACY_LEASE = -1
 
 
 def attempt_dir(settings: Settings, job_id: int, lease: int) -> Path:
-    """The folder of one attempt at a job (its lease)."""
+    """The folder of one attempt at a job (its lease); `core.sweeper.folder_owner` reads it back."""
     return settings.spool_dir / f"{job_id}-{lease}"
-
-
-def parse_attempt(name: str) -> tuple[int, int] | None:
-    """(job_id, lease) of an attempt's folder name, or None for anything else. A folder of the
-    layout before attempts had their own (`<job_id>`) reads as lease -1: no attempt's."""
-    if name.isdigit():
-        return int(name), LEGACY_LEASE
-    job, sep, lease = name.partition("-")
-    if not sep or not (job.isdigit() and lease.isdigit()):
-        return None
-    return int(job), int(lease)
 
 
 def remove(path: Path, job_id: int | None = None) -> bool:
@@ -83,40 +69,3 @@ def has_room(settings: Settings, need_bytes: int, used_bytes: int | None = None)
     usage = shutil.disk_usage(folder)
     after = usage.free - need_bytes
     return usage.total > 0 and 100.0 * after / usage.total >= settings.alert_disk_free_pct
-
-
-def sweep(db: sqlite_utils.Database, settings: Settings) -> int:
-    """Remove attempts' folders that nothing needs: neither the job's current attempt while it is
-    active, nor a folder whose files wait in the outbox."""
-    spool = settings.spool_dir
-    if not spool.is_dir():
-        return 0
-    folders = {p.name: parse_attempt(p.name) for p in spool.iterdir() if p.is_dir()}
-    attempts = {name: found for name, found in folders.items() if found is not None}
-    if not attempts:
-        return 0
-    ids = sorted({job_id for job_id, _ in attempts.values()})
-    marks = ",".join("?" * len(ids))
-    current = dict(
-        db.execute(
-            f"SELECT id, lease FROM jobs WHERE id IN ({marks}) AND state NOT IN {sql_in(*FINAL)}", ids
-        ).fetchall()
-    )
-    waiting = {
-        Path(r[0]).name
-        for r in db.execute(
-            f"SELECT json_extract(payload, '$.spool_dir') FROM outbox WHERE job_id IN ({marks}) AND kind = 'media'"
-            " AND state IN ('pending', 'sending')",
-            ids,
-        ).fetchall()
-        if r[0]
-    }
-    removed = 0
-    for name, (job_id, lease) in attempts.items():
-        if current.get(job_id) == lease or name in waiting:
-            continue
-        if remove(spool / name, job_id):
-            removed += 1
-    if removed:
-        log.info("swept %d leftover spool folder(s)", removed)
-    return removed

@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 
 import sqlite_utils
 
+from core import metrics
 from core.alerts import Alerter
 from core.breakers import Admission, Breaker, CircuitView, State, Transition, Verdict, states, views
 from core.config import Settings
@@ -59,6 +60,7 @@ log = logging.getLogger("downloader.circuit")
 
 GENERIC = "Generic"  # yt-dlp's catch-all extractor: one breaker per site instead (see breaker_key)
 _ALERT_ERROR_MAX = 200  # characters of the last raw error quoted in the admins' alert
+BREAKER_LEVELS = {State.CLOSED: 0, State.HALF_OPEN: 1, State.OPEN: 2}  # the breaker_state metric
 
 
 def breaker_key(extractor_key: str, url: str) -> str:
@@ -156,6 +158,7 @@ class SharedCircuits:
             " opened_at = excluded.opened_at, probe_job = excluded.probe_job, updated_at = excluded.updated_at",
             [platform, str(b.state), b.failures, b.opened_at, b.probe_job, now],
         )
+        metrics.gauge("breaker_state", BREAKER_LEVELS[b.state], platform=platform)
         return BreakerState(platform, str(b.state), b.failures, b.opened_at, b.probe_job, now)
 
     def _announce(
@@ -171,7 +174,7 @@ class SharedCircuits:
                 job_id,
                 failure.cls,
             )
-            kind, key = f"circuit_open:{platform}", "alert_circuit_open"
+            kind, key = f"breaker:{platform}", "alert_circuit_open"
             values: dict[str, object] = {
                 "platform": platform,
                 "failures": b.failures,
@@ -180,11 +183,14 @@ class SharedCircuits:
             }
         elif transition is Transition.CLOSED:
             log.info("circuit %s closed: job %d went through", platform, job_id)
-            kind, key, values = f"circuit_closed:{platform}", "alert_circuit_closed", {"platform": platform}
+            kind, key, values = f"breaker:{platform}", "alert_circuit_closed", {"platform": platform}
         else:
             log.warning("circuit %s open again: the probe job %d failed", platform, job_id)
             return
         try:
-            self.alert(kind, key, **values)
+            if transition is Transition.CLOSED:
+                self.alert.resolve(kind, key, **values)
+            else:
+                self.alert(kind, key, **values)
         except Exception:  # the alert is news about the transition; it must not undo it
             log.exception("circuit %s: could not alert the admins", platform)

@@ -187,6 +187,8 @@ class CookieStore:
             with write_tx(self.db):
                 self.db.execute("UPDATE cookie_files SET set_aside_at = NULL, reason = NULL WHERE path = ?", [name])
             log.info("cookie file %s was replaced: using it again", name)
+            platform = self._platform_of(name)
+            self.alert.resolve(f"cookies:{platform}:{path.name}", "alert_cookies_ok", platform=platform, file=name)
         problem = self._problem(path)
         if problem is None:
             if self._refused.pop(name, None) is not None:

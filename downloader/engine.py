@@ -21,7 +21,7 @@ from typing import Any
 import yt_dlp
 from yt_dlp.networking import HEADRequest
 
-from core import formats
+from core import formats, metrics
 from core.config import MIB, Settings
 from core.formats import FORMAT_SORT
 from core.media_keys import final_key
@@ -231,12 +231,17 @@ class Engine:
         ydl.params["writethumbnail"] = bool(probe.thumbnail) and key.startswith("a:")  # an audio's cover
         ydl.format_selector = ydl.build_format_selector(formats.ytdlp_format(key))
         control.check()
+        began = time.monotonic()
         done = ydl.process_ie_result(dict(info), download=True)
         self._check_refusals(hooked)
         source = _downloaded_path(done, folder)
+        metrics.observe("download_seconds", time.monotonic() - began, platform=_platform(info))
+        metrics.count("downloaded_bytes", source.stat().st_size, platform=_platform(info))
         control.check()
         control.phase = "converting"
+        began = time.monotonic()
         files = self._prepare(source, folder, key, control, done)  # `done`: the chosen format's details
+        metrics.observe("convert_seconds", time.monotonic() - began, platform=_platform(info))
         title = str(info.get("title") or "")
         performer = str(info.get("artist") or info.get("uploader") or info.get("channel") or "")
         return DownloadResult(media_key, key, probe, title, performer, files)
@@ -250,7 +255,9 @@ class Engine:
 
     def _extract(self, hooked: _Hooked, url: str) -> dict[str, Any]:
         hooked.control.check()
+        began = time.monotonic()
         info = hooked.ydl.extract_info(url, download=False)
+        metrics.observe("probe_seconds", time.monotonic() - began, platform=_platform(info))
         hooked.control.check()
         if not isinstance(info, dict):
             raise yt_dlp.utils.DownloadError(f"no media found at {url!r}")
@@ -369,6 +376,11 @@ def _head_size(ydl: yt_dlp.YoutubeDL, url: str) -> int | None:
         log.debug("HEAD %s: %s", url, exc)
         return None
     return int(length) if length and length.isdigit() else None
+
+
+def _platform(info: object) -> str:
+    """The metrics' platform label: yt-dlp's extractor."""
+    return str(info.get("extractor_key") or "unknown") if isinstance(info, dict) else "unknown"
 
 
 def _drop(source: Path, kept: Path) -> None:

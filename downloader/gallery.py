@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ from gallery_dl import extractor as gdl_extractor
 from gallery_dl.extractor.common import Extractor, Message
 from gallery_dl.extractor.generic import GenericExtractor
 
+from core import metrics
 from core.config import MIB, Settings
 from downloader.egress import EgressProxy, EgressRefused
 from downloader.engine import Control
@@ -136,10 +138,16 @@ class GalleryEngine:
         control = control or Control()
         job = _Job(self, guard, control, cookiefile)
         try:
+            began = time.monotonic()
             extractor = job.extractor_for(url)
             found, text = job.list_files(extractor)
+            platform = str(extractor.category)
+            metrics.observe("probe_seconds", time.monotonic() - began, platform=platform)
             truncated = len(found) > self.settings.gallery_max_items
+            began = time.monotonic()
             items = job.download(found[: self.settings.gallery_max_items], folder)
+            metrics.observe("download_seconds", time.monotonic() - began, platform=platform)  # with the items' making
+            metrics.count("downloaded_bytes", control.done_bytes, platform=platform)
         except (EgressRefused, ClassifiedError, Cancelled):
             raise
         except Exception as exc:

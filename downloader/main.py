@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import logging
 
-import trio
-
+from core.alerts import TelemetryAlerter
 from core.child import ChildContext
 from core.config import Settings
-from downloader.alerts import TelemetryAlerts
 from downloader.circuit import SharedCircuits
 from downloader.cookies import CookieStore
 from downloader.egress import Policy, ProxyRotation, clear_proxy_env, open_egress_proxy
@@ -29,9 +27,8 @@ def egress_policy(settings: Settings) -> Policy:
 async def body(ctx: ChildContext) -> None:
     store = open_store(ctx.settings)
     try:
-        async with open_job_worker(ctx.name, ctx.endpoints.jobs) as jobs, trio.open_nursery() as nursery:
-            alert = TelemetryAlerts(ctx.name, ctx.telemetry)
-            nursery.start_soon(alert.run)
+        async with open_job_worker(ctx.name, ctx.endpoints.jobs) as jobs:
+            alert = TelemetryAlerter(ctx.name, ctx.telemetry.send_nowait)  # the monitor tells the admins
 
             def tell_gateway(state: BreakerState) -> None:
                 if not jobs.send_nowait(state):
@@ -46,6 +43,5 @@ async def body(ctx: ChildContext) -> None:
                 engine = Engine(ctx.settings, proxy)
                 await ctx.ready()
                 await Worker(ctx, jobs, engine, circuits, cookies, proxy, alert).run()
-            nursery.cancel_scope.cancel()
     finally:
         store.close()

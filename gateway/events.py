@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import sqlite_utils
 import trio
 
-from core import breakers, jobstates, outbox
+from core import breakers, jobstates, metrics, outbox
 from core import jobs as job_rows
 from core.callback_data import CallbackCodec
 from core.config import Settings
@@ -190,7 +190,7 @@ class JobEvents:
                 fresh = job_rows.load(self.db, job.id, self.settings)
                 assert fresh is not None
                 notices = jobs.advance(self.db, self.settings, self.codec, fresh)
-        return accepted, notices + self._followers("request_key = ?", job.request_key)
+        return accepted, notices + self._followers("request_key = ?", job.request_key, joined=True)
 
     # ---- the uploader (events channel) ----------------------------------------------------------
 
@@ -205,7 +205,9 @@ class JobEvents:
             assert isinstance(event, FileMissing)
             notices = uploads.missing(self.db, self.settings, event.job_id, event.reason)
         self.dispatcher.wake()
-        return notices + self._followers("media_key = (SELECT media_key FROM jobs WHERE id = ?)", event.job_id)
+        return notices + self._followers(
+            "media_key = (SELECT media_key FROM jobs WHERE id = ?)", event.job_id, joined=True
+        )
 
     # ---- the safety net ---------------------------------------------------------------------------
 
@@ -220,13 +222,16 @@ class JobEvents:
         """Move on every queued job whose media became known (the safety net for a lost event)."""
         return self._followers("id > ?", 0)
 
-    def _followers(self, where: str, param: object) -> list[int]:
-        """Move on the queued jobs for the same media (single flight), now that it is known."""
+    def _followers(self, where: str, param: object, *, joined: bool = False) -> list[int]:
+        """Move on the queued jobs for the same media (single flight), now that it is known;
+        `joined`: they waited for this media's probe or file (counted as single-flight joins)."""
         notices: list[int] = []
         where = f"j.state = {jobstates.sql_is(JobState.QUEUED)} AND j.{where}"
         if self.db.execute(f"SELECT 1 FROM jobs j WHERE {where} LIMIT 1", [param]).fetchone():  # mostly none
             with write_tx(self.db):
                 for follower in job_rows.load_where(self.db, self.settings, where, [param]):
                     notices += jobs.advance(self.db, self.settings, self.codec, follower)
+                    if joined:
+                        metrics.count("single_flight_joins")
         self.dispatcher.wake()
         return notices

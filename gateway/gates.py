@@ -1,19 +1,23 @@
-"""Who may use the bot, and how much: the gates every update passes, in this order.
+"""Who may use the bot, and how much: the admission chain every update passes, in this order.
 
 1. maintenance (`/maintenance`): everyone but the admins gets the notice, at most once per
-   MAINTENANCE_NOTICE_INTERVAL;
+   MAINTENANCE_NOTICE_INTERVAL (an admin's own links are taken, so that an admin can test);
 2. ban (`/ban`): one notice, then silence (button presses too);
 3. sponsor locks (`gateway.locks`): links are held behind a join prompt;
 4. per-user rate: USER_REQUESTS_PER_MIN links a minute (GLOBAL_REQUESTS_PER_MIN for everyone,
    when set), the rest refused with one message a minute at most;
-5. per-user concurrency: done by `gateway.dispatch` (more links queue, they are not refused);
+5. per-user concurrency: done by `gateway.dispatch` (more links queue, they are not refused), up to
+   USER_QUEUE_MAX of one user's jobs waiting;
 6. the queue cap: past QUEUE_MAX waiting jobs the user hears the bot is busy, with the wait;
 7. the disk budget: no new jobs while the spool is over SPOOL_MAX_GB or the disk is short.
 
 Admins pass every gate. Gates 3-7 concern links only; commands and chatter pass them (chatter
-gets the hint at most once a minute). Each refusal is one message in the user's language, at most
-once per NOTICE_INTERVAL for the same reason. What must wait for Telegram (membership) or the disk
-happens in `before`, ahead of the update's transaction; everything else runs inside it.
+gets the hint at most once a minute). Links held behind a lock pass gates 4-7 when they are
+released, together with the user's new ones and oldest first (`accept`), so holding links gets
+nobody past a limit. Each refusal is one message in the user's language, at most once per
+NOTICE_INTERVAL for the same reason. What must wait for Telegram (membership) or the disk happens
+in `before`, ahead of the update's transaction; everything else runs inside it. The chain knows
+no command table (`gateway.commands`): the router tells it whether a message is a command.
 """
 
 from __future__ import annotations
@@ -27,18 +31,15 @@ from typing import Any
 import sqlite_utils
 import trio
 
-from core.callback_data import Callback, CallbackCodec
+from core.callback_data import CallbackCodec
 from core.config import Settings
 from core.db import write_tx
 from core.status import wait_text
 from core.telegram import CallbackQuery, ChatMemberChange, IncomingMessage, TelegramPort, Update
 from core.texts import digits
-from gateway.admin import bans, maintenance, sponsors
-from gateway.admin.audit import admin_only
 from gateway.admin.bans import NOTICE_BANNED
 from gateway.admin.maintenance import Maintenance
 from gateway.context import Request
-from gateway.handlers import joined
 from gateway.handlers import links as link_jobs
 from gateway.limits import (
     EVERYONE,
@@ -51,17 +52,20 @@ from gateway.limits import (
     rate_room,
     spend,
     waiting,
+    waiting_for,
 )
 from gateway.links import LinkList, find_links
 from gateway.locks import ACTION_JOINED, Locks
 from gateway.offer import estimate
-from gateway.router import command_of
 
 log = logging.getLogger("gateway.gates")
 
 HOUSEKEEPING_INTERVAL = 5.0  # seconds between ending expired locks and purging expired marks
 BUSY_ETA_TTL = 2.0  # seconds the expected wait told to refused users is reused
 BAN_NOTICE_TTL = 10 * 365 * 86400.0  # "one notice": not again until an unban forgets it
+
+
+Batch = tuple[int, list[str]]  # a user's message id and its links
 
 
 def _nothing() -> dict[str, Any]:
@@ -71,8 +75,8 @@ def _nothing() -> dict[str, Any]:
 class Gates:
     """The chain, with the state it needs: the maintenance switch, the locks, the disk reading.
 
-    Its `COMMANDS` and `CALLBACKS` (the admin commands and the "I've joined" button) are merged
-    into the router's tables; `links` is the router's fallback for messages that are no command.
+    `links` is the router's fallback for messages that are no command; `release` lets a user's
+    held links through once they pass the locks (the "I've joined" button, `handlers.joined`).
     """
 
     def __init__(
@@ -93,14 +97,7 @@ class Gates:
         self.disk = disk or DiskBudget(settings)
         self._found: tuple[tuple[int, int], LinkList] | None = None  # the links of the message at hand
         self._eta: tuple[float, float | None] | None = None  # (when, the wait told to busy users)
-        self.COMMANDS = {
-            **sponsors.commands(self.locks),
-            **bans.COMMANDS,
-            "/maintenance": admin_only(maintenance.command(self.maintenance)),
-        }
-        self.CALLBACKS: dict[str, Callable[[Request, CallbackQuery, Callback], None]] = {
-            ACTION_JOINED: self._joined,
-        }
+        self._recheck: tuple[str, float] = ("", 0.0)  # (the press at hand, seconds until the next check)
 
     def attach(self, port: TelegramPort) -> None:
         """Membership can be asked from now on (until then, locks hold nobody up)."""
@@ -108,29 +105,40 @@ class Gates:
 
     # ---- before the transaction ----------------------------------------------------------------
 
-    async def before(self, update: Update) -> None:
-        """Ask Telegram and the disk whatever this update's gates will need to know."""
+    async def before(self, update: Update, command: str = "") -> None:
+        """Ask Telegram and the disk whatever this update's gates will need to know; `command`:
+        the message's command, if it is one (commands pass the link gates)."""
         self.locks.reload()
         if isinstance(update, IncomingMessage) and update.chat.type == "private":
-            await self._before_message(update)
+            await self._before_message(update, command)
         elif isinstance(update, CallbackQuery):
-            callback = self.codec.decode(update.data)
-            user_id = update.sender.id
-            if callback is not None and callback.action == ACTION_JOINED and self.locks.has_waiting(self.db, user_id):
-                await self.locks.verify(user_id, fresh=True)
+            await self._before_press(update)
 
-    async def _before_message(self, msg: IncomingMessage) -> None:
-        user_id, command = msg.sender.id, command_of(msg.text)
-        if user_id in self.settings.admin_ids:
-            if command == "/addsponsor":
-                spec = sponsors.parse_spec(msg.text.split()[1:])
-                if spec is not None:
-                    await self.locks.probe(spec.ref, user_id)
+    async def _before_message(self, msg: IncomingMessage, command: str) -> None:
+        user_id = msg.sender.id
+        if user_id in self.settings.admin_ids or command or self.maintenance.on:
             return
-        if command or self.maintenance.on or not self.links_of(msg).links or self._banned(user_id):
+        if not self.links_of(msg).links or self._banned(user_id):
             return
         await self.locks.verify(user_id)
         await self.disk.refresh()
+
+    async def _before_press(self, query: CallbackQuery) -> None:
+        """The "I've joined" press: check again (at most once per JOIN_RECHECK_INTERVAL), and read
+        the disk the released links will need."""
+        callback = self.codec.decode(query.data)
+        user_id = query.sender.id
+        if callback is None or callback.action != ACTION_JOINED or not self.locks.has_waiting(self.db, user_id):
+            return
+        if self._banned(user_id):
+            return
+        self._recheck = (query.id, await self.locks.recheck(user_id))
+        await self.disk.refresh()
+
+    def recheck_wait(self, query: CallbackQuery) -> float:
+        """Seconds until this press's user may check again (0: they were checked for this press)."""
+        press, wait = self._recheck
+        return wait if press == query.id else 0.0
 
     def _banned(self, user_id: int) -> bool:
         row = self.db.execute("SELECT banned FROM users WHERE id = ?", [user_id]).fetchone()
@@ -178,30 +186,59 @@ class Gates:
             link_jobs.take(req, msg.message_id, found.links)
             link_jobs.tell_capped(req, msg, found)
             return
-        missing = self.locks.missing(req.db, req.user.id)
-        if missing:
-            self.locks.hold(req, msg.message_id, found.links, missing)
+        verdict = self.locks.verdict(req.db, req.user.id)
+        if not verdict.passes:
+            self.locks.hold(req, msg.message_id, found.links, verdict)
             return
-        self.locks.release(req)  # links held earlier go first, now that the user passes
+        held = self.locks.take_held(req.db, req.user.id)  # links held earlier go first, now that the user passes
+        self.accept(req, [*held, (msg.message_id, found.links)])
+        if held:
+            log.info("user %d passes the locks: %d held message(s) released", req.user.id, len(held))
+        link_jobs.tell_capped(req, msg, found)
+
+    def release(self, req: Request) -> int:
+        """The user passes the locks now: their held links, oldest first, through gates 4-7.
+        Returns how many became jobs."""
+        held = self.locks.take_held(req.db, req.user.id)
+        if not held:
+            return 0
+        taken = self.accept(req, held)
+        wanted = sum(len(urls) for _, urls in held)
+        log.info("user %d passes the locks: %d of %d held link(s) taken", req.user.id, taken, wanted)
+        return taken
+
+    def accept(self, req: Request, batches: list[Batch]) -> int:
+        """Jobs for as many of these links as the rate, the queues and the disk let through, oldest
+        first; the user hears why the rest were refused (once per NOTICE_INTERVAL), as an answer to
+        the first message cut short. Returns how many links became jobs."""
         now = time.time()
-        allowed, refusal, values = self._allowance(req, len(found.links), now)
+        wanted = sum(len(urls) for _, urls in batches)
+        allowed, refusal, values = self._allowance(req, wanted, now)
         if allowed:
             spend(req.db, req.user.id, MARK_RATE, allowed, now)
             if self.settings.global_requests_per_min:
                 spend(req.db, EVERYONE, MARK_GLOBAL_RATE, allowed, now)
-            link_jobs.take(req, msg.message_id, found.links[:allowed])
-            link_jobs.tell_capped(req, msg, found)
+        left, cut = allowed, None
+        for message_id, urls in batches:
+            taken = urls[:left]
+            left -= len(taken)
+            if taken:
+                link_jobs.take(req, message_id, taken)
+            if len(taken) < len(urls) and cut is None:
+                cut = message_id
         if refusal:
             told = notice_due(req.db, req.user.id, refusal, self.settings.notice_interval, now)
             if told:
-                req.reply(req.t(refusal, **values()), reply_to=msg.message_id)
-            refused = len(found.links) - allowed
+                req.reply(req.t(refusal, **values()), reply_to=cut)
             # Logged when the user is told (once a minute): a flood would fill the log otherwise.
+            refused = wanted - allowed
             (log.info if told else log.debug)("user %d: %d link(s) refused (%s)", req.user.id, refused, refusal)
+        return allowed
 
     def _allowance(self, req: Request, wanted: int, now: float) -> tuple[int, str, Callable[[], dict[str, Any]]]:
-        """How many of `wanted` links the rate, the queue and the disk let through, in this order;
-        the first refusal's text key ("" when none) and how to fill it in (asked only when told)."""
+        """How many of `wanted` links the rate, the queues and the disk let through, in this order;
+        the text key ("" when none) of the gate that cut the most, the one the user has to wait for,
+        and how to fill it in (asked only when told)."""
         settings = self.settings
         allowed, refusal, values = wanted, "", _nothing
         room = rate_room(req.db, req.user.id, MARK_RATE, settings.user_requests_per_min, now)
@@ -210,19 +247,18 @@ class Gates:
         if allowed and settings.global_requests_per_min:
             shared = rate_room(req.db, EVERYONE, MARK_GLOBAL_RATE, settings.global_requests_per_min, now)
             if shared.left < allowed:
-                allowed = shared.left
-                if not refusal:
-                    refusal, values = "busy", partial(self._busy, req, shared.resets_in)
+                allowed, refusal, values = shared.left, "busy", partial(self._busy, req, shared.resets_in)
         if allowed:
             queued = waiting(req.db)
             if queued + allowed > settings.queue_max:
-                allowed = max(0, settings.queue_max - queued)
-                if not refusal:
-                    refusal, values = "busy", partial(self._busy, req, 0.0)
+                allowed, refusal, values = max(0, settings.queue_max - queued), "busy", partial(self._busy, req, 0.0)
+            # One user's share of the queue, counted only when the whole queue could exceed it.
+            mine = waiting_for(req.db, req.user.id) if allowed and queued + allowed > settings.user_queue_max else 0
+            if mine + allowed > settings.user_queue_max:
+                allowed = max(0, settings.user_queue_max - mine)
+                refusal, values = "user_queue_full", partial(dict, count=settings.user_queue_max)
         if allowed and not self.disk.room:
-            allowed = 0
-            if not refusal:
-                refusal = "disk_full"
+            allowed, refusal, values = 0, "disk_full", _nothing
         return allowed, refusal, values
 
     def _rate(self, req: Request, resets_in: float) -> dict[str, Any]:
@@ -239,9 +275,6 @@ class Gates:
         return {"waiting": digits(req.lang, queued), "wait": shown}
 
     # ---- buttons and chat-member updates --------------------------------------------------------
-
-    def _joined(self, req: Request, query: CallbackQuery, callback: Callback) -> None:
-        joined.pressed(self.locks, req, query, callback)
 
     def member_changed(self, change: ChatMemberChange) -> list[int]:
         with write_tx(self.db):

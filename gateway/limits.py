@@ -1,4 +1,4 @@
-"""How much a user may ask: rate windows, notices at most once per interval, the queue cap, disk.
+"""How much a user may ask: rate windows, notices at most once per interval, the queue caps, disk.
 
 Per-user state lives in `user_marks` (one row per user and mark, with an expiry), so nothing is
 lost on restart and the gateway holds no per-user memory. Each function here runs inside the
@@ -99,6 +99,12 @@ def purge_marks(db: sqlite_utils.Database, now: float | None = None) -> int:
 def waiting(db: sqlite_utils.Database) -> int:
     """Jobs waiting for a downloader (QUEUE_MAX counts these; running and choosing ones don't)."""
     return int(db.execute(f"SELECT count(*) FROM jobs WHERE state = {sql_is(JobState.QUEUED)}").fetchone()[0])
+
+
+def waiting_for(db: sqlite_utils.Database, user_id: int) -> int:
+    """One user's jobs waiting for a downloader (USER_QUEUE_MAX counts these)."""
+    row = db.execute("SELECT count(*) FROM jobs WHERE user_id = ? AND state = 'queued'", [user_id]).fetchone()
+    return int(row[0])
 
 
 def download_slots(settings: Settings) -> int:

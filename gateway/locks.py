@@ -3,35 +3,44 @@
 A lock is a row of `sponsors`; the active ones are kept in memory (reloaded after any change)
 because every link asks about them. Membership is asked of Telegram before the update's
 transaction (`verify`, async) and cached in memory, bounded: members for MEMBER_CACHE_TTL,
-non-members for NONMEMBER_CACHE_TTL. Inside the transaction (`missing`, sync) the cache is the
+non-members for NONMEMBER_CACHE_TTL. Inside the transaction (`verdict`, sync) the cache is the
 answer, so a verified user costs no call at all. Whatever a check found out about a lock (the bot
 cannot check it, or can again) is written and told to the admins in the next transaction.
 
+What a check that gets no answer means: a lock the bot cannot check at all (not an admin there)
+is skipped for everyone and alerted; a timeout or a network error lets the user through this time
+(one slow answer never blocks everyone); a FloodWait lets nobody through unchecked: until it is
+over nothing is asked, and a user with no cached answer hears "try again in N s" and keeps their
+links. "I've joined" asks again at most once per JOIN_RECHECK_INTERVAL per user (`recheck`).
+
 A user who misses a lock gets one prompt (at most once per NOTICE_INTERVAL) with a join button
-per channel and "I've joined"; the links are kept in `held_links` and become jobs once the user
-passes, by the button or with their next link. `sponsor_users` records what became of each user
-shown a lock; a join is credited once, the first time a user who was shown the lock is a member.
+per missing channel and "I've joined"; the links are kept in `held_links` and are released once the
+user passes, by the button or with their next link, through the same limits as new links
+(`gateway.gates`). `sponsor_users` records what became of each user shown a lock; a join is
+credited once, the first time a user who was shown the lock is a member.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import sqlite_utils
 import trio
 
-from core.alerts import alerter
+from core import metrics
+from core.alerts import alert, resolve
 from core.config import Settings
 from core.payloads import Button, Keyboard
-from core.telegram import BadRequest, ChatMemberChange, ChatNotFound, TelegramError, TelegramPort
+from core.status import wait_text
+from core.telegram import BadRequest, ChatMemberChange, ChatNotFound, FloodWait, TelegramError, TelegramPort
 from gateway.context import Request
-from gateway.handlers import links as link_jobs
-from gateway.limits import MARK_RATE, notice_due, spend
+from gateway.limits import notice_due
+from gateway.member_cache import Clock, MemberCache
 
 log = logging.getLogger("gateway.locks")
 
@@ -40,12 +49,11 @@ PRESENT = frozenset({"creator", "administrator", "member", "restricted"})
 CHECK_TIMEOUT_S = 10.0  # a membership check slower than this counts as not answered (fail open)
 UNCHECKED_RETRY_S = 300.0  # a lock the bot could not check is tried again after this long
 HELD_PER_USER_MAX = 20  # messages held for one user at once; more are not kept (a flood of a non-member)
+NOTICE_PROMPT, NOTICE_LATER = "prompt", "lock_later"  # notice kinds: the join prompt, "can't check now"
 # Telegram's words for "no such user" (the user's problem, not the lock's): a non-member.
 USER_HINTS = ("user not found", "user_id_invalid", "participant_id_invalid", "user_not_participant")
 
 _LOCK_COLUMNS = "id, chat_id, username, title, invite_link, join_goal, joins_counted, expires_at, unchecked_at"
-
-Clock = Callable[[], float]
 
 
 @dataclass
@@ -80,53 +88,6 @@ def load_active(db: sqlite_utils.Database) -> list[Lock]:
     return [Lock(*row) for row in rows]
 
 
-# ---- the membership cache ------------------------------------------------------------------------
-
-
-@dataclass
-class Answer:
-    member: bool
-    expires_at: float
-    noted: bool = False  # sponsor_users already reflects it (no write until the answer changes)
-
-
-class MemberCache:
-    """(user, lock) -> the last answer, until its TTL; least recently used dropped past `size`."""
-
-    def __init__(self, size: int, member_ttl: float, nonmember_ttl: float, clock: Clock = time.monotonic) -> None:
-        self.size, self.member_ttl, self.nonmember_ttl, self.clock = size, member_ttl, nonmember_ttl, clock
-        self._answers: OrderedDict[tuple[int, int], Answer] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._answers)
-
-    def get(self, user_id: int, lock_id: int) -> Answer | None:
-        key = (user_id, lock_id)
-        answer = self._answers.get(key)
-        if answer is None:
-            return None
-        if answer.expires_at <= self.clock():
-            del self._answers[key]
-            return None
-        self._answers.move_to_end(key)
-        return answer
-
-    def put(self, user_id: int, lock_id: int, member: bool) -> Answer:
-        now = self.clock()
-        answer = Answer(member, now + (self.member_ttl if member else self.nonmember_ttl))
-        self._answers[(user_id, lock_id)] = answer
-        self._answers.move_to_end((user_id, lock_id))
-        while len(self._answers) > self.size:
-            self._answers.popitem(last=False)
-        return answer
-
-    def forget(self, user_id: int, lock_ids: Sequence[int], *, members_too: bool = True) -> None:
-        for lock_id in lock_ids:
-            answer = self._answers.get((user_id, lock_id))
-            if answer is not None and (members_too or not answer.member):
-                del self._answers[(user_id, lock_id)]
-
-
 # ---- what became of a user shown a lock ------------------------------------------------------------
 
 
@@ -152,6 +113,19 @@ class Findings:
     working: set[int] = field(default_factory=set)  # locks that were unchecked and answered
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """Where a user stands with the locks, by the cache."""
+
+    missing: list[Lock]  # known not to have joined
+    unknown: list[Lock]  # could not be asked about (a FloodWait): try again in `retry_in` seconds
+    retry_in: float = 0.0
+
+    @property
+    def passes(self) -> bool:
+        return not self.missing and not self.unknown
+
+
 class Locks:
     def __init__(self, settings: Settings, db: sqlite_utils.Database, clock: Clock = time.time) -> None:
         self.settings = settings
@@ -164,6 +138,8 @@ class Locks:
         self.findings = Findings()
         self.probes: dict[int | str, str | None] = {}  # /addsponsor's check: ref -> why not (None: fine)
         self.calls = 0  # get_chat_member calls made (for tests and the benchmark)
+        self.flood_until = 0.0  # a FloodWait: nothing is asked about members before this (clock time)
+        self.rechecks: OrderedDict[int, float] = OrderedDict()  # user -> when "I've joined" last asked
 
     def reload(self) -> None:
         """Read the active locks again if a transaction changed them (outside transactions)."""
@@ -176,21 +152,45 @@ class Locks:
     def _due(self, lock: Lock, now: float) -> bool:
         return lock.unchecked_at is None or now - lock.unchecked_at >= UNCHECKED_RETRY_S
 
+    def flooded(self, now: float | None = None) -> float:
+        """Seconds the last FloodWait still lasts (0: none)."""
+        return max(0.0, self.flood_until - (self.clock() if now is None else now))
+
     async def verify(self, user_id: int, *, fresh: bool = False) -> None:
         """Ask about every lock this user has no cached answer for; `fresh` forgets the "not a
-        member" answers first (the "I've joined" press). Answers that do not come are not cached
-        (fail open)."""
+        member" answers first (the "I've joined" press). Answers that do not come are not cached.
+        During a FloodWait nothing is asked (`verdict` then says "try again")."""
         if self.port is None or not self.active:
+            return
+        now = self.clock()
+        if self.flooded(now):
             return
         if fresh:
             self.cache.forget(user_id, [lock.id for lock in self.active], members_too=False)
-        now = self.clock()
         due = [lock for lock in self.active if self._due(lock, now) and self.cache.get(user_id, lock.id) is None]
         if not due:
             return
         async with trio.open_nursery() as nursery:
             for lock in due:
                 nursery.start_soon(self._ask, lock, user_id)
+
+    async def recheck(self, user_id: int) -> float:
+        """The "I've joined" press: ask afresh, at most once per JOIN_RECHECK_INTERVAL per user.
+        Returns the seconds until this user may be asked about again (0: asked now, or nothing to ask)."""
+        now = self.clock()
+        last = self.rechecks.get(user_id)
+        interval = self.settings.join_recheck_interval
+        if last is not None and now - last < interval:
+            await self.verify(user_id)  # only what the cache has forgotten meanwhile, if anything
+            return interval - (now - last)
+        if self.port is None or not self.active or self.flooded(now):
+            return 0.0
+        self.rechecks[user_id] = now
+        self.rechecks.move_to_end(user_id)
+        while len(self.rechecks) > self.settings.member_cache_size:
+            self.rechecks.popitem(last=False)
+        await self.verify(user_id, fresh=True)
+        return 0.0
 
     async def _ask(self, lock: Lock, user_id: int) -> None:
         assert self.port is not None
@@ -201,13 +201,29 @@ class Locks:
             except (ChatNotFound, BadRequest) as exc:
                 if any(hint in str(exc).lower() for hint in USER_HINTS):
                     self.cache.put(user_id, lock.id, False)
+                    metrics.count("sponsor_checks", result="not_member")
                 else:
                     self.findings.broken[lock.id] = str(exc) or type(exc).__name__
+                    metrics.count("sponsor_checks", result="unchecked")
                 return
-            except TelegramError as exc:  # flood wait, network: this time the lock does not hold anyone up
+            except FloodWait as exc:  # nobody is let through unchecked while it lasts
+                if not self.flooded():  # once per FloodWait, not once per lock asked at the same time
+                    log.warning(
+                        "lock %d %s: checking user %d got a FloodWait of %.0f s; no checks, and no unchecked"
+                        " user let through, until it is over",
+                        lock.id,
+                        lock.name,
+                        user_id,
+                        exc.seconds,
+                    )
+                self.flood_until = max(self.flood_until, self.clock() + exc.seconds)
+                return
+            except TelegramError as exc:  # network: this time the lock does not hold anyone up
                 log.warning("lock %d %s: checking user %d failed (%s); let through", lock.id, lock.name, user_id, exc)
+                metrics.count("sponsor_checks", result="error")
                 return
         if scope.cancelled_caught:
+            metrics.count("sponsor_checks", result="timeout")
             log.warning(
                 "lock %d %s: no answer about user %d in %.0f s; let through",
                 lock.id,
@@ -217,6 +233,7 @@ class Locks:
             )
             return
         self.cache.put(user_id, lock.id, status in PRESENT)
+        metrics.count("sponsor_checks", result="member" if status in PRESENT else "not_member")
         if lock.unchecked_at is not None:
             self.findings.working.add(lock.id)
 
@@ -262,17 +279,18 @@ class Locks:
             elif lock.id in found.working:
                 db.execute("UPDATE sponsors SET unchecked_at = NULL WHERE id = ?", [lock.id])
                 log.info("lock %d %s can be checked again", lock.id, lock.name)
-                alert_admins(
-                    db, self.settings, f"lock_checkable:{lock.id}", "alert_lock_checkable", id=lock.id, name=lock.name
+                resolve_alert(
+                    db, self.settings, f"lock_unchecked:{lock.id}", "alert_lock_checkable", id=lock.id, name=lock.name
                 )
                 lock.unchecked_at = None
         self.stale = True
 
-    def missing(self, db: sqlite_utils.Database, user_id: int) -> list[Lock]:
-        """The locks this user has not joined, by the cache; records what became of them."""
+    def verdict(self, db: sqlite_utils.Database, user_id: int) -> Verdict:
+        """The locks this user has not joined, by the cache, and those nobody could ask about
+        (a FloodWait); records what became of the user."""
         self.settle(db)
         now = self.clock()
-        out = []
+        missing, unknown = [], []
         for lock in self.active:
             if lock.ended:
                 continue
@@ -283,13 +301,16 @@ class Locks:
                 continue  # one broken lock never blocks everyone
             answer = self.cache.get(user_id, lock.id)
             if answer is None:
-                continue  # Telegram did not answer: not held up this time
+                if self.flood_until > now:
+                    unknown.append(lock)
+                continue  # otherwise Telegram did not answer in time: not held up this time
             if not answer.noted:
                 self.observe(db, lock, user_id, answer.member, shown=True)
                 answer.noted = True
             if not answer.member:
-                out.append(lock)
-        return [lock for lock in out if not lock.ended]  # a join just credited may have ended one
+                missing.append(lock)
+        # A join just credited may have ended a lock.
+        return Verdict([lock for lock in missing if not lock.ended], unknown, self.flooded(now) if unknown else 0.0)
 
     def observe(self, db: sqlite_utils.Database, lock: Lock, user_id: int, member: bool, *, shown: bool) -> None:
         row = db.execute(
@@ -344,6 +365,7 @@ class Locks:
                 self.settings,
                 f"lock_{reason}:{lock.id}",
                 f"alert_lock_{reason}",
+                lasting=False,  # a notice: nothing clears it
                 id=lock.id,
                 name=lock.name,
                 count=lock.joins_counted,
@@ -358,9 +380,11 @@ class Locks:
 
     # ---- holding links and prompting -----------------------------------------------------------
 
-    def hold(self, req: Request, message_id: int, urls: list[str], missing: list[Lock]) -> None:
+    def hold(self, req: Request, message_id: int, urls: list[str], verdict: Verdict) -> None:
+        """Keep the links until the user passes; prompt them (at most once per NOTICE_INTERVAL)."""
         now = self.clock()
         db, user_id = req.db, req.user.id
+        locks = verdict.missing + verdict.unknown
         count, newest = db.execute(
             "SELECT count(*), max(id) FROM held_links WHERE user_id = ? AND released_at IS NULL AND expires_at > ?",
             [user_id, now],
@@ -372,11 +396,18 @@ class Locks:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 [user_id, req.chat_id, message_id, json.dumps(urls), now, now + self.settings.held_link_ttl],
             ).lastrowid
-            log.info("user %d: %d link(s) held behind %s", user_id, len(urls), ", ".join(m.name for m in missing))
+            log.info("user %d: %d link(s) held behind %s", user_id, len(urls), ", ".join(m.name for m in locks))
         else:
             log.warning("user %d has %d messages held already; %d link(s) not kept", user_id, count, len(urls))
-        if held is not None and notice_due(db, user_id, "prompt", self.settings.notice_interval, now):
-            req.reply(req.t("lock_prompt"), self.prompt_keyboard(req, int(held), missing))
+        if held is None:
+            return
+        if verdict.missing:
+            if notice_due(db, user_id, NOTICE_PROMPT, self.settings.notice_interval, now):
+                req.reply(req.t("lock_prompt"), self.prompt_keyboard(req, int(held), locks))
+        elif notice_due(db, user_id, NOTICE_LATER, self.settings.notice_interval, now):
+            names = html.escape(req.t("list_separator").join(lock.name for lock in locks))  # titles are anyone's
+            body = req.t("lock_check_later", names=names, wait=wait_text(req.lang, verdict.retry_in))
+            req.reply(body, self.prompt_keyboard(req, int(held), locks))
 
     def prompt_keyboard(self, req: Request, held_id: int, missing: list[Lock]) -> Keyboard:
         """A join button per channel (button texts are plain, never HTML), then "I've joined"."""
@@ -397,31 +428,22 @@ class Locks:
         ).fetchone()
         return row is not None
 
-    def release(self, req: Request) -> int:
-        """The user passes now: their waiting links become jobs, oldest first. Returns how many.
-
-        They count in the user's rate window but are never refused by it: they were taken already.
-        """
+    def take_held(self, db: sqlite_utils.Database, user_id: int) -> list[tuple[int, list[str]]]:
+        """The user passes now: their waiting links, oldest first, as (message id, links), marked
+        released. Which of them become jobs is for the limits to say (`Gates.accept`)."""
         now = self.clock()
-        rows = req.db.execute(
+        rows = db.execute(
             "SELECT id, message_id, links FROM held_links WHERE user_id = ? AND released_at IS NULL"
             " AND expires_at > ? ORDER BY id",
-            [req.user.id, now],
+            [user_id, now],
         ).fetchall()
         if not rows:
-            return 0
-        req.db.execute(
+            return []
+        db.execute(
             f"UPDATE held_links SET released_at = ? WHERE id IN ({','.join('?' * len(rows))})",
             [now, *(r[0] for r in rows)],
         )
-        total = 0
-        for _id, message_id, raw in rows:
-            urls = [str(u) for u in json.loads(raw)]
-            link_jobs.take(req, message_id, urls)
-            total += len(urls)
-        spend(req.db, req.user.id, MARK_RATE, total, now)
-        log.info("user %d passes the locks: %d held link(s) released", req.user.id, total)
-        return total
+        return [(int(message_id), [str(u) for u in json.loads(raw)]) for _id, message_id, raw in rows]
 
     # ---- chat-member updates ------------------------------------------------------------------
 
@@ -442,7 +464,14 @@ class Locks:
             self.observe(db, lock, change.user.id, member, shown=False)
 
 
-def alert_admins(db: sqlite_utils.Database, settings: Settings, kind: str, text_key: str, **values: object) -> bool:
+def alert_admins(
+    db: sqlite_utils.Database, settings: Settings, kind: str, text_key: str, *, lasting: bool = True, **values: object
+) -> bool:
     """Tell every admin (in their language, at most once per ALERT_COOLDOWN per kind): the one
     place this part alerts."""
-    return alerter(db, settings)(kind, text_key, **values)
+    return alert(db, settings, kind, text_key, values, lasting=lasting)
+
+
+def resolve_alert(db: sqlite_utils.Database, settings: Settings, kind: str, text_key: str, **values: object) -> bool:
+    """The alert `kind` cleared: tell the admins who heard of it."""
+    return resolve(db, settings, kind, text_key, values)

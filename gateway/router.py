@@ -1,56 +1,75 @@
-"""Routing an update to its handler: one table merged from each handler module's tables.
+"""Routing an update: the gates (`gateway.gates`), then its handler from the command table
+(`gateway.commands`). The router depends on both; neither depends on the router, and the gates
+know nothing of the table.
 
-A handler module exports `COMMANDS` (command -> handler of a message) and/or `CALLBACKS` (button
-action -> handler of a press). A private message that is no command goes to the links handler.
-Handlers are synchronous and run inside the update's transaction; whatever must wait for
-Telegram (a membership check) happens before it, in the gates (`gateway.gates`): `before` ahead
-of the transaction, then `admit` (maintenance, ban) ahead of the handler. The gates bring their own
-tables too (the admin commands, "I've joined"), and see chat-member updates. A command that needs an
-answer from another process (/health asks the monitor) has a `prepare` step: awaited before the
-transaction, with its own deadline, it returns the handler to run (None: the usual one).
-A button made with `command_button` stands for a command (the admin menu): pressing it is typing
-the command, so it passes the same gates, steps and refusals.
+Handlers are synchronous and run inside the update's transaction; whatever must wait for Telegram
+(a membership check) happens before it: the gates' `before` ahead of the transaction, then their
+`admit` (maintenance, ban) ahead of the handler. A message that is no command goes to the
+fallback (the gates' links). A command that needs an answer from another process (/health asks
+the monitor) has a `prepare` step: awaited before the transaction, with its own deadline, it
+returns the handler to run (None: the usual one). The gates' state answers a few commands of its
+own (`gates_tables`: the locks, maintenance, bans, "I've joined"). A button made with
+`command_button` stands for a command (the admin menu): pressing it is typing the command, so it
+passes the same gates, steps and refusals.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import partial
 
 import sqlite_utils
 
-from core.callback_data import Callback, CallbackCodec
+from core.callback_data import CallbackCodec
 from core.config import Settings
 from core.db import write_tx
-from core.payloads import Button
 from core.telegram import CallbackQuery, Chat, ChatMemberChange, IncomingMessage, Update
-from gateway.context import Request
-from gateway.users import remember
+from gateway.admin import bans, maintenance, sponsors
 
-if TYPE_CHECKING:
-    from gateway.gates import Gates
+# MessageHandler and Prepare are imported from here by handler modules too.
+from gateway.commands import (
+    ACTION_COMMAND,
+    CallbackHandler,
+    CommandTable,
+    MessageHandler,
+    Prepare,
+    Table,
+    command_of,
+    press_detail,
+    refuse,
+)
+from gateway.context import Request
+from gateway.gates import Gates
+from gateway.handlers import joined
+from gateway.locks import ACTION_JOINED
+from gateway.users import remember
 
 log = logging.getLogger("gateway.router")
 
-MessageHandler = Callable[[Request, IncomingMessage], None]
-CallbackHandler = Callable[[Request, CallbackQuery, Callback], None]
-Prepare = Callable[[IncomingMessage], Awaitable[MessageHandler | None]]
+
+def gates_tables(gates: Gates) -> list[object]:
+    """The commands and buttons the gates' state answers."""
+    return [
+        bans,
+        Table(sponsors.__name__, commands=sponsors.commands(gates.locks)),
+        Table(maintenance.__name__, commands={"/maintenance": maintenance.command(gates.maintenance)}),
+        Table(joined.__name__, callbacks={ACTION_JOINED: partial(joined.pressed, gates)}),
+    ]
 
 
-ACTION_COMMAND = "cmd"  # callback data cmd|<command>|<arg>...: the button types "/<command> <arg>..."
+def gates_steps(gates: Gates) -> dict[str, Prepare]:
+    """/addsponsor checks, before its transaction, that the bot can see the channel's members."""
 
+    async def probe_sponsor(msg: IncomingMessage) -> MessageHandler | None:
+        if msg.sender.id in gates.settings.admin_ids:
+            spec = sponsors.parse_spec(msg.text.split()[1:])
+            if spec is not None:
+                await gates.locks.probe(spec.ref, msg.sender.id)
+        return None
 
-def command_button(codec: CallbackCodec, label: str, command: str, *args: int | str) -> Button:
-    """A button that types `/command args` when pressed (`command` without its slash)."""
-    return Button(text=label, data=codec.encode(ACTION_COMMAND, command, *args))
-
-
-def command_of(text: str) -> str:
-    """`/start@my_bot args` -> `/start`; "" for a message that is no command."""
-    first = text.strip().split(maxsplit=1)[0] if text.strip() else ""
-    return first.split("@")[0].lower() if first.startswith("/") else ""
+    return {"/addsponsor": probe_sponsor}
 
 
 class Router:
@@ -64,36 +83,39 @@ class Router:
         gates: Gates | None = None,
         prepare: Mapping[str, Prepare] | None = None,
     ) -> None:
-        """`modules`: handler modules (or objects) with COMMANDS/CALLBACKS tables. Without `gates`
-        every update passes (for tests of the handlers alone)."""
+        """`modules`: handler modules (or `Table`s). Without `gates` every update passes (for tests
+        of the handlers alone)."""
         self.settings = settings
-        self.prepare = dict(prepare or {})
         self.db = db
         self.codec = codec
         self.fallback = fallback
         self.gates = gates
-        self.commands: dict[str, MessageHandler] = {}
-        self.callbacks: dict[str, CallbackHandler] = {}
-        for module in [*modules, *([gates] if gates is not None else [])]:
-            tables = (
-                (getattr(module, "COMMANDS", {}), self.commands),
-                (getattr(module, "CALLBACKS", {}), self.callbacks),
-            )
-            for table, merged in tables:
-                clash = set(table) & set(merged)
-                if clash:
-                    raise ValueError(f"{getattr(module, '__name__', module)} handles {sorted(clash)} again")
-                merged.update(table)
+        self.table = CommandTable([*modules, *(gates_tables(gates) if gates is not None else [])])
+        self.prepare = dict(gates_steps(gates)) if gates is not None else {}
+        clash = set(self.prepare) & set(prepare or {})
+        if clash:
+            raise ValueError(f"{sorted(clash)} prepared twice")
+        self.prepare.update(prepare or {})
+
+    @property
+    def commands(self) -> dict[str, MessageHandler]:
+        return self.table.commands
+
+    @property
+    def callbacks(self) -> dict[str, CallbackHandler]:
+        return self.table.callbacks
 
     async def route(self, update: Update) -> list[int]:
         """Commit what one update causes; return the outbox rows to announce."""
-        if self.gates is not None:
-            await self.gates.before(update)
         typed = self._typed(update) if isinstance(update, CallbackQuery) else None
         message = typed or update
+        command = command_of(message.text) if isinstance(message, IncomingMessage) else ""
+        if self.gates is not None:
+            await self.gates.before(update, command)
         if isinstance(message, IncomingMessage) and message.chat.type == "private":
-            step = self.prepare.get(command_of(message.text))
-            return self._message(message, await step(message) if step is not None else None, pressed=typed)
+            step = self.prepare.get(command)
+            prepared = await step(message) if step is not None else None
+            return self._message(message, command, prepared, pressed=typed)
         if isinstance(update, CallbackQuery):
             return self._press(update)
         if isinstance(update, ChatMemberChange) and self.gates is not None:
@@ -111,18 +133,26 @@ class Router:
         return _Pressed(query.update_id, query.message_id, chat, sender, 0, text, query_id=query.id)
 
     def _message(
-        self, msg: IncomingMessage, prepared: MessageHandler | None = None, pressed: _Pressed | None = None
+        self,
+        msg: IncomingMessage,
+        command: str,
+        prepared: MessageHandler | None = None,
+        pressed: _Pressed | None = None,
     ) -> list[int]:
         with write_tx(self.db):
             user = remember(self.db, self.settings, msg.sender, None if pressed else msg.message_id)
             if user is None:
                 return []
             req = Request(self.settings, self.db, self.codec, user, msg.chat.id)
-            if pressed is not None:
+            refused = self.table.refuses_command(req, command)
+            if pressed is not None and not refused:
                 req.answer(pressed.query_id)  # the button stops spinning; the command answers
             if self.gates is None or self.gates.admit(req, msg):
-                handler = prepared or self.commands.get(command_of(msg.text), self.fallback)
-                handler(req, msg)
+                if refused:  # a pressed command is answered only when the refusal is told
+                    refuse(req, msg.text, callback_id=pressed.query_id if pressed is not None else None)
+                else:
+                    handler = prepared or self.table.commands.get(command, self.fallback)
+                    handler(req, msg)
         return req.notices
 
     def _press(self, query: CallbackQuery) -> list[int]:
@@ -131,12 +161,14 @@ class Router:
             user = remember(self.db, self.settings, query.sender)
             assert user is not None  # no message id: never a repeat
             req = Request(self.settings, self.db, self.codec, user, query.chat_id)
-            handler = self.callbacks.get(callback.action) if callback is not None else None
+            handler = self.table.callbacks.get(callback.action) if callback is not None else None
             if self.gates is not None and not self.gates.admit_press(req, query):
                 log.info("banned user %d pressed a button; not answered", user.id)
             elif callback is None or handler is None:
                 log.info("user %d pressed a button with bad data; answered as expired", user.id)
                 req.answer(query.id, req.t("button_expired"))
+            elif self.table.refuses_press(req, callback.action):
+                refuse(req, press_detail(query), callback_id=query.id)
             else:
                 handler(req, query, callback)
         return req.notices

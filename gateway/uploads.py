@@ -16,7 +16,7 @@ import logging
 import sqlite_utils
 
 from core import jobs as job_rows
-from core import jobstates, outbox
+from core import jobstates, metrics, outbox
 from core.config import Settings
 from core.db import write_tx
 from core.failures import ErrorClass, Failure, with_values
@@ -45,6 +45,7 @@ def delivered(db: sqlite_utils.Database, settings: Settings, job_id: int, upload
             "UPDATE users SET downloads_ok = downloads_ok + 1, bytes_sent = bytes_sent + ? WHERE id = ?",
             [int(size or 0), job.user_id],
         )
+        metrics.count("jobs", platform=job.platform or "unknown", outcome="done")
         if job.parent_id is not None:
             notices += job_rows.finish_playlist_if_complete(db, settings, job.parent_id)
         elif job.status_outbox_id is not None:

@@ -1,17 +1,20 @@
-"""Request/reply from the gateway to the monitor, with replies matched to calls by id."""
+"""Request/reply from the gateway to the monitor, with replies matched to calls by id.
+
+A call is a typed struct (`ipc.messages.RpcCall`) and so is its result (`RpcResult`): the server
+picks the handler by the call's type, and a handler that fails becomes an error reply.
+"""
 
 from __future__ import annotations
 
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
 
 import trio
 import zmq
 
 from ipc._channel import Channel, bound, connected, decode_as, is_unreachable, single_frame, split_routed
-from ipc.messages import RpcReply, RpcRequest, encode
+from ipc.messages import RpcCall, RpcReply, RpcRequest, RpcResult, encode
 
 __all__ = ["DEFAULT_RPC_TIMEOUT", "RpcClient", "RpcHandler", "RpcServer", "RpcTimeout"]
 
@@ -20,8 +23,8 @@ log = logging.getLogger(__name__)
 DEFAULT_RPC_TIMEOUT = 5.0
 """Seconds an RPC call waits for its reply unless told otherwise."""
 
-RpcHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
-"""An RPC method: takes the request's params, returns the reply's result."""
+RpcHandler = Callable[[RpcCall], Awaitable[RpcResult]]
+"""An RPC method: takes the call, returns its result."""
 
 
 class RpcTimeout(TimeoutError):
@@ -58,22 +61,24 @@ class RpcServer(Channel):
             raise
         return True
 
-    async def serve(self, handlers: Mapping[str, RpcHandler]) -> None:
-        """Answer requests forever, one at a time; a failing handler becomes an error reply."""
+    async def serve(self, handlers: Mapping[type[RpcCall], RpcHandler]) -> None:
+        """Answer requests forever, one at a time, each by the handler of its call's type; a
+        failing handler becomes an error reply."""
         while True:
             peer, request = await self.recv()
             await self.reply(peer, await self._answer(request, handlers))
 
-    async def _answer(self, request: RpcRequest, handlers: Mapping[str, RpcHandler]) -> RpcReply:
-        handler = handlers.get(request.method)
+    async def _answer(self, request: RpcRequest, handlers: Mapping[type[RpcCall], RpcHandler]) -> RpcReply:
+        method = type(request.call).__name__
+        handler = handlers.get(type(request.call))
         if handler is None:
-            return RpcReply(req_id=request.req_id, ok=False, result={}, error=f"unknown method {request.method!r}")
+            return RpcReply(req_id=request.req_id, ok=False, error=f"unknown method {method!r}")
         try:
-            reply = RpcReply(req_id=request.req_id, ok=True, result=await handler(request.params))
+            reply = RpcReply(req_id=request.req_id, ok=True, result=await handler(request.call))
             encode(reply)  # a result that cannot be encoded is the handler's error, reported as such
         except Exception as exc:
-            log.exception("rpc %s failed", request.method)
-            return RpcReply(req_id=request.req_id, ok=False, result={}, error=f"{type(exc).__name__}: {exc}")
+            log.exception("rpc %s failed", method)
+            return RpcReply(req_id=request.req_id, ok=False, error=f"{type(exc).__name__}: {exc}")
         return reply
 
 
@@ -98,19 +103,17 @@ class RpcClient(Channel):
         self._pending: dict[int, _PendingCall] = {}
         self._reading = False
 
-    async def call(
-        self, method: str, params: dict[str, Any] | None = None, timeout: float = DEFAULT_RPC_TIMEOUT
-    ) -> RpcReply:
-        """Call `method` and return its reply; raises `RpcTimeout` after `timeout` seconds."""
+    async def call(self, request: RpcCall, timeout: float = DEFAULT_RPC_TIMEOUT) -> RpcReply:
+        """Make the call and return its reply; raises `RpcTimeout` after `timeout` seconds."""
         req_id = next(self._ids)
         call = self._pending[req_id] = _PendingCall()
         try:
             with trio.move_on_after(timeout):
-                await self.socket.send([encode(RpcRequest(req_id=req_id, method=method, params=params or {}))])
+                await self.socket.send([encode(RpcRequest(req_id=req_id, call=request))])
                 while call.reply is None:
                     await self._wait_for(call)
             if call.reply is None:
-                raise RpcTimeout(method, timeout)
+                raise RpcTimeout(type(request).__name__, timeout)
             return call.reply
         finally:
             del self._pending[req_id]

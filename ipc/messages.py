@@ -7,9 +7,9 @@ One message is one ZeroMQ message whose last frame is a MessagePack map:
     {"t": <tag>, <field>: <value>, ..., "v": <version>}
 
 - `t` is the type's tag, its class name (`"JobAssign"`); it is read first to pick the type.
-- `v` is the type's schema version (1 for most types; JobAssign is at 3, JobDownloaded and
-  JobFailed at 2). A receiver drops a message whose version differs from the one it knows; bump
-  `v`'s default when a change is not compatible.
+- `v` is the type's schema version (1 for most types; JobAssign is at 3; JobDownloaded, JobFailed,
+  the RPC and Metrics at 2). A receiver drops a message whose version differs from the one it
+  knows; bump `v`'s default when a change is not compatible.
 - Unknown extra fields are ignored (tolerant reader), so adding an optional field is compatible.
 - ROUTER sockets put the peer's identity in a frame before the payload; no other frames are used.
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import Any, Final
+from typing import Final
 
 import msgspec
 
@@ -33,6 +33,7 @@ __all__ = [
     "UPLOAD_EVENTS",
     "WORKER_EVENTS",
     "WORKER_REPORTS",
+    "ActiveAlert",
     "AlertRaised",
     "BreakerState",
     "Credit",
@@ -40,10 +41,14 @@ __all__ = [
     "DeliveryFailed",
     "DownloadedFile",
     "Drain",
+    "Echo",
     "Failure",
     "FileMissing",
     "FormatChoice",
+    "HealthQuery",
+    "HealthReport",
     "Heartbeat",
+    "HistogramSample",
     "JobAssign",
     "JobCancel",
     "JobClaim",
@@ -56,17 +61,23 @@ __all__ = [
     "JobProgress",
     "JobStarted",
     "LimitsChanged",
+    "MachineHealth",
     "Message",
+    "MetricSample",
     "Metrics",
     "OutboxNotice",
     "PlaylistEntry",
     "Probe",
+    "ProcessHealth",
     "ProcessInfo",
     "ProcessTable",
+    "QueueHealth",
     "Ready",
     "ReportAck",
+    "RpcCall",
     "RpcReply",
     "RpcRequest",
+    "RpcResult",
     "UploadEvent",
     "WorkerEvent",
     "WorkerJobs",
@@ -394,35 +405,129 @@ class OutboxNotice(_Tagged, frozen=True):
 
 
 # ---- monitor RPC: gateway -> monitor -------------------------------------------------------------
+# A request carries one call; the reply carries the result of that call's type. Calls and results
+# are tagged structs (not messages on their own): `RpcServer.serve` picks the handler by the
+# call's type and turns a failing handler into an error reply.
 
 
-class RpcRequest(_Tagged, frozen=True):
-    """Call `method` with `params`; the reply carries the same `req_id`."""
+class HealthQuery(msgspec.Struct, frozen=True, tag=True):
+    """What the monitor knows: answered with a `HealthReport`."""
+
+
+class Echo(msgspec.Struct, frozen=True, tag=True):
+    """Answered with itself: for the RPC's own tests and benchmark."""
+
+    text: str = ""
+
+
+class ProcessHealth(msgspec.Struct, frozen=True):
+    """One process as the monitor sees it (the supervisor's table, heartbeats, psutil)."""
+
+    name: str
+    pid: int
+    state: str  # the supervisor's: starting, ready, backoff, cooling, given-up, stopped; or "stalled"
+    rss_bytes: int
+    cpu_percent: float
+    heartbeat_age_s: float | None  # None: no heartbeat from this pid yet (or it sends none)
+    restarts: int
+    threads: int = 0
+    open_files: int = 0  # file descriptors, sockets included
+    last_exit: str = ""
+
+
+class QueueHealth(msgspec.Struct, frozen=True):
+    queued: int
+    running: int
+
+
+class MachineHealth(msgspec.Struct, frozen=True):
+    """psutil's view of the machine at the last health check (0 before the first)."""
+
+    disk_free_bytes: int = 0
+    disk_free_pct: float = 0.0
+    memory_pct: float = 0.0
+    cpu_pct: float = 0.0
+    load: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    spool_bytes: int = 0
+    database_bytes: int = 0
+    checked_at: float = 0.0
+
+
+class ActiveAlert(msgspec.Struct, frozen=True):
+    """An alert that has not cleared: its text is `text_key` of core.texts filled with `values`."""
+
+    kind: str
+    text_key: str
+    values: dict[str, str]
+    since: float
+    announced: bool  # the admins were told (False: held back by the cooldown, told when it ends)
+
+
+class HealthReport(msgspec.Struct, frozen=True, tag=True):
+    """The monitor's whole report: /healthz serves it as JSON, /health shows it to admins."""
+
+    status: str  # ok, degraded or down
+    uptime_s: float
+    backend: str  # mtproto, botapi or sandbox
+    processes: list[ProcessHealth]
+    queue: QueueHealth
+    active_users_24h: int
+    alerts: list[ActiveAlert]
+    machine: MachineHealth
+
+
+RpcCall = HealthQuery | Echo
+RpcResult = HealthReport | Echo
+
+
+class RpcRequest(_Tagged, frozen=True, kw_only=True):
+    """Make `call`; the reply carries the same `req_id`."""
 
     req_id: int
-    method: str
-    params: dict[str, Any]
+    call: RpcCall
+    v: int = 2
 
 
-class RpcReply(_Tagged, frozen=True):
+class RpcReply(_Tagged, frozen=True, kw_only=True):
     """Answer to the request `req_id`: `result` when `ok`, else `error` says why."""
 
     req_id: int
     ok: bool
-    result: dict[str, Any]
+    result: RpcResult | None = None
     error: str = ""
+    v: int = 2
 
 
 # ---- telemetry: every process -> monitor ---------------------------------------------------------
 
 
-class Metrics(_Tagged, frozen=True):
-    """A process's counters and gauges at `sent_at` (names are Prometheus-style, unit-suffixed)."""
+class MetricSample(msgspec.Struct, frozen=True, array_like=True):
+    """One series of a core.metrics family: a counter's total since the process started, or a
+    gauge's value; `labels` in the family's order."""
+
+    family: str
+    labels: tuple[str, ...]
+    value: float
+
+
+class HistogramSample(msgspec.Struct, frozen=True, array_like=True):
+    """One series of a histogram: observations per bucket (not cumulative; the last is +Inf)."""
+
+    family: str
+    labels: tuple[str, ...]
+    counts: tuple[int, ...]
+    sum: float
+
+
+class Metrics(_Tagged, frozen=True, kw_only=True):
+    """A process's core.metrics values at `sent_at`, as totals since it (this pid) started."""
 
     name: str
     pid: int
     sent_at: float
-    values: dict[str, float]
+    samples: list[MetricSample] = []
+    histograms: list[HistogramSample] = []
+    v: int = 2
 
 
 class AlertRaised(_Tagged, frozen=True):

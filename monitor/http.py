@@ -1,14 +1,14 @@
 """A tiny HTTP/1.1 server for the monitor's GET endpoints on localhost (no framework needed).
 
-Each connection gets one request and a `Connection: close` answer, within a deadline.
+Each connection gets one request and a `Connection: close` answer, within a deadline. A route
+returns (status, content type, body); the content type is sent as given.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from http import HTTPStatus
 
 import trio
 
@@ -17,15 +17,11 @@ log = logging.getLogger(__name__)
 REQUEST_TIMEOUT = 5.0  # seconds a client has to send its request head
 MAX_HEAD = 8192  # bytes of request line and headers we accept
 
+JSON = "application/json"
+TEXT = "text/plain; charset=utf-8"
+
 # path -> function returning (status, content type, body)
 Route = Callable[[], tuple[int, str, bytes]]
-
-
-def json_route(fn: Callable[[], dict[str, Any]]) -> Route:
-    def route() -> tuple[int, str, bytes]:
-        return 200, "application/json", json.dumps(fn(), ensure_ascii=False).encode()
-
-    return route
 
 
 async def serve_http(
@@ -53,14 +49,13 @@ async def _handle(stream: trio.abc.Stream, routes: dict[str, Route]) -> None:
             path = rest.split(b" ", 1)[0].split(b"?", 1)[0].decode("latin-1")
             route = routes.get(path)
             if method not in (b"GET", b"HEAD"):
-                status, ctype, body = 405, "text/plain", b"method not allowed\n"
+                status, ctype, body = 405, TEXT, b"method not allowed\n"
             elif route is None:
-                status, ctype, body = 404, "text/plain", b"not found\n"
+                status, ctype, body = 404, TEXT, b"not found\n"
             else:
                 status, ctype, body = route()
-            reason = {200: "OK", 404: "Not Found", 405: "Method Not Allowed"}.get(status, "Error")
             header = (
-                f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}; charset=utf-8\r\n"
+                f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nContent-Type: {ctype}\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
             ).encode()
             await stream.send_all(header + (b"" if method == b"HEAD" else body))

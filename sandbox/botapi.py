@@ -2,7 +2,8 @@
 
 Any token of the form `<digits>:<key>` is accepted and its digits are the bot's id; a malformed
 token gets 401, an unknown method 404. Method names are case-insensitive, as on Telegram.
-Faults apply after the request body is read: a dropped connection, a 5xx, added latency.
+Faults apply after the request body is read: a dropped connection, a 5xx, a 429 for chosen
+methods, added latency.
 
 A call counts as Telegram counts it: once it has completed. A client that goes away before that
 (half way through an upload, or during the added latency, while the call is still on its way)
@@ -24,7 +25,7 @@ from starlette.responses import Response
 from sandbox import methods_chat, methods_inline, methods_input_media, methods_media, methods_text, methods_updates
 from sandbox.context import Sandbox
 from sandbox.drop import drop_connection
-from sandbox.errors import ApiError, not_found, server_error, unauthorized
+from sandbox.errors import ApiError, flood_wait, not_found, server_error, unauthorized
 from sandbox.live_config import Faults
 from sandbox.methods_text import Handler
 from sandbox.params import Params, cleanup, ensure_no_oversized, read_params
@@ -84,6 +85,10 @@ async def _inject(sb: Sandbox, faults: Faults, method: str, request: Request) ->
     if _hits(faults.fail_rate, faults.fail_methods, method, sb):
         sb.stats.faults["failed"] += 1
         return _error(sb, server_error(faults.fail_status))
+    if method.lower() in {m.lower() for m in faults.flood_methods}:
+        sb.stats.faults["forced_floods"] += 1
+        sb.stats.flood_waits += 1
+        return _error(sb, flood_wait(faults.flood_retry_after))
     if faults.latency_ms > 0:
         sb.stats.faults["delayed"] += 1
         await _arrive(request, faults.latency_ms / 1000)

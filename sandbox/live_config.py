@@ -8,10 +8,12 @@ of `POST /sandbox/config`, where every key is optional:
      "faults": {"fail_rate": 0..1, "fail_methods": [..], "fail_status": 500|502|503|504,
                 "latency_ms": int, "drop_rate": 0..1, "drop_methods": [..],
                 "flood_every": N, "flood_retry_after": seconds, "flood_next": N,
-                "upload_rate": bytes/s}}
+                "flood_methods": [..], "upload_rate": bytes/s}}
 
 Empty `fail_methods` / `drop_methods` mean every Bot API method. `flood_every: N` refuses every
 Nth send with a 429; `flood_next: N` refuses the next N sends (then counts down to 0).
+`flood_methods` answers every call of the named methods with a 429 of `flood_retry_after` (a
+FloodWait on, say, getChatMember) until the list is emptied again.
 `upload_rate` reads uploaded files at most that many bytes a second (0: as fast as they come), a
 slow uplink: an upload is then on its way for a while, and one stopped half way delivers nothing.
 """
@@ -46,6 +48,7 @@ class Faults:
     flood_every: int = 0
     flood_retry_after: int = 5
     flood_next: int = 0
+    flood_methods: list[str] = field(default_factory=list)
     upload_rate: int = 0
 
 
@@ -147,6 +150,7 @@ _FAULTS = {
     "flood_every": _number(0, 1_000_000, whole=True),
     "flood_retry_after": _number(1, 86400, whole=True),
     "flood_next": _number(0, 1_000_000, whole=True),
+    "flood_methods": _methods,
     "upload_rate": _number(0, 10 * 1024**3, whole=True),
 }
 

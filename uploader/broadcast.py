@@ -38,7 +38,7 @@ from typing import NamedTuple
 import sqlite_utils
 import trio
 
-from core import outbox
+from core import metrics, outbox
 from core.backoff import SEND_RETRY
 from core.broadcasts import (
     AUDIENCE,
@@ -290,6 +290,7 @@ class BroadcastRunner:
         try:
             with trio.fail_after(COPY_TIMEOUT):
                 sent = await self.port.copy_message(user_id, copy.from_chat_id, copy.message_id)
+                metrics.count("sends", method="copy", priority=str(outbox.PRIORITY_BROADCAST))
         except trio.TooSlowError:
             log.warning("broadcast %d: no answer for user %d within %g s; unknown", run.b.id, user_id, COPY_TIMEOUT)
             self._end(run, user_id, "unknown", f"no answer within {COPY_TIMEOUT:g} s")

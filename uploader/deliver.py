@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+from core import metrics
 from core.outbox import OutboxItem
 from core.payloads import Button as PayloadButton
 from core.payloads import CallbackAnswer, Copy, Delete, Edit, Keyboard, SendMedia, Text
@@ -43,6 +45,12 @@ def media_of(payload: SendMedia, caption: str) -> Media:
 
 async def deliver(port: TelegramPort, item: OutboxItem) -> int | None:
     """Send a row that is not a file; returns the message id Telegram gave (if any)."""
+    message_id = await _deliver(port, item)
+    metrics.count("sends", method=item.kind, priority=str(item.priority))
+    return message_id
+
+
+async def _deliver(port: TelegramPort, item: OutboxItem) -> int | None:
     p = item.payload
     if isinstance(p, Text):
         sent = await port.send_text(
@@ -68,7 +76,15 @@ async def deliver(port: TelegramPort, item: OutboxItem) -> int | None:
 async def send_file(
     port: TelegramPort, item: OutboxItem, payload: SendMedia, caption: str, progress: Progress | None
 ) -> SentMedia:
-    return await port.send_media(item.chat_id, media_of(payload, caption), progress=progress, reply_to=payload.reply_to)
+    began = time.monotonic()
+    sent = await port.send_media(item.chat_id, media_of(payload, caption), progress=progress, reply_to=payload.reply_to)
+    metrics.count("sends", method=item.kind, priority=str(item.priority))
+    if payload.path:  # bytes went up
+        metrics.observe("upload_seconds", time.monotonic() - began)
+        metrics.count("uploaded_bytes", sent.size)
+    else:  # sent again by its file_id: no download, no upload
+        metrics.count("cache_hits")
+    return sent
 
 
 def _target(item: OutboxItem, explicit: int) -> int:

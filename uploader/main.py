@@ -1,6 +1,6 @@
 """The uploader's wiring: its database connection, the outbox channel, the sender, the broadcast
 runner (sharing the sender's send budget, which starts where the last uploader left it), the
-sweeper."""
+outbox's and deliveries' pruning (the monitor sweeps the spool)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import logging
 import sqlite_utils
 import trio
 
-from core import broadcasts, outbox, spool
+from core import broadcasts, outbox
 from core.child import ChildContext
 from core.config import Settings
 from core.db import open_db
@@ -25,7 +25,7 @@ log = logging.getLogger("uploader")
 # Rows claimed and waiting for the send budget at once: enough that priorities and the fairness
 # between chats decide among many (the budget, not this, sets the pace).
 SEND_WINDOW = 256
-SWEEP_INTERVAL = 60.0  # seconds between sweeps of the spool and prunes of the outbox and deliveries
+PRUNE_INTERVAL = 60.0  # seconds between prunes of the outbox and deliveries (the monitor sweeps the spool)
 
 
 async def body(ctx: ChildContext) -> None:
@@ -69,15 +69,14 @@ def _resume_budget(budget: SendBudget, db: sqlite_utils.Database) -> None:
 
 
 async def _housekeeping(settings: Settings, db: sqlite_utils.Database) -> None:
-    """Remove what crashes left in the spool, outbox rows past OUTBOX_KEEP_DAYS, and the delivery
-    rows of broadcasts that ended longer ago than that."""
+    """Remove outbox rows past OUTBOX_KEEP_DAYS, and the delivery rows of broadcasts that ended
+    longer ago than that."""
     keep = settings.outbox_keep_days
     while True:
-        spool.sweep(db, settings)
         pruned = outbox.prune(db, keep)
         if pruned:
             log.info("pruned %d sent outbox rows older than %g days", pruned, keep)
         pruned = broadcasts.prune_deliveries(db, keep)
         if pruned:
             log.info("pruned %d deliveries of broadcasts that ended more than %g days ago", pruned, keep)
-        await trio.sleep(SWEEP_INTERVAL)
+        await trio.sleep(PRUNE_INTERVAL)

@@ -189,8 +189,7 @@ def requeue_interrupted(db: sqlite_utils.Database, settings: Settings) -> tuple[
                 events.append(DeliveryFailed(job_id=job_id, failure=Failure(ErrorClass.INTERNAL, reason)))
         if doomed:
             shown = ", ".join(str(r[0]) for r in doomed)
-            alerts.alert(
-                db, settings, f"outbox_quarantine:{shown}", "alert_outbox_quarantine", count=len(doomed), rows=shown
-            )
+            values = {"count": len(doomed), "rows": shown}
+            alerts.alert(db, settings, f"outbox_quarantine:{shown}", "alert_outbox_quarantine", values, lasting=False)
         requeued = db.execute("UPDATE outbox SET state = 'pending' WHERE state = 'sending'").rowcount
     return requeued, events

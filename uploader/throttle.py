@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 
 import trio
 
+from core import metrics
 from core.config import Settings
 from core.outbox import PRIORITIES, PRIORITY_PROGRESS
 
@@ -239,6 +240,8 @@ class SendBudget:
 
     def flood(self, chat_id: int, seconds: float, scope: str) -> None:
         """Telegram said wait: pause the chat ("chat") or everything (else) exactly `seconds`."""
+        metrics.count("flood_waits", scope=scope)
+        metrics.count("flood_wait_seconds", seconds, scope=scope)
         now = trio.current_time()
         until = now + max(0.0, seconds)
         if scope == "chat":

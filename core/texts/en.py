@@ -7,7 +7,10 @@ TEXTS: dict[str, str] = {
         "Send me a link to a video or audio from YouTube, Instagram, TikTok, X and hundreds of other sites, "
         "and I will send the file right here."
     ),
-    "alert_crash_loop": "⚠️ Alert: the {kind} process keeps crashing; it rests a while, then is tried again.\n{reason}",
+    "alert_crash_loop": (
+        "⚠️ Alert: the {kind} process keeps crashing (last: {reason}). It rests {minutes} min, then the "
+        "supervisor tries it again; its log says why."
+    ),
     # ---- the journey of a link (core.status, gateway handlers) ----
     "queued": "⏳ In the queue: number {position}{eta}.",
     "queued_eta": ", about {eta}",
@@ -149,12 +152,21 @@ TEXTS: dict[str, str] = {
     "lock_not_yet": "You haven't joined {names} yet. Join, then tap “I've joined” again.",
     "lock_thanks": "✅ Thank you!",
     "lock_released": "✅ Thank you for joining! Your link is on its way.",
+    "lock_check_later": (
+        "⏳ I can't check right now whether you've joined {names}. Your link is kept; "
+        "please try again in {wait} with “I've joined”."
+    ),
+    "lock_check_later_press": "⏳ I can't check right now. Please try again in {wait}.",
+    "lock_recheck_wait": "⏳ I've just checked. Tap “I've joined” again in {wait}.",
     "list_separator": ", ",
     "rate_limited": "⏱ You have sent {limit} links within a minute, the most I take. Send the rest again in {wait}.",
     "busy": "🚦 The bot is very busy right now: {waiting} in the queue. Please send your link again in {wait}.",
     "busy_wait_unknown": "a few minutes",
+    "user_queue_full": (
+        "📥 You already have {count} links waiting, the most I keep for one person. Send more once some have arrived."
+    ),
     "disk_full": "💾 I'm short of space right now and can't take new links. Please try again in a few minutes.",
-    "admin_only": "This command is for the bot's admins.",
+    "admin_only": "Sorry, this is for the bot's admins only.",
     "admin_addsponsor_usage": (
         "Usage: /addsponsor &lt;@channel | -100id | t.me link&gt; [invite link] [max_joins] [days]\n"
         "e.g. /addsponsor @mychannel 1000 7\n"
@@ -244,8 +256,13 @@ TEXTS: dict[str, str] = {
     "bc_span_seconds": "{seconds} s",
     "panel_admin_only": "Sorry, this is for the bot's admins only.",
     "panel_none_yet": "none yet",
-    "panel_health": "🩺 Health\n{processes}\n\n💽 Free disk: {disk} %\n📁 Spool: {spool}\n🗄 Database: {database}",
-    "panel_process": "{mark} {name}: {state}, pid {pid}, restarts {restarts}{heartbeat}",
+    "panel_health": (
+        "🩺 Health: {status} · up {uptime}\n{processes}\n\n"
+        "💽 Free disk: {disk} % ({disk_free})\n🧠 Memory: {memory} % · CPU: {cpu} % · Load: {load}\n"
+        "📁 Spool: {spool}\n🗄 Database: {database}\n"
+        "⏳ Jobs: {queued} queued · {running} running · 👥 {users} users in 24 h\n\n{alerts}"
+    ),
+    "panel_process": "{mark} {name}: {state}, pid {pid}, {rss} MB, CPU {cpu} %, restarts {restarts}{heartbeat}",
     "panel_heartbeat": ", heartbeat {age} s ago",
     "panel_monitor_unreachable": "⚠️ The monitor is unreachable (no answer within {seconds} s).",
     "panel_circuits": "🔌 Circuit breakers",
@@ -256,7 +273,10 @@ TEXTS: dict[str, str] = {
     "panel_circuit_closed": "closed",
     "panel_circuit_open": "open",
     "panel_circuit_half_open": "half open",
-    "panel_cleanup": "🧹 Removed {count} leftover spool folder(s), freed {freed}. The spool now holds {spool}.",
+    "panel_cleanup": (
+        "🧹 Removed {count} leftover spool folder(s) and {files} partial or old log file(s), freed {freed}. "
+        "The spool now holds {spool}."
+    ),
     "panel_reset_confirm": (
         "Reset the counters (requests, downloads, bytes sent) of all {count} users? This cannot be undone."
     ),
@@ -267,6 +287,62 @@ TEXTS: dict[str, str] = {
     "panel_gb": "{size} GB",
     "panel_reset_kept": "Nothing was reset.",
     # ---- end of broadcast and admin panel ----
+    # ---- the monitor: alerts and their "resolved" messages (monitor/rules.py), /health ----
+    "alert_crash_loop_ok": "✅ The {kind} process runs again.",
+    "alert_disk_low": (
+        "🚨 Critical: only {free_pct} % of the disk is free ({free_gb} GB) in {path}. New downloads are "
+        "refused until there is room: delete old files or grow the disk; /cleanup removes the bot's own leftovers."
+    ),
+    "alert_disk_ok": "✅ Disk: {free_pct} % free again.",
+    "alert_memory_high": (
+        "⚠️ Memory: {pct} % in use (the line is {limit} %). /health shows which process grows; "
+        "restarting it frees its memory."
+    ),
+    "alert_memory_ok": "✅ Memory: {pct} % in use, below the line again.",
+    "alert_cpu_high": (
+        "⚠️ CPU: {pct} % busy in two checks in a row (the line is {limit} %). Downloads get slower; "
+        "if it lasts, fewer downloaders (WORKERS) or a bigger machine help."
+    ),
+    "alert_cpu_ok": "✅ CPU: {pct} % busy, below the line again.",
+    "alert_spool_large": (
+        "⚠️ The spool holds {size} GB (the line is {limit} GB): files are waiting to be sent. "
+        "Look at /health for a stuck uploader, or run /cleanup."
+    ),
+    "alert_spool_ok": "✅ The spool holds {size} GB, below the line again.",
+    "alert_process_stalled": (
+        "⚠️ The {name} process has sent no heartbeat for {seconds} s: it is stuck. "
+        "The supervisor restarts it after {kill_after} s of silence."
+    ),
+    "alert_process_stalled_ok": "✅ {name} answers again.",
+    "alert_failure_rate": (
+        "⚠️ {pct} % of the jobs failed in the last {minutes} min ({failed} of {total}). "
+        "/circuit and the log tell why (a site changed, cookies, the network)."
+    ),
+    "alert_failure_rate_ok": "✅ Failures are below {limit} % again ({pct} % in the last {minutes} min).",
+    "alert_send_queue_old": (
+        "⚠️ A message has waited {minutes} min to be sent ({count} waiting). The uploader is stuck or "
+        "Telegram holds it back (FloodWait): look at /health."
+    ),
+    "alert_send_queue_ok": "✅ The send queue moves again.",
+    "panel_status_ok": "all well",
+    "panel_status_degraded": "degraded",
+    "panel_status_down": "down",
+    "panel_uptime_days": "{days} d {hours} h",
+    "panel_uptime_hours": "{hours} h {minutes} min",
+    "panel_uptime_minutes": "{minutes} min",
+    "panel_state_starting": "starting",
+    "panel_state_ready": "ready",
+    "panel_state_backoff": "restarting",
+    "panel_state_cooling": "paused after crashes",
+    "panel_state_given-up": "given up",
+    "panel_state_stopped": "stopped",
+    "panel_state_stalled": "stuck",
+    "panel_alerts": "🔔 Active alerts:\n{alerts}",
+    "panel_alert_held": " (held back by the cooldown)",
+    "panel_no_alerts": "🔕 No active alerts.",
+    "panel_health_local": "💽 Free disk: {disk} %\n📁 Spool: {spool}\n🗄 Database: {database}",
+    "alert_cookies_ok": "✅ {platform}: the cookie file {file} was replaced and is used again.",
+    # ---- end of the monitor ----
     # ---- the admin panel, complete (gateway/admin: menu, stats, chart, limits, queue, profile, audit) ----
     "ap_menu": "🛠 <b>Admin panel</b>\nWhat would you like to see or do?",
     "ap_menu_stats": "📊 Statistics",
@@ -357,8 +433,7 @@ TEXTS: dict[str, str] = {
     "ap_user_unknown": "User {id} has never written to the bot.",
     "ap_user_head": "👤 <b>User {id}</b> {name}",
     "ap_user_profile": (
-        "Language {language} · first seen {first} · last seen {last}\nBlocked the bot: {blocked} · "
-        "banned: {banned}"
+        "Language {language} · first seen {first} · last seen {last}\nBlocked the bot: {blocked} · banned: {banned}"
     ),
     "ap_user_banned": "since {when}, by {by}",
     "ap_user_ban_reason": "Reason: {reason}",
@@ -394,9 +469,7 @@ TEXTS: dict[str, str] = {
         "\nPress a name to change it, or send /setlimit NAME value (NAME default: back to the start value). "
         "Other settings are read at start: change them in .env and restart the bot."
     ),
-    "ap_limits_ask": (
-        "✏️ Send the new value of <code>{name}</code> (now {value}, at start {default}), or \"default\"."
-    ),
+    "ap_limits_ask": ('✏️ Send the new value of <code>{name}</code> (now {value}, at start {default}), or "default".'),
     "ap_setlimit_usage": "Usage: /setlimit NAME value. /limits lists the names.",
     "ap_setlimit_unknown": "There is no setting {name}. /limits lists those that change while the bot runs.",
     "ap_setlimit_restart": "{name} is read at start only: change it in .env and restart the bot.",
@@ -417,8 +490,10 @@ TEXTS: dict[str, str] = {
     "limit_MAX_LINKS_PER_MESSAGE": "links taken from one message",
     "limit_MAX_DURATION_MIN": "longest media, minutes",
     "limit_MAX_FILE_MB": "largest download, MiB (0: the upload cap)",
+    "limit_JOIN_RECHECK_INTERVAL": "“I've joined” asks Telegram again at most this often per user, s",
     "limit_USER_CONCURRENT_DOWNLOADS": "downloads at once per user",
     "limit_QUEUE_MAX": "jobs waiting at once; past it users hear the bot is busy",
+    "limit_USER_QUEUE_MAX": "one user's jobs waiting at once; past it they are asked to wait",
     "limit_JOB_ATTEMPTS": "tries of a job before it fails",
     "limit_SPOOL_MAX_GB": "size budget of the spool folder, GB",
     "limit_PROGRESS_EDIT_INTERVAL": "seconds between edits of a progress message",

@@ -8,7 +8,8 @@ TEXTS: dict[str, str] = {
         "تا فایل را همین‌جا برایتان بفرستم."
     ),
     "alert_crash_loop": (
-        "⚠️ هشدار: فرایند «{kind}» پشت سر هم از کار می‌افتد؛ کمی صبر می‌کند و دوباره راه‌اندازی می‌شود.\n{reason}"
+        "⚠️ هشدار: فرایند «{kind}» پشت سر هم از کار می‌افتد (آخرین بار: {reason}). {minutes} دقیقه "
+        "استراحت می‌کند و بعد ناظر دوباره امتحانش می‌کند؛ علت در لاگ آن است."
     ),
     # ---- the journey of a link (core.status, gateway handlers) ----
     "queued": "⏳ در صف: نفر {position}{eta}.",
@@ -97,8 +98,7 @@ TEXTS: dict[str, str] = {
     "error_unavailable": "دانلود از این سایت موقتاً ممکن نیست. لطفاً حدود {minutes} دقیقهٔ دیگر دوباره امتحان کنید.",
     "error_cancelled": "دانلود لغو شد. هر وقت خواستید لینک را دوباره بفرستید.",
     "error_extractor": (
-        "این سایت تغییر کرده و دانلودر فعلاً نمی‌تواند آن را بخواند. لطفاً بعداً دوباره امتحان "
-        "کنید؛ ربات مرتب به‌روز می‌شود."
+        "این سایت تغییر کرده و دانلودر فعلاً نمی‌تواند آن را بخواند. لطفاً بعداً دوباره امتحان کنید؛ ربات مرتب به‌روز می‌شود."
     ),
     "error_blocked": (
         "فایل فرستاده نشد، چون ربات در این گفتگو مسدود شده است. ربات را از مسدودی درآورید و لینک را دوباره بفرستید."
@@ -146,12 +146,21 @@ TEXTS: dict[str, str] = {
     "lock_not_yet": "هنوز در {names} عضو نشده‌اید. عضو شوید و دوباره «عضو شدم» را بزنید.",
     "lock_thanks": "✅ سپاس!",
     "lock_released": "✅ از عضویت شما سپاسگزاریم! لینک شما در راه است.",
+    "lock_check_later": (
+        "⏳ الان نمی‌توانم بررسی کنم که در {names} عضو شده‌اید یا نه. لینک شما نگه داشته شده؛ "
+        "لطفاً {wait} دیگر دوباره «عضو شدم» را بزنید."
+    ),
+    "lock_check_later_press": "⏳ الان نمی‌توانم بررسی کنم. لطفاً {wait} دیگر دوباره بزنید.",
+    "lock_recheck_wait": "⏳ همین الان بررسی کردم. {wait} دیگر دوباره «عضو شدم» را بزنید.",
     "list_separator": "، ",
     "rate_limited": ("⏱ در یک دقیقه {limit} لینک فرستاده‌اید که بیشترین حد است. بقیه را {wait} دیگر دوباره بفرستید."),
     "busy": "🚦 ربات الان خیلی شلوغ است: {waiting} لینک در صف. لطفاً لینک را {wait} دیگر دوباره بفرستید.",
     "busy_wait_unknown": "چند دقیقه",
+    "user_queue_full": (
+        "📥 {count} لینک شما در صف است که بیشترین حد برای یک نفر است. وقتی چندتایی رسید، بقیه را بفرستید."
+    ),
     "disk_full": "💾 الان فضای کافی ندارم و لینک تازه نمی‌پذیرم. لطفاً چند دقیقه دیگر دوباره امتحان کنید.",
-    "admin_only": "این دستور مخصوص مدیران ربات است.",
+    "admin_only": "متأسفم، این فرمان فقط برای مدیران ربات است.",
     "admin_addsponsor_usage": (
         "روش استفاده: /addsponsor &lt;@کانال | -100id | لینک t.me&gt; [لینک دعوت] [حداکثر عضویت] [روز]\n"
         "مثال: /addsponsor @mychannel 1000 7\n"
@@ -242,9 +251,14 @@ TEXTS: dict[str, str] = {
     "panel_admin_only": "متأسفم، این فرمان فقط برای مدیران ربات است.",
     "panel_none_yet": "هنوز هیچ",
     "panel_health": (
-        "🩺 سلامت\n{processes}\n\n💽 فضای آزاد دیسک: {disk} ٪\n📁 پوشه‌ی موقت: {spool}\n🗄 پایگاه داده: {database}"
+        "🩺 سلامت: {status} · روشن از {uptime} پیش\n{processes}\n\n"
+        "💽 فضای آزاد دیسک: {disk} ٪ ({disk_free})\n🧠 حافظه: {memory} ٪ · پردازنده: {cpu} ٪ · بار: {load}\n"
+        "📁 پوشه‌ی موقت: {spool}\n🗄 پایگاه داده: {database}\n"
+        "⏳ کارها: {queued} در صف · {running} در جریان · 👥 {users} کاربر در ۲۴ ساعت\n\n{alerts}"
     ),
-    "panel_process": "{mark} {name}: {state}، شناسه {pid}، راه‌اندازی دوباره {restarts}{heartbeat}",
+    "panel_process": (
+        "{mark} {name}: {state}، شناسه {pid}، {rss} مگابایت، پردازنده {cpu} ٪، راه‌اندازی دوباره {restarts}{heartbeat}"
+    ),
     "panel_heartbeat": "، آخرین نشانه {age} ثانیه پیش",
     "panel_monitor_unreachable": "⚠️ مانیتور در دسترس نیست (در {seconds} ثانیه پاسخی نداد).",
     "panel_circuits": "🔌 قطع‌کننده‌ها",
@@ -255,7 +269,10 @@ TEXTS: dict[str, str] = {
     "panel_circuit_closed": "بسته",
     "panel_circuit_open": "باز",
     "panel_circuit_half_open": "نیمه‌باز",
-    "panel_cleanup": "🧹 {count} پوشه‌ی جامانده پاک شد و {freed} آزاد شد. پوشه‌ی موقت اکنون {spool} است.",
+    "panel_cleanup": (
+        "🧹 {count} پوشه‌ی جامانده پاک شد و {files} فایل نیمه‌کاره یا لاگ کهنه هم؛ {freed} آزاد شد. "
+        "پوشه‌ی موقت اکنون {spool} است."
+    ),
     "panel_reset_confirm": (
         "شمارنده‌های همه‌ی {count} کاربر (درخواست‌ها، دانلودها، حجم فرستاده) صفر شوند؟ این کار برگشت‌پذیر نیست."
     ),
@@ -266,6 +283,63 @@ TEXTS: dict[str, str] = {
     "panel_gb": "{size} گیگابایت",
     "panel_reset_kept": "چیزی صفر نشد.",
     # ---- end of broadcast and admin panel ----
+    # ---- the monitor: alerts and their "resolved" messages (monitor/rules.py), /health ----
+    "alert_crash_loop_ok": "✅ فرایند «{kind}» دوباره کار می‌کند.",
+    "alert_disk_low": (
+        "🚨 بحرانی: فقط {free_pct} ٪ از دیسک خالی است ({free_gb} گیگابایت) در {path}. تا جا باز نشود "
+        "دانلود تازه پذیرفته نمی‌شود: فایل‌های قدیمی را پاک کنید یا دیسک را بزرگ‌تر کنید؛ "
+        "/cleanup جامانده‌های خود ربات را پاک می‌کند."
+    ),
+    "alert_disk_ok": "✅ دیسک: دوباره {free_pct} ٪ خالی است.",
+    "alert_memory_high": (
+        "⚠️ حافظه: {pct} ٪ در حال استفاده است (مرز {limit} ٪). /health نشان می‌دهد کدام فرایند بزرگ شده است؛ "
+        "راه‌اندازی دوباره‌ی آن حافظه‌اش را آزاد می‌کند."
+    ),
+    "alert_memory_ok": "✅ حافظه: {pct} ٪ در حال استفاده، دوباره زیر مرز.",
+    "alert_cpu_high": (
+        "⚠️ پردازنده: در دو بررسی پشت سر هم {pct} ٪ مشغول بود (مرز {limit} ٪). دانلودها کندتر می‌شوند؛ "
+        "اگر ادامه یابد، دانلودگر کمتر (WORKERS) یا سرور قوی‌تر کمک می‌کند."
+    ),
+    "alert_cpu_ok": "✅ پردازنده: {pct} ٪ مشغول، دوباره زیر مرز.",
+    "alert_spool_large": (
+        "⚠️ پوشه‌ی موقت {size} گیگابایت شده است (مرز {limit} گیگابایت): فایل‌ها منتظر ارسال‌اند. "
+        "در /health ببینید فرستنده گیر نکرده باشد، یا /cleanup را بزنید."
+    ),
+    "alert_spool_ok": "✅ پوشه‌ی موقت {size} گیگابایت است، دوباره زیر مرز.",
+    "alert_process_stalled": (
+        "⚠️ فرایند «{name}» {seconds} ثانیه است که نشانه‌ی زنده بودن نفرستاده است: گیر کرده است. "
+        "ناظر پس از {kill_after} ثانیه سکوت آن را دوباره راه می‌اندازد."
+    ),
+    "alert_process_stalled_ok": "✅ فرایند «{name}» دوباره پاسخ می‌دهد.",
+    "alert_failure_rate": (
+        "⚠️ در {minutes} دقیقه‌ی گذشته {pct} ٪ کارها ناموفق بودند ({failed} از {total}). "
+        "علت را در /circuit و لاگ ببینید (تغییر سایت، کوکی‌ها، شبکه)."
+    ),
+    "alert_failure_rate_ok": "✅ ناموفق‌ها دوباره زیر {limit} ٪ هستند ({pct} ٪ در {minutes} دقیقه‌ی گذشته).",
+    "alert_send_queue_old": (
+        "⚠️ پیامی {minutes} دقیقه است که منتظر ارسال است ({count} پیام در صف). فرستنده گیر کرده یا "
+        "تلگرام آن را نگه داشته است (FloodWait): /health را ببینید."
+    ),
+    "alert_send_queue_ok": "✅ صف ارسال دوباره حرکت می‌کند.",
+    "panel_status_ok": "همه چیز درست است",
+    "panel_status_degraded": "ناقص",
+    "panel_status_down": "از کار افتاده",
+    "panel_uptime_days": "{days} روز و {hours} ساعت",
+    "panel_uptime_hours": "{hours} ساعت و {minutes} دقیقه",
+    "panel_uptime_minutes": "{minutes} دقیقه",
+    "panel_state_starting": "در حال راه‌اندازی",
+    "panel_state_ready": "آماده",
+    "panel_state_backoff": "در انتظار راه‌اندازی دوباره",
+    "panel_state_cooling": "پس از خرابی‌های پیاپی، در مکث",
+    "panel_state_given-up": "رها شده",
+    "panel_state_stopped": "متوقف",
+    "panel_state_stalled": "گیر کرده",
+    "panel_alerts": "🔔 هشدارهای فعال:\n{alerts}",
+    "panel_alert_held": " (تا پایان فاصله‌ی هشدارها نگه داشته شده)",
+    "panel_no_alerts": "🔕 هشدار فعالی نیست.",
+    "panel_health_local": "💽 فضای آزاد دیسک: {disk} ٪\n📁 پوشه‌ی موقت: {spool}\n🗄 پایگاه داده: {database}",
+    "alert_cookies_ok": "✅ {platform}: فایل کوکی {file} جایگزین شد و دوباره به کار می‌رود.",
+    # ---- end of the monitor ----
     # ---- the admin panel, complete (gateway/admin: menu, stats, chart, limits, queue, profile, audit) ----
     "ap_menu": "🛠 <b>پنل مدیریت</b>\nچه چیزی را می‌خواهید ببینید یا انجام دهید؟",
     "ap_menu_stats": "📊 آمار",
@@ -330,8 +404,7 @@ TEXTS: dict[str, str] = {
     ),
     "ap_stats_success": "✅ نرخ موفقیت (۷ روز، انجام‌شده از انجام‌شده و ناموفق): {pct} ٪",
     "ap_stats_times": (
-        "⏱ میانه‌ها (۷ روز): از لینک تا فایل {total} ثانیه · دانلود {download} ثانیه · ارسال "
-        "{upload} ثانیه"
+        "⏱ میانه‌ها (۷ روز): از لینک تا فایل {total} ثانیه · دانلود {download} ثانیه · ارسال {upload} ثانیه"
     ),
     "ap_stats_cache": "⚡ نرخ استفاده از حافظه‌ی پنهان (۷ روز): {pct} ٪ ({hits} از {files} فایل بی‌دانلود فرستاده شد)",
     "ap_stats_queue": "⏳ صف اکنون: در جریان {running} · در انتظار {queued} · در حال انتخاب {choosing}",
@@ -341,8 +414,7 @@ TEXTS: dict[str, str] = {
     "ap_chart_unknown": "نامشخص",
     "ap_chart_other": "سایر",
     "ap_chart_busy": (
-        "📈 این بار نمودار کشیده نمی‌شود: چند نمودار در حال کشیده شدن است. یک دقیقه‌ی دیگر دوباره "
-        "امتحان کنید."
+        "📈 این بار نمودار کشیده نمی‌شود: چند نمودار در حال کشیده شدن است. یک دقیقه‌ی دیگر دوباره امتحان کنید."
     ),
     "ap_chart_failed": "📈 این بار نمودار کشیده نشد؛ اعداد بالا کامل‌اند. دلیلش در گزارش (لاگ) هست.",
     "ap_queue_head": "📋 <b>صف</b>، قدیمی‌ترین اول",
@@ -364,8 +436,7 @@ TEXTS: dict[str, str] = {
     "ap_user_unknown": "کاربر {id} هرگز به ربات پیام نداده است.",
     "ap_user_head": "👤 <b>کاربر {id}</b> {name}",
     "ap_user_profile": (
-        "زبان {language} · اولین بار {first} · آخرین بار {last}\nربات را مسدود کرده: {blocked} · "
-        "محروم: {banned}"
+        "زبان {language} · اولین بار {first} · آخرین بار {last}\nربات را مسدود کرده: {blocked} · محروم: {banned}"
     ),
     "ap_user_banned": "از {when}، به دست {by}",
     "ap_user_ban_reason": "دلیل: {reason}",
@@ -423,8 +494,10 @@ TEXTS: dict[str, str] = {
     "limit_MAX_LINKS_PER_MESSAGE": "لینک‌هایی که از یک پیام برداشته می‌شود",
     "limit_MAX_DURATION_MIN": "بیشترین طول رسانه، دقیقه",
     "limit_MAX_FILE_MB": "بزرگ‌ترین دانلود، مگابایت (۰: سقف ارسال)",
+    "limit_JOIN_RECHECK_INTERVAL": "کمترین فاصلهٔ دو بررسی «عضو شدم» برای هر کاربر، ثانیه",
     "limit_USER_CONCURRENT_DOWNLOADS": "دانلود هم‌زمان برای هر کاربر",
     "limit_QUEUE_MAX": "کارهای در انتظار؛ بیش از آن به کاربران گفته می‌شود ربات سرش شلوغ است",
+    "limit_USER_QUEUE_MAX": "کارهای در انتظار یک کاربر؛ بیش از آن از او خواسته می‌شود صبر کند",
     "limit_JOB_ATTEMPTS": "دفعات تلاش برای یک کار پیش از شکست",
     "limit_SPOOL_MAX_GB": "سقف حجم پوشه‌ی موقت، گیگابایت",
     "limit_PROGRESS_EDIT_INTERVAL": "ثانیه‌های میان دو ویرایش پیام پیشرفت",

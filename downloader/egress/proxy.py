@@ -33,6 +33,7 @@ from typing import Any
 
 import trio
 
+from core import metrics
 from downloader.egress import ytdlp
 from downloader.egress.formats import FormatGuardPP
 from downloader.egress.heads import (
@@ -143,6 +144,7 @@ class EgressProxy:
         """Record (and log once) a refusal; also used by checks outside the proxy."""
         job = _job(job_id) if _JOB_ID.match(str(job_id)) else ANY_JOB
         refusal = Refusal(job, exc.reason, exc.detail, target[:300], time.time())
+        metrics.count("egress_refusals", reason=exc.reason)
         with self._lock:
             kept = self._refusals.setdefault(job, [])
             self._refusals.move_to_end(job)

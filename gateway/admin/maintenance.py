@@ -23,9 +23,9 @@ import sqlite_utils
 from core.config import Settings
 from core.telegram import IncomingMessage
 from gateway.admin.audit import arguments, record
+from gateway.commands import command_button
 from gateway.context import Request
 from gateway.dispatch import Dispatcher
-from gateway.router import command_button
 from ipc.channels import JobDispatcher
 
 log = logging.getLogger("gateway.admin")

@@ -1,6 +1,6 @@
 """/admin: one menu of buttons that reaches every admin action.
 
-A button of a command that needs nothing more types it (`gateway.router.command_button`: the
+A button of a command that needs nothing more types it (`gateway.commands.command_button`: the
 press runs the command itself, with its gates, refusals and audit). A button of a command that
 needs a value (a user id, a job number, a channel) asks for it first: the admin's next message
 completes the command (`gateway.admin.steps`).
@@ -13,8 +13,8 @@ from core.payloads import Button, Keyboard
 from core.telegram import CallbackQuery, IncomingMessage
 from gateway.admin import steps
 from gateway.admin.audit import admin_only, admin_only_press
+from gateway.commands import command_button
 from gateway.context import Request
-from gateway.router import command_button
 
 ACTION_MENU = "am"  # am|a|<command>: ask for the command's value; am|n|0: never mind
 OP_ASK = "a"

@@ -2,10 +2,10 @@
 answered in the admin's language. Anyone else is refused politely, and the attempt is logged and
 kept in `admin_audit` (as are /cleanup and /reset_stats).
 
-/health needs the monitor's process table, an RPC, while handlers run inside the update's
-transaction and must not await: `prepare_steps` gives the router a step that asks the monitor
-before the transaction, with a deadline of HEALTH_RPC_TIMEOUT, and hands the answer (or nothing:
-"monitor unreachable") to the handler. Without the step /health says the monitor is unreachable.
+/health shows the monitor's report (an RPC), while handlers run inside the update's transaction
+and must not await: `prepare_steps` gives the router a step that asks the monitor before the
+transaction, with a deadline of HEALTH_RPC_TIMEOUT, and hands the report (or nothing: "monitor
+unreachable", with the disk, spool and database as the gateway sees them) to the handler.
 
 /stats is in `gateway.admin.stats`.
 """
@@ -15,18 +15,19 @@ from __future__ import annotations
 import logging
 import time
 from functools import partial
-from typing import Any
 
-from core import spool
+from core import spool, sweeper
+from core.alerts import typed_values
 from core.breakers import states as circuit_states
 from core.callback_data import Callback
 from core.config import Settings
 from core.payloads import Button, Edit
 from core.telegram import CallbackQuery, IncomingMessage
-from core.texts import digits, text
+from core.texts import LANGUAGES, digits, text
 from gateway.context import Request
 from gateway.router import MessageHandler, Prepare
 from ipc.channels import RpcClient, RpcTimeout
+from ipc.messages import HealthQuery, HealthReport, ProcessHealth
 
 log = logging.getLogger("gateway.admin.panel")
 
@@ -80,52 +81,86 @@ def prepare_steps(settings: Settings, rpc: RpcClient) -> dict[str, Prepare]:
         if msg.sender.id not in settings.admin_ids:
             return None  # the handler refuses; nobody else makes the gateway wait
         try:
-            reply = await rpc.call("health", timeout=HEALTH_RPC_TIMEOUT)
+            reply = await rpc.call(HealthQuery(), timeout=HEALTH_RPC_TIMEOUT)
         except RpcTimeout as exc:
             log.warning("/health: %s", exc)
             return None
-        if not reply.ok:
-            log.warning("/health: the monitor answered an error: %s", reply.error)
+        if not reply.ok or not isinstance(reply.result, HealthReport):
+            log.warning("/health: the monitor answered an error: %s", reply.error or type(reply.result).__name__)
             return None
-        return partial(health, snapshot=reply.result)
+        return partial(health, report=reply.result)
 
     return {"/health": health_step}
 
 
-def health(req: Request, msg: IncomingMessage, snapshot: dict[str, Any] | None = None) -> None:
+def health(req: Request, msg: IncomingMessage, report: HealthReport | None = None) -> None:
+    """The monitor's whole report in the admin's language; without it, what the gateway sees."""
     if not req.user.is_admin:
         refuse(req, msg)
         return
-    if snapshot is None:
-        table = req.t("panel_monitor_unreachable", seconds=HEALTH_RPC_TIMEOUT)
-    else:
-        table = "\n".join(_process_line(req, p) for p in snapshot.get("processes", [])) or req.t("panel_none_yet")
-    settings = req.settings
-    db_bytes = sum(p.stat().st_size for p in settings.data_dir.glob(settings.db_path.name + "*") if p.is_file())
-    req.reply(
-        req.t(
-            "panel_health",
-            processes=table,
-            disk=round(spool.disk_free_pct(settings.data_dir), 1),
-            spool=size_text(req.lang, spool.usage_bytes(settings.spool_dir)),
-            database=size_text(req.lang, db_bytes),
-        )
-    )
+    if report is None:
+        settings = req.settings
+        db_bytes = sum(p.stat().st_size for p in settings.data_dir.glob(settings.db_path.name + "*") if p.is_file())
+        req.reply(
+            req.t("panel_monitor_unreachable", seconds=HEALTH_RPC_TIMEOUT)
+            + "\n"
+            + req.t("panel_health_local", disk=round(spool.disk_free_pct(settings.data_dir), 1),
+                    spool=size_text(req.lang, spool.usage_bytes(settings.spool_dir)),
+                    database=size_text(req.lang, db_bytes))
+        )  # fmt: skip
+        return
+    m = report.machine
+    load = " ".join(digits(req.lang, f"{x:.2f}") for x in m.load)
+    alerts = [
+        "• " + _alert_text(req, a.text_key, a.values) + ("" if a.announced else req.t("panel_alert_held"))
+        for a in report.alerts
+    ]
+    figures = {
+        "status": req.t(f"panel_status_{report.status}"), "uptime": _span(req, report.uptime_s),
+        "processes": "\n".join(_process_line(req, p) for p in report.processes) or req.t("panel_none_yet"),
+        "disk": round(m.disk_free_pct, 1), "disk_free": size_text(req.lang, m.disk_free_bytes),
+        "memory": round(m.memory_pct), "cpu": round(m.cpu_pct), "load": load,
+        "spool": size_text(req.lang, m.spool_bytes), "database": size_text(req.lang, m.database_bytes),
+        "queued": report.queue.queued, "running": report.queue.running, "users": report.active_users_24h,
+        "alerts": req.t("panel_alerts", alerts="\n".join(alerts)) if alerts else req.t("panel_no_alerts"),
+    }  # fmt: skip
+    req.reply(req.t("panel_health", **figures))
 
 
-def _process_line(req: Request, p: dict[str, Any]) -> str:
-    age = p.get("heartbeat_age")
-    fresh = p.get("state") == "ready" and (age is None or age < req.settings.heartbeat_timeout)
-    beat = req.t("panel_heartbeat", age=round(float(age), 1)) if age is not None else ""
+def _process_line(req: Request, p: ProcessHealth) -> str:
+    age = p.heartbeat_age_s
+    beat = req.t("panel_heartbeat", age=round(age, 1)) if age is not None else ""
+    state_key = f"panel_state_{p.state}"
     return req.t(
         "panel_process",
-        mark=MARK_OK if fresh else MARK_BAD,
-        name=p.get("name", "?"),
-        state=p.get("state", "?"),
-        pid=int(p.get("pid") or 0),
-        restarts=int(p.get("restarts") or 0),
+        mark=MARK_OK if p.state == "ready" else MARK_BAD,
+        name=p.name,
+        state=req.t(state_key) if state_key in LANGUAGES[req.lang] else p.state,
+        pid=p.pid,
+        rss=round(p.rss_bytes / MB),
+        cpu=round(p.cpu_percent),
+        restarts=p.restarts,
         heartbeat=beat,
     )
+
+
+def _alert_text(req: Request, text_key: str, values: dict[str, str]) -> str:
+    """An alert as the admins were told it, in this admin's language."""
+    if text_key not in LANGUAGES[req.lang]:
+        return text_key
+    try:
+        return req.t(text_key, **typed_values(values))
+    except (KeyError, IndexError):  # an alert from a newer process with other placeholders
+        return text_key
+
+
+def _span(req: Request, seconds: float) -> str:
+    minutes, hours = int(seconds // 60), int(seconds // 3600)
+    if hours >= 24:
+        return req.t("panel_uptime_days", days=hours // 24, hours=hours % 24)
+    if hours:
+        return req.t("panel_uptime_hours", hours=hours, minutes=minutes % 60)
+    return req.t("panel_uptime_minutes", minutes=minutes)
 
 
 # ---- /circuit -----------------------------------------------------------------------------------
@@ -158,17 +193,16 @@ def circuit(req: Request, msg: IncomingMessage) -> None:
 
 
 def cleanup(req: Request, msg: IncomingMessage) -> None:
-    before = spool.usage_bytes(req.settings.spool_dir)
-    removed = spool.sweep(req.db, req.settings)
-    after = spool.usage_bytes(req.settings.spool_dir)
-    audit(req, "cleanup", f"{removed} spool folder(s), {before - after} bytes")
-    log.info("/cleanup by admin %d: %d spool folder(s) removed, %d bytes freed", req.user.id, removed, before - after)
+    swept = sweeper.sweep(req.db, req.settings)
+    audit(req, "cleanup", swept.describe())
+    log.info("/cleanup by admin %d: %s", req.user.id, swept.describe())
     req.reply(
         req.t(
             "panel_cleanup",
-            count=removed,
-            freed=size_text(req.lang, max(0, before - after)),
-            spool=size_text(req.lang, after),
+            count=len(swept.folders),
+            files=len(swept.partial_files) + len(swept.log_files),
+            freed=size_text(req.lang, swept.freed_bytes),
+            spool=size_text(req.lang, spool.usage_bytes(req.settings.spool_dir)),
         )
     )
 

@@ -199,4 +199,5 @@ def _confirmed(req: Request, query: CallbackQuery, job_id: int, page: int) -> No
 
 
 COMMANDS = {"/queue": admin_only(show_queue), "/cancel": cancel_command}
+FOR_EVERYONE = frozenset({"/cancel"})  # the command table lets anyone use it: alone, it cancels one's own jobs
 CALLBACKS = {ACTION_QUEUE: admin_only_press(pressed)}

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from core import jobs as job_rows
-from core import jobstates, outbox, spool
+from core import jobstates, metrics, outbox, spool
 from core.callback_data import Callback
 from core.jobs import Job
 from core.jobstates import ACTIVE, sql_in
@@ -34,6 +34,7 @@ def cancel_job(req: Request, job: Job) -> bool:
     moved = jobstates.cancel(req.db, ids)
     if not moved:
         return False
+    metrics.count("jobs", moved, platform=job.platform or "unknown", outcome="cancelled")
     marks = ",".join("?" * len(ids))
     # Files handed to the uploader and not yet on their way go now; one being uploaded is removed
     # by the uploader when it stops, and a downloader's own by the downloader (the gateway tells it).

@@ -1,27 +1,34 @@
-"""yt-dlp runs in this process here, and its HTTP downloader leaves the response of a download
-it gives up (a hook that cancels, a refused HLS fragment) open: `yt_dlp/downloader/http.py`
-closes only the file (and its HLS downloader, giving up on a key, not even that). The garbage
-collector closes them later, with a ResourceWarning in whichever test it happens to run. So each
-test ends by collecting its own garbage, and only those warnings about yt-dlp's unclosed sockets
-and files are dropped; every other one is an error."""
+"""yt-dlp runs in this process here, and it leaves what it gives up open: its HTTP downloader
+closes only the file of a download it abandons (a hook that cancels, a refused HLS fragment), and
+its fragment downloader leaves the fragment's file open when the guard refuses a key or the next
+fragment. The garbage collector closes them later, with a ResourceWarning in whichever phase of
+whichever test it happens to run. So every test here ends by collecting its own garbage, and only
+those two warnings about yt-dlp's leftovers are dropped, in all of a test's phases (pytest applies
+a test's filterwarnings marks to its teardown too, where its own collections run); every other
+warning is an error."""
 
 from __future__ import annotations
 
 import gc
-import warnings
 from collections.abc import Iterator
 
 import pytest
 
+_YTDLP_LEFTOVERS = (
+    r"ignore:unclosed <socket\.socket:ResourceWarning",
+    r"ignore:unclosed file <_io\.(FileIO|BufferedWriter):ResourceWarning",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = __file__.rsplit("/", 1)[0]
+    for item in items:
+        if str(item.path).startswith(here):
+            for rule in _YTDLP_LEFTOVERS:
+                item.add_marker(pytest.mark.filterwarnings(rule))
+
 
 @pytest.fixture(autouse=True)
 def collect_ytdlp_leftovers() -> Iterator[None]:
-    # The collector may run in the middle of the test, too (when it runs depends on how much the
-    # process has allocated, so on every import before): the warning is dropped for all of it.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="unclosed <socket.socket", category=ResourceWarning)
-        # ... and its HLS downloader leaves the .part file of a download it gives up open too
-        # (yt_dlp/downloader/fragment.py opens it before the key or a fragment is fetched).
-        warnings.filterwarnings("ignore", message="unclosed file <_io.BufferedWriter", category=ResourceWarning)
-        yield
-        gc.collect()
+    yield
+    gc.collect()

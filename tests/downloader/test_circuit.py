@@ -215,6 +215,18 @@ def two_processes(settings):
         second.close()
 
 
+class RecordedAlerts(list[tuple[str, str]]):
+    """An Alerter that remembers what it was asked: (kind, text key), and "resolved: ..." kinds."""
+
+    def __call__(self, kind: str, text_key: str, /, **values: object) -> bool:
+        self.append((kind, text_key))
+        return True
+
+    def resolve(self, kind: str, text_key: str, /, **values: object) -> bool:
+        self.append((f"resolved {kind}", text_key))
+        return True
+
+
 def alert_rows(db) -> list[tuple[int, str]]:
     return [(chat, json.loads(p)["text"]) for chat, p in db.execute("SELECT chat_id, payload FROM outbox ORDER BY id")]
 
@@ -222,21 +234,16 @@ def alert_rows(db) -> list[tuple[int, str]]:
 def test_two_processes_share_one_breaker_and_alert_once(two_processes, settings):
     db_a, db_b = two_processes
     clock = Clock()
-    alerts: list[tuple[str, str]] = []
-
-    def record_alert(kind: str, text_key: str, /, **values: object) -> bool:
-        alerts.append((kind, text_key))
-        return True
-
-    a = SharedCircuits(db_a, settings, alert=record_alert, clock=clock)
-    b = SharedCircuits(db_b, settings, alert=record_alert, clock=clock)
+    alerts = RecordedAlerts()
+    a = SharedCircuits(db_a, settings, alert=alerts, clock=clock)
+    b = SharedCircuits(db_b, settings, alert=alerts, clock=clock)
     for job in range(3):
         assert a.record("Youtube", job, NET) is None
     assert b.record("Youtube", 3, NOT_FOUND) is None  # b's user mistake: no effect on a's count
     assert b.record("Youtube", 4, NET) is None
     assert a.record("Youtube", 5, RATE) is Transition.OPENED
     assert b.record("Youtube", 6, NET) is None  # in flight: already open
-    assert alerts == [("circuit_open:Youtube", "alert_circuit_open")]
+    assert alerts == [("breaker:Youtube", "alert_circuit_open")]
 
     clock.now += 30
     assert b.admit("Youtube", 7) == Admission(Verdict.REFUSED, RECOVERY - 30)
@@ -247,8 +254,8 @@ def test_two_processes_share_one_breaker_and_alert_once(two_processes, settings)
     assert a.record("Youtube", 9, OK) is Transition.CLOSED  # the probe's result may land anywhere
     assert b.admit("Youtube", 11).verdict is Verdict.ALLOWED
     assert alerts == [
-        ("circuit_open:Youtube", "alert_circuit_open"),
-        ("circuit_closed:Youtube", "alert_circuit_closed"),
+        ("breaker:Youtube", "alert_circuit_open"),
+        ("resolved breaker:Youtube", "alert_circuit_closed"),
     ]
 
 
@@ -271,7 +278,7 @@ def test_the_admins_get_one_alert_on_open_and_one_on_close(two_processes, settin
 def test_states_for_the_admin_panel(two_processes, settings):
     db, other = two_processes
     clock = Clock()
-    circuits = SharedCircuits(db, settings, alert=lambda *a, **k: False, clock=clock)
+    circuits = SharedCircuits(db, settings, alert=RecordedAlerts(), clock=clock)
     for job in range(THRESHOLD):
         circuits.record("Youtube", job, NET)
     circuits.record("Instagram", 50, RATE)
@@ -285,7 +292,7 @@ def test_states_for_the_admin_panel(two_processes, settings):
 
 def test_a_closed_breaker_answers_without_writing(two_processes, settings):
     db, _ = two_processes
-    circuits = SharedCircuits(db, settings, alert=lambda *a, **k: False)
+    circuits = SharedCircuits(db, settings, alert=RecordedAlerts())
     assert circuits.admit("Youtube", 1).verdict is Verdict.ALLOWED
     assert circuits.record("Youtube", 1, OK) is None
     assert circuits.record("Youtube", 2, NOT_FOUND) is None
@@ -374,7 +381,7 @@ async def test_processes_hammering_one_platform_agree_and_alert_once(tmp_path):
         row = db.execute("SELECT state, failures, probe_job FROM circuits WHERE platform = 'Youtube'").fetchone()
         assert row == ("open", HAMMER_THRESHOLD, None)
         assert [chat for chat, _ in alert_rows(db)] == [10, 20]  # one alert, for each admin
-        assert db.execute("SELECT count FROM alert_log WHERE kind = 'circuit_open:Youtube'").fetchone() == (1,)
+        assert db.execute("SELECT count FROM alert_log WHERE kind = 'breaker:Youtube'").fetchone() == (1,)
 
         later = SharedCircuits(
             db, settings, alert=alerter(db, settings), clock=lambda: time.time() + HAMMER_RECOVERY + 1

@@ -16,6 +16,7 @@ import yt_dlp
 from core.alerts import alerter
 from core.config import load_settings
 from core.db import open_db
+from core.texts import text
 from downloader.cookies import COOKIE_COPY_NAME, CookieStore, platform_name
 from downloader.errors import ErrorClass, Failure
 from tests.downloader.test_errors import SOCKET_TIMEOUT, LocalServer
@@ -161,6 +162,9 @@ def test_a_set_aside_file_is_skipped_the_admins_are_told_and_a_replacement_is_us
     os.utime(a, (later, later))  # the admin dropped in a fresh export
     assert store.pick("youtube") == a
     assert db.execute("SELECT set_aside_at FROM cookie_files WHERE path = 'youtube/a.txt'").fetchone() == (None,)
+    told = [json.loads(p)["text"] for (p,) in db.execute("SELECT payload FROM outbox ORDER BY id").fetchall()]
+    resolved = text("fa", "alert_cookies_ok", platform="youtube", file="youtube/a.txt")  # the default language
+    assert told[2:] == [resolved]  # the all-clear, for a.txt only
 
 
 class _CookieHandler(BaseHTTPRequestHandler):

@@ -156,7 +156,7 @@ async def test_pause_resume_and_a_killed_uploader_send_nobody_a_second_copy(bot)
         copied = await copies(http)
         await admin.say("/health")  # the monitor's table, through the gateway's RPC, shows the restart
         health = await admin.wait_text("Health")
-    assert re.search(r"✅ uploader: ready, pid \d+, restarts 1", health["text"]), health["text"]
+    assert re.search(r"✅ uploader: ready, pid \d+, \d+ MB, CPU \d+ %, restarts 1", health["text"]), health["text"]
     counts = figures(report["text"])
     deliveries = dict(query(bot, "SELECT user_id, state FROM broadcast_deliveries"))
     assert max(copied.values()) == 1  # nobody got two copies

@@ -13,26 +13,39 @@ from typing import Any
 from core.callback_data import CallbackCodec
 from core.config import Settings, load_settings
 from core.db import open_db
-from core.telegram import BadRequest, CallbackQuery, Chat, ChatMemberChange, ChatNotFound, IncomingMessage, User
+from core.runtime_limits import RuntimeLimits
+from core.telegram import (
+    BadRequest,
+    CallbackQuery,
+    Chat,
+    ChatMemberChange,
+    ChatNotFound,
+    FloodWait,
+    IncomingMessage,
+    User,
+)
 from gateway.gates import Gates
-from gateway.main import HANDLERS
-from gateway.router import Router
+from gateway.main import build_router
 
 ADMIN = 4242
 
 
 class MemberPort:
     """getChatMember from `members[(chat, user)]` ("left" when absent); `broken` chats answer as
-    Telegram does when the bot is not an admin there; `calls` counts the questions per chat."""
+    Telegram does when the bot is not an admin there; while `flood` is set every question gets a
+    FloodWait of that many seconds; `calls` counts the questions per chat."""
 
     def __init__(self) -> None:
         self.members: dict[tuple[int | str, int], str] = {}
         self.broken: set[int | str] = set()
         self.missing: set[int | str] = set()
+        self.flood = 0.0
         self.calls: Counter[int | str] = Counter()
 
     async def get_chat_member(self, chat: int | str, user_id: int) -> str:
         self.calls[chat] += 1
+        if self.flood:
+            raise FloodWait(self.flood)
         if chat in self.missing:
             raise ChatNotFound("Bad Request: chat not found")
         if chat in self.broken:
@@ -55,7 +68,9 @@ class World:
         self.port = MemberPort()
         self.gates = Gates(self.settings, self.db, self.codec)
         self.gates.attach(self.port)  # type: ignore[arg-type]
-        self.router = Router(self.settings, self.db, self.codec, HANDLERS, self.gates.links, self.gates)
+        self.router, _ = build_router(
+            self.settings, self.db, self.codec, self.gates, RuntimeLimits(self.settings), None
+        )
         self._ids = itertools.count(1000)
 
     def close(self) -> None:
@@ -120,6 +135,18 @@ class World:
 
 def buttons(payload: dict[str, Any]) -> list[dict[str, str]]:
     return [b for row in payload.get("keyboard") or [] for b in row]
+
+
+def prompt_of(world: World, user_id: int) -> dict[str, Any]:
+    """The user's lock prompt: the message with join buttons (the newest, after any edit)."""
+    prompts = [p for p in world.sent(user_id) if any(b.get("url") for b in buttons(p))]
+    assert prompts, world.texts(user_id)
+    return prompts[-1]
+
+
+def check_button(prompt: dict[str, Any]) -> str:
+    [data] = [b["data"] for b in buttons(prompt) if b.get("data")]
+    return data
 
 
 def yt(n: int) -> str:

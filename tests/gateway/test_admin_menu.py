@@ -72,11 +72,7 @@ async def test_a_non_admin_is_refused_the_menu_its_buttons_and_command_buttons(w
     await world.say(NOT_ADMIN, "/admin")
     await world.press_as(NOT_ADMIN, queue_button)
     await world.press_as(NOT_ADMIN, ask_button)
-    assert [(a, act, d[:8]) for a, act, d in world.audit()] == [
-        (NOT_ADMIN, "denied", "/admin"),
-        (NOT_ADMIN, "denied", "/queue"),
-        (NOT_ADMIN, "denied", "button a"),
-    ]
+    assert [(a, act, d[:8]) for a, act, d in world.audit()] == [(NOT_ADMIN, "denied", "/admin")]  # once a minute
     assert world.db.execute("SELECT count(*) FROM admin_steps").fetchone()[0] == 0
 
 

@@ -5,7 +5,7 @@ of a real spool folder, /reset_stats with its confirmation; admins only, in thei
 from __future__ import annotations
 
 import json
-import re
+import os
 import time
 
 import pytest
@@ -20,16 +20,47 @@ from gateway.handlers import links
 from gateway.main import HANDLERS
 from gateway.router import Router
 from ipc.channels import RpcClient, RpcServer
-from ipc.messages import RpcReply
+from ipc.messages import (
+    ActiveAlert,
+    HealthReport,
+    MachineHealth,
+    ProcessHealth,
+    QueueHealth,
+    RpcReply,
+)
 
 ADMIN = 4242
 DEADLINE = 20.0
 updates = iter(range(1, 1_000_000))
 PROCESSES = [
-    {"name": "supervisor", "pid": 10, "restarts": 0, "state": "ready", "last_exit": "", "heartbeat_age": None},
-    {"name": "gateway", "pid": 11, "restarts": 0, "state": "ready", "last_exit": "", "heartbeat_age": 0.4},
-    {"name": "uploader", "pid": 12, "restarts": 2, "state": "starting", "last_exit": "killed", "heartbeat_age": None},
+    ProcessHealth("supervisor", 10, "ready", 40_000_000, 0.5, None, 0),
+    ProcessHealth("gateway", 11, "ready", 80_000_000, 3.2, 0.4, 0),
+    ProcessHealth("uploader", 12, "cooling", 0, 0.0, None, 6, last_exit="exit code 1"),
+    ProcessHealth("downloader-1", 13, "stalled", 60_000_000, 0.0, 12.5, 0),
 ]
+ALERTS = [
+    ActiveAlert(
+        "crash_loop:uploader",
+        "alert_crash_loop",
+        {"kind": "uploader", "reason": "exit code 1", "minutes": "5"},
+        1.0,
+        True,
+    ),
+    ActiveAlert("disk", "alert_disk_low", {"free_pct": "4.5", "free_gb": "9.1", "path": "/srv"}, 2.0, False),
+]
+REPORT = HealthReport(
+    status="degraded",
+    uptime_s=3 * 3600 + 125,
+    backend="sandbox",
+    processes=PROCESSES,
+    queue=QueueHealth(queued=7, running=2),
+    active_users_24h=31,
+    alerts=ALERTS,
+    machine=MachineHealth(
+        disk_free_bytes=9_100_000_000, disk_free_pct=4.5, memory_pct=61.0, cpu_pct=12.0, load=(0.5, 0.25, 0.1),
+        spool_bytes=1_500_000_000, database_bytes=2_000_000, checked_at=1.0,
+    ),
+)  # fmt: skip
 
 
 @pytest.fixture
@@ -74,19 +105,18 @@ async def test_every_panel_command_refuses_a_user_who_is_no_admin(settings, db):
         await router.route(say(7, command))
         assert "admins only" in last_text(db, 7), command
     denied = db.execute("SELECT admin_id, action, detail FROM admin_audit ORDER BY id").fetchall()
-    assert [d[2] for d in denied] == ["/health", "/circuit", "/cleanup", "/reset_stats"]
-    assert {(d[0], d[1]) for d in denied} == {(7, "denied")}
+    assert [tuple(d) for d in denied] == [(7, "denied", "/health")]  # answered and audited once a minute
 
 
-async def test_health_shows_the_monitors_process_table_disk_spool_and_database(settings, db, tmp_path):
+async def test_health_shows_the_monitors_whole_report_in_the_admins_language(settings, db, tmp_path):
     asked = []
     with RpcServer(f"ipc://{tmp_path}/rpc.sock") as server, RpcClient(server.endpoint) as rpc:
 
         async def monitor() -> None:
             while True:
                 peer, request = await server.recv()
-                asked.append(request.method)
-                await server.reply(peer, RpcReply(req_id=request.req_id, ok=True, result={"processes": PROCESSES}))
+                asked.append(type(request.call).__name__)
+                await server.reply(peer, RpcReply(req_id=request.req_id, ok=True, result=REPORT))
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(monitor)
@@ -94,14 +124,28 @@ async def test_health_shows_the_monitors_process_table_disk_spool_and_database(s
             with trio.fail_after(DEADLINE):
                 await router.route(say(7, "/health"))  # no admin: refused without asking the monitor
                 await router.route(say(ADMIN, "/health"))
+                english = last_text(db, ADMIN)
+                db.execute("UPDATE users SET language = 'fa' WHERE id = ?", [ADMIN])
+                await router.route(say(ADMIN, "/health", lang="fa"))
+                persian = last_text(db, ADMIN)
             nursery.cancel_scope.cancel()
-    shown = last_text(db, ADMIN)
-    assert asked == ["health"]
-    assert "✅ gateway: ready, pid 11, restarts 0, heartbeat 0.4 s ago" in shown
-    assert "⚠️ uploader: starting, pid 12, restarts 2" in shown
-    assert "✅ supervisor: ready, pid 10, restarts 0\n" in shown
-    assert re.search(r"Free disk: \d+(\.\d)? %", shown) and "Spool: 0.0 MB" in shown
-    assert re.search(r"Database: \d+\.\d MB", shown)
+    assert asked == ["HealthQuery", "HealthQuery"]
+    assert english.startswith("🩺 Health: degraded · up 3 h 2 min\n")
+    assert "✅ gateway: ready, pid 11, 80 MB, CPU 3 %, restarts 0, heartbeat 0.4 s ago" in english
+    assert "⚠️ uploader: paused after crashes, pid 12, 0 MB, CPU 0 %, restarts 6\n" in english
+    assert "⚠️ downloader-1: stuck, pid 13, 60 MB, CPU 0 %, restarts 0, heartbeat 12.5 s ago" in english
+    assert "Free disk: 4.5 % (9.1 GB)" in english and "Spool: 1.5 GB" in english and "Database: 2.0 MB" in english
+    assert "Memory: 61 % · CPU: 12 % · Load: 0.50 0.25 0.10" in english
+    assert "Jobs: 7 queued · 2 running · 👥 31 users in 24 h" in english
+    assert "🔔 Active alerts:\n• ⚠️ Alert: the uploader process keeps crashing (last: exit code 1)" in english
+    assert "• 🚨 Critical: only 4.5 % of the disk is free (9.1 GB) in /srv." in english
+    assert "(held back by the cooldown)" in english
+    # Persian: the same report, Persian words and digits around the process names and the path
+    assert persian.startswith("🩺 سلامت: ناقص · روشن از ۳ ساعت و ۲ دقیقه پیش")
+    assert "✅ gateway: آماده، شناسه ۱۱، ۸۰ مگابایت، پردازنده ۳ ٪" in persian
+    assert "⚠️ downloader-1: گیر کرده" in persian and "۱۲٫۵ ثانیه پیش" in persian
+    assert "فقط ۴٫۵ ٪ از دیسک خالی است (۹٫۱ گیگابایت) در /srv" in persian
+    assert "👥 ۳۱ کاربر" in persian and "Health" not in persian
 
 
 async def test_health_says_the_monitor_is_unreachable_within_its_deadline(settings, db, tmp_path):
@@ -143,9 +187,13 @@ async def test_cleanup_removes_the_spool_folders_of_jobs_that_are_over_and_keeps
         folder = settings.spool_dir / name
         folder.mkdir(parents=True)
         (folder / "part.bin").write_bytes(b"x" * 500_000)
+        old = now - settings.sweep_min_age_s - 1  # the sweeper leaves what changed lately alone
+        os.utime(folder / "part.bin", (old, old))
+        os.utime(folder, (old, old))
     await router.route(say(ADMIN, "/cleanup"))
     shown = last_text(db, ADMIN)
-    assert "Removed 3 leftover spool folder(s), freed 1.5 MB" in shown and "now holds 0.5 MB" in shown
+    assert "Removed 3 leftover spool folder(s) and 0 partial or old log file(s), freed 1.5 MB" in shown
+    assert "now holds 0.5 MB" in shown
     assert sorted(p.name for p in settings.spool_dir.iterdir()) == [f"{active}-0"]
     assert db.execute("SELECT action FROM admin_audit").fetchall() == [("cleanup",)]
 

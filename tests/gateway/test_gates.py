@@ -13,22 +13,6 @@ from gateway.dispatch import Dispatcher
 from tests.gateway.gatekit import ADMIN, World, yt
 
 
-@pytest.fixture
-def make(tmp_path):
-    worlds: list[World] = []
-
-    def build(**env: str) -> World:
-        world = World(tmp_path / str(len(worlds)), **env)
-        worlds.append(world)
-        return world
-
-    try:
-        yield build
-    finally:
-        for world in worlds:
-            world.close()
-
-
 def age(world: World, user_id: int, mark: str) -> None:
     world.db.execute("UPDATE user_marks SET expires_at = 0 WHERE user_id = ? AND mark = ?", [user_id, mark])
 

@@ -10,7 +10,7 @@ import pytest
 
 from core.callback_data import CallbackCodec
 from gateway.locks import MemberCache, transition
-from tests.gateway.gatekit import ADMIN, World, buttons, yt
+from tests.gateway.gatekit import ADMIN, World, buttons, check_button, prompt_of, yt
 
 CHANNEL = "@gate_sponsor"
 
@@ -22,16 +22,6 @@ def world(tmp_path):
         yield w
     finally:
         w.close()
-
-
-def prompt_of(world: World, user_id: int) -> dict:
-    [prompt] = [p for p in world.sent(user_id, "text") if any(b.get("url") for b in buttons(p))]
-    return prompt
-
-
-def check_button(prompt: dict) -> str:
-    [data] = [b["data"] for b in buttons(prompt) if b.get("data")]
-    return data
 
 
 def figures(world: World, lock_id: int) -> dict[str, int]:
@@ -84,14 +74,16 @@ async def test_a_lock_holds_the_link_until_the_user_joins_and_then_delivers_it_o
     assert world.jobs(7) == []
     [not_yet] = world.answers(7)
     assert CHANNEL in not_yet["text"] and not_yet["alert"]
-    # After joining, the held link is delivered; pressing again changes nothing.
+    # After joining (and JOIN_RECHECK_INTERVAL), the held link is delivered; pressing again changes nothing.
     world.port.join(CHANNEL, 7)
+    ahead = time.time() + world.settings.join_recheck_interval
+    world.gates.locks.clock = lambda: ahead
     for _ in range(3):
         await world.press(7, check_button(prompt), message_id=55)
     assert world.jobs(7) == [yt(1)]
     answers = [a["text"] for a in world.answers(7)]
     assert answers[1:] == ["✅ Thank you!", "This button has expired.", "This button has expired."]
-    [edit] = world.sent(7, "edit")
+    edit = world.sent(7, "edit")[-1]
     assert edit["message_id"] == 55 and "on its way" in edit["text"] and not edit.get("keyboard")
     assert figures(world, lock) == {"joined": 1}
     assert world.db.execute("SELECT joins_counted FROM sponsors WHERE id = ?", [lock]).fetchone()[0] == 1

@@ -12,13 +12,20 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import trio
 
 from core.logs import setup_logging
-from ipc.channels import ControlClient, Publisher, Pusher, RpcServer, open_job_dispatcher, open_job_worker
-from ipc.messages import Heartbeat, JobAssign, OutboxNotice, Ready
+from ipc.channels import (
+    ControlClient,
+    Publisher,
+    Pusher,
+    RpcHandler,
+    RpcServer,
+    open_job_dispatcher,
+    open_job_worker,
+)
+from ipc.messages import Echo, Heartbeat, JobAssign, OutboxNotice, Ready, RpcCall, RpcResult
 
 
 def say(*words: object) -> None:
@@ -100,16 +107,17 @@ async def worker(endpoint: str, name: str, mode: str) -> None:
 
 
 async def rpc_server(endpoint: str) -> None:
-    async def echo(params: dict[str, Any]) -> dict[str, Any]:
-        return params
-
-    async def fail(params: dict[str, Any]) -> dict[str, Any]:
-        raise RuntimeError("handler failed on purpose")
+    async def echo(call: RpcCall) -> RpcResult:
+        assert isinstance(call, Echo)
+        if call.text == "fail":
+            raise RuntimeError("handler failed on purpose")
+        return call
 
     with RpcServer(endpoint) as server:
         say("ready", server.endpoint)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(server.serve, {"echo": echo, "fail": fail})
+            handlers: dict[type[RpcCall], RpcHandler] = {Echo: echo}
+            nursery.start_soon(server.serve, handlers)
             while await read_command() is not None:
                 pass
             nursery.cancel_scope.cancel()

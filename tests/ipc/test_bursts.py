@@ -6,7 +6,7 @@ from __future__ import annotations
 import trio
 
 from ipc.channels import Puller, RpcClient, Subscriber, open_job_worker
-from ipc.messages import Heartbeat, OutboxNotice
+from ipc.messages import Echo, Heartbeat, OutboxNotice
 
 BURST = 100_000
 ROUNDS = 3
@@ -92,8 +92,9 @@ async def test_rpc_burst(start_peer, endpoint):
             async def caller(index: int, round_no: int) -> None:
                 nonlocal answered
                 for k in range(index, BURST, callers):
-                    reply = await rpc.call("echo", {"k": k, "round": round_no}, timeout=BURST_DEADLINE)
-                    assert reply.ok and reply.result == {"k": k, "round": round_no}, reply
+                    asked = Echo(text=f"{k}/{round_no}")
+                    reply = await rpc.call(asked, timeout=BURST_DEADLINE)
+                    assert reply.ok and reply.result == asked, reply
                     answered += 1
 
             with trio.fail_after(BURST_DEADLINE):

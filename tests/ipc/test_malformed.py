@@ -22,6 +22,7 @@ from ipc.channels import (
 from ipc.messages import (
     Credit,
     Drain,
+    Echo,
     Heartbeat,
     JobAssign,
     OutboxNotice,
@@ -138,11 +139,11 @@ async def test_rpc_server_and_client_keep_working(endpoint):
 
                 async def serve_once() -> None:
                     peer, request = await server.recv()
-                    assert request.method == "ping"
+                    assert request.call == Echo(text="ping")
                     for payload in BAD_PAYLOADS:
                         await server.socket.send([peer, payload])
-                    await server.reply(peer, RpcReply(req_id=request.req_id, ok=True, result={"pong": 1}))
+                    await server.reply(peer, RpcReply(req_id=request.req_id, ok=True, result=Echo(text="pong")))
 
                 nursery.start_soon(serve_once)
-                reply = await client.call("ping", {}, timeout=DEADLINE)
-        assert reply.ok and reply.result == {"pong": 1}
+                reply = await client.call(Echo(text="ping"), timeout=DEADLINE)
+        assert reply.ok and reply.result == Echo(text="pong")

@@ -120,6 +120,19 @@ async def test_flood_next_refuses_the_next_sends_once(api: Api):
     assert (await api.http.get("/sandbox/config")).json()["faults"]["flood_next"] == 0
 
 
+async def test_flood_methods_answer_every_call_of_those_methods_with_a_429_until_emptied(api: Api):
+    await api.channel("@c")
+    await api.config(faults={"flood_methods": ["getchatmember"], "flood_retry_after": 9})
+    for _ in range(2):
+        status, body = await api.call("getChatMember", chat_id="@c", user_id=5)
+        assert (status, body["parameters"]) == (429, {"retry_after": 9})
+    assert (await api.call("getMe"))[0] == 200  # other methods answer
+    await api.config(faults={"flood_methods": []})
+    assert (await api.call("getChatMember", chat_id="@c", user_id=5))[0] != 429
+    stats = await api.stats()
+    assert stats["faults"]["forced_floods"] == 2 and stats["flood_waits"] == 2
+
+
 async def test_config_refuses_bad_values_and_changes_nothing(api: Api, http: httpx.AsyncClient):
     before = (await http.get("/sandbox/config")).json()
     assert set(before) == {

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -134,8 +135,11 @@ class Bot:
 
     def health(self) -> dict[str, Any]:
         assert self.health_url, "the monitor's port is known from the ready line on: await ready_line() first"
-        with urllib.request.urlopen(self.health_url, timeout=2) as response:
-            return dict(json.load(response))
+        try:
+            with urllib.request.urlopen(self.health_url, timeout=2) as response:
+                return dict(json.load(response))
+        except urllib.error.HTTPError as exc:  # 503: not all is well; the report says what
+            return dict(json.load(exc))
 
     def processes(self) -> dict[str, dict[str, Any]]:
         return {p["name"]: p for p in self.health()["processes"]}

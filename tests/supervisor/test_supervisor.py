@@ -126,9 +126,10 @@ async def test_a_crash_loop_cools_down_alerts_admins_keeps_the_rest_and_comes_ba
     for name in BASE:  # the rest keep running, untouched
         assert after[name]["pid"] == before[name]["pid"] and after[name]["state"] == "ready"
     assert any(f"trying again in {cooldown:g}s" in line for line in bot.stderr), bot.output()
-    with closing(sqlite3.connect(bot.data_dir / "bot.sqlite3")) as db:
-        rows = db.execute("SELECT chat_id, payload FROM outbox").fetchall()
-    assert [r[0] for r in rows] == [4242] and "downloader" in rows[0][1]
+    query = "SELECT chat_id, payload FROM outbox WHERE role = 'alert' AND payload LIKE '%downloader%'"
+    with closing(sqlite3.connect(bot.data_dir / "bot.sqlite3")) as db:  # the monitor writes the alert
+        rows = await bot.wait_for("the crash-loop alert", lambda: db.execute(query).fetchall())
+    assert rows[0][0] == 4242  # (its "resolved" follows once the downloader is back)
 
     # After the cooldown it is tried again, and stays up: the bot is whole again.
     back = await bot.wait_for(

@@ -19,6 +19,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from contextlib import closing
@@ -101,8 +102,11 @@ class BotProcess:
 
     def processes(self) -> dict[str, dict[str, Any]]:
         url = f"http://127.0.0.1:{self.monitor_port}/healthz"
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return {p["name"]: p for p in json.load(response)["processes"]}
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return {p["name"]: p for p in json.load(response)["processes"]}
+        except urllib.error.HTTPError as exc:  # 503 while a process is down: the report says which
+            return {p["name"]: p for p in json.load(exc)["processes"]}
 
     def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
         """Read the bot's database (read-only; WAL lets a reader beside the running bot)."""
