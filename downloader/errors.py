@@ -240,6 +240,7 @@ RULES: tuple[Rule, ...] = (
     Rule(_C.NOT_FOUND, _status(404, 410)),
     Rule(_C.LOGIN_REQUIRED, _status(401)),
     Rule(_C.PRIVATE, _status(403), why="the site refuses this item to us; see the module docstring"),
+    Rule(_C.NOT_FOUND, _status_range(400, 499), why="any other 4xx: the link's problem, not ours; not retried"),
     Rule(_C.NETWORK, _status_range(500, 599)),
     Rule(
         _C.NETWORK,
@@ -260,6 +261,7 @@ RULES: tuple[Rule, ...] = (
     Rule(_C.NOT_FOUND, pattern=_words(r"HTTP Error 404", r"HTTP Error 410")),
     Rule(_C.LOGIN_REQUIRED, pattern=_words(r"HTTP Error 401")),
     Rule(_C.PRIVATE, pattern=_words(r"HTTP Error 403")),
+    Rule(_C.NOT_FOUND, pattern=_words(r"HTTP Error 4\d\d")),
     Rule(
         _C.NETWORK,
         pattern=_words(

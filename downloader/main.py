@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+import yt_dlp
+
 from core.alerts import TelemetryAlerter
 from core.child import ChildContext
 from core.config import Settings
@@ -41,6 +43,7 @@ async def body(ctx: ChildContext) -> None:
             async with open_egress_proxy(policy, upstreams=rotation) as proxy:
                 clear_proxy_env()  # no program this process starts fetches: none gets a proxy to use
                 engine = Engine(ctx.settings, proxy)
+                log.info("%s runs yt-dlp %s", ctx.name, yt_dlp.version.__version__)
                 await ctx.ready()
                 await Worker(ctx, jobs, engine, circuits, cookies, proxy, alert).run()
     finally:

@@ -26,9 +26,11 @@ from core import spool
 from core.alerts import Alerter
 from core.child import ChildContext
 from core.failures import ErrorClass, Failure
+from core.logs import job_context
 from downloader.circuit import GENERIC, SharedCircuits, breaker_key
 from downloader.cookies import CookieStore, platform_name
 from downloader.egress import EgressProxy, EgressRefused
+from downloader.egress.targets import REFUSAL_KEYS
 from downloader.engine import Control, DownloadResult, Engine, ProbeResult, guard_name
 from downloader.errors import ClassifiedError, classify, for_job, guard_failure
 from ipc.channels import JobWorker
@@ -112,7 +114,8 @@ class Worker:
             if self.ctx.draining.is_set():
                 await self._report(JobHandBack(job_id=job.job_id, lease=job.lease, worker=self.ctx.name))
                 return
-            await self._run_job(slot, job)
+            with job_context(job.job_id):  # every line this job logs, here or in its thread, says job=<id>
+                await self._run_job(slot, job)
 
     async def _run_job(self, slot: int, job: JobAssign) -> None:
         t0 = trio.current_time()
@@ -183,7 +186,7 @@ class Worker:
         if failure.cls is ErrorClass.DISK_FULL:
             self.alert("disk", "alert_disk_full", path=str(self.settings.spool_dir))
         if guard is not None:  # the guard says which rule refused the link: that is the user's answer
-            failure = msgspec.structs.replace(failure, text_key=f"link_refused_{guard.reason}")
+            failure = msgspec.structs.replace(failure, text_key=REFUSAL_KEYS[guard.reason])
         return failure
 
     async def _stopped(self, running: Running, breaker: str) -> None:

@@ -22,6 +22,7 @@ from core.config import MIB, Settings
 from core.failures import ErrorClass, Failure
 from core.jobs import Job
 from core.jobstates import ON_A_DOWNLOADER, JobState, sql_in, sql_is
+from core.logs import uid
 from core.media_keys import request_key
 from core.payloads import SendMedia, Text
 from core.status import cancel_keyboard
@@ -71,7 +72,7 @@ def create(
         ).lastrowid
         or 0
     )
-    log.info("job %d: user %d, %s (%s)", job_id, user_id, ref.key, requested or "ask")
+    log.info("job %d: user %s, %s (%s)", job_id, uid(user_id), ref.key, requested or "ask")
     job = job_rows.load(db, job_id, settings)
     assert job is not None
     return advance(db, settings, codec, job, new=True)

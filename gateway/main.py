@@ -15,7 +15,7 @@ from core.config import Settings
 from core.db import open_db
 from core.runtime_limits import RuntimeLimits
 from core.telegram.connect import NotConnected, connect_port
-from gateway.admin import audit, broadcast, menu, panel, profile, queue
+from gateway.admin import audit, broadcast, menu, panel, profile, queue, ytdlp
 from gateway.admin.chart import Charts
 from gateway.admin.limits import LimitsAdmin
 from gateway.admin.maintenance import Maintenance, PausingDispatcher
@@ -23,7 +23,7 @@ from gateway.admin.stats import StatsAdmin
 from gateway.admin.steps import Inputs
 from gateway.events import JobEvents
 from gateway.gates import Gates
-from gateway.handlers import cancel, choices, settings, start
+from gateway.handlers import cancel, choices, lang, settings, start
 from gateway.handlers import links as link_handler
 from gateway.router import Prepare, Router
 from gateway.updates import UpdateLoop
@@ -34,7 +34,7 @@ log = logging.getLogger("gateway")
 
 Announce = Callable[[list[int]], None]
 
-HANDLERS = (start, settings, choices, cancel, panel, broadcast, menu, queue, profile, audit)
+HANDLERS = (start, settings, lang, choices, cancel, panel, broadcast, menu, queue, profile, audit, ytdlp)
 SWEEP_INTERVAL = 5.0  # seconds between safety-net passes over the jobs
 
 
@@ -77,7 +77,10 @@ async def run(
     gates = Gates(settings, db, codec, maintenance_state=maintenance)
     ctx.limits.apply(runtime_limits.load(db))  # what admins set (/setlimit) before this start
     charts = Charts(settings, db, announce)
-    prepare = panel.prepare_steps(settings, monitor)
+    prepare = {
+        **panel.prepare_steps(settings, monitor),
+        **ytdlp.prepare_steps(ctx.endpoints.control, settings.admin_ids),
+    }
     router, limits = build_router(settings, db, codec, gates, ctx.limits, charts, prepare)
     # Index yt-dlp's extractors before the first link (a second or two), off the event loop.
     await trio.to_thread.run_sync(extractor_index.prepare)

@@ -78,6 +78,8 @@ __all__ = [
     "RpcReply",
     "RpcRequest",
     "RpcResult",
+    "UpdateStatus",
+    "UpdateYtdlp",
     "UploadEvent",
     "WorkerEvent",
     "WorkerJobs",
@@ -119,6 +121,24 @@ class Heartbeat(_Tagged, frozen=True):
 
 class Drain(_Tagged, frozen=True):
     """Supervisor -> child: stop taking new work, finish or hand back what runs, then exit."""
+
+
+class UpdateYtdlp(_Tagged, frozen=True):
+    """Anyone -> supervisor (an admin's /ytdlp update, or `run.py update-ytdlp`): upgrade yt-dlp,
+    check it on a sample link, restart the downloaders one at a time (or roll back)."""
+
+    req_id: int
+
+
+class UpdateStatus(_Tagged, frozen=True):
+    """Supervisor -> whoever asked (`UpdateYtdlp`): `started` or `busy` at once, then `done` or
+    `failed` with what happened (`detail`) and the versions before and after."""
+
+    req_id: int
+    state: str
+    detail: str = ""
+    old_version: str = ""
+    new_version: str = ""
 
 
 class ProcessInfo(msgspec.Struct, frozen=True):
@@ -546,6 +566,8 @@ Message = (
     Ready
     | Heartbeat
     | Drain
+    | UpdateYtdlp
+    | UpdateStatus
     | ProcessTable
     | LimitsChanged
     | Credit
@@ -577,6 +599,8 @@ _TYPES: tuple[type[_Tagged], ...] = (
     Ready,
     Heartbeat,
     Drain,
+    UpdateYtdlp,
+    UpdateStatus,
     ProcessTable,
     LimitsChanged,
     Credit,

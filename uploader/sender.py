@@ -24,6 +24,7 @@ from core.config import MIB, Settings
 from core.db import write_tx
 from core.failures import ErrorClass, Failure
 from core.jobstates import JobState, sql_is
+from core.logs import uid
 from core.outbox import OutboxItem
 from core.payloads import CallbackAnswer, SendMedia
 from core.status import cancel_keyboard, progress_text
@@ -146,7 +147,7 @@ class OutboxSender:
         except MessageGone as exc:
             outbox.mark_dropped(self.db, item.id, str(exc))  # the user deleted it, or it is gone: harmless
         except BadRequest as exc:
-            log.error("outbox %d to chat %d refused: %s", item.id, item.chat_id, exc)
+            log.error("outbox %d to chat %s refused: %s", item.id, uid(item.chat_id), exc)
             outbox.mark_failed(self.db, item.id, str(exc))
         except TelegramError as exc:
             self._trouble(item, exc)
@@ -163,7 +164,7 @@ class OutboxSender:
             self.budget.flood(item.chat_id, exc.seconds, exc.scope)
             outbox.retry_later(self.db, item.id, exc.seconds, str(exc))
         elif isinstance(exc, Blocked | ChatNotFound):
-            log.info("outbox %d: chat %d unreachable (%s)", item.id, item.chat_id, type(exc).__name__)
+            log.info("outbox %d: chat %s unreachable (%s)", item.id, uid(item.chat_id), type(exc).__name__)
             if isinstance(exc, Blocked):
                 with write_tx(self.db):
                     self.db.execute("UPDATE users SET blocked_bot = 1 WHERE id = ?", [item.chat_id])
@@ -174,7 +175,11 @@ class OutboxSender:
             outbox.retry_later(self.db, item.id, delay, str(exc))
         else:
             log.error(
-                "outbox %d to chat %d: giving up after %d attempt(s): %s", item.id, item.chat_id, item.attempts, exc
+                "outbox %d to chat %s: giving up after %d attempt(s): %s",
+                item.id,
+                uid(item.chat_id),
+                item.attempts,
+                exc,
             )
             outbox.mark_failed(self.db, item.id, str(exc))
 

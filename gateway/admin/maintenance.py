@@ -21,6 +21,7 @@ from typing import Any
 import sqlite_utils
 
 from core.config import Settings
+from core.logs import uid
 from core.telegram import IncomingMessage
 from gateway.admin.audit import arguments, record
 from gateway.commands import command_button
@@ -95,7 +96,7 @@ def command(maintenance: Maintenance) -> Callable[[Request, IncomingMessage], No
         maintenance.on, maintenance.message = word == "on", message if word == "on" else ""
         maintenance.save(req.db, req.user.id)
         record(req.db, req.user.id, "maintenance", f"{word} {message}".strip())
-        log.warning("admin %d turned maintenance %s", req.user.id, word)
+        log.warning("admin %s turned maintenance %s", uid(req.user.id), word)
         if maintenance.on:
             req.reply(req.t("admin_maintenance_on", notice=maintenance.notice(req)))
         else:

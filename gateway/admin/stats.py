@@ -18,6 +18,7 @@ from typing import Any
 import sqlite_utils
 
 from core.jobstates import ACTIVE, FINAL, JobState, sql_in, sql_is
+from core.logs import uid
 from core.telegram import IncomingMessage
 from core.texts import digits
 from gateway.admin.audit import admin_only
@@ -177,5 +178,5 @@ class StatsAdmin:
         if self.charts is None:
             return
         if not self.charts.request(req.chat_id, chart_spec(req.db, req.settings, req.lang)):
-            log.warning("admin %d: a chart is already being drawn for too many; none this time", req.user.id)
+            log.warning("admin %s: a chart is already being drawn for too many; none this time", uid(req.user.id))
             req.reply(req.t("ap_chart_busy"))

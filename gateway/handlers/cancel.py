@@ -15,6 +15,7 @@ from core import jobstates, metrics, outbox, spool
 from core.callback_data import Callback
 from core.jobs import Job
 from core.jobstates import ACTIVE, sql_in
+from core.logs import uid
 from core.status import ACTION_CANCEL
 from core.telegram import CallbackQuery, IncomingMessage
 from core.texts import digits
@@ -61,7 +62,7 @@ def cancel_job(req: Request, job: Job) -> bool:
                 req.db, target, job.chat_id, req.t("cancelled"), None, priority=outbox.PRIORITY_ANSWER, job_id=job.id
             )
         )
-    log.info("job %d cancelled by user %d (%d job(s))", job.id, req.user.id, moved)
+    log.info("job %d cancelled by user %s (%d job(s))", job.id, uid(req.user.id), moved)
     return True
 
 

@@ -8,6 +8,7 @@ from core import formats, jobstates, outbox
 from core import jobs as job_rows
 from core.callback_data import Callback
 from core.jobstates import JobState
+from core.logs import uid
 from core.status import ACTION_CHOOSE, cancel_keyboard
 from core.telegram import CallbackQuery
 from gateway import jobs
@@ -22,7 +23,7 @@ def choose(req: Request, query: CallbackQuery, callback: Callback) -> None:
     job = job_rows.load(req.db, job_id, req.settings) if job_id is not None else None
     found = jobs.known_probe(req.db, job) if job is not None and job.state == JobState.CHOOSING else None
     if job is None or job.user_id != req.user.id or found is None or index is None:
-        log.info("user %d pressed a stale choice for job %s", req.user.id, job_id)
+        log.info("user %s pressed a stale choice for job %s", uid(req.user.id), job_id)
         req.answer(query.id, req.t("button_expired"))
         return
     probe = found[1]
@@ -34,7 +35,7 @@ def choose(req: Request, query: CallbackQuery, callback: Callback) -> None:
     if not jobstates.chosen(req.db, job.id, request):
         req.answer(query.id, req.t("button_expired"))
         return
-    log.info("job %d: user %d chose %s", job.id, req.user.id, request)
+    log.info("job %d: user %s chose %s", job.id, uid(req.user.id), request)
     fresh = job_rows.load(req.db, job.id, req.settings)
     assert fresh is not None
     req.notices += jobs.advance(req.db, req.settings, req.codec, fresh)
