@@ -180,18 +180,18 @@ class Engine:
     # ---- the two tasks ---------------------------------------------------------------------
 
     def probe(
-        self, slot: int, job: JobAssign, folder: Path, claim: Callable[[], bool] = lambda: False
+        self, slot: int, job: JobAssign, folder: Path, claim: Callable[[Probe], bool] = lambda probe: False
     ) -> ProbeResult | DownloadResult:
         """What the link holds. When there is nothing to choose (a file that is neither audio nor
-        video) and `claim()` agrees (it makes the job a download), the file is fetched at once,
-        with no second look at the link."""
+        video) and `claim(probe)` agrees (it makes the job a download), the file is fetched at
+        once, with no second look at the link."""
         hooked = self._pooled(slot)
         info = self._extract(hooked, job.url)
         probe = formats.probe_from_info(
             info, max_bytes=self.settings.max_file_bytes, playlist_max=self.settings.playlist_max_items
         )
         media_key = final_key(info)
-        if probe.kind == "file" and formats.resolve("file", probe, "") == "file" and claim():
+        if probe.kind == "file" and formats.resolve("file", probe, "") == "file" and claim(probe):
             return self._fetch(hooked, info, probe, media_key, "file", folder)
         return ProbeResult(media_key, probe)
 

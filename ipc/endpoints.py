@@ -1,13 +1,14 @@
 """Where each channel lives, and who binds it.
 
-| channel     | binds (socket)            | connects (socket)                  | carries                      |
-|-------------|---------------------------|------------------------------------|------------------------------|
-| control     | supervisor (ROUTER)       | every child (DEALER, identity=name)| Ready, Heartbeat, Drain (*)  |
-| jobs        | gateway (ROUTER)          | downloaders (DEALER)               | Credit up, JobAssign down    |
-| events      | gateway (PULL)            | downloaders (PUSH)                 | JobEvent                     |
-| outbox      | uploader (PULL)           | anyone (PUSH)                      | OutboxNotice                 |
-| telemetry   | monitor (SUB)             | every process (PUB)                | Heartbeat, Metrics, ProcessTable |
-| monitor_rpc | monitor (ROUTER)          | gateway (DEALER)                   | RpcRequest, RpcReply         |
+| channel     | binds (socket)      | connects (socket)                   | carries                             |
+|-------------|---------------------|-------------------------------------|-------------------------------------|
+| control     | supervisor (ROUTER) | every child (DEALER, identity=name) | Ready, Heartbeat, Drain (*)         |
+| jobs        | gateway (ROUTER)    | downloaders (DEALER)                | up: Credit, WorkerEvent; down:      |
+|             |                     |                                     | JobAssign, ReportAck, JobCancel     |
+| events      | gateway (PULL)      | uploader (PUSH)                     | UploadEvent                         |
+| outbox      | uploader (PULL)     | anyone (PUSH)                       | OutboxNotice                        |
+| telemetry   | monitor (SUB)       | every process (PUB)                 | Heartbeat, Metrics, AlertRaised     |
+| monitor_rpc | monitor (ROUTER)    | gateway (DEALER)                    | RpcRequest, RpcReply                |
 
 (*) and UpdateYtdlp / UpdateStatus, from and to whoever asks for a yt-dlp update (the gateway, or
 `run.py update-ytdlp` from a shell, each under a name of its own).

@@ -8,12 +8,15 @@
   the title ("T (1)").
 - `feed.xml?items=N`: an RSS 2.0 feed of N items ("Item 1" ... "Item N", in order), each with a
   guid and an enclosure at its own URL (`sample.mp4?item=i`), so each item is a distinct media.
+  `tag=T` goes into every item's URL (`&tag=T`: feeds of different tags are different media);
+  `rate=B` makes each item a slow download (`slow?rate=B&size=<the sample's size>`) instead.
 """
 
 from __future__ import annotations
 
 from html import escape
 from pathlib import Path
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -24,6 +27,7 @@ DEFAULT_TITLE = "Sandbox sample video"
 MAX_TITLE_CHARS = 2000
 DEFAULT_FEED_ITEMS = 3
 MAX_FEED_ITEMS = 1000
+MAX_FEED_RATE = 1024**3
 FEED_TYPE = "application/rss+xml; charset=utf-8"
 
 PAGE = """<!doctype html>
@@ -51,9 +55,9 @@ FEED_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 """
 FEED_ITEM = """<item>
 <title>Item {i}</title>
-<link>{base}/media/sample.mp4?item={i}</link>
-<guid isPermaLink="false">sandbox-feed-item-{i}</guid>
-<enclosure url="{base}/media/sample.mp4?item={i}" length="{size}" type="video/mp4"/>
+<link>{base}/media/{media}item={i}{tag}</link>
+<guid isPermaLink="false">sandbox-feed-item-{i}{tag}</guid>
+<enclosure url="{base}/media/{media}item={i}{tag}" length="{size}" type="video/mp4"/>
 </item>
 """
 FEED_TAIL = "</channel>\n</rss>\n"
@@ -74,8 +78,16 @@ def feed(request: Request) -> Response:
     count = int_arg(request, "items", 0, MAX_FEED_ITEMS) if "items" in request.query_params else DEFAULT_FEED_ITEMS
     if count is None:
         return bad(f"items must be a whole number from 0 to {MAX_FEED_ITEMS}")
+    rate = int_arg(request, "rate", 1, MAX_FEED_RATE) if "rate" in request.query_params else None
+    if "rate" in request.query_params and rate is None:
+        return bad(f"rate must be a whole number of bytes/s from 1 to {MAX_FEED_RATE}")
     base = escape(base_url(request))
     sample: Path = request.app.state.sandbox.media_dir / "sample.mp4"
     size = sample.stat().st_size if sample.is_file() else 0
-    items = "".join(FEED_ITEM.format(base=base, i=i, size=size) for i in range(1, count + 1))
+    media = f"slow?rate={rate}&amp;size={size}&amp;" if rate else "sample.mp4?"
+    tag = request.query_params.get("tag", "")
+    shown_tag = f"&amp;tag={escape(quote(tag))}" if tag else ""
+    items = "".join(
+        FEED_ITEM.format(base=base, i=i, size=size, media=media, tag=shown_tag) for i in range(1, count + 1)
+    )
     return Response(FEED_HEAD.format(base=base, count=count) + items + FEED_TAIL, media_type=FEED_TYPE)

@@ -107,6 +107,10 @@ TEXTS: dict[str, str] = {
         "This site has changed and the downloader can't read it at the moment. "
         "Please try again later; the bot is updated regularly."
     ),
+    "error_blocked": (
+        "The file could not be delivered because the bot is blocked in this chat. "
+        "Unblock the bot and send the link again."
+    ),
     "error_internal": (
         "Something failed inside the bot while handling this link; the admins can see the details. "
         "Please try again a little later."
@@ -121,6 +125,10 @@ TEXTS: dict[str, str] = {
     "alert_cookies_set_aside": (
         "🍪 {platform}: the cookie file {file} was set aside ({reason}). "
         "Put a fresh export in its place with mode 0600; a replaced file is used again by itself."
+    ),
+    "alert_outbox_quarantine": (
+        "⚠️ {count} message(s) were being sent each time the uploader died, twice in a row, so they were set "
+        "aside instead of being sent a third time (outbox rows {rows}). Their users were told it failed."
     ),
     "alert_disk_full": "💽 Disk full: a download failed for lack of space in {path}. Please free some space.",
     # ---- end of failures ----------------------------------------------------------------------

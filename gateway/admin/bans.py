@@ -12,8 +12,8 @@ import logging
 import time
 
 from core import jobs as job_rows
+from core.jobstates import ACTIVE, sql_in
 from core.logs import uid
-from core.schema import JOB_ACTIVE_STATES
 from core.telegram import IncomingMessage
 from core.texts import digits
 from gateway.admin.audit import admin_only, arguments, record
@@ -72,7 +72,7 @@ def _stop_jobs(req: Request, user_id: int) -> int:
     mine = job_rows.load_where(
         req.db,
         req.settings,
-        f"j.user_id = ? AND j.parent_id IS NULL AND j.state IN {JOB_ACTIVE_STATES!r}",
+        f"j.user_id = ? AND j.parent_id IS NULL AND j.state IN {sql_in(*ACTIVE)}",
         [user_id],
     )
     count = sum(cancel_job(req, job) for job in mine)

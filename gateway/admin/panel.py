@@ -18,6 +18,7 @@ from functools import partial
 
 from core import spool, sweeper
 from core.alerts import typed_values
+from core.breakers import states as circuit_states
 from core.callback_data import Callback
 from core.config import Settings
 from core.logs import uid

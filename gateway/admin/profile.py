@@ -9,8 +9,8 @@ import logging
 import time
 
 from core.callback_data import Callback
+from core.jobstates import ACTIVE, sql_in
 from core.payloads import Button, Keyboard
-from core.schema import JOB_ACTIVE_STATES
 from core.telegram import CallbackQuery, IncomingMessage
 from core.texts import digits, text
 from gateway.admin import bans, pages, steps
@@ -159,7 +159,7 @@ def _keyboard(req: Request, user_id: int, banned: bool) -> Keyboard:
 
     row = [button("ap_button_unban", OP_UNBAN) if banned else button("ap_button_ban", OP_BAN)]
     active = req.db.execute(
-        f"SELECT count(*) FROM jobs WHERE user_id = ? AND parent_id IS NULL AND state IN {JOB_ACTIVE_STATES!r}",
+        f"SELECT count(*) FROM jobs WHERE user_id = ? AND parent_id IS NULL AND state IN {sql_in(*ACTIVE)}",
         [user_id],
     ).fetchone()[0]
     if active:
@@ -234,7 +234,7 @@ def _answered(req: Request, query: CallbackQuery, op: str, step_id: int | None) 
         done = req.t("admin_unbanned" if lifted else "admin_not_banned", user=digits(lang, user_id))
     else:
         rows = req.db.execute(
-            f"SELECT id FROM jobs WHERE user_id = ? AND parent_id IS NULL AND state IN {JOB_ACTIVE_STATES!r}",
+            f"SELECT id FROM jobs WHERE user_id = ? AND parent_id IS NULL AND state IN {sql_in(*ACTIVE)}",
             [user_id],
         ).fetchall()
         count = sum(cancel_for_admin(req, job_id) is not None for (job_id,) in rows)

@@ -206,9 +206,9 @@ async def running_job(bot: BotProcess, chat: Chat, tag: str) -> int:
     job_id = int(query(bot, "SELECT max(id) FROM jobs WHERE user_id = ?", chat.user_id)[0][0])
     await wait_state(bot, job_id, "downloading")
 
-    async def has_bytes() -> bool:
-        folder = bot.data_dir / "spool" / str(job_id)
-        return folder.is_dir() and any(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    async def has_bytes() -> bool:  # in its attempt's folder, spool/<job>-<lease>
+        files = [p for p in (bot.data_dir / "spool").glob(f"{job_id}-*/*") if p.is_file()]
+        return any(p.stat().st_size for p in files)
 
     await until(f"job {job_id}'s bytes in the spool", has_bytes, 60, describe=bot.log)
     return job_id
@@ -227,7 +227,7 @@ async def test_queue_cancel_stops_a_running_download_and_removes_its_files(http,
     await wait_state(panel_bot, job_id, "cancelled", timeout=5)
 
     async def files_gone() -> bool:
-        return not (panel_bot.data_dir / "spool" / str(job_id)).exists()
+        return not list((panel_bot.data_dir / "spool").glob(f"{job_id}-*"))
 
     await until("the cancelled download's files removed", files_gone, 10, describe=panel_bot.log)
     await user.wait_text("یکی از مدیران مجبور شد دانلود شما")
