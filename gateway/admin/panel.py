@@ -174,8 +174,6 @@ def _span(req: Request, seconds: float) -> str:
 
 
 def circuit(req: Request, msg: IncomingMessage) -> None:
-    from downloader.circuit import states as circuit_states  # here: it imports yt-dlp (25 MB) for errors
-
     views = circuit_states(req.db, req.settings)
     if not views:
         req.reply(req.t("panel_circuits_none"))
