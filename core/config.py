@@ -334,6 +334,12 @@ class Settings:
     progress_edit_interval: float = setting(
         "PROGRESS_EDIT_INTERVAL", 4.0, _float(0.5, 600), "seconds between edits of a progress message"
     )
+    status_delay_s: float = setting(
+        "STATUS_DELAY_S",
+        1.5,
+        _float(0, 60),
+        "a job whose file is ready this soon after the link gets no status message, only the file, s (0: always)",
+    )
     progress_report_interval: float = setting(
         "PROGRESS_REPORT_INTERVAL", 1.0, _float(0.05, 60), "seconds between progress reports to the gateway"
     )

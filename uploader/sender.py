@@ -4,12 +4,15 @@ Files and everything else are claimed separately: UPLOAD_CONCURRENCY uploads run
 their own tasks, so that a long upload never holds up an answer or a status. Each upload reports
 its progress to the job's status message, is retried when it makes no progress for
 UPLOAD_STALL_S (there is no total timeout), and stops within a fraction of a second when its job
-is cancelled.
+is cancelled. A job's quiet status (`core.outbox`) gives way to the files waiting for the budget,
+and the uploader never lets a job's file go while that status is on its way, nor the status once
+a file of the job is ready: a status never lands after its file.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +49,7 @@ from ipc.messages import OutboxNotice, UploadEvent
 from uploader import media
 from uploader.caption import build_caption
 from uploader.deliver import NoTarget, deliver, send_file
-from uploader.throttle import SendBudget, Thinned
+from uploader.throttle import SendBudget, Thinned, Unsent
 
 log = logging.getLogger("uploader.sender")
 
@@ -78,6 +81,7 @@ class OutboxSender:
         self.wake = trio.Event()
         self.in_flight = 0
         self.uploads: dict[int, Upload] = {}  # outbox id -> upload running
+        self.showing: set[int] = set()  # jobs whose quiet status is being sent: their files wait
 
     async def listen(self, inbox: Puller) -> None:
         """Notices only wake the claim loop; the rows themselves are the truth."""
@@ -93,12 +97,14 @@ class OutboxSender:
                 uploading = [u.item.chat_id for u in self.uploads.values() if u.upload]
                 free_uploads = self.settings.upload_concurrency - len(uploading)
                 if free_uploads > 0:
-                    for item in outbox.claim(self.db, free_uploads, files=True, busy_chats=uploading):
+                    for item in outbox.claim(
+                        self.db, free_uploads, files=True, busy_chats=uploading, busy_jobs=self.showing
+                    ):
                         claimed = True
                         nursery.start_soon(self._upload, item)
                 free = concurrency - self.in_flight
                 if free > 0:
-                    for item in outbox.claim(self.db, free, files=False):
+                    for item in outbox.claim(self.db, free, files=False, busy_jobs=self.showing):
                         claimed = True
                         self.in_flight += 1
                         if isinstance(item.payload, SendMedia):  # a re-send by file_id: no bytes to upload
@@ -133,6 +139,8 @@ class OutboxSender:
         try:
             if isinstance(item.payload, CallbackAnswer):  # an answer to a press is no message in the chat
                 message_id = await deliver(self.port, item)
+            elif item.role == outbox.ROLE_QUIET_STATUS:
+                message_id = await self._send_quiet(item)
             else:
                 # A progress edit that can't go soon gives way: a fresher one will follow.
                 wait = self.settings.progress_edit_interval if item.role == outbox.ROLE_PROGRESS else None
@@ -140,6 +148,8 @@ class OutboxSender:
                     message_id = await deliver(self.port, item)
         except Thinned:
             outbox.mark_dropped(self.db, item.id, "thinned: the send budget was needed elsewhere")
+        except Unsent:
+            outbox.mark_dropped(self.db, item.id, "moot: a file of its job is ready")
         except NotModified:
             outbox.mark_sent(self.db, item.id)
         except NoTarget as exc:
@@ -156,6 +166,31 @@ class OutboxSender:
             outbox.mark_failed(self.db, item.id, f"{type(exc).__name__}: {exc}")
         else:
             outbox.mark_sent(self.db, item.id, message_id)
+
+    async def _send_quiet(self, item: OutboxItem) -> int | None:
+        """A quiet status gives way to the files waiting for the budget (the one that makes it moot
+        may be among them) until it has been due QUIET_YIELD_S; then it goes as an answer."""
+        waited = max(0.0, time.time() - item.not_before)
+        try:
+            yield_for = max(0.0, outbox.QUIET_YIELD_S - waited)
+            async with self.budget.sending(item.chat_id, outbox.PRIORITY_STATUS, max_wait=yield_for):
+                return await self._quiet_now(item)
+        except Thinned:
+            async with self.budget.sending(item.chat_id, outbox.PRIORITY_ANSWER):
+                return await self._quiet_now(item)
+
+    async def _quiet_now(self, item: OutboxItem) -> int | None:
+        """Send the granted status unless a file of its job is ready by now (`Unsent`: the slot is
+        given back); its job's files wait until it is sent. No checkpoint between the look and
+        the mark, so no file is claimed in between."""
+        if item.job_id is not None and outbox.moot_statuses(self.db, [(item.id, item.job_id)]):
+            raise Unsent
+        job = item.job_id if item.job_id is not None else -1
+        self.showing.add(job)
+        try:
+            return await deliver(self.port, item)
+        finally:
+            self.showing.discard(job)
 
     def _trouble(self, item: OutboxItem, exc: TelegramError) -> None:
         """FloodWait, a blocked user, a lost chat, a transient error: the common outcomes."""
