@@ -322,6 +322,13 @@ def retry_later(db: Database, item_id: int, delay: float, error: str = "") -> No
         )
 
 
+def next_due(db: Database, now: float | None = None) -> float | None:
+    """When the next pending row that is not due yet will be (a quiet status, a retry), if any."""
+    now = time.time() if now is None else now
+    row = db.execute("SELECT min(not_before) FROM outbox WHERE state = 'pending' AND not_before > ?", [now]).fetchone()
+    return None if row is None or row[0] is None else float(row[0])
+
+
 def requeue_interrupted(db: Database) -> int:
     """At uploader start: rows left 'sending' by a crash go back to pending."""
     with write_tx(db):

@@ -113,11 +113,17 @@ class OutboxSender:
                             nursery.start_soon(self._send_counted, item)
                 if not claimed:
                     self.wake = trio.Event()
-                    with trio.move_on_after(IDLE_POLL):
+                    with trio.move_on_after(self._idle_for()):
                         await _first(self.wake, draining)
                 else:
                     await trio.lowlevel.checkpoint()
             nursery.cancel_scope.cancel()
+
+    def _idle_for(self) -> float:
+        """Until the next look at the outbox: IDLE_POLL, or less when a row falls due sooner (a
+        quiet status due STATUS_DELAY_S after its link)."""
+        due = outbox.next_due(self.db)
+        return IDLE_POLL if due is None else min(IDLE_POLL, max(0.0, due - time.time()))
 
     # ---- everything but files ---------------------------------------------------------------
 
