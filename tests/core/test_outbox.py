@@ -187,6 +187,7 @@ def test_an_answer_makes_a_quiet_status_loud_and_due_at_once(db):
     assert outbox.claim(db, 10) == []  # progress only rewrites it: still quiet
     outbox.change_message(db, status, CHAT, "failed", None, priority=outbox.PRIORITY_ANSWER)
     [item] = outbox.claim(db, 10)
+    assert isinstance(item.payload, Text)
     assert (item.role, item.priority, item.payload.text) == (outbox.ROLE_STATUS, outbox.PRIORITY_ANSWER, "failed")
 
 
