@@ -141,3 +141,28 @@ async def test_a_quick_job_that_fails_is_answered_once(bot, http):
     shown = await history(chat)
     assert len(shown) == 1 and not shown[0].get("media") and not shown[0]["deleted"], shown
     assert not (shown[0].get("reply_markup") or {}).get("inline_keyboard"), "no cancel on a failed job"
+
+
+async def test_a_quick_job_whose_file_is_refused_is_answered_once_though_its_status_never_showed(bot, http):
+    """The file was ready at once, Telegram took its time over it (the status fell due meanwhile
+    and was dropped unsent), then refused it: the failure comes in a reply of its own, once."""
+    chat = Chat(http, next(users), bot)
+    slow_upload = {"latency_ms": STATUS_LATENCY_MS, "latency_methods": ["sendDocument"]}
+    await http.post("/sandbox/config", json={"upload_limit_mb": 1, "faults": slow_upload})
+    try:
+        await chat.say(f"{bot.url}/media/blob?size={2 * 1024 * 1024}&q=refused")
+
+        async def over() -> list | None:
+            rows = bot.query("SELECT state FROM jobs WHERE user_id = ?", chat.user_id)
+            return rows if rows and rows[0][0] == "failed" else None
+
+        await until("the job failed", over, 60, describe=bot.log)
+        await chat.wait_text("", timeout=30)
+    finally:
+        await http.post(
+            "/sandbox/config", json={"upload_limit_mb": 2000, "faults": {"latency_ms": 0, "latency_methods": []}}
+        )
+    shown = await history(chat)
+    assert len(shown) == 1 and not shown[0].get("media") and not shown[0]["deleted"], shown
+    roles = [(r["role"], r["state"]) for r in status_rows(bot, chat.user_id)]
+    assert roles == [("quiet_status", "dropped"), ("status", "sent")], f"the failure's own reply: {roles}"
