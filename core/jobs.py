@@ -23,7 +23,7 @@ from core.callback_data import codec_for
 from core.config import Settings
 from core.db import write_tx
 from core.schema import JOB_FINAL_STATES
-from core.status import cancel_keyboard
+from core.status import cancel_keyboard, shown_title
 from core.texts import digits, text
 
 log = logging.getLogger("jobs")
@@ -208,7 +208,7 @@ def finish_playlist_if_complete(db: sqlite_utils.Database, settings: Settings, p
     if parent is None or parent.state in JOB_FINAL_STATES or parent.status_outbox_id is None:
         return []
     sent = counts.get("done", 0)
-    title = parent.title or ""
+    title = shown_title(parent.title)
     if active:
         line = text(
             parent.lang,

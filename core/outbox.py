@@ -160,15 +160,18 @@ def drop_progress(db: Database, target_id: int) -> None:
     )
 
 
-# A row is due when its back-off is over, the message it changes exists (or never will), and, for
-# a file, the job's earlier parts are out and the job it must follow (a playlist's previous
-# entry) is over.
+# A row is due when its back-off is over, the message it changes exists (or never will) and no
+# older change of that message is on its way (a late progress edit would undo the final status),
+# and, for a file, the job's earlier parts are out and the job it must follow (a playlist's
+# previous entry) is over.
 _CLAIM = """
     SELECT o.id, o.chat_id, o.kind, o.payload, o.priority, o.attempts, o.role, o.job_id, o.target_id,
            t.message_id, t.state
     FROM outbox o LEFT JOIN outbox t ON t.id = o.target_id
     WHERE o.state = 'pending' AND o.not_before <= ? {files}
       AND (o.target_id IS NULL OR t.state IN ('sent', 'failed', 'dropped'))
+      AND (o.target_id IS NULL OR NOT EXISTS (
+            SELECT 1 FROM outbox e WHERE e.target_id = o.target_id AND e.id < o.id AND e.state = 'sending'))
       AND (o.kind != 'media' OR o.job_id IS NULL OR NOT EXISTS (
             SELECT 1 FROM outbox p WHERE p.job_id = o.job_id AND p.kind = 'media' AND p.id < o.id
             AND p.state IN ('pending', 'sending')))
