@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import importlib
 import logging
 import os
-import shutil
 import sys
 from typing import TextIO
 
 import trio
 
+from core import preflight
 from core.config import Settings, SettingsError, load_settings, to_environ
-from core.logs import setup_logging
+from core.logs import setup_from_settings
+from core.ytdlp_update import SANDBOX_SAMPLE
 
 log = logging.getLogger("supervisor")
 
@@ -26,14 +28,23 @@ log = logging.getLogger("supervisor")
 SANDBOX_BOT_TOKEN = "1000001:sandbox-token-not-secret"
 
 
+# Commands besides running the bot: name -> (module with main(settings) -> exit status, help).
+SUBCOMMANDS = {
+    "update-ytdlp": ("core.ytdlp_cli", "upgrade yt-dlp, check it, restart the downloaders (or roll back)"),
+}
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="run.py", description="Run the media downloader bot.")
+    shown = "; ".join(f"{name}: {text}" for name, (_, text) in SUBCOMMANDS.items())
+    parser.add_argument("command", nargs="?", choices=sorted(SUBCOMMANDS), help=f"instead of running the bot: {shown}")
     parser.add_argument("--workers", metavar="auto|N", help="downloader processes (auto: one per core)")
     parser.add_argument("--sandbox", action="store_true", help="run against the built-in Telegram sandbox")
     parser.add_argument("--data-dir", metavar="PATH", help="folder for the database, spool and run files")
     parser.add_argument("--sandbox-port", type=int, metavar="N", help="port of the sandbox (web chat; 0: any free)")
     parser.add_argument("--monitor-port", type=int, metavar="N", help="port of the monitor's /healthz (0: any free)")
-    parser.add_argument("--check", action="store_true", help="check settings and the data folder, then exit")
+    parser.add_argument("--check", action="store_true", help="check everything the bot needs, one line each, then exit")
+    parser.add_argument("--env-example", action="store_true", help="print .env.example (every setting), then exit")
     return parser.parse_args(argv)
 
 
@@ -58,42 +69,8 @@ def sandbox_overrides(settings: Settings) -> dict[str, str]:
         "BOTAPI_URL": f"http://127.0.0.1:{port}",
         "BOT_TOKEN": SANDBOX_BOT_TOKEN,
         "BOTAPI_UPLOAD_LIMIT_MB": str(settings.upload_limit_mb),
+        "YTDLP_CHECK_URL": f"http://127.0.0.1:{port}{SANDBOX_SAMPLE}",  # a yt-dlp update's check, offline
     }
-
-
-def preflight(settings: Settings | None, settings_error: SettingsError | None) -> int:
-    """`--check`: one line per check, exit 1 if any failed."""
-    from core.db import open_db, schema_version
-
-    results: list[tuple[bool, str]] = []
-    if settings_error is not None:
-        results.append((False, f"settings: {settings_error}"))
-    if settings is None:
-        print(f"FAIL {results[0][1]}")
-        return 1
-    if settings_error is None:
-        results.append((True, f"settings: {settings.telegram_backend}, {settings.workers} downloader(s)"))
-    data = settings.data_dir.resolve()
-    try:
-        data.mkdir(parents=True, exist_ok=True)
-        probe = data / ".write-check"
-        probe.write_text("ok")
-        probe.unlink()
-        free = shutil.disk_usage(data)
-        pct = 100 * free.free / free.total
-        ok = pct >= settings.alert_disk_free_pct
-        results.append((ok, f"data folder: {data} writable, {free.free / 1e9:.1f} GB free ({pct:.0f} %)"))
-    except OSError as exc:
-        results.append((False, f"data folder: {data}: {exc.strerror or exc}"))
-    try:
-        db = open_db(settings.db_path, busy_timeout=settings.db_busy_timeout)
-        results.append((True, f"database: {settings.db_path} schema v{schema_version(db)}"))
-        db.close()
-    except Exception as exc:
-        results.append((False, f"database: {settings.db_path}: {exc}"))
-    for ok, text in results:
-        print(f"{'ok  ' if ok else 'FAIL'} {text}")
-    return 0 if all(ok for ok, _ in results) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return command(words)
     args = parse_args(argv)
+    if args.env_example:
+        from core.env_example import render
+
+        print(render(), end="")
+        return 0
     overrides = flag_overrides(args)
     settings: Settings | None = None
     try:
@@ -115,10 +97,13 @@ def main(argv: list[str] | None = None) -> int:
         if not args.check:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        return preflight(settings, exc)
+        return preflight.main(settings, exc)
     if args.check:
-        return preflight(settings, None)
-    setup_logging("supervisor", settings.log_level, settings.secrets())
+        return preflight.main(settings, None)
+    if args.command:
+        module = importlib.import_module(SUBCOMMANDS[args.command][0])
+        return int(module.main(settings))
+    setup_from_settings("supervisor", settings)
     for folder in (settings.data_dir, settings.run_dir, settings.spool_dir):
         folder.mkdir(parents=True, exist_ok=True)
     overrides["DATA_DIR"] = str(settings.data_dir.resolve())

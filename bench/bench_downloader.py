@@ -54,7 +54,7 @@ async def run(args: argparse.Namespace) -> None:
                     engine.bind(slot, Control())
                     began = time.perf_counter()
                     result = await trio.to_thread.run_sync(
-                        engine.probe, slot, job(job_id, url), spool / str(job_id), lambda: True
+                        engine.probe, slot, job(job_id, url), spool / str(job_id), lambda probe: True
                     )
                     took.append(time.perf_counter() - began)
                     assert isinstance(result, DownloadResult), result

@@ -30,7 +30,7 @@ import zmq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ipc.channels import JobDispatcher, JobWorker, RpcClient, RpcServer  # noqa: E402
+from ipc.channels import RpcClient, RpcServer, open_job_dispatcher, open_job_worker  # noqa: E402
 from ipc.messages import Echo, JobAssign, RpcCall, RpcResult  # noqa: E402
 
 WINDOW = 512  # credits the downloader keeps open in the throughput run
@@ -43,7 +43,7 @@ CHILD_START_TIMEOUT = 30.0
 
 async def gateway(endpoint: str) -> None:
     """Dispatch jobs forever, as fast as credits allow."""
-    with JobDispatcher(endpoint) as jobs:
+    async with open_job_dispatcher(endpoint) as jobs:
         print("ready", flush=True)
         job_id = 0
         while True:
@@ -96,7 +96,7 @@ def start_child(role: str, endpoint: str) -> subprocess.Popen[str]:
 
 async def one_way(endpoint: str, messages: int) -> float:
     """Jobs per second received by a downloader from a gateway process."""
-    with JobWorker("downloader-1", endpoint) as worker:
+    async with open_job_worker("downloader-1", endpoint) as worker:
         await worker.grant(WINDOW)
         await worker.next_job()  # the first one includes connecting; start the clock after it
         started = time.perf_counter()
@@ -109,7 +109,7 @@ async def one_way(endpoint: str, messages: int) -> float:
 
 async def job_round_trips(endpoint: str, samples: int) -> list[float]:
     """Milliseconds from asking for a job to having it, one at a time."""
-    with JobWorker("downloader-1", endpoint) as worker:
+    async with open_job_worker("downloader-1", endpoint) as worker:
         await worker.next_job()  # connect
         times = []
         for _ in range(samples):

@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python bench/bench_links.py [--rounds 200] [--naive-rounds 20] [--full]
 
-Prints the time to import yt-dlp's extractors and to build the index (`media_keys.prepare`),
+Prints the time to build the index's table from yt-dlp (a process of its own) and to load it,
 then per-URL p50/p99 of the extractor match for a mix of YouTube, Instagram, TikTok and generic
 links: yt-dlp's own loop (every extractor's suitable() in order) against the index, and the full
 `request_key` (match, id, normalisation). Then `find_links` per message. With `--full` it also
@@ -19,11 +19,13 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core import extractor_index as media_keys  # noqa: E402
+from core import extractor_index  # noqa: E402
+from core.extractor_index import ExtractorIndex, Found  # noqa: E402
 from core.media_keys import request_key  # noqa: E402
 from core.telegram import Entity  # noqa: E402
 from gateway.links import find_links  # noqa: E402
@@ -73,12 +75,16 @@ def report(label: str, samples: list[float], goal: float | None = None) -> None:
     print(f"  {label:<28} p50 {p50:8.3f} ms   p99 {p99:8.3f} ms{verdict}")
 
 
-def full_check(index: media_keys.ExtractorIndex) -> None:
-    urls = sorted(
-        {t["url"] for ie in index.extractors for t in ie.get_testcases(True) if isinstance(t.get("url"), str)}
-    )
+def naive_match(extractors: list[Any], url: str) -> Found | None:
+    """yt-dlp's own loop: the first extractor whose suitable() says yes (Generic last)."""
+    ie = next(ie for ie in extractors if ie.suitable(url))
+    return None if ie.ie_key() == extractor_index.GENERIC else Found(ie.ie_key(), ie.get_temp_id(url))
+
+
+def full_check(index: ExtractorIndex, extractors: list[Any]) -> None:
+    urls = sorted({t["url"] for ie in extractors for t in ie.get_testcases(True) if isinstance(t.get("url"), str)})
     start = time.perf_counter()
-    wrong = [url for url in urls if index.first_match(url) is not index.naive_match(url)]
+    wrong = [url for url in urls if index.find(url) != naive_match(extractors, url)]
     print(f"full check: {len(urls)} test URLs, {len(wrong)} differ ({time.perf_counter() - start:.0f} s) {wrong[:3]}")
 
 
@@ -90,19 +96,19 @@ def main() -> None:
     args = parser.parse_args()
 
     start = time.perf_counter()
+    index = extractor_index.prepare()
+    prepared = time.perf_counter() - start
+    print(
+        f"prepare: build the table and load it {prepared:.2f} s "
+        f"({index.listed} extractors, {len(index.always)} tried on every URL)"
+    )
     from yt_dlp.extractor import gen_extractor_classes
 
     extractors = gen_extractor_classes()
-    imported = time.perf_counter() - start
-    index = media_keys.prepare(lambda: extractors)
-    print(
-        f"prepare: import yt-dlp extractors {imported:.2f} s, build index {index.prepare_seconds:.2f} s "
-        f"({len(index.extractors)} extractors, {len(index.always)} tried on every URL)"
-    )
     for kind, urls in MIX.items():
         print(kind)
-        naive = [s for url in urls for s in timed(partial(index.naive_match, url), args.naive_rounds)]
-        indexed = [s for url in urls for s in timed(partial(index.first_match, url), args.rounds)]
+        naive = [s for url in urls for s in timed(partial(naive_match, extractors, url), args.naive_rounds)]
+        indexed = [s for url in urls for s in timed(partial(index.find, url), args.rounds)]
         keyed = [s for url in urls for s in timed(partial(request_key, url), args.rounds)]
         report("naive loop", naive)
         report("indexed", indexed, GOAL_MS)
@@ -111,7 +117,7 @@ def main() -> None:
     print("find_links")
     report("2 links, Persian and emoji", timed(lambda: find_links(MESSAGE, entities, 5), args.rounds * 5))
     if args.full:
-        full_check(index)
+        full_check(index, extractors)
 
 
 if __name__ == "__main__":

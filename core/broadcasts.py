@@ -30,6 +30,15 @@ from core.texts import digits, text
 ACTION_BROADCAST = "bc"  # callback data: bc|<broadcast id>|<op>
 OP_CONFIRM, OP_DISCARD, OP_PAUSE, OP_RESUME, OP_CANCEL = "go", "no", "p", "r", "c"
 ACTIVE_STATES = ("running", "paused")
+# The status message's title and the report's, by state or end reason.
+TITLE_KEYS = {
+    "running": "bc_title_running",
+    "paused": "bc_title_paused",
+    "cancelled": "bc_title_cancelled",
+    "done": "bc_title_done",
+    "source_gone": "bc_title_source_gone",
+}
+REPORT_KEYS = {"done": "bc_report_done", "cancelled": "bc_report_cancelled", "source_gone": "bc_report_source_gone"}
 SECONDS_PER_DAY = 86400
 END_SOURCE_GONE = "source_gone"  # the admin deleted the message being copied
 
@@ -128,7 +137,7 @@ def span_text(lang: str, seconds: float) -> str:
 
 def status_text(lang: str, b: Broadcast, rate: float | None = None) -> str:
     """The admin's status message: the state, the counts, and (while running) pace and time left."""
-    title = text(lang, f"bc_title_{b.end_reason or b.state}")
+    title = text(lang, TITLE_KEYS[b.end_reason or b.state])
     lines = [title, text(lang, "bc_counts", sent=b.sent, blocked=b.blocked, failed=b.failed)]
     if b.unknown:
         lines.append(text(lang, "bc_unknown", unknown=b.unknown))
@@ -169,7 +178,7 @@ def report_text(lang: str, b: Broadcast) -> str:
     """The final report: sent, blocked, failed (and unknown), duration; who was not reached."""
     took = (b.finished_at or 0.0) - (b.started_at or b.created_at)
     lines = [
-        text(lang, f"bc_report_{b.end_reason or b.state}"),
+        text(lang, REPORT_KEYS[b.end_reason or b.state]),
         text(lang, "bc_report_sent", sent=b.sent),
         text(lang, "bc_report_blocked", blocked=b.blocked),
         text(lang, "bc_report_failed", failed=b.failed),

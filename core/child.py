@@ -19,10 +19,10 @@ import trio
 
 from core import metrics
 from core.config import Settings, SettingsError, load_settings
-from core.logs import setup_logging
+from core.logs import setup_from_settings
 from core.runtime_limits import RuntimeLimits
 from ipc.channels import ControlClient, Publisher
-from ipc.endpoints import Endpoints
+from ipc.endpoints import Endpoints, PathTooLong
 from ipc.messages import Drain, Heartbeat, LimitsChanged, ProcessTable, Ready
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,19 @@ class ChildContext:
 Body = Callable[[ChildContext], Awaitable[None]]
 
 
+def endpoints_for(settings: Settings) -> Endpoints:
+    """Every channel's address from IPC_TRANSPORT: sockets in DATA_DIR's run folder, or ports from
+    IPC_BASE_PORT on IPC_HOST. Touches no disk."""
+    if settings.ipc_transport == "tcp":
+        return Endpoints.tcp(settings.ipc_host, settings.ipc_base_port)
+    try:
+        return Endpoints.unix(settings.run_dir.absolute())
+    except PathTooLong as exc:
+        raise SettingsError(
+            "DATA_DIR", f"is too deep for unix sockets ({exc}); use a shorter DATA_DIR or IPC_TRANSPORT=tcp"
+        ) from None
+
+
 def parse_name(default: str, argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=f"the bot's {default.split('-')[0]} process")
     parser.add_argument("--name", default=default, help="process name, e.g. downloader-2")
@@ -84,7 +97,7 @@ def run_child(default_name: str, body: Body, argv: list[str] | None = None) -> N
     except SettingsError as exc:
         print(f"{name}: invalid setting {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    setup_logging(name, settings.log_level, settings.secrets())
+    setup_from_settings(name, settings)
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     try:
         trio.run(_run, name, settings, body)
@@ -94,7 +107,7 @@ def run_child(default_name: str, body: Body, argv: list[str] | None = None) -> N
 
 
 async def _run(name: str, settings: Settings, body: Body) -> None:
-    endpoints = Endpoints.from_settings(settings)
+    endpoints = endpoints_for(settings)
     with ControlClient(name, endpoints.control) as control, Publisher(endpoints.telemetry) as telemetry:
         ctx = ChildContext(name, settings, endpoints, control, telemetry)
         async with trio.open_nursery() as nursery:

@@ -14,10 +14,14 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import shlex
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from core.texts import LANGUAGES
 
 __all__ = ["MIB", "Secret", "Settings", "SettingsError", "check_relations", "load_settings", "read_env_file"]
 
@@ -209,12 +213,30 @@ def _dns_server(raw: str) -> tuple[str, int] | None:
 
 
 def _lang(raw: str) -> str:
-    return _choice("fa", "en")(raw)
+    return _choice(*LANGUAGES)(raw)
 
 
-def setting(env: str, default: Any, parse: Callable[[str], Any], help: str, secret: bool = False) -> Any:
-    """Declare one setting: its environment name, default, parser and one line of help."""
-    return field(default=default, metadata={"env": env, "parse": parse, "help": help, "secret": secret})
+def _url_or_empty(raw: str) -> str:
+    return _url(raw) if raw.strip() else ""
+
+
+def _pip_args(raw: str) -> tuple[str, ...]:
+    try:
+        args = tuple(shlex.split(raw))
+    except ValueError as exc:
+        raise ValueError(f"must be pip options as a shell would split them ({exc})") from None
+    if args and not args[0].startswith("-"):
+        raise ValueError("must be pip options, e.g. --find-links /srv/wheels --no-index")
+    return args
+
+
+def setting(
+    env: str, default: Any, parse: Callable[[str], Any], help: str, secret: bool = False, shown: str | None = None
+) -> Any:
+    """Declare one setting: its environment name, default, parser and one line of help. `shown` is
+    the default as .env.example writes it, where the value depends on the machine ("auto")."""
+    meta = {"env": env, "parse": parse, "help": help, "secret": secret, "shown": shown}
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -246,7 +268,9 @@ class Settings:
 
     # ---- folders and processes --------------------------------------------------------------
     data_dir: Path = setting("DATA_DIR", Path("data"), _path, "folder for the database, spool and run files")
-    workers: int = setting("WORKERS", os.cpu_count() or 1, _workers, "downloader processes: auto or a number")
+    workers: int = setting(
+        "WORKERS", os.cpu_count() or 1, _workers, "downloader processes: auto or a number", shown="auto"
+    )
     sandbox: bool = setting("SANDBOX", False, _bool, "run against the built-in sandbox")
     sandbox_port: int = setting("SANDBOX_PORT", 8081, _int(0, 65535), "port of the sandbox (0: any free port)")
     monitor_port: int = setting("MONITOR_PORT", 8090, _int(0, 65535), "port of the monitor's /healthz (0: any free)")
@@ -433,8 +457,29 @@ class Settings:
         "TrueType font with Persian and Latin glyphs for the /stats chart (Debian: fonts-dejavu-core)",
     )
 
+    # ---- yt-dlp (downloaders) -------------------------------------------------------------------
+    ytdlp_pot_provider_url: str = setting(
+        "YTDLP_POT_PROVIDER_URL", "", _url_or_empty, "bgutil PO-token server for YouTube, e.g. http://127.0.0.1:4416"
+    )
+    ytdlp_max_age_days: int = setting(
+        "YTDLP_MAX_AGE_DAYS", 60, _int(1, 3650), "--check warns when yt-dlp is older than this, days"
+    )
+    ytdlp_upgrade_source: tuple[str, ...] = setting(
+        "YTDLP_UPGRADE_SOURCE", (), _pip_args, "pip options for /ytdlp update, e.g. --find-links DIR --no-index"
+    )
+    ytdlp_check_url: str = setting(
+        "YTDLP_CHECK_URL",
+        "https://www.youtube.com/watch?v=jNQXAC9IVRw",
+        _url,
+        "a link probed after a yt-dlp upgrade; a failed probe rolls the upgrade back",
+    )
+
     # ---- logging -----------------------------------------------------------------------------
     log_level: str = setting("LOG_LEVEL", "INFO", _choice("debug", "info", "warning", "error"), "log level")
+    log_format: str = setting("LOG_FORMAT", "text", _choice("text", "json"), "text (key=value) or json lines")
+    log_file_max_mb: int = setting("LOG_FILE_MAX_MB", 20, _int(1, 10000), "size of one log file in DATA_DIR/logs")
+    log_file_count: int = setting("LOG_FILE_COUNT", 5, _int(1, 1000), "rotated log files kept per process")
+    log_user_ids: bool = setting("LOG_USER_IDS", False, _bool, "log user ids as they are (default: salted hash)")
 
     # ---- derived paths -------------------------------------------------------------------------
     @property
@@ -493,12 +538,17 @@ class Settings:
         return (self.sandbox_host, self.sandbox_port) if self.sandbox else None
 
     def secrets(self) -> list[str]:
-        """Every secret value, so that the log filter can redact them."""
+        """Every secret value, so that the log filter can redact them: the Secret settings and the
+        passwords inside proxy URLs."""
         found = []
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if isinstance(value, Secret) and value.value:
                 found.append(value.value)
+        for proxy in (self.proxy_url, *self.download_proxy_url):
+            password = urllib.parse.urlsplit(proxy).password
+            if password:
+                found += {password, urllib.parse.unquote(password)}
         return found
 
     def check_credentials(self) -> None:
@@ -577,17 +627,26 @@ def check_relations(settings: Settings) -> None:
         raise SettingsError("JOB_RETRY_DELAY", "must not exceed JOB_RETRY_MAX_DELAY")
 
 
+def as_environ(env: str, value: Any) -> str:
+    """One setting's value as its environment string (what its parser reads back)."""
+    if value is None:
+        return ""
+    if isinstance(value, Secret):
+        return value.reveal()
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, tuple):
+        if env_names()[env].metadata["parse"] is _pip_args:
+            return shlex.join(value)
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
 def to_environ(overrides: Mapping[str, Any]) -> dict[str, str]:
     """Render setting values as environment strings, for passing flags on to child processes."""
     out = {}
     for env, value in overrides.items():
         if env not in env_names():
             raise KeyError(env)
-        if isinstance(value, Secret):
-            value = value.reveal()
-        elif isinstance(value, bool):
-            value = "1" if value else "0"
-        elif isinstance(value, tuple):
-            value = ",".join(str(v) for v in value)
-        out[env] = str(value)
+        out[env] = as_environ(env, value)
     return out

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import trio
 
-from core.schema import LATEST_VERSION, MIGRATIONS
+from core.schema import LATEST_VERSION, MIGRATIONS, Migration
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -99,24 +99,35 @@ class Connection:
 D = TypeVar("D", bound=Database)
 
 
-def open_db(path: Path, *, busy_timeout: float) -> sqlite_utils.Database:
-    """Open (creating if needed) and migrate the database at `path`.
+def open_db(
+    path: Path, *, busy_timeout: float, migrations: tuple[Migration, ...] | None = None
+) -> sqlite_utils.Database:
+    """Open (creating if needed) and migrate the database at `path`: the bot's, or another
+    file with its own `migrations` (a downloader's own database).
 
     Raises `SchemaTooNew` before writing anything when the file is newer than the code, and
     `DatabaseOpenError` when the file is not a usable SQLite database.
     """
     import sqlite_utils  # here, not at the top: a process that opens `open_connection` never needs it
 
-    return _open(Path(path), busy_timeout, sqlite_utils.Database, autocommit=False)
+    return _open(Path(path), busy_timeout, sqlite_utils.Database, migrations, autocommit=False)
 
 
 def open_connection(path: Path, *, busy_timeout: float) -> Connection:
     """`open_db` without sqlite-utils, in SQLite's autocommit mode (a lone write commits, as with
     sqlite-utils; `write_tx` makes transactions): for the monitor, which spares its memory."""
-    return _open(Path(path), busy_timeout, Connection, autocommit=True)
+    return _open(Path(path), busy_timeout, Connection, None, autocommit=True)
 
 
-def _open(path: Path, busy_timeout: float, wrap: Callable[[sqlite3.Connection], D], *, autocommit: bool) -> D:
+def _open(
+    path: Path,
+    busy_timeout: float,
+    wrap: Callable[[sqlite3.Connection], D],
+    migrations: tuple[Migration, ...] | None,
+    *,
+    autocommit: bool,
+) -> D:
+    latest = LATEST_VERSION if migrations is None else len(migrations)
     path.parent.mkdir(parents=True, exist_ok=True)
     # `timeout` sets SQLite's busy handler from the very first statement, so even the version
     # read below waits for a writer (e.g. another process migrating) instead of failing.
@@ -126,11 +137,11 @@ def _open(path: Path, busy_timeout: float, wrap: Callable[[sqlite3.Connection], 
         conn = sqlite3.connect(str(path), timeout=busy_timeout)
     try:
         found = _read_version(conn, path)
-        if found > LATEST_VERSION:
-            raise SchemaTooNew(path, found, LATEST_VERSION)
+        if found > latest:
+            raise SchemaTooNew(path, found, latest)
         _configure(conn, busy_timeout)
         db = wrap(conn)
-        migrate(db)
+        migrate(db, migrations)
     except BaseException:
         conn.close()
         raise
@@ -164,7 +175,7 @@ def schema_version(db: Database) -> int:
     return int(db.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(db: Database) -> int:
+def migrate(db: Database, migrations: tuple[Migration, ...] | None = None) -> int:
     """Apply the migrations the file has not seen, each in its own transaction; return how many.
 
     Safe when several processes start at once: each step re-reads the version under the write
@@ -172,8 +183,9 @@ def migrate(db: Database) -> int:
     """
     if db.conn.in_transaction:
         raise RuntimeError("migrate() must not run inside a transaction")
+    latest = LATEST_VERSION if migrations is None else len(migrations)
     applied = 0
-    for migration in MIGRATIONS:
+    for migration in MIGRATIONS if migrations is None else migrations:
         if migration.version <= schema_version(db):
             continue
         # Rebuilding a table (create new, copy, drop old) would fire the ON DELETE actions of the
@@ -183,8 +195,8 @@ def migrate(db: Database) -> int:
         try:
             with write_tx(db):
                 current = schema_version(db)
-                if current > LATEST_VERSION:  # a newer bot migrated it while we were starting
-                    raise SchemaTooNew(_db_path(db), current, LATEST_VERSION)
+                if current > latest:  # a newer bot migrated it while we were starting
+                    raise SchemaTooNew(_db_path(db), current, latest)
                 if current >= migration.version:
                     continue
                 if current != migration.version - 1:

@@ -1,329 +1,122 @@
-"""yt-dlp's extractors, indexed so that finding the one for a URL costs a fraction of a millisecond.
+"""Which of yt-dlp's extractors takes a URL, and its media id, answered without importing yt-dlp.
 
-Testing ~1750 extractors one by one costs 5-10 ms a URL (Python's regex cache holds 512 patterns,
-so it recompiles). `prepare()` (once, in a thread at start; otherwise the first call pays) files
-each extractor under literal text every match of its `_VALID_URL` must contain, read with the
-stdlib regex parser; a URL is tested only against the extractors whose required text occurs in
-it, in yt-dlp's order, by their own `suitable()`. That is exactly the naive loop's answer (the
-tests compare the two on yt-dlp's own test URLs); see `_required`.
+The gateway keys every link by it (core.media_keys), and importing yt-dlp's extractors would cost
+it about 37 MB for good. So the answer comes from a table that `python -m core.extractor_table`
+builds from the installed yt-dlp, in a process of its own (that module says what it holds): each
+extractor's key, `_VALID_URL` patterns and what its `suitable()` decides, in yt-dlp's order, and
+the strings its URLs must contain. `find(url)` tests only the extractors whose required text
+occurs in the URL, in that order, by their rules: the answer of yt-dlp's own loop (the tests
+compare the two on yt-dlp's test URLs), a fraction of a millisecond a URL. Where a rule is code
+the table could not read, yt-dlp itself is asked (and loaded, once; logged).
+
+**Kept current.** yt-dlp is upgraded while the bot runs (`/ytdlp update`), so the table records a
+fingerprint of yt-dlp's files, and `index()` compares it with the files on disk (two stats). A
+stale table is rebuilt: by `keep_current`, a task of the gateway's, in a worker thread, while the
+old one answers (logged); at once where no such task runs. Tables are cached per fingerprint in
+the folder given to `prepare` (the gateway's DATA_DIR/run), so a restart reads one (tens of ms)
+instead of building it (a few seconds). A failed build is logged and retried after a minute; until
+then links keep the last table's keys, or, with none, their URL keys.
 """
 
 from __future__ import annotations
 
-import ast
-import inspect
+import hashlib
+import importlib.util
+import json
 import logging
+import math
+import os
 import re
-import textwrap
+import subprocess
+import sys
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from re import _constants as sre_c  # type: ignore[attr-defined]
-from re import _parser as sre_parse  # type: ignore[attr-defined]  # sre_parse's home since 3.11
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import trio
 
 log = logging.getLogger("media_keys.index")
 
 GENERIC = "Generic"
-
-# ---- the extractor index -------------------------------------------------------------------------
+FORMAT = 2  # of the table: one of another format is built again
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+BUILD_TIMEOUT_S = 300.0
+RETRY_AFTER_S = 60.0  # after a failed build, before the next try
+CHECK_INTERVAL_S = 5.0  # how often keep_current looks at yt-dlp's files
+CACHE_PREFIX = "extractor-index-"
+# yt-dlp's files whose change means another yt-dlp (pip replaces them on every install)
+FINGERPRINT_FILES = ("version.py", "extractor/lazy_extractors.py", "extractor/_extractors.py")
 
 # Python's case-insensitive matching equates these non-ASCII characters with ASCII letters; folding
 # URLs and literals alike with this table keeps "literal occurs" sound under IGNORECASE.
 # (tests/gateway/test_media_keys.py checks the table against the re engine over every code point.)
 FOLD_EXTRA = {"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"}
-_FOLD = str.maketrans({**{chr(c): chr(c + 32) for c in range(65, 91)}, **FOLD_EXTRA})
-GRAM = 4  # literals are looked up by one of their 4-character pieces; shorter ones are scanned
-_REPEATS = (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT, sre_c.POSSESSIVE_REPEAT)
+FOLD = str.maketrans({**{chr(c): chr(c + 32) for c in range(65, 91)}, **FOLD_EXTRA})
+GRAM = 4  # required strings are looked up by one of their 4-character pieces; shorter ones are scanned
 
-Extractor = type[Any]  # a yt-dlp extractor class (lazy or real); yt-dlp ships no type hints
-Requirement = frozenset[str]  # at least one of these (folded) strings occurs in every match
-NEVER: Requirement = frozenset()  # suitable() is always False: left out of the index
-ALTERNATIVES_MAX = 64  # a requirement spelled out as more strings than this is given up
-ZERO_WIDTH = (sre_c.AT, sre_c.ASSERT, sre_c.ASSERT_NOT)
-CLASS_CHARS_MAX = 4  # a character class of at most this many letters counts as alternatives
+Rule = bool | list[Any]  # see core/extractor_table.py
 
 
-TEXT = object()  # pseudo-opcode: a run of ASCII literals, folded, as one string
-
-
-def _flatten(seq: Iterable[tuple[Any, Any]]) -> Iterator[tuple[Any, Any]]:
-    """The items of a sequence with groups opened in place (a group matches its content once)
-    and adjacent ASCII literals joined into one TEXT item."""
-    text: list[str] = []
-    for op, av in _open_groups(seq):
-        if op is sre_c.LITERAL and av < 128:
-            text.append(chr(av))
-            continue
-        if text:
-            yield TEXT, "".join(text).translate(_FOLD)
-            text.clear()
-        yield op, av
-    if text:
-        yield TEXT, "".join(text).translate(_FOLD)
-
-
-def _open_groups(seq: Iterable[tuple[Any, Any]]) -> Iterator[tuple[Any, Any]]:
-    for op, av in seq:
-        if op is sre_c.SUBPATTERN:
-            yield from _open_groups(av[3])
-        elif op is sre_c.ATOMIC_GROUP:
-            yield from _open_groups(av)
-        else:
-            yield op, av
-
-
-def _product(left: set[str] | None, right: set[str] | None) -> set[str] | None:
-    if left is None or right is None or len(left) * len(right) > ALTERNATIVES_MAX:
-        return None
-    if len(right) == 1:
-        (b,) = right
-        return {a + b for a in left}
-    return {a + b for a in left for b in right}
-
-
-def _class_chars(items: list[tuple[Any, Any]]) -> set[str] | None:
-    chars: set[str] = set()
-    for op, av in items:
-        if op is sre_c.LITERAL and av < 128:
-            chars.add(chr(av).translate(_FOLD))
-        elif op is sre_c.RANGE and av[1] < 128 and av[1] - av[0] < CLASS_CHARS_MAX:
-            chars.update(chr(c).translate(_FOLD) for c in range(av[0], av[1] + 1))
-        else:  # negated classes, categories (\d, \w), non-ASCII
-            return None
-    return chars if len(chars) <= CLASS_CHARS_MAX else None
-
-
-def _exact(op: Any, av: Any) -> set[str] | None:
-    """Every (folded) string this item can match, when they are few; else None."""
-    if op is TEXT:
-        return {av}
-    if op in ZERO_WIDTH:
-        return {""}
-    if op is sre_c.IN:
-        return _class_chars(av)
-    if op is sre_c.BRANCH:
-        union: set[str] = set()
-        for branch in av[1]:
-            strings = _exact_seq(branch)
-            if strings is None or len(union | strings) > ALTERNATIVES_MAX:
-                return None
-            union |= strings
-        return union
-    if op in _REPEATS and av[1] <= 1:
-        strings = _exact_seq(av[2])
-        return None if strings is None else strings | ({""} if av[0] == 0 else set())
-    return None
-
-
-def _exact_seq(seq: Iterable[tuple[Any, Any]]) -> set[str] | None:
-    strings: set[str] | None = {""}
-    for op, av in _flatten(seq):
-        strings = _product(strings, _exact(op, av))
-        if strings is None:
-            return None
-    return strings
-
-
-def _cut(strings: set[str]) -> Requirement | None:
-    """The same requirement without schemes and 'www.' (weaker, as cheap to test); None when
-    one of its strings is empty, i.e. when it requires nothing."""
-    cut = frozenset(x.rpartition("://")[2].removeprefix("www.") or x for x in strings)
-    return None if "" in cut else cut
-
-
-def _reduced(requirement: Requirement) -> Requirement:
-    """Without the strings that contain another one: that one occurs whenever they do."""
-    kept: list[str] = []
-    for x in sorted(requirement, key=len):
-        if not any(y in x for y in kept):
-            kept.append(x)
-    return frozenset(kept)
-
-
-def _required(seq: Iterable[tuple[Any, Any]]) -> list[Requirement]:
-    """Requirements every match of this parsed sequence meets. Adjacent items that match one of a
-    few known strings are multiplied out ('(?:www\\.)?(?:abc|xyz)\\.com' gives abc.com, xyz.com);
-    a repeat of at least one holds what its item requires; alternatives, one requirement of each
-    branch. Anything else ends a run, so the result is sound though not complete."""
-    found: list[Requirement] = []
-    run: set[str] = {""}
-
-    def end_run() -> None:
-        requirement = _cut(run)
-        if requirement:
-            found.append(requirement)
-
-    for op, av in _flatten(seq):
-        strings = _exact(op, av)
-        longer = _product(run, strings)
-        if longer is not None:
-            run = longer
-            continue
-        end_run()
-        run = strings if strings is not None else {""}
-        if strings is not None:
-            continue
-        if op in _REPEATS and av[0] >= 1:
-            found += _required(av[2])
-        elif op is sre_c.BRANCH:
-            branches = [_best(_required(b)) for b in av[1]]
-            if all(branches) and (union := _cut(set().union(*branches))):  # type: ignore[arg-type]
-                found.append(union)
-    end_run()
-    return found
-
-
-def _weight(string: str) -> int:
-    """How selective a required string is: its length, or 0 for what nearly every link has."""
-    return 0 if string in "https://www." or string in "http://www." else len(string)
-
-
-def _best(requirements: Sequence[Requirement]) -> Requirement | None:
-    """The most selective requirement: the heaviest lightest string, then the fewest strings."""
-    return max(requirements, key=lambda r: (min(map(_weight, r)), -len(r)), default=None)
-
-
-def _base_classes() -> tuple[type, ...]:
-    """The classes whose `suitable` is plain `_VALID_URL` matching."""
-    from yt_dlp.extractor.common import InfoExtractor
-
-    try:
-        from yt_dlp.extractor.lazy_extractors import LazyLoadExtractor
-    except ImportError:  # yt-dlp built without lazy extractors
-        return (InfoExtractor,)
-    return (InfoExtractor, LazyLoadExtractor)
-
-
-def _names(args: list[ast.expr]) -> list[str | None]:
-    return [a.id if isinstance(a, ast.Name) else None for a in args]
-
-
-def _is_pattern_call(node: ast.expr, params: list[str]) -> bool:
-    """`super().suitable(url)`, `super(Some, cls).suitable(url)` or `cls._match_valid_url(url)`:
-    truthy only if a `_VALID_URL` matches, when every override in the MRO is guarded too (a chain
-    of guarded calls ends at the base class or never returns)."""
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)) or node.keywords:
-        return False
-    if _names(node.args) != [params[1]]:
-        return False
-    target, name = node.func.value, node.func.attr
-    if name == "_match_valid_url":
-        return isinstance(target, ast.Name) and target.id == params[0]
-    return (
-        name == "suitable"
-        and isinstance(target, ast.Call)
-        and isinstance(target.func, ast.Name)
-        and target.func.id == "super"
-        and (not target.args or (len(target.args) == 2 and _names(target.args)[1] == params[0]))
-    )
-
-
-def _guarded(node: ast.expr | None, params: list[str]) -> bool:
-    """True when the returned value can only be truthy if the extractor's own pattern matches."""
-    if node is None or (isinstance(node, ast.Constant) and not node.value):
-        return True
-    if isinstance(node, ast.IfExp):
-        return _guarded(node.body, params) and _guarded(node.orelse, params)
-    if isinstance(node, ast.BoolOp):
-        checks = [_guarded(v, params) for v in node.values]
-        return any(checks) if isinstance(node.op, ast.And) else all(checks)
-    if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.IsNot):
-        right = node.comparators[0]
-        return isinstance(right, ast.Constant) and right.value is None and _is_pattern_call(node.left, params)
-    return _is_pattern_call(node, params)
-
-
-def _suitable_follows_pattern(ie: Extractor, bases: tuple[type, ...]) -> bool:
-    """Whether `ie.suitable(url)` implies that one of `ie._VALID_URL` matches: each override of
-    `suitable` in its MRO returns only False or values truthy through its pattern (read from its
-    source), and nothing overrides `_match_valid_url`. Unreadable source counts as no."""
-    for klass in ie.__mro__:
-        if klass in bases:
-            return True
-        if "_match_valid_url" in vars(klass):
-            return False
-        method = vars(klass).get("suitable")
-        if method is None:
-            continue
-        try:
-            func = ast.parse(textwrap.dedent(inspect.getsource(method.__func__))).body[0]
-        except (OSError, TypeError, SyntaxError, AttributeError):
-            return False
-        if not isinstance(func, ast.FunctionDef) or len(func.args.args) != 2:
-            return False
-        params = [a.arg for a in func.args.args]
-        returns = [n for n in ast.walk(func) if isinstance(n, ast.Return)]
-        if not all(_guarded(r.value, params) for r in returns):
-            return False
-    return False
-
-
-def _extractor_requirement(ie: Extractor) -> Requirement | None:
-    """What every URL this extractor's patterns match contains; NEVER for `_VALID_URL = False`."""
-    patterns = getattr(ie, "_VALID_URL", None)
-    if patterns is False:  # yt-dlp's mark for extractors reached only through other pages' embeds
-        return NEVER
-    union: set[str] = set()
-    for pattern in patterns if isinstance(patterns, (list, tuple)) else (patterns,):
-        try:
-            requirement = _best(_required(sre_parse.parse(pattern)))
-        except (re.error, TypeError, RecursionError):
-            return None
-        if requirement is None:
-            return None
-        union |= requirement
-    return _reduced(frozenset(union))
-
-
-def _grams(text: str) -> set[str]:
+def grams(text: str) -> set[str]:
     return {text[j : j + GRAM] for j in range(len(text) - GRAM + 1)}
 
 
+def fingerprint(package: Path | None) -> str:
+    """What identifies the yt-dlp in `package` (its folder): the format, Python's version (its
+    regex parser read the patterns) and the identity of a few of yt-dlp's files."""
+    if package is None:
+        return "no yt-dlp"
+    marks = [f"{FORMAT}", f"{sys.version_info[0]}.{sys.version_info[1]}"]
+    for name in FINGERPRINT_FILES:
+        try:
+            st = os.stat(package / name)
+        except OSError:
+            marks.append("-")
+            continue
+        marks.append(f"{st.st_ino}.{st.st_mtime_ns}.{st.st_size}")
+    return ":".join(marks)
+
+
+def ytdlp_package() -> Path | None:
+    """The folder yt-dlp is imported from here, found without importing it."""
+    spec = importlib.util.find_spec("yt_dlp")
+    return Path(spec.origin).parent if spec is not None and spec.origin else None
+
+
+@dataclass(frozen=True)
+class Found:
+    key: str  # yt-dlp's extractor key, e.g. 'Youtube'
+    media_id: Any  # what the extractor's get_temp_id(url) gives: usually a str, or None
+
+
 class ExtractorIndex:
-    """yt-dlp's extractors in its order, each filed under the strings its URLs must contain.
+    """One table, loaded (see the module docstring)."""
 
-    `first_match` tests only the extractors whose required string occurs in the URL, and of
-    those whose `suitable` implies their pattern ('guarded'), first the plain pattern (cheaper
-    than some `suitable`s); so it returns what testing each extractor in order would.
-    """
-
-    def __init__(self, extractors: Sequence[Extractor]) -> None:
-        started = time.perf_counter()
-        keys = [ie.ie_key() for ie in extractors]  # yt-dlp tries Generic last: nothing after it is reached
-        self.extractors = list(extractors[: keys.index(GENERIC)] if GENERIC in keys else extractors)
-        bases = _base_classes()
-        self.guarded: list[bool] = []
-        self.always: list[int] = []  # tested on every URL: no usable requirement
-        strings: dict[str, list[int]] = {}
-        for i, ie in enumerate(self.extractors):
-            guarded = _suitable_follows_pattern(ie, bases)
-            self.guarded.append(guarded)
-            requirement = _extractor_requirement(ie) if guarded else None
-            if requirement is None:
-                self.always.append(i)
-            for string in requirement or ():
-                strings.setdefault(string, []).append(i)
-        self.short = [(string, ids) for string, ids in strings.items() if len(string) < GRAM]
-        self.by_gram = self._by_gram({string: ids for string, ids in strings.items() if len(string) >= GRAM})
-        self.prepare_seconds = time.perf_counter() - started
-
-    @staticmethod
-    def _by_gram(strings: dict[str, list[int]]) -> dict[str, list[tuple[str, list[int]]]]:
-        """Each string filed under its rarest GRAM-character piece: any piece of a string occurs
-        wherever the string does, and a rare one brings few strings to check."""
-        counts = Counter(g for s in strings for g in _grams(s))
-        filed: dict[str, list[tuple[str, list[int]]]] = {}
-        for string, ids in strings.items():
-            filed.setdefault(min(sorted(_grams(string)), key=counts.__getitem__), []).append((string, ids))
-        return filed
+    def __init__(self, table: Mapping[str, Any]) -> None:
+        entries = table["extractors"]
+        self.fingerprint: str = table["fingerprint"]
+        self.version: str = table.get("yt_dlp", "?")
+        self.listed: int = table["listed"]  # yt-dlp's own list; those after it are only named by rules
+        self.keys: list[str] = [e["key"] for e in entries]
+        self.patterns: list[list[str]] = [e["patterns"] for e in entries]
+        self.rules: list[Rule] = [e["rule"] for e in entries]
+        self.own_id: list[bool] = [e["own_id"] for e in entries]
+        self.sources: list[str] = [e["source"] for e in entries]
+        self.always: list[int] = table["always"]  # tried on every URL: no usable required string
+        self.short = [(string, ids) for string, ids in table["short"]]
+        self.by_gram = {g: [(string, ids) for string, ids in filed] for g, filed in table["by_gram"].items()}
+        self._compiled: dict[int, list[re.Pattern[str]]] = {}
+        self._asked: set[str] = set()
 
     def candidates(self, url: str) -> list[int]:
         """Positions of the extractors that might accept `url`, ascending: all that do, and a few more."""
-        folded = url.translate(_FOLD)
+        folded = url.translate(FOLD)
         hits = list(self.always)
-        for g in _grams(folded) & self.by_gram.keys():
+        for g in grams(folded) & self.by_gram.keys():
             for string, ids in self.by_gram[g]:
                 if string in folded:
                     hits += ids
@@ -332,38 +125,215 @@ class ExtractorIndex:
                 hits += ids
         return sorted(set(hits))
 
-    def first_match(self, url: str) -> Extractor | None:
-        """The extractor yt-dlp would use for `url`, or None for its generic one."""
+    def find(self, url: str) -> Found | None:
+        """The extractor yt-dlp would use for `url` and the id it reads from it; None for Generic."""
+        matches: dict[int, re.Match[str] | None] = {}
         for i in self.candidates(url):
-            ie = self.extractors[i]
-            if self.guarded[i] and ie._match_valid_url(url) is None:
-                continue
-            if ie.suitable(url):
-                return ie
+            if self._holds(self.rules[i], i, url, matches):
+                return Found(self.keys[i], self._media_id(i, url, matches))
         return None
 
-    def naive_match(self, url: str) -> Extractor | None:
-        """The same answer the slow way, as yt-dlp's `YoutubeDL.extract_info` finds it."""
-        return next((ie for ie in self.extractors if ie.suitable(url)), None)
+    def match(self, i: int, url: str) -> re.Match[str] | None:
+        """yt-dlp's `_match_valid_url`: the first of the extractor's patterns that matches."""
+        compiled = self._compiled.get(i)
+        if compiled is None:
+            compiled = self._compiled[i] = [re.compile(p) for p in self.patterns[i]]
+        return next(filter(None, (regex.match(url) for regex in compiled)), None)
+
+    def _matched(self, i: int, url: str, matches: dict[int, re.Match[str] | None]) -> re.Match[str] | None:
+        if i not in matches:
+            matches[i] = self.match(i, url)
+        return matches[i]
+
+    def _holds(self, rule: Rule, own: int, url: str, matches: dict[int, re.Match[str] | None]) -> bool:
+        if isinstance(rule, bool):
+            return rule
+        op = rule[0]
+        if op == "match":
+            return self._matched(rule[1], url, matches) is not None
+        if op == "suitable":
+            return self._holds(self.rules[rule[1]], rule[1], url, matches)
+        if op == "not":
+            return not self._holds(rule[1], own, url, matches)
+        if op == "and":
+            return all(self._holds(r, own, url, matches) for r in rule[1:])
+        if op == "or":
+            return any(self._holds(r, own, url, matches) for r in rule[1:])
+        if op == "query":  # yt_dlp.utils.parse_qs(url).get(name, [None])[0]
+            return bool(parse_qs(urlsplit(url).query).get(rule[1], [None])[0])
+        return bool(self._ask_ytdlp(own).suitable(url))  # "opaque"
+
+    def _media_id(self, i: int, url: str, matches: dict[int, re.Match[str] | None]) -> Any:
+        if not self.own_id[i]:
+            return self._ask_ytdlp(i).get_temp_id(url)
+        matched = self._matched(i, url, matches)
+        try:
+            return matched.group("id") if matched is not None else None
+        except IndexError:  # a pattern without an id group
+            return None
+
+    def _ask_ytdlp(self, i: int) -> Any:
+        """The extractor's own class, for what the table could not read: importing it loads yt-dlp."""
+        module, _, name = self.sources[i].partition(":")
+        if module not in self._asked:
+            self._asked.add(module)
+            log.warning("the extractor %s decides in code the index cannot read: importing %s", self.keys[i], module)
+        return getattr(importlib.import_module(module), name)
 
 
-_built: ExtractorIndex | None = None
-_building = threading.Lock()
+EMPTY = {"extractors": [], "listed": 0, "always": [], "short": [], "by_gram": {}}
 
 
-def prepare(extractors: Callable[[], Sequence[Extractor]] | None = None) -> ExtractorIndex:
-    """Build the index once (a second or two: run it in a thread at start). Thread-safe."""
-    global _built
-    with _building:
-        if _built is None:
-            if extractors is None:
-                from yt_dlp.extractor import gen_extractor_classes
+class BuildFailed(Exception):
+    pass
 
-                extractors = gen_extractor_classes
-            _built = ExtractorIndex(extractors())
-        return _built
+
+class KeptIndex:
+    """The index of the yt-dlp installed now: loaded from the cache, built, or rebuilt when stale."""
+
+    def __init__(
+        self, cache_dir: Path | None = None, package: Path | None = None, env: Mapping[str, str] | None = None
+    ) -> None:
+        self.cache_dir = cache_dir
+        self.package = package  # yt-dlp's folder; found on first use if None
+        self.env = env  # for the builder process; this one's if None
+        self.current: ExtractorIndex | None = None
+        self.watched = False  # keep_current is running: index() never builds in the caller
+        self._lock = threading.Lock()
+        self._failed: tuple[str, float] = ("", -math.inf)  # fingerprint and time of the last failure
+        self._stale_logged = ""
+
+    def fingerprint(self) -> str:
+        if self.package is None:
+            self.package = ytdlp_package()
+        return fingerprint(self.package)
+
+    def stale(self) -> bool:
+        """Whether a build is due: the table is not the installed yt-dlp's (and did not just fail)."""
+        now = self.fingerprint()
+        if self.current is not None and self.current.fingerprint == now:
+            return False
+        failed, when = self._failed
+        return not (failed == now and time.monotonic() - when < RETRY_AFTER_S)
+
+    def prepare(self) -> ExtractorIndex:
+        """Load or build the table unless the current one is fresh. Thread-safe; blocks for a
+        build (a few seconds: run it in a thread)."""
+        with self._lock:
+            if self.stale():
+                self._refresh(self.fingerprint())
+            if self.current is None:
+                self.current = ExtractorIndex({**EMPTY, "fingerprint": ""})
+            return self.current
+
+    def index(self) -> ExtractorIndex:
+        """The index to answer from now (see the module docstring)."""
+        current = self.current
+        if current is None or not self.watched:
+            return self.prepare() if current is None or self.stale() else current
+        if current.fingerprint != self._stale_logged and self.stale():
+            self._stale_logged = current.fingerprint
+            log.warning("yt-dlp changed: links keep %s keys until it is indexed", self._keeping())
+        return current
+
+    def _keeping(self) -> str:
+        current = self.current
+        return f"yt-dlp {current.version}'s" if current is not None and current.listed else "URL"
+
+    async def keep_current(
+        self, interval: float = CHECK_INTERVAL_S, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Run for the process's lifetime: rebuild in a worker thread whenever yt-dlp changes."""
+        self.watched = True
+        task_status.started()
+        try:
+            while True:
+                if self.stale():
+                    await trio.to_thread.run_sync(self.prepare)
+                await trio.sleep(interval)
+        finally:
+            self.watched = False
+
+    def _refresh(self, now: str) -> None:
+        started = time.monotonic()
+        fresh = self._cached(now)
+        built = fresh is None
+        if fresh is None:
+            try:
+                fresh = ExtractorIndex(self._build(now))
+            except (BuildFailed, OSError, subprocess.SubprocessError, ValueError, KeyError) as exc:
+                self._failed = (now, time.monotonic())
+                log.error("indexing yt-dlp's extractors failed (%s); links keep %s keys for now", exc, self._keeping())
+                return
+        self.current = fresh
+        log.info(
+            "yt-dlp %s's extractors %s in %.1f s (%d extractors, %d tried on every URL)",
+            self.current.version,
+            "indexed" if built else "read from the cache",
+            time.monotonic() - started,
+            self.current.listed,
+            len(self.current.always),
+        )
+
+    def _cache_file(self, now: str) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        return self.cache_dir / f"{CACHE_PREFIX}{hashlib.sha256(now.encode()).hexdigest()[:16]}.json"
+
+    def _cached(self, now: str) -> ExtractorIndex | None:
+        path = self._cache_file(now)
+        if path is None or not path.exists():
+            return None
+        try:
+            with path.open(encoding="utf-8") as f:
+                table = json.load(f)
+            if table.get("fingerprint") != now or table.get("format") != FORMAT:
+                raise ValueError("another yt-dlp's or format")
+            return ExtractorIndex(table)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("the cached index %s is unusable (%s): building it again", path.name, exc)
+            path.unlink(missing_ok=True)
+            return None
+
+    def _build(self, now: str) -> dict[str, Any]:
+        command = [sys.executable, "-m", "core.extractor_table"]
+        env = dict(self.env) if self.env is not None else None
+        done = subprocess.run(
+            command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, check=False
+        )
+        if done.returncode != 0:
+            raise BuildFailed(f"exit {done.returncode}: {done.stderr.strip()[-300:]}")
+        table: dict[str, Any] = json.loads(done.stdout)
+        if table.get("fingerprint") != now or self.fingerprint() != now:
+            raise BuildFailed("yt-dlp changed while it was indexed")
+        path = self._cache_file(now)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for old in path.parent.glob(f"{CACHE_PREFIX}*.json"):
+                old.unlink(missing_ok=True)
+            partial = path.with_suffix(".part")
+            partial.write_text(done.stdout, encoding="utf-8")
+            os.replace(partial, path)
+        return table
+
+
+_kept = KeptIndex()
+
+
+def prepare(cache_dir: Path | None = None) -> ExtractorIndex:
+    """Load or build the index now (at start, in a thread); `cache_dir` keeps tables across restarts."""
+    if cache_dir is not None:
+        _kept.cache_dir = cache_dir
+    return _kept.prepare()
 
 
 def index() -> ExtractorIndex:
-    """The index, built now if `prepare()` was not called yet."""
-    return _built if _built is not None else prepare()
+    """The index to answer from, built now if `prepare()` was not called yet."""
+    return _kept.index()
+
+
+async def keep_current(
+    interval: float = CHECK_INTERVAL_S, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """A task for the process's nursery: rebuild the index in a worker thread when yt-dlp changes."""
+    await _kept.keep_current(interval, task_status=task_status)

@@ -1,9 +1,8 @@
-"""A job's row and the transitions more than one process makes: failing, finishing, playlists.
+"""A job's row as the code reads it, and the moves that say something to the user: a failed try
+(retried, or the end with its one message) and a playlist whose last entry is over.
 
-The gateway creates jobs and hands them out; a downloader commits what it fetched; the uploader
-commits what it sent. Each transition is one transaction guarded by the job's state (and, for a
-downloader, its lease: a worker the job was taken from cannot write its result), so that two
-processes never both move a job, and a kill -9 between transactions loses nothing.
+The gateway is the one writer of jobs (the moves themselves are `core.jobstates`); these run in
+the gateway, each one transaction, so that a kill -9 between transactions loses nothing.
 """
 
 from __future__ import annotations
@@ -17,16 +16,19 @@ from typing import Any
 
 import sqlite_utils
 
-from core import metrics, outbox
+from core import jobstates, metrics, outbox
 from core.backoff import Backoff, retry_delay
 from core.callback_data import codec_for
 from core.config import Settings
 from core.db import write_tx
-from core.schema import JOB_FINAL_STATES
+from core.failures import ErrorClass, Failure, error_text
+from core.jobstates import FINAL, ON_A_DOWNLOADER, JobState
 from core.status import cancel_keyboard, shown_title
 from core.texts import digits, text
 
 log = logging.getLogger("jobs")
+
+ERROR_CHARS = 500  # a raw reason kept on the row is cut to this
 
 
 @dataclass(frozen=True)
@@ -96,25 +98,6 @@ def status_target(db: sqlite_utils.Database, job: Job) -> int | None:
     return row[0] if row else None
 
 
-@dataclass(frozen=True)
-class Failure:
-    """What went wrong, as a class of downloader.errors and the raw reason (for the log only)."""
-
-    error_class: str
-    reason: str
-    retryable: bool
-    values: dict[str, Any] | None = None  # for the user's text, e.g. {"limit": 50}
-    retry_after: float | None = None  # seconds the platform asked us to wait
-    text_key: str | None = None  # the user's text, when not the class's own (`error_<class>`)
-
-
-def error_text(lang: str, failure: Failure) -> str:
-    try:
-        return text(lang, failure.text_key or f"error_{failure.error_class}", **(failure.values or {}))
-    except KeyError:
-        return text(lang, "error_internal")
-
-
 def fail(
     db: sqlite_utils.Database,
     settings: Settings,
@@ -122,31 +105,35 @@ def fail(
     failure: Failure,
     *,
     lease: int | None = None,
+    final: bool = False,
     keyboard_for_retry: outbox.Keyboard | None = None,
 ) -> tuple[bool, list[int]]:
-    """Record a failed attempt: retried later (transient, attempts left) or failed for good with
-    one clear message. Returns (failed for good, outbox rows to announce); nothing happens when
-    the job is no longer active or `lease` is stale."""
+    """Record a failed try: retried later (a downloader's try of a transient class, attempts
+    left, not `final`) or failed for good with one clear message. Returns (failed for good,
+    outbox rows to announce); nothing happens when the job is no longer active or `lease` is
+    stale."""
     notices: list[int] = []
     with write_tx(db):
         job = load(db, job_id, settings)
-        if job is None or job.state in JOB_FINAL_STATES or (lease is not None and job.lease != lease):
-            log.info("job %d: ignoring a failure for a job that moved on (%s)", job_id, failure.error_class)
+        if job is None or job.state in FINAL or (lease is not None and job.lease != lease):
+            log.info("job %d: ignoring a failure for a job that moved on (%s)", job_id, failure.cls)
             return False, []
         now = time.time()
         target = status_target(db, job)
-        delay = retry_delay(failure, job.attempts, settings.job_attempts, Backoff.for_jobs(settings))
-        if delay is not None:
-            db.execute(
-                "UPDATE jobs SET state = 'queued', worker = NULL, not_before = ?, error_class = ?, error = ?,"
-                " updated_at = ? WHERE id = ?",
-                [now + delay, failure.error_class, failure.reason[:500], now, job.id],
-            )
+        reason = failure.reason[:ERROR_CHARS]
+        delay = None
+        if not final and lease is not None and job.state in ON_A_DOWNLOADER:
+            delay = retry_delay(failure, job.attempts, settings.job_attempts, Backoff.for_jobs(settings))
+        if delay is not None and lease is not None:
+            if not jobstates.retry(
+                db, job.id, lease, not_before=now + delay, error_class=failure.cls.value, error=reason
+            ):
+                return False, []
             log.warning(
                 "job %d: attempt %d failed (%s: %s); retry in %.1f s",
                 job.id,
                 job.attempts,
-                failure.error_class,
+                failure.cls,
                 failure.reason,
                 delay,
             )
@@ -169,17 +156,14 @@ def fail(
                 )
                 notices += [notice] if notice else []
             return False, notices
-        db.execute(
-            "UPDATE jobs SET state = 'failed', worker = NULL, error_class = ?, error = ?, updated_at = ?,"
-            " finished_at = ? WHERE id = ?",
-            [failure.error_class, failure.reason[:500], now, now, job.id],
-        )
+        if not jobstates.fail(db, job.id, error_class=failure.cls.value, error=reason, lease=lease):
+            return False, []
         db.execute("UPDATE users SET downloads_failed = downloads_failed + 1 WHERE id = ?", [job.user_id])
         metrics.count("jobs", platform=job.platform or "unknown", outcome="failed")
         db.execute(
             "UPDATE outbox SET state = 'dropped' WHERE job_id = ? AND state = 'pending' AND kind = 'media'", [job.id]
         )
-        log.warning("job %d failed for good (%s): %s", job.id, failure.error_class, failure.reason)
+        log.warning("job %d failed for good (%s): %s", job.id, failure.cls, failure.reason)
         if job.parent_id is None and target is not None:
             notice = outbox.change_message(
                 db,
@@ -203,13 +187,14 @@ def finish_playlist_if_complete(db: sqlite_utils.Database, settings: Settings, p
         db.execute("SELECT state, count(*) FROM jobs WHERE parent_id = ? GROUP BY state", [parent_id]).fetchall()
     )
     total = sum(counts.values())
-    active = sum(n for state, n in counts.items() if state not in JOB_FINAL_STATES)
+    active = sum(n for state, n in counts.items() if state not in FINAL)
     parent = load(db, parent_id, settings)
-    if parent is None or parent.state in JOB_FINAL_STATES or parent.status_outbox_id is None:
+    if parent is None or parent.state in FINAL or (active and parent.status_outbox_id is None):
         return []
-    sent = counts.get("done", 0)
+    sent = counts.get(JobState.DONE, 0)
     title = shown_title(parent.title)
     if active:
+        assert parent.status_outbox_id is not None
         line = text(
             parent.lang,
             "playlist_progress",
@@ -229,14 +214,19 @@ def finish_playlist_if_complete(db: sqlite_utils.Database, settings: Settings, p
             job_id=parent.id,
         )
         return [notice] if notice else []
-    now = time.time()
-    state = "done" if sent else "failed"
-    db.execute("UPDATE jobs SET state = ?, updated_at = ?, finished_at = ? WHERE id = ?", [state, now, now, parent_id])
+    if sent:
+        over = jobstates.delivered(db, parent_id)
+    else:
+        over = jobstates.fail(db, parent_id, error_class=ErrorClass.NOT_FOUND.value, error="no entry was sent")
+    if not over:
+        return []
+    log.info("playlist job %d over: %d of %d sent", parent_id, sent, total)
+    if parent.status_outbox_id is None:  # nothing to show it in (the playlist is over all the same)
+        return []
     line = text(
         parent.lang, "playlist_done", title=title, sent=digits(parent.lang, sent), total=digits(parent.lang, total)
     )
     notice = outbox.change_message(
         db, parent.status_outbox_id, parent.chat_id, line, None, priority=outbox.PRIORITY_ANSWER, job_id=parent.id
     )
-    log.info("playlist job %d over: %d of %d sent", parent_id, sent, total)
     return [notice] if notice else []

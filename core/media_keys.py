@@ -13,8 +13,9 @@ share a key. The cache key is (media key, format key); format keys are not made 
   `url` is the media itself and `original_url` the user's link). A redirect and its target thus
   get the same key. The gateway stores request key -> media key in `media_aliases`.
 
-Speed: the extractor yt-dlp would choose is found through `core.extractor_index` (prepare it at
-start, in a thread).
+Speed and memory: the extractor yt-dlp would choose, and its id, come from `core.extractor_index`,
+a table of yt-dlp's extractors that answers without importing yt-dlp (prepare it at start, in a
+thread).
 """
 
 from __future__ import annotations
@@ -111,14 +112,13 @@ def request_key(url: str) -> MediaRef:
     """The canonical key of a link, from the URL alone (no network). Builds the index on first
     use if `prepare()` has not."""
     try:
-        ie = _index().first_match(url)
-    except Exception as exc:  # an extractor's suitable() choking on a URL
+        found = _index().find(url)
+    except Exception as exc:  # a pattern or an extractor's own code choking on a URL
         log.warning("no extractor match for a link (%s: %s); keyed by its URL", type(exc).__name__, exc)
-        ie = None
-    if ie is None:
+        found = None
+    if found is None:
         return MediaRef(URL_KEY_PREFIX + normalize_url(url), GENERIC, None)
-    platform = ie.ie_key()
-    media_id = ie.get_temp_id(url)
+    platform, media_id = found.key, found.media_id
     if not media_id:
         return MediaRef(URL_KEY_PREFIX + normalize_url(url), platform, None)
     return MediaRef(f"{platform}:{media_id}", platform, str(media_id))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.db import Database, write_tx
+from core.jobstates import FINAL, sql_in
 from core.payloads import Delete, Edit, Keyboard, Payload, Text, decode_payload, encode_payload, kind_of
 
 # Lower sends first. A user's answer or status before a file, before an admin alert, before a
@@ -161,9 +162,9 @@ def drop_progress(db: Database, target_id: int) -> None:
 
 
 # A row is due when its back-off is over, the message it changes exists (or never will) and no
-# older change of that message is on its way (a late progress edit would undo the final status),
-# and, for a file, the job's earlier parts are out and the job it must follow (a playlist's
-# previous entry) is over.
+# earlier change of that message is on its way (two edits in flight may land in either order: the
+# chat would keep the older text), and, for a file, the job's earlier parts are out and the job it
+# must follow (a playlist's previous entry) is over.
 _CLAIM = """
     SELECT o.id, o.chat_id, o.kind, o.payload, o.priority, o.attempts, o.role, o.job_id, o.target_id,
            t.message_id, t.state
@@ -177,7 +178,7 @@ _CLAIM = """
             AND p.state IN ('pending', 'sending')))
       AND (o.kind != 'media' OR o.job_id IS NULL OR NOT EXISTS (
             SELECT 1 FROM jobs j JOIN jobs prev ON prev.parent_id = j.parent_id AND prev.item_index < j.item_index
-            WHERE j.id = o.job_id AND prev.state NOT IN ('done', 'failed', 'cancelled')))
+            WHERE j.id = o.job_id AND prev.state NOT IN {final}))
     ORDER BY o.priority, o.id LIMIT ?
 """
 
@@ -186,9 +187,9 @@ _CLAIM = """
 # claimed apart: uploads run a few at once, one per chat, while the rest may be many.
 _UPLOAD = "o.kind = 'media' AND json_extract(o.payload, '$.path') IS NOT NULL"
 _CLAIMS = {
-    None: _CLAIM.format(files=""),
-    True: _CLAIM.format(files=f"AND {_UPLOAD}"),
-    False: _CLAIM.format(files=f"AND NOT ({_UPLOAD})"),
+    None: _CLAIM.format(files="", final=sql_in(*FINAL)),
+    True: _CLAIM.format(files=f"AND {_UPLOAD}", final=sql_in(*FINAL)),
+    False: _CLAIM.format(files=f"AND NOT ({_UPLOAD})", final=sql_in(*FINAL)),
 }
 
 
@@ -287,7 +288,7 @@ def prune(db: Database, keep_days: float, now: float | None = None) -> int:
             f"DELETE FROM outbox WHERE {old}"
             f" AND id NOT IN (SELECT target_id FROM outbox WHERE target_id IS NOT NULL AND NOT ({old}))"
             " AND id NOT IN (SELECT status_outbox_id FROM jobs WHERE status_outbox_id IS NOT NULL"
-            " AND state NOT IN ('done', 'failed', 'cancelled'))",
+            f" AND state NOT IN {sql_in(*FINAL)})",
             {"cutoff": cutoff},
         )
     return cursor.rowcount

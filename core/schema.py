@@ -475,12 +475,32 @@ _V5 = (
     "ALTER TABLE alert_log ADD COLUMN raised_at REAL",
 )
 
+# A job's state has one owner (core/jobstates.py); the database holds two of its invariants too, so
+# that no path can break them: a final state has its finished_at, and a final state never changes
+# (each answer to the user comes once). The outbox learns why an upload failed (the sweep ends
+# its job with that class if the uploader's report was lost) and how often a row was in flight
+# when the uploader died (twice is a quarantine, not a third try).
+_V6 = (
+    """CREATE TRIGGER jobs_final_has_finished_at_insert BEFORE INSERT ON jobs
+       WHEN NEW.state IN ('done', 'failed', 'cancelled') AND NEW.finished_at IS NULL
+       BEGIN SELECT RAISE(ABORT, 'a job in a final state needs finished_at'); END""",
+    """CREATE TRIGGER jobs_final_has_finished_at BEFORE UPDATE OF state, finished_at ON jobs
+       WHEN NEW.state IN ('done', 'failed', 'cancelled') AND NEW.finished_at IS NULL
+       BEGIN SELECT RAISE(ABORT, 'a job in a final state needs finished_at'); END""",
+    """CREATE TRIGGER jobs_final_stays BEFORE UPDATE OF state ON jobs
+       WHEN OLD.state IN ('done', 'failed', 'cancelled') AND NEW.state != OLD.state
+       BEGIN SELECT RAISE(ABORT, 'a job in a final state never moves'); END""",
+    "ALTER TABLE outbox ADD COLUMN error_class TEXT",  # core.failures class of a failed upload
+    "ALTER TABLE outbox ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0 CHECK (interrupted >= 0)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users, jobs, sponsors, media cache, broadcasts, settings, audit, outbox", _V1),
     Migration(2, "the pipeline: job states and keys, outbox roles, media cache and probes, gates, breakers", _V2),
     Migration(3, "an index of the uploads waiting in the outbox", _V3),
     Migration(4, "admins' conversations of several steps", _V4),
     Migration(5, "alerts that last until resolved", _V5),
+    Migration(6, "final job states hold; an upload's failure class and interruptions", _V6),
 )
 
 

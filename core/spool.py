@@ -1,9 +1,12 @@
-"""The spool: one folder per job (`spool/<job_id>/`) for what is downloaded and not yet sent.
+"""The spool: one folder per attempt at a job (`spool/<job_id>-<lease>/`) for what is downloaded
+and not yet sent.
 
-File names inside are ours, never the media's title. A folder is removed by whoever finishes
-with it (the uploader after the last part is sent, the downloader after a failure or cancel);
-the sweeper (`core.sweeper`) removes whatever a crash left behind, and the budget keeps the disk
-from filling.
+A folder belongs to one attempt: two attempts at the same job (a worker that was thought dead and
+the one that took the job over) never share one, and an attempt removes only its own. File names
+inside are ours, never the media's title. A folder is removed by whoever finishes with it (the
+uploader after the last part is sent, the downloader after a failure, a cancel or a refused
+result); the sweeper (`core.sweeper`) removes whatever a crash left behind, and the budget keeps the
+disk from filling.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ log = logging.getLogger("spool")
 GIB = 1024**3
 
 
-def job_dir(settings: Settings, job_id: int) -> Path:
-    return settings.spool_dir / str(job_id)
+def attempt_dir(settings: Settings, job_id: int, lease: int) -> Path:
+    """The folder of one attempt at a job (its lease); `core.sweeper.folder_owner` reads it back."""
+    return settings.spool_dir / f"{job_id}-{lease}"
 
 
 def remove(path: Path, job_id: int | None = None) -> bool:
@@ -58,9 +62,10 @@ def disk_free_pct(path: Path) -> float:
 
 def has_room(settings: Settings, need_bytes: int, used_bytes: int | None = None) -> bool:
     """Would `need_bytes` more fit in the spool's budget and above the free-disk alert line?"""
+    folder = settings.spool_dir if settings.spool_dir.is_dir() else settings.data_dir  # none made yet
     used = usage_bytes(settings.spool_dir) if used_bytes is None else used_bytes
     if used + need_bytes > budget_bytes(settings):
         return False
-    usage = shutil.disk_usage(settings.spool_dir)
+    usage = shutil.disk_usage(folder)
     after = usage.free - need_bytes
     return usage.total > 0 and 100.0 * after / usage.total >= settings.alert_disk_free_pct

@@ -61,9 +61,19 @@ def left_text(lang: str, seconds: float) -> str:
     return text(lang, "minutes_left", minutes=digits(lang, max(1, round(seconds / 60))))
 
 
+# A phase's title (the phases a downloader reports, and the uploader's).
+PHASE_KEYS = {
+    "probing": "phase_probing",
+    "downloading": "phase_downloading",
+    "converting": "phase_converting",
+    "uploading": "phase_uploading",
+    "retrying": "phase_retrying",
+}
+
+
 def progress_text(lang: str, phase: str, done: int, total: int, speed: float, eta: float, head: str = "") -> str:
     """`⬇️ Downloading` and `▰▰▰▱▱▱ 48 % · 12.3 / 25.6 MB · 3.1 MB/s · 4 s left`."""
-    title = text(lang, f"phase_{phase}")
+    title = text(lang, PHASE_KEYS[phase])
     if phase == "converting":  # ffmpeg's progress is a share of the duration, not bytes
         fraction = min(1.0, done / total) if total > 0 else 0.0
         line = f"{bar(fraction)} {digits(lang, math.floor(fraction * 100))} %"

@@ -30,7 +30,15 @@ from core.alerts import Alerter
 from core.db import write_tx
 from downloader.errors import ErrorClass, Failure
 
-__all__ = ["COOKIE_COPY_NAME", "SET_ASIDE_CLASSES", "CookieStore", "platform_name"]
+__all__ = [
+    "COOKIE_COPY_NAME",
+    "SET_ASIDE_CLASSES",
+    "CookieStore",
+    "cookie_files",
+    "earliest_expiry",
+    "file_problem",
+    "platform_name",
+]
 
 log = logging.getLogger("downloader.cookies")
 
@@ -206,25 +214,7 @@ class CookieStore:
             return False
 
     def _problem(self, path: Path) -> str | None:
-        """Why `path` cannot be used (without a word of its contents), or None."""
-        try:
-            st = path.stat()
-        except OSError as exc:
-            return f"cannot be read ({exc.strerror})"
-        if not stat.S_ISREG(st.st_mode):
-            return "not a regular file"
-        mode = stat.S_IMODE(st.st_mode)
-        if mode & _OPEN_TO_OTHERS:
-            return f"mode {mode:04o} lets others read it; run chmod 600 on it"
-        if st.st_size > _MAX_BYTES:
-            return f"too big for a cookie file ({st.st_size} bytes)"
-        try:
-            content = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            return f"cannot be read ({exc.strerror})"
-        except UnicodeDecodeError:
-            return "not a text file"
-        return _format_problem(content) or _load_problem(content)
+        return file_problem(path)
 
     def _name(self, path: Path) -> str:
         """The file's name in the table and the logs: relative to the cookies folder."""
@@ -234,6 +224,51 @@ class CookieStore:
     def _platform_of(name: str) -> str:
         first = name.split("/", 1)[0]
         return first[: -len(_SUFFIX)] if first.endswith(_SUFFIX) and "/" not in name else first
+
+
+def file_problem(path: Path) -> str | None:
+    """Why `path` cannot be used as a cookie file (without a word of its contents), or None."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & _OPEN_TO_OTHERS:
+        return f"mode {mode:04o} lets others read it; run chmod 600 on it"
+    if st.st_size > _MAX_BYTES:
+        return f"too big for a cookie file ({st.st_size} bytes)"
+    try:
+        content = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    except UnicodeDecodeError:
+        return "not a text file"
+    return _format_problem(content) or _load_problem(content)
+
+
+def cookie_files(cookies_dir: Path) -> list[Path]:
+    """Every cookie file the store would consider, for every platform."""
+    if not cookies_dir.is_dir():
+        return []
+    found = sorted(p for p in cookies_dir.iterdir() if p.name.endswith(_SUFFIX))
+    for folder in sorted(p for p in cookies_dir.iterdir() if p.is_dir()):
+        found += sorted(p for p in folder.iterdir() if p.name.endswith(_SUFFIX))
+    return found
+
+
+def earliest_expiry(path: Path) -> float | None:
+    """The soonest expiry (Unix time) among the file's cookies; None for session cookies only.
+    Call it on a file `file_problem` accepted."""
+    soonest: float | None = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or (line.startswith("#") and not line.startswith(_HTTPONLY_PREFIX)):
+            continue
+        expires = line.split("\t")[4]
+        if expires and float(expires) > 0:
+            soonest = float(expires) if soonest is None else min(soonest, float(expires))
+    return soonest
 
 
 def _format_problem(content: str) -> str | None:

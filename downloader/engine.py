@@ -10,6 +10,7 @@ is read once per object). Cancel and the size cap are raised from the progress h
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -153,6 +154,7 @@ class Engine:
         runtime = _deno()
         if runtime:  # YouTube's player needs a JavaScript runtime; deno comes with requirements.txt
             opts["js_runtimes"] = {"deno": {"path": runtime}}
+        opts.update(pot_provider_options(s))
         return opts
 
     def bind(self, slot: int, control: Control, cookiefile: Path | None = None) -> None:
@@ -178,11 +180,11 @@ class Engine:
     # ---- the two tasks ---------------------------------------------------------------------
 
     def probe(
-        self, slot: int, job: JobAssign, folder: Path, claim: Callable[[], bool] = lambda: False
+        self, slot: int, job: JobAssign, folder: Path, claim: Callable[[Probe], bool] = lambda probe: False
     ) -> ProbeResult | DownloadResult:
         """What the link holds. When there is nothing to choose (a file that is neither audio nor
-        video) and `claim()` agrees (it makes the job a download), the file is fetched at once,
-        with no second look at the link."""
+        video) and `claim(probe)` agrees (it makes the job a download), the file is fetched at
+        once, with no second look at the link."""
         hooked = self._pooled(slot)
         info = self._extract(hooked, job.url)
         probe = formats.probe_from_info(
@@ -191,7 +193,7 @@ class Engine:
         media_key = final_key(info)
         if probe.kind != "playlist":  # a live stream or one too long is refused now, not after a choice
             self._check_limits(probe)
-        if probe.kind == "file" and formats.resolve("file", probe, "") == "file" and claim():
+        if probe.kind == "file" and formats.resolve("file", probe, "") == "file" and claim(probe):
             return self._fetch(hooked, info, probe, media_key, "file", folder)
         return ProbeResult(media_key, probe)
 
@@ -360,13 +362,24 @@ class Engine:
 
 
 @cache
+def pot_provider_options(settings: Settings) -> dict[str, Any]:
+    """YouTube's PO tokens from a bgutil HTTP server (its yt-dlp plugin is in requirements.txt),
+    when YTDLP_POT_PROVIDER_URL names one. Without it the plugins stay unloaded (yt-dlp reads
+    YTDLP_NO_PLUGINS when it first loads them), so nothing asks a server nobody started."""
+    if not settings.ytdlp_pot_provider_url:
+        os.environ.setdefault("YTDLP_NO_PLUGINS", "1")
+        return {}
+    return {"extractor_args": {"youtubepot-bgutilhttp": {"base_url": [settings.ytdlp_pot_provider_url]}}}
+
+
 def _deno() -> str | None:
     try:
         import deno
-    except ImportError:
+
+        return str(deno.find_deno_bin())
+    except (ImportError, FileNotFoundError):  # the package without its binary fails the same way
         log.warning("no deno: YouTube links may fail (pip install deno)")
         return None
-    return str(deno.find_deno_bin())
 
 
 def _head_size(ydl: yt_dlp.YoutubeDL, url: str) -> int | None:

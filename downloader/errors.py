@@ -1,5 +1,5 @@
-"""Every failure of a job, sorted into one class: what the user is told, whether it is retried,
-whether it counts against the platform's circuit breaker.
+"""Every failure of a download, sorted into one class of `core.failures` (the one `Failure` type):
+what the user is told, whether it is retried, whether it counts against the platform's breaker.
 
 `classify(exc)` walks the exception and everything it wraps (yt-dlp's `DownloadError.exc_info`,
 `ExtractorError.cause`, `NoSupportingHandlers.unexpected_errors`, `__cause__`/`__context__`) and
@@ -35,7 +35,6 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import email.utils
-import enum
 import errno
 import http.client
 import logging
@@ -62,8 +61,8 @@ from yt_dlp.utils import (
 )
 
 from core.backoff import retry_delay
-from core.config import MIB, Settings
-from core.jobs import Failure as JobFailure
+from core.config import Settings
+from core.failures import CLASSES, ClassInfo, ErrorClass, Failure, with_values
 from core.texts import text
 
 __all__ = [
@@ -87,80 +86,9 @@ _CHAIN_MAX = 20  # exceptions looked at in one chain (guards against cycles and 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # Not matched against: URLs and video ids, which hold words of the user's choosing.
 _URL = re.compile(r"https?://\S+")
-_SECONDS_PER_MINUTE = 60
-
-
-class ErrorClass(enum.StrEnum):
-    UNSUPPORTED = enum.auto()
-    STREAM_UNSUPPORTED = enum.auto()  # only ffmpeg could fetch it, around the egress guard
-    PRIVATE = enum.auto()
-    LOGIN_REQUIRED = enum.auto()
-    BOT_CHECK = enum.auto()
-    GEO_BLOCKED = enum.auto()
-    NOT_FOUND = enum.auto()
-    TOO_LARGE = enum.auto()
-    TOO_LONG = enum.auto()
-    LIVE = enum.auto()
-    RATE_LIMITED = enum.auto()
-    NETWORK = enum.auto()
-    DISK_FULL = enum.auto()
-    FORBIDDEN_ADDRESS = enum.auto()  # the SSRF guard refused the address
-    UNAVAILABLE = enum.auto()  # the platform's circuit is open
-    CANCELLED = enum.auto()  # the user (or a drain) stopped it; not an error to show
-    EXTRACTOR = enum.auto()  # yt-dlp could not read the site (it changed)
-    INTERNAL = enum.auto()  # anything else
-
-
-@dataclass(frozen=True)
-class ClassInfo:
-    retryable: bool  # transient: tried again with back-off, up to JOB_ATTEMPTS
-    platform_fault: bool  # counts toward the platform's circuit breaker
-    text_key: str  # core/texts key of the user's message
-    values: tuple[str, ...] = ()  # what the text needs filled in (see `failure_text`)
 
 
 _C = ErrorClass
-# The class table: one row per class.
-CLASSES: dict[ErrorClass, ClassInfo] = {
-    _C.UNSUPPORTED: ClassInfo(False, False, "error_unsupported"),
-    _C.STREAM_UNSUPPORTED: ClassInfo(False, False, "error_stream_unsupported"),
-    _C.PRIVATE: ClassInfo(False, False, "error_private"),
-    _C.LOGIN_REQUIRED: ClassInfo(False, False, "error_login_required"),
-    _C.BOT_CHECK: ClassInfo(True, True, "error_bot_check"),
-    _C.GEO_BLOCKED: ClassInfo(False, False, "error_geo_blocked"),
-    _C.NOT_FOUND: ClassInfo(False, False, "error_not_found"),
-    _C.TOO_LARGE: ClassInfo(False, False, "error_too_large", ("limit",)),
-    _C.TOO_LONG: ClassInfo(False, False, "error_too_long", ("limit",)),
-    _C.LIVE: ClassInfo(False, False, "error_live"),
-    _C.RATE_LIMITED: ClassInfo(True, True, "error_rate_limited"),
-    _C.NETWORK: ClassInfo(True, True, "error_network"),
-    _C.DISK_FULL: ClassInfo(True, False, "error_disk_full"),
-    _C.FORBIDDEN_ADDRESS: ClassInfo(False, False, "error_forbidden_address"),
-    _C.UNAVAILABLE: ClassInfo(False, False, "error_unavailable", ("minutes",)),
-    _C.CANCELLED: ClassInfo(False, False, "error_cancelled"),
-    _C.EXTRACTOR: ClassInfo(True, True, "error_extractor"),
-    _C.INTERNAL: ClassInfo(True, False, "error_internal"),
-}
-
-
-class Failure(msgspec.Struct, frozen=True):
-    """One classified failure. `reason` is raw text for the log and admins, never for users."""
-
-    cls: ErrorClass
-    reason: str
-    retry_after: float | None = None  # seconds the platform asked us to wait (Retry-After)
-
-    @property
-    def info(self) -> ClassInfo:
-        return CLASSES[self.cls]
-
-    @property
-    def retryable(self) -> bool:
-        return CLASSES[self.cls].retryable
-
-    @property
-    def platform_fault(self) -> bool:
-        return CLASSES[self.cls].platform_fault
 
 
 class ClassifiedError(Exception):
@@ -312,6 +240,7 @@ RULES: tuple[Rule, ...] = (
     Rule(_C.NOT_FOUND, _status(404, 410)),
     Rule(_C.LOGIN_REQUIRED, _status(401)),
     Rule(_C.PRIVATE, _status(403), why="the site refuses this item to us; see the module docstring"),
+    Rule(_C.NOT_FOUND, _status_range(400, 499), why="any other 4xx: the link's problem, not ours; not retried"),
     Rule(_C.NETWORK, _status_range(500, 599)),
     Rule(
         _C.NETWORK,
@@ -337,6 +266,7 @@ RULES: tuple[Rule, ...] = (
     Rule(_C.NOT_FOUND, pattern=_words(r"HTTP Error 404", r"HTTP Error 410")),
     Rule(_C.LOGIN_REQUIRED, pattern=_words(r"HTTP Error 401")),
     Rule(_C.PRIVATE, pattern=_words(r"HTTP Error 403")),
+    Rule(_C.NOT_FOUND, pattern=_words(r"HTTP Error 4\d\d")),
     Rule(
         _C.NETWORK,
         pattern=_words(
@@ -490,17 +420,9 @@ def user_text(cls: ErrorClass, lang: str, **values: object) -> str:
     return text(lang, CLASSES[cls].text_key, **values)
 
 
-def text_values(failure: Failure, settings: Settings) -> dict[str, object]:
+def text_values(failure: Failure, settings: Settings) -> dict[str, int | float | str]:
     """What the class's text needs filled in, taken from the settings (limits, minutes to wait)."""
-    values: dict[str, object] = {}
-    if failure.cls is ErrorClass.TOO_LARGE:
-        values["limit"] = settings.max_file_bytes // MIB
-    elif failure.cls is ErrorClass.TOO_LONG:
-        values["limit"] = round(settings.max_duration_min)
-    elif failure.cls is ErrorClass.UNAVAILABLE:
-        wait = failure.retry_after if failure.retry_after is not None else settings.circuit_recovery
-        values["minutes"] = max(1, math.ceil(wait / _SECONDS_PER_MINUTE))
-    return values
+    return dict(with_values(msgspec.structs.replace(failure, values={}), settings).values)
 
 
 def failure_text(failure: Failure, lang: str, settings: Settings) -> str:
@@ -522,15 +444,9 @@ class GuardRefusal(Protocol):
     def detail(self) -> str: ...
 
 
-def for_job(failure: Failure, settings: Settings) -> JobFailure:
-    """The failure as the job's row records it (core.jobs decides retry or the end)."""
-    return JobFailure(
-        failure.cls.value,
-        failure.reason,
-        failure.retryable,
-        values=text_values(failure, settings),
-        retry_after=failure.retry_after,
-    )
+def for_job(failure: Failure, settings: Settings) -> Failure:
+    """The failure with what its text needs filled in from the settings, as the job records it."""
+    return with_values(failure, settings)
 
 
 def log_failure(

@@ -1,49 +1,60 @@
 """A downloader's slots: each asks the gateway for one job at a time and runs it in a thread.
 
 DOWNLOAD_SLOTS_PER_WORKER slots run at once; the last one takes only probes, so a probe never
-waits behind long downloads. While jobs run, the worker reports their progress (at most once per
-PROGRESS_REPORT_INTERVAL) and the jobs it holds (every heartbeat), and watches the database for
-jobs cancelled or taken from it, which it stops within a fraction of a second.
+waits behind long downloads. Everything goes over the one job channel: the worker reports each
+result (probed, downloaded with its files, failed, a claim, a hand-back) and waits for the
+gateway's answer, sending it again until it comes; it tells progress (at most once per
+PROGRESS_REPORT_INTERVAL) and the jobs it holds (every heartbeat); a cancel from the gateway (the
+job was cancelled, or taken from this worker) stops the job within a fraction of a second.
+
+Each attempt works in its own spool folder (`spool/<job>-<lease>`) and removes only that one:
+after a failure, a cancel, or a result the gateway refused (a stale lease). Files the gateway
+accepted are the uploader's from then on. The worker never reads the gateway's database.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import sqlite_utils
+import msgspec
 import trio
 
-from core import jobs as job_rows
 from core import spool
 from core.alerts import Alerter
 from core.child import ChildContext
-from core.db import write_tx
+from core.failures import ErrorClass, Failure
+from core.logs import job_context
 from downloader.circuit import GENERIC, SharedCircuits, breaker_key
-from downloader.commit import commit_download
 from downloader.cookies import CookieStore, platform_name
-from downloader.egress import EgressProxy, EgressRefused, Refusal
-from downloader.engine import Cancelled, Control, DownloadResult, Engine, ProbeResult, guard_name
-from downloader.errors import ClassifiedError, ErrorClass, Failure, classify, for_job, guard_failure
-from ipc.channels import JobWorker, Pusher
+from downloader.egress import EgressProxy, EgressRefused
+from downloader.egress.targets import REFUSAL_KEYS
+from downloader.engine import Control, DownloadResult, Engine, ProbeResult, guard_name
+from downloader.errors import ClassifiedError, classify, for_job, guard_failure
+from ipc.channels import JobWorker
 from ipc.messages import (
+    DownloadedFile,
     JobAssign,
+    JobCancel,
+    JobClaim,
     JobDownloaded,
     JobFailed,
+    JobHandBack,
     JobProbed,
     JobProgress,
     JobStarted,
-    OutboxNotice,
+    Probe,
+    WorkerEvent,
     WorkerJobs,
+    WorkerReport,
 )
 
 log = logging.getLogger("downloader.worker")
 
-CANCEL_POLL = 0.5  # seconds between looks for cancelled jobs: a cancel stops a download well within 2 s
-EVENT_SEND_TIMEOUT = 5.0  # a gateway that takes no events for this long: drop the (advisory) event
+NEWS_SEND_TIMEOUT = 5.0  # a gateway that takes no news for this long: drop it (it is advisory)
+HAND_BACK_WAIT = 3.0  # seconds a draining worker waits for the gateway to take its jobs back
 
 
 @dataclass
@@ -52,6 +63,7 @@ class Running:
     control: Control
     slot: int
     stopped_because: str = ""
+    handing_back: bool = False
     last_report: tuple[str, int] = field(default=("", -1))
     last_report_at: float = 0.0  # trio clock
 
@@ -60,10 +72,7 @@ class Worker:
     def __init__(
         self,
         ctx: ChildContext,
-        db: sqlite_utils.Database,
         jobs: JobWorker,
-        events: Pusher,
-        outbox: Pusher,
         engine: Engine,
         circuits: SharedCircuits,
         cookies: CookieStore,
@@ -72,23 +81,20 @@ class Worker:
     ) -> None:
         self.ctx = ctx
         self.settings = ctx.settings
-        self.db = db
         self.jobs = jobs
-        self.events = events
-        self.outbox = outbox
         self.engine = engine
         self.circuits = circuits
         self.cookies = cookies
         self.egress = egress
         self.alert = alert
-        self.running: dict[int, Running] = {}
+        self.running: dict[int, Running] = {}  # job id -> its attempt, until its report is answered
+        jobs.on_cancel = self._on_cancel
 
     async def run(self) -> None:
         slots = self.settings.download_slots_per_worker
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._report_progress)
             nursery.start_soon(self._report_jobs)
-            nursery.start_soon(self._watch_cancels)
             async with trio.open_nursery() as taking:
                 for slot in range(slots):
                     taking.start_soon(self._slot, slot, "probe" if slot == slots - 1 else "any")
@@ -96,6 +102,9 @@ class Worker:
                 # Draining: what runs goes back to the queue (another worker, or this one after its
                 # restart, takes it up), idle slots stop waiting, and the threads are left to end.
                 self._hand_back_all()
+                with trio.move_on_after(HAND_BACK_WAIT):
+                    while any(r.handing_back for r in self.running.values()):
+                        await trio.sleep(self.settings.progress_report_interval / 4)
                 taking.cancel_scope.cancel()
             nursery.cancel_scope.cancel()
 
@@ -103,18 +112,19 @@ class Worker:
         while not self.ctx.draining.is_set():
             job = await self.jobs.next_job(kind)
             if self.ctx.draining.is_set():
-                self._requeue(job, "the worker is draining")
+                await self._report(JobHandBack(job_id=job.job_id, lease=job.lease, worker=self.ctx.name))
                 return
-            await self._run_job(slot, job)
+            with job_context(job.job_id):  # every line this job logs, here or in its thread, says job=<id>
+                await self._run_job(slot, job)
 
     async def _run_job(self, slot: int, job: JobAssign) -> None:
         t0 = trio.current_time()
         control = Control()
-        self.running[job.job_id] = Running(job, control, slot)
+        running = self.running[job.job_id] = Running(job, control, slot)
         self.ctx.busy = len(self.running)
-        await self._event(JobStarted(job_id=job.job_id, lease=job.lease, worker=self.ctx.name))
-        folder = spool.job_dir(self.settings, job.job_id)
-        committed = False
+        await self._news(JobStarted(job_id=job.job_id, lease=job.lease, worker=self.ctx.name))
+        folder = spool.attempt_dir(self.settings, job.job_id, job.lease)
+        keep = False  # the files are the uploader's now (or their fate is unknown: the sweeper's)
         breaker = breaker_key(job.platform or GENERIC, job.url)
         cookie: Path | None = None
         try:
@@ -133,109 +143,146 @@ class Worker:
             began = trio.current_time()
             if job.task == "probe":
 
-                def claim() -> bool:  # in the job's thread: nothing to choose, so fetch it now?
-                    return bool(trio.from_thread.run_sync(self._claim_as_download, job))
+                def claim(probe: Probe) -> bool:  # in the job's thread: nothing to choose, so fetch it now?
+                    return bool(trio.from_thread.run(self._claim, job, probe))
 
                 result: ProbeResult | DownloadResult = await trio.to_thread.run_sync(
                     self.engine.probe, slot, job, folder, claim, abandon_on_cancel=True
                 )
             else:
-                audio = self._audio_format(job.user_id)
+                audio = job.audio_format or self.settings.audio_format
 
                 def on_probe(probed: ProbeResult) -> None:  # in the job's thread
-                    trio.from_thread.run_sync(self._send_probed, job, probed)
+                    trio.from_thread.run_sync(self._tell_probed, job, probed)
 
                 result = await trio.to_thread.run_sync(
                     self.engine.download, slot, job, folder, audio, on_probe, abandon_on_cancel=True
                 )
-            committed = await self._done(job, result, str(folder), trio.current_time() - began)
             self.circuits.record(breaker, job.job_id, None)
-        except Cancelled:
-            why = self.running[job.job_id].stopped_because or "cancelled"
-            log.info("job %d stopped: %s", job.job_id, why)
-            self.circuits.record(breaker, job.job_id, Failure(ErrorClass.CANCELLED, why))
+            keep = await self._done(job, result, folder, trio.current_time() - began)
+        except trio.Cancelled:
+            keep = True  # shut down while waiting for an answer: the sweeper knows whose they are
+            raise
         except Exception as exc:
-            refused = self.egress.refusals(guard_name(slot))
-            guard = exc if isinstance(exc, EgressRefused) else refused[0] if refused else None
-            failure = classify(exc) if guard is None else guard_failure(guard)
-            self.circuits.record(breaker, job.job_id, failure)
-            if cookie is not None:
-                self.cookies.after_failure(cookie, failure)
-            if failure.cls is ErrorClass.DISK_FULL:  # the uploader finds the alert's rows by itself
-                self.alert("disk", "alert_disk_full", path=str(self.settings.spool_dir))
-            await self._failed(job, failure, guard)
+            if control.cancel.is_set():  # stopped on purpose: the exception is how yt-dlp says so
+                await self._stopped(running, breaker)
+            else:
+                await self._failed(job, self._classify(exc, job, slot, breaker, cookie))
         finally:
             log.debug("job %d: %s took %.0f ms", job.job_id, job.task, (trio.current_time() - t0) * 1000)
             del self.running[job.job_id]
             self.ctx.busy = len(self.running)
-            if not committed:
+            if not keep:
                 spool.remove(folder, job.job_id)
 
-    def _audio_format(self, user_id: int) -> str:
-        row = self.db.execute("SELECT audio_format FROM users WHERE id = ?", [user_id]).fetchone()
-        return str(row[0]) if row and row[0] else self.settings.audio_format
+    def _classify(self, exc: Exception, job: JobAssign, slot: int, breaker: str, cookie: Path | None) -> Failure:
+        """The failure of a try, counted against the platform's breaker and the cookie file."""
+        refused = self.egress.refusals(guard_name(slot))
+        guard = exc if isinstance(exc, EgressRefused) else refused[0] if refused else None
+        failure = classify(exc) if guard is None else guard_failure(guard)
+        self.circuits.record(breaker, job.job_id, failure)
+        if cookie is not None:
+            self.cookies.after_failure(cookie, failure)
+        if failure.cls is ErrorClass.DISK_FULL:
+            self.alert("disk", "alert_disk_full", path=str(self.settings.spool_dir))
+        if guard is not None:  # the guard says which rule refused the link: that is the user's answer
+            failure = msgspec.structs.replace(failure, text_key=REFUSAL_KEYS[guard.reason])
+        return failure
 
-    def _claim_as_download(self, job: JobAssign) -> bool:
-        """A probe found a plain file (no question to ask): make the job its download, at once."""
-        with write_tx(self.db):
-            moved = self.db.execute(
-                "UPDATE jobs SET state = 'downloading', format_key = 'file', updated_at = ?"
-                " WHERE id = ? AND lease = ? AND state = 'probing'",
-                [time.time(), job.job_id, job.lease],
-            ).rowcount
-        return bool(moved)
+    async def _stopped(self, running: Running, breaker: str) -> None:
+        job = running.job
+        why = running.stopped_because or "cancelled"
+        log.info("job %d stopped: %s", job.job_id, why)
+        self.circuits.record(breaker, job.job_id, Failure(ErrorClass.CANCELLED, why))
+        if running.handing_back:
+            await self._report(JobHandBack(job_id=job.job_id, lease=job.lease, worker=self.ctx.name))
 
-    def _send_probed(self, job: JobAssign, probed: ProbeResult | DownloadResult) -> None:
+    async def _claim(self, job: JobAssign, probe: Probe) -> bool:
+        """A probe found a plain file (no question to ask): may the job be its download, at once?"""
+        size = next((c.size for c in probe.choices if c.key == "file"), 0)
+        with trio.move_on_after(self.settings.heartbeat_timeout):
+            answer = await self.jobs.report(
+                JobClaim(job_id=job.job_id, lease=job.lease, worker=self.ctx.name, size=size)
+            )
+            return answer.accepted
+        return False  # no gateway to ask: the probe's findings go back, the download comes later
+
+    def _tell_probed(self, job: JobAssign, probed: ProbeResult | DownloadResult) -> None:
+        """News for the jobs waiting for the same media: the download itself goes on."""
         event = JobProbed(
             job_id=job.job_id, lease=job.lease, worker=self.ctx.name, media_key=probed.media_key, probe=probed.probe
         )
-        if not self.events.send_nowait(event):
+        if not self.jobs.send_nowait(event):
             log.warning("job %d: the gateway's queue is full; the probe's findings were not passed on", job.job_id)
 
-    async def _done(self, job: JobAssign, result: ProbeResult | DownloadResult, folder: str, took_s: float) -> bool:
+    async def _done(self, job: JobAssign, result: ProbeResult | DownloadResult, folder: Path, took_s: float) -> bool:
+        """Report the result; True when its files are handed over (the gateway accepted them)."""
         if isinstance(result, ProbeResult):
-            self._send_probed(job, result)
-            return False
-        notices = commit_download(self.db, self.settings, job.job_id, job.lease, result, folder, took_s)
-        if notices is None:
+            probed = JobProbed(
+                job_id=job.job_id, lease=job.lease, worker=self.ctx.name, media_key=result.media_key, probe=result.probe
+            )
+            await self._report(probed)
             return False
         if job.task == "probe":  # fetched in the probe's stride: the gateway hears what it found now
-            self._send_probed(job, result)
-        for item_id in notices:
-            self.outbox.send_nowait(OutboxNotice(item_id=item_id))
-        await self._event(
-            JobDownloaded(
-                job_id=job.job_id,
-                lease=job.lease,
-                worker=self.ctx.name,
-                media_key=result.media_key,
-                format_key=result.format_key,
+            self._tell_probed(job, result)
+        files = [
+            DownloadedFile(
+                path=str(f.path),
+                kind=f.kind,
+                size=f.size,
+                duration=f.duration,
+                width=f.width,
+                height=f.height,
+                thumbnail=str(f.thumbnail) if f.thumbnail else "",
+                part=f.part,
+                parts=f.parts,
             )
-        )
-        return True
-
-    async def _failed(self, job: JobAssign, failure: Failure, guard: EgressRefused | Refusal | None = None) -> None:
-        recorded = for_job(failure, self.settings)
-        if guard is not None:  # the guard says which rule refused the link: that is the user's answer
-            recorded = dataclasses.replace(recorded, text_key=f"link_refused_{guard.reason}")
-        final, notices = job_rows.fail(self.db, self.settings, job.job_id, recorded, lease=job.lease)
-        for item_id in notices:
-            self.outbox.send_nowait(OutboxNotice(item_id=item_id))
-        event = JobFailed(
+            for f in result.files
+        ]
+        report = JobDownloaded(
             job_id=job.job_id,
             lease=job.lease,
             worker=self.ctx.name,
-            error_class=failure.cls.value,
-            retryable=failure.retryable,
-            final=final,
+            media_key=result.media_key,
+            format_key=result.format_key,
+            title=result.title,
+            performer=result.performer,
+            files=files,
+            folder=str(folder),
+            took_s=took_s,
         )
-        await self._event(event)
+        if await self._report(report):
+            return True
+        log.info(
+            "job %d: the gateway refused the download of lease %d (the job moved on); removing it",
+            job.job_id,
+            job.lease,
+        )
+        return False
 
-    async def _event(self, msg: JobStarted | JobProgress | JobProbed | JobDownloaded | JobFailed | WorkerJobs) -> None:
-        with trio.move_on_after(EVENT_SEND_TIMEOUT) as scope:
-            await self.events.send(msg)
+    async def _failed(self, job: JobAssign, failure: Failure) -> None:
+        recorded = for_job(failure, self.settings)
+        await self._report(JobFailed(job_id=job.job_id, lease=job.lease, worker=self.ctx.name, failure=recorded))
+
+    async def _report(self, report: WorkerReport) -> bool:
+        """Send a result and wait for the gateway's answer (sent again until it comes)."""
+        answer = await self.jobs.report(report)
+        return answer.accepted
+
+    async def _news(self, msg: WorkerEvent) -> None:
+        with trio.move_on_after(NEWS_SEND_TIMEOUT) as scope:
+            await self.jobs.send(msg)
         if scope.cancelled_caught:
-            log.warning("the gateway took no %s for %.0f s; dropped it", type(msg).__name__, EVENT_SEND_TIMEOUT)
+            log.warning("the gateway took no %s for %.0f s; dropped it", type(msg).__name__, NEWS_SEND_TIMEOUT)
+
+    def _on_cancel(self, cancel: JobCancel) -> None:
+        """The gateway says the job left this worker: stop it (its files go with it)."""
+        running = self.running.get(cancel.job_id)
+        if running is None or running.job.lease != cancel.lease or running.control.cancel.is_set():
+            return
+        running.stopped_because = cancel.why or "the gateway took the job back"
+        running.control.cancel.set()
+        self.egress.abort(guard_name(running.slot))  # a fetch blocked in a slow site ends now too
 
     # ---- what runs beside the jobs ---------------------------------------------------------
 
@@ -251,7 +298,7 @@ class Worker:
                     continue
                 running.last_report, running.last_report_at = seen, now
                 job = running.job
-                await self._event(
+                await self._news(
                     JobProgress(
                         job_id=job.job_id,
                         lease=job.lease,
@@ -265,42 +312,21 @@ class Worker:
                 )
 
     async def _report_jobs(self) -> None:
+        linked = False
         while True:
             held = [(r.job.job_id, r.job.lease) for r in self.running.values()]
-            await self._event(WorkerJobs(worker=self.ctx.name, jobs=held, sent_at=time.time()))
+            await self._news(WorkerJobs(worker=self.ctx.name, jobs=held, sent_at=time.time()))
+            if self.jobs.linked and not linked:  # a gateway (re)connected: its mirror of the breakers
+                for state in self.circuits.snapshot():
+                    await self._news(state)
+            linked = self.jobs.linked
             await trio.sleep(self.settings.heartbeat_interval)
-
-    async def _watch_cancels(self) -> None:
-        """Stop jobs that were cancelled, or given to another worker, or ended otherwise."""
-        while True:
-            await trio.sleep(CANCEL_POLL)
-            if not self.running:
-                continue
-            ids = list(self.running)
-            rows = self.db.execute(
-                f"SELECT id, state, lease FROM jobs WHERE id IN ({','.join('?' * len(ids))})", ids
-            ).fetchall()
-            current = {r[0]: (r[1], r[2]) for r in rows}
-            for job_id, running in list(self.running.items()):
-                state, lease = current.get(job_id, ("gone", -1))
-                moved_on = state not in ("probing", "downloading") or lease != running.job.lease
-                if moved_on and not running.control.cancel.is_set():
-                    running.stopped_because = f"the job is now {state} (lease {lease})"
-                    running.control.cancel.set()
 
     def _hand_back_all(self) -> None:
         for running in self.running.values():
-            self._requeue(running.job, "the worker is draining")
+            if running.control.cancel.is_set():
+                continue
+            running.handing_back = True
             running.stopped_because = "the worker is draining; handed back"
             running.control.cancel.set()
-
-    def _requeue(self, job: JobAssign, why: str) -> None:
-        """Give a job back to the queue without counting the attempt (it was not tried)."""
-        with write_tx(self.db):
-            moved = self.db.execute(
-                "UPDATE jobs SET state = 'queued', worker = NULL, attempts = max(attempts - 1, 0), updated_at = ?"
-                " WHERE id = ? AND lease = ? AND state IN ('probing', 'downloading')",
-                [time.time(), job.job_id, job.lease],
-            ).rowcount
-        if moved:
-            log.info("job %d handed back: %s", job.job_id, why)
+            self.egress.abort(guard_name(running.slot))

@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import TypeVar
 
 from core.callback_data import Callback, CallbackCodec
+from core.logs import uid
 from core.payloads import Button
 from core.telegram import CallbackQuery, IncomingMessage
 from gateway.admin.audit import ACTION_DENIED, record
@@ -111,10 +112,12 @@ def refuse(req: Request, attempt: str, callback_id: str | None = None) -> None:
     """Someone who is no admin tried an admin command (or pressed an admin button, `callback_id`):
     answered and audited at most once per NOTICE_INTERVAL; the attempts between are only logged."""
     if not notice_due(req.db, req.user.id, NOTICE_REFUSED, req.settings.notice_interval):
-        log.debug("user %d is no admin and tried %r again; refused silently", req.user.id, attempt[:80])
+        log.debug("user %s is no admin and tried %r again; refused silently", uid(req.user.id), attempt[:80])
         return
     record(req.db, req.user.id, ACTION_DENIED, attempt)
-    log.warning("user %d is no admin and tried %r; refused (told once per NOTICE_INTERVAL)", req.user.id, attempt[:80])
+    log.warning(
+        "user %s is no admin and tried %r; refused (told once per NOTICE_INTERVAL)", uid(req.user.id), attempt[:80]
+    )
     if callback_id is None:
         req.reply(req.t(NOTICE_REFUSED))
     else:

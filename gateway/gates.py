@@ -34,6 +34,7 @@ import trio
 from core.callback_data import CallbackCodec
 from core.config import Settings
 from core.db import write_tx
+from core.logs import uid
 from core.status import wait_text
 from core.telegram import CallbackQuery, ChatMemberChange, IncomingMessage, TelegramPort, Update
 from core.texts import digits
@@ -165,7 +166,7 @@ class Gates:
         if req.user.banned:
             if notice_due(req.db, req.user.id, NOTICE_BANNED, BAN_NOTICE_TTL):
                 req.reply(req.t("banned"))
-                log.info("banned user %d told once; silent from now on", req.user.id)
+                log.info("banned user %s told once; silent from now on", uid(req.user.id))
             return False
         return True
 
@@ -193,7 +194,7 @@ class Gates:
         held = self.locks.take_held(req.db, req.user.id)  # links held earlier go first, now that the user passes
         self.accept(req, [*held, (msg.message_id, found.links)])
         if held:
-            log.info("user %d passes the locks: %d held message(s) released", req.user.id, len(held))
+            log.info("user %s passes the locks: %d held message(s) released", uid(req.user.id), len(held))
         link_jobs.tell_capped(req, msg, found)
 
     def release(self, req: Request) -> int:
@@ -204,7 +205,7 @@ class Gates:
             return 0
         taken = self.accept(req, held)
         wanted = sum(len(urls) for _, urls in held)
-        log.info("user %d passes the locks: %d of %d held link(s) taken", req.user.id, taken, wanted)
+        log.info("user %s passes the locks: %d of %d held link(s) taken", uid(req.user.id), taken, wanted)
         return taken
 
     def accept(self, req: Request, batches: list[Batch]) -> int:

@@ -15,11 +15,14 @@ import time
 import msgspec
 import sqlite_utils
 
-from core import formats, outbox
+from core import formats, jobstates, outbox
 from core import jobs as job_rows
 from core.callback_data import CallbackCodec
 from core.config import MIB, Settings
-from core.jobs import Failure, Job
+from core.failures import ErrorClass, Failure
+from core.jobs import Job
+from core.jobstates import ON_A_DOWNLOADER, JobState, sql_in, sql_is
+from core.logs import uid
 from core.media_keys import request_key
 from core.payloads import SendMedia, Text
 from core.status import cancel_keyboard
@@ -52,7 +55,7 @@ def create(
     job_id = int(
         db.execute(
             "INSERT INTO jobs (user_id, chat_id, request_message_id, url, request_key, media_key, platform,"
-            " format_key, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+            " format_key, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 user_id,
                 chat_id,
@@ -62,13 +65,14 @@ def create(
                 ref.key if ref.media_id else None,
                 ref.platform,
                 requested,
+                JobState.QUEUED.value,
                 now,
                 now,
             ],
         ).lastrowid
         or 0
     )
-    log.info("job %d: user %d, %s (%s)", job_id, user_id, ref.key, requested or "ask")
+    log.info("job %d: user %s, %s (%s)", job_id, uid(user_id), ref.key, requested or "ask")
     job = job_rows.load(db, job_id, settings)
     assert job is not None
     return advance(db, settings, codec, job, new=True)
@@ -134,7 +138,7 @@ def advance(
 
 
 def _too_large(settings: Settings) -> Failure:
-    return Failure("too_large", "no format fits the cap", False, {"limit": settings.max_file_bytes // MIB})
+    return Failure(ErrorClass.TOO_LARGE, "no format fits the cap", values={"limit": settings.max_file_bytes // MIB})
 
 
 def _fail_now(
@@ -188,7 +192,7 @@ def _ask(
 ) -> list[int]:
     if not probe.choices:
         return _fail_now(db, settings, codec, job, new, _too_large(settings))
-    db.execute("UPDATE jobs SET state = 'choosing', worker = NULL, updated_at = ? WHERE id = ?", [time.time(), job.id])
+    jobstates.ask(db, job.id)
     body, keyboard = choices_message(job.lang, codec, job.id, probe, job.audio_format, cached_keys(db, media_key))
     item = set_status(db, job, body, keyboard, new)
     return [item] if item else []
@@ -198,9 +202,9 @@ def _playlist(
     db: sqlite_utils.Database, settings: Settings, codec: CallbackCodec, job: Job, probe: Probe, new: bool
 ) -> list[int]:
     if not probe.entries:
-        return _fail_now(db, settings, codec, job, new, Failure("not_found", "an empty playlist", False))
+        return _fail_now(db, settings, codec, job, new, Failure(ErrorClass.NOT_FOUND, "an empty playlist"))
     if job.format_key is None:
-        db.execute("UPDATE jobs SET state = 'choosing', updated_at = ? WHERE id = ?", [time.time(), job.id])
+        jobstates.ask(db, job.id)
         body, keyboard = choices_message(job.lang, codec, job.id, probe, job.audio_format, set())
         item = set_status(db, job, body, keyboard, new)
         return [item] if item else []
@@ -213,17 +217,15 @@ def expand_playlist(
     """One job per entry, all with the playlist's choice; the playlist waits for them."""
     now = time.time()
     meta = {**job.meta, "playlist": len(probe.entries)}
-    db.execute(
-        "UPDATE jobs SET state = 'uploading', worker = NULL, title = ?, meta = ?, updated_at = ? WHERE id = ?",
-        [probe.title, json.dumps(meta), now, job.id],
-    )
+    if not jobstates.expand(db, job.id, probe.title, json.dumps(meta)):
+        return []
     children = []
     for index, entry in enumerate(probe.entries, 1):
         ref = request_key(entry.url)
         child = db.execute(
             "INSERT INTO jobs (user_id, chat_id, request_message_id, parent_id, item_index, url, request_key,"
             " media_key, platform, format_key, title, state, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 job.user_id,
                 job.chat_id,
@@ -236,6 +238,7 @@ def expand_playlist(
                 ref.platform,
                 job.format_key,
                 entry.title,
+                JobState.QUEUED.value,
                 now,
                 now,
             ],
@@ -263,11 +266,8 @@ def _from_cache(db: sqlite_utils.Database, job: Job, media_key: str, format_key:
     if not rows or len(rows) != rows[0][1]:
         return []
     now = time.time()
-    db.execute(
-        "UPDATE jobs SET state = 'uploading', media_kind = ?, title = coalesce(title, ?), updated_at = ?,"
-        " started_at = coalesce(started_at, ?) WHERE id = ?",
-        [rows[0][3], rows[0][4], now, now, job.id],
-    )
+    if not jobstates.from_cache(db, job.id, rows[0][3], rows[0][4]):
+        return []
     db.execute(
         "UPDATE media_cache SET hits = hits + 1, last_used_at = ? WHERE media_key = ? AND format_key = ?",
         [now, media_key, format_key],
@@ -299,11 +299,12 @@ def _from_cache(db: sqlite_utils.Database, job: Job, media_key: str, format_key:
 def queue_position(db: sqlite_utils.Database, job: Job) -> int:
     """Where the job stands with fair dispatch: every user's k-th job before anyone's (k+1)-th."""
     rows = db.execute(
-        "SELECT user_id, count(*) FROM jobs WHERE state = 'queued' AND id < ? GROUP BY user_id", [job.id]
+        f"SELECT user_id, count(*) FROM jobs WHERE state = {sql_is(JobState.QUEUED)} AND id < ? GROUP BY user_id",
+        [job.id],
     ).fetchall()
     mine = next((n for user, n in rows if user == job.user_id), 0)
     running = db.execute(
-        "SELECT count(*) FROM jobs WHERE user_id = ? AND state IN ('probing', 'downloading')", [job.user_id]
+        f"SELECT count(*) FROM jobs WHERE user_id = ? AND state IN {sql_in(*ON_A_DOWNLOADER)}", [job.user_id]
     ).fetchone()[0]
     rank = mine + running
     ahead = sum(min(n, rank + 1) for user, n in rows if user != job.user_id)

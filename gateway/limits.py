@@ -20,6 +20,7 @@ import trio
 
 from core import spool
 from core.config import Settings
+from core.jobstates import JobState, sql_is
 
 log = logging.getLogger("gateway.limits")
 
@@ -97,7 +98,7 @@ def purge_marks(db: sqlite_utils.Database, now: float | None = None) -> int:
 
 def waiting(db: sqlite_utils.Database) -> int:
     """Jobs waiting for a downloader (QUEUE_MAX counts these; running and choosing ones don't)."""
-    return int(db.execute("SELECT count(*) FROM jobs WHERE state = 'queued'").fetchone()[0])
+    return int(db.execute(f"SELECT count(*) FROM jobs WHERE state = {sql_is(JobState.QUEUED)}").fetchone()[0])
 
 
 def waiting_for(db: sqlite_utils.Database, user_id: int) -> int:

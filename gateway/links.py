@@ -9,6 +9,10 @@ Sources, in the order they appear in the text:
   gave no entities, a link inside `code`), cut where Telegram's own detection (tdlib's
   match_urls/fix_url) ends one: at spaces, <>"«», unbalanced brackets, and trailing .:;,('?!`.
 
+Then each link is read as the user meant it (`meant`): Telegram keeps Persian and Arabic punctuation,
+ZWNJ and ZWJ inside a link that they end ("…/v/1،", "…/v/1؟", "…/v/1" + ZWNJ), and another client may
+hand over a closing « or »; none of these trailing characters belongs to the link.
+
 Scheme and host come back lower-cased. Links are de-duplicated by exact text (different spellings
 of one video share a request key and are merged there). Only http and https become jobs; links
 with other schemes (ftp://, tg://, mailto:...) come back in `unsupported`, and http(s) links with a
@@ -36,11 +40,18 @@ _ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # two UTF-16 units each
 # tdlib: a URL's host runs over letters, digits, ._~- and non-ASCII symbols (not spaces, not general
 # punctuation but ZWNJ/ZWJ and dashes); its path over everything but spaces, <>"«» and the same.
 _URL_CHAR_BANS = r"\s\u2000-\u200b\u200e-\u200f\u2016-\u206f"
+# An IPv6 literal ("http://[::1]:8080/") is no link to Telegram, but it is taken here all the same,
+# so that the egress guard refuses it with its own answer instead of the bot ignoring it.
 _PLAIN_URL = re.compile(
-    rf"https?://(?:[A-Za-z0-9._~@:-]|[^\x00-\xbf{_URL_CHAR_BANS}])+(?:[/?#][^<>\"«»{_URL_CHAR_BANS}]*)?",
+    rf"https?://(?:\[[0-9A-Fa-f:.]+\](?::\d+)?|(?:[A-Za-z0-9._~@:-]|[^\x00-\xbf{_URL_CHAR_BANS}])+)"
+    rf"(?:[/?#][^<>\"«»{_URL_CHAR_BANS}]*)?",
     re.IGNORECASE,
 )
 _BAD_PATH_END = ".:;,('?!`"
+# Never the last character of a link a person meant: Persian/Arabic comma, semicolon, question mark,
+# decimal and thousands separators, full stop; the ellipsis; guillemets; ZWNJ and ZWJ; and what
+# Telegram itself trims (exposed once the others are gone).
+NOT_A_LINK_END = "،؛؟٫٬۔…«»\u200c\u200d" + _BAD_PATH_END
 _OPENERS, _CLOSERS = "([{", ")]}"
 
 
@@ -72,6 +83,8 @@ def find_links(text: str, entities: Sequence[Entity], limit: int) -> LinkList:
             link, at = entity.url or "", span[0] if span else len(text)
         else:
             link, at = (text[span[0] : span[1]], span[0]) if span else ("", 0)
+        if entity.type == "url":
+            link = meant(link)
         if link.strip():
             found.append((at, _with_scheme(link.strip())))
     if "://" in text:
@@ -85,6 +98,11 @@ def find_links(text: str, entities: Sequence[Entity], limit: int) -> LinkList:
         if link not in bucket:
             bucket.append(link)
     return LinkList(links=web[:limit], found=len(web), unsupported=other, credentials=signed)
+
+
+def meant(link: str) -> str:
+    """The link without the trailing characters that are the sentence's, not the link's."""
+    return link.strip().rstrip(NOT_A_LINK_END)
 
 
 def _scheme(link: str) -> str:
@@ -116,7 +134,7 @@ def _plain_urls(text: str, covered: list[tuple[int, int]]) -> list[tuple[int, st
         start, end = match.span()
         if any(lo < end and start < hi for lo, hi in covered):
             continue
-        url = _trim(match[0])
+        url = meant(_trim(match[0]))
         if url.partition("://")[2]:
             found.append((start, _with_scheme(url)))
     return found

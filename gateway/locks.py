@@ -35,6 +35,7 @@ import trio
 from core import metrics
 from core.alerts import alert, resolve
 from core.config import Settings
+from core.logs import uid
 from core.payloads import Button, Keyboard
 from core.status import wait_text
 from core.telegram import BadRequest, ChatMemberChange, ChatNotFound, FloodWait, TelegramError, TelegramPort
@@ -209,26 +210,28 @@ class Locks:
             except FloodWait as exc:  # nobody is let through unchecked while it lasts
                 if not self.flooded():  # once per FloodWait, not once per lock asked at the same time
                     log.warning(
-                        "lock %d %s: checking user %d got a FloodWait of %.0f s; no checks, and no unchecked"
+                        "lock %d %s: checking user %s got a FloodWait of %.0f s; no checks, and no unchecked"
                         " user let through, until it is over",
                         lock.id,
                         lock.name,
-                        user_id,
+                        uid(user_id),
                         exc.seconds,
                     )
                 self.flood_until = max(self.flood_until, self.clock() + exc.seconds)
                 return
             except TelegramError as exc:  # network: this time the lock does not hold anyone up
-                log.warning("lock %d %s: checking user %d failed (%s); let through", lock.id, lock.name, user_id, exc)
+                log.warning(
+                    "lock %d %s: checking user %s failed (%s); let through", lock.id, lock.name, uid(user_id), exc
+                )
                 metrics.count("sponsor_checks", result="error")
                 return
         if scope.cancelled_caught:
             metrics.count("sponsor_checks", result="timeout")
             log.warning(
-                "lock %d %s: no answer about user %d in %.0f s; let through",
+                "lock %d %s: no answer about user %s in %.0f s; let through",
                 lock.id,
                 lock.name,
-                user_id,
+                uid(user_id),
                 CHECK_TIMEOUT_S,
             )
             return
@@ -344,7 +347,7 @@ class Locks:
             [lock.id],
         ).fetchall()
         lock.joins_counted = count
-        log.info("lock %d %s: join of user %d credited (%d/%s)", lock.id, lock.name, user_id, count, goal or "-")
+        log.info("lock %d %s: join of user %s credited (%d/%s)", lock.id, lock.name, uid(user_id), count, goal or "-")
         if goal is not None and count >= goal:
             self.end(db, lock, "cap")
 
@@ -396,9 +399,9 @@ class Locks:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 [user_id, req.chat_id, message_id, json.dumps(urls), now, now + self.settings.held_link_ttl],
             ).lastrowid
-            log.info("user %d: %d link(s) held behind %s", user_id, len(urls), ", ".join(m.name for m in locks))
+            log.info("user %s: %d link(s) held behind %s", uid(user_id), len(urls), ", ".join(m.name for m in locks))
         else:
-            log.warning("user %d has %d messages held already; %d link(s) not kept", user_id, count, len(urls))
+            log.warning("user %s has %d messages held already; %d link(s) not kept", uid(user_id), count, len(urls))
         if held is None:
             return
         if verdict.missing:

@@ -1,4 +1,4 @@
-"""The gateway's wiring: database, job dispatch, job events, outbox, and the update loop."""
+"""The gateway's wiring: database, the job channel and dispatch, job events, outbox, the update loop."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from core.config import Settings
 from core.db import open_db
 from core.runtime_limits import RuntimeLimits
 from core.telegram.connect import NotConnected, connect_port
-from gateway.admin import audit, broadcast, menu, panel, profile, queue
+from gateway.admin import audit, broadcast, menu, panel, profile, queue, ytdlp
 from gateway.admin.chart import Charts
 from gateway.admin.limits import LimitsAdmin
 from gateway.admin.maintenance import Maintenance, PausingDispatcher
@@ -23,41 +23,31 @@ from gateway.admin.stats import StatsAdmin
 from gateway.admin.steps import Inputs
 from gateway.events import JobEvents
 from gateway.gates import Gates
-from gateway.handlers import cancel, choices, settings, start
+from gateway.handlers import cancel, choices, lang, settings, start
 from gateway.handlers import links as link_handler
 from gateway.router import Prepare, Router
 from gateway.updates import UpdateLoop
-from ipc.channels import JobDispatcher, Puller, Pusher, RpcClient
-from ipc.messages import (
-    JobDelivered,
-    JobDownloaded,
-    JobFailed,
-    JobProbed,
-    JobProgress,
-    JobStarted,
-    OutboxNotice,
-    WorkerJobs,
-)
+from ipc.channels import JobDispatcher, Puller, Pusher, RpcClient, open_job_dispatcher
+from ipc.messages import UPLOAD_EVENTS, OutboxNotice
 
 log = logging.getLogger("gateway")
 
 Announce = Callable[[list[int]], None]
-JOB_EVENTS = (JobStarted, JobProgress, JobProbed, JobDownloaded, JobFailed, WorkerJobs, JobDelivered)
 
-HANDLERS = (start, settings, choices, cancel, panel, broadcast, menu, queue, profile, audit)
-SWEEP_INTERVAL = 5.0  # seconds between safety-net passes over the queue
+HANDLERS = (start, settings, lang, choices, cancel, panel, broadcast, menu, queue, profile, audit, ytdlp)
+SWEEP_INTERVAL = 5.0  # seconds between safety-net passes over the jobs
 
 
 async def body(ctx: ChildContext) -> None:
     db = open_db(ctx.settings.db_path, busy_timeout=ctx.settings.db_busy_timeout)
     try:
-        with (
-            JobDispatcher(ctx.endpoints.jobs) as jobs,
-            Puller(ctx.endpoints.events) as events,
-            Pusher(ctx.endpoints.outbox) as outbox,
-            RpcClient(ctx.endpoints.monitor_rpc) as monitor,
-        ):
-            await run(ctx, db, jobs, events, outbox, monitor)
+        async with open_job_dispatcher(ctx.endpoints.jobs) as jobs:
+            with (
+                Puller(ctx.endpoints.events) as events,
+                Pusher(ctx.endpoints.outbox) as outbox,
+                RpcClient(ctx.endpoints.monitor_rpc) as monitor,
+            ):
+                await run(ctx, db, jobs, events, outbox, monitor)
     except NotConnected as exc:
         log.info("%s", exc)
     finally:
@@ -87,15 +77,21 @@ async def run(
     gates = Gates(settings, db, codec, maintenance_state=maintenance)
     ctx.limits.apply(runtime_limits.load(db))  # what admins set (/setlimit) before this start
     charts = Charts(settings, db, announce)
-    prepare = panel.prepare_steps(settings, monitor)
+    prepare = {
+        **panel.prepare_steps(settings, monitor),
+        **ytdlp.prepare_steps(ctx.endpoints.control, settings.admin_ids),
+    }
     router, limits = build_router(settings, db, codec, gates, ctx.limits, charts, prepare)
     # Index yt-dlp's extractors before the first link (a second or two), off the event loop.
-    await trio.to_thread.run_sync(extractor_index.prepare)
+    await trio.to_thread.run_sync(extractor_index.prepare, settings.run_dir)
     await ctx.ready()
     async with trio.open_nursery() as nursery:
+        nursery.start_soon(extractor_index.keep_current)  # re-indexed when yt-dlp is upgraded
         nursery.start_soon(dispatcher.run)
         nursery.start_soon(dispatcher.watch)
-        nursery.start_soon(_events, events, job_events, announce)
+        nursery.start_soon(dispatcher.watch_moves)
+        nursery.start_soon(_worker_events, jobs, job_events, announce)
+        nursery.start_soon(_upload_events, events, job_events, announce)
         nursery.start_soon(_sweep, job_events, announce)
         nursery.start_soon(gates.housekeeping)
         nursery.start_soon(limits.publish, ctx)
@@ -105,6 +101,21 @@ async def run(
             nursery.start_soon(UpdateLoop(router, port, outbox, dispatcher.wake).run)
             await ctx.draining.wait()
         nursery.cancel_scope.cancel()
+
+
+async def _worker_events(jobs: JobDispatcher, job_events: JobEvents, announce: Announce) -> None:
+    """The downloaders' events, in order; each report is answered on its worker's connection."""
+    async for inbound in jobs.events:
+        try:
+            outcome = job_events.from_worker(inbound)
+        except Exception:  # one bad event must not stop the gateway; a report is sent again
+            log.exception("handling %s of job %s failed", type(inbound.event).__name__, _job_of(inbound.event))
+            continue
+        announce(outcome.notices)
+        if outcome.ack is not None and not jobs.send_nowait(inbound.identity, outcome.ack):
+            log.info(
+                "job %d: the answer to %s was not delivered (it comes again)", outcome.ack.job_id, outcome.ack.report
+            )
 
 
 def build_router(
@@ -125,19 +136,26 @@ def build_router(
     return router, limits
 
 
-async def _events(events: Puller, job_events: JobEvents, announce: Announce) -> None:
+async def _upload_events(events: Puller, job_events: JobEvents, announce: Announce) -> None:
     while True:
         msg = await events.recv()
-        if not isinstance(msg, JOB_EVENTS):
+        if not isinstance(msg, UPLOAD_EVENTS):
             log.warning("dropped a %s on the events channel", type(msg).__name__)
             continue
         try:
-            announce(job_events.handle(msg))
-        except Exception:  # one bad event must not stop the gateway; the row stays the truth
-            log.exception("handling %s of job %s failed", type(msg).__name__, getattr(msg, "job_id", "?"))
+            announce(job_events.from_uploader(msg))
+        except Exception:  # the outbox rows stay the truth: the sweep ends the job
+            log.exception("handling %s of job %s failed", type(msg).__name__, msg.job_id)
 
 
 async def _sweep(job_events: JobEvents, announce: Announce) -> None:
     while True:
         await trio.sleep(SWEEP_INTERVAL)
-        announce(job_events.advance_all())
+        try:
+            announce(job_events.sweep())
+        except Exception:
+            log.exception("the sweep over the jobs failed; trying again in %.0f s", SWEEP_INTERVAL)
+
+
+def _job_of(event: object) -> object:
+    return getattr(event, "job_id", "?")

@@ -6,6 +6,7 @@ import sqlite_utils
 
 from core import formats
 from core.callback_data import CallbackCodec
+from core.jobstates import JobState, sql_is
 from core.payloads import Button, Keyboard
 from core.status import ACTION_CHOOSE, cancel_button, duration, megabytes, shown_title, wait_text
 from core.texts import digits, text
@@ -60,8 +61,8 @@ def _label(lang: str, key: str, height: int, size: int, audio_format: str) -> st
 def estimate(db: sqlite_utils.Database, position: int, slots: int) -> float | None:
     """About how long until a job at `position` is done, from recent jobs; None without history."""
     rows = db.execute(
-        "SELECT finished_at - created_at FROM jobs INDEXED BY jobs_done WHERE state = 'done' AND parent_id IS NULL"
-        " ORDER BY finished_at DESC LIMIT ?",
+        "SELECT finished_at - created_at FROM jobs INDEXED BY jobs_done"
+        f" WHERE state = {sql_is(JobState.DONE)} AND parent_id IS NULL ORDER BY finished_at DESC LIMIT ?",
         [RECENT_JOBS],
     ).fetchall()
     if not rows:

@@ -25,6 +25,7 @@ import sqlite_utils
 from core.callback_data import CallbackCodec
 from core.config import Settings
 from core.db import write_tx
+from core.logs import uid
 from core.telegram import CallbackQuery, Chat, ChatMemberChange, IncomingMessage, Update
 from gateway.admin import bans, maintenance, sponsors
 
@@ -163,9 +164,9 @@ class Router:
             req = Request(self.settings, self.db, self.codec, user, query.chat_id)
             handler = self.table.callbacks.get(callback.action) if callback is not None else None
             if self.gates is not None and not self.gates.admit_press(req, query):
-                log.info("banned user %d pressed a button; not answered", user.id)
+                log.info("banned user %s pressed a button; not answered", uid(user.id))
             elif callback is None or handler is None:
-                log.info("user %d pressed a button with bad data; answered as expired", user.id)
+                log.info("user %s pressed a button with bad data; answered as expired", uid(user.id))
                 req.answer(query.id, req.t("button_expired"))
             elif self.table.refuses_press(req, callback.action):
                 refuse(req, press_detail(query), callback_id=query.id)

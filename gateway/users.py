@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from core.config import Settings
+from core.logs import uid
 from core.telegram import User
 from core.texts import language_for
 
@@ -38,7 +39,7 @@ def remember(
         "SELECT language, last_message_id, default_format, audio_format, banned FROM users WHERE id = ?", [user.id]
     ).fetchone()
     if row is not None and message_id is not None and message_id <= row[1]:
-        log.info("message %d of user %d was handled before a restart; skipped", message_id, user.id)
+        log.info("message %d of user %s was handled before a restart; skipped", message_id, uid(user.id))
         return None
     now = time.time()
     lang = (row[0] if row is not None else None) or language_for(user.language_code, settings.default_language)

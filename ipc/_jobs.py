@@ -1,4 +1,17 @@
-"""The job channel: the gateway hands jobs to downloaders that asked for them (credit-based)."""
+"""The job channel: one connection between the gateway and each downloader, for everything.
+
+```
+gateway (ROUTER, binds) ◀── Credit, JobStarted, JobProgress, WorkerJobs, BreakerState ── downloader (DEALER)
+                        ◀── reports: JobProbed, JobDownloaded, JobFailed, JobClaim, JobHandBack
+                        ──▶ JobAssign, ReportAck (to each report), JobCancel, CreditsDropped
+```
+
+One task reads each socket, on each side (`run`): it files what arrives where the others wait
+for it, so that no message is ever taken by a task that is not waiting for it (the lost wake-up
+of a slot that read a job meant for another slot while that one slept). The gateway hands jobs
+to downloaders that asked for them (credit-based), and a downloader's reports are acknowledged:
+it sends a report again, after the gateway restarted say, until the answer comes.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +20,72 @@ import logging
 import os
 import secrets
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import msgspec
 import trio
 import zmq
 import zmq.utils.monitor
 
-from ipc._channel import Channel, bound, decode_as, is_unreachable, single_frame, split_routed
-from ipc.messages import CREDIT_KINDS, Credit, JobAssign, encode
+from ipc._channel import Channel, bound, is_unreachable, single_frame, split_routed
+from ipc.messages import (
+    CREDIT_KINDS,
+    WORKER_EVENTS,
+    Credit,
+    CreditsDropped,
+    JobAssign,
+    JobCancel,
+    Message,
+    ReportAck,
+    WorkerEvent,
+    WorkerReport,
+    decode,
+    encode,
+    note_drop,
+)
 from ipc.zmqtrio import DEFAULT_LINGER_MS, Socket, open_socket
 
-__all__ = ["MAX_CREDITS_PER_MESSAGE", "QUICK_JOB_WAIT", "JobDispatcher", "JobWorker"]
+__all__ = [
+    "EVENTS_BUFFER",
+    "MAX_CREDITS_PER_MESSAGE",
+    "REPORT_RESEND_S",
+    "Inbound",
+    "JobDispatcher",
+    "JobWorker",
+    "Taker",
+    "open_job_dispatcher",
+    "open_job_worker",
+]
 
 log = logging.getLogger(__name__)
 
 MAX_CREDITS_PER_MESSAGE = 10_000
 """A Credit asking for more slots than this is clamped (a bad peer must not balloon our memory)."""
 
-QUICK_JOB_WAIT = 0.05
-"""Seconds a waiting worker listens for its job alone before also watching its connection."""
+EVENTS_BUFFER = 10_000
+"""Events read and not yet handled by the gateway; past this the reader waits (back-pressure)."""
+
+REPORT_RESEND_S = 5.0
+"""A report not acknowledged within this long is sent again (also at once after a reconnect)."""
+
+
+@dataclass(frozen=True)
+class Taker:
+    """The downloader a job went to: its name, and its connection (to answer it on)."""
+
+    name: str
+    identity: bytes
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """An event from a downloader, as the gateway's reader received it."""
+
+    identity: bytes
+    event: WorkerEvent
+    received_at: float  # trio clock, when the reader took it off the socket
 
 
 class JobDispatcher(Channel):
@@ -38,29 +97,38 @@ class JobDispatcher(Channel):
     and a busy one (no credit) gets none. A downloader that is gone (EHOSTUNREACH under
     ROUTER_MANDATORY) loses its credits and the job goes to the next. Connections are told apart
     by a per-incarnation identity, so a restarted downloader never inherits its predecessor's
-    credits.
+    credits. The downloaders' events come out of `events`, in the order they arrived.
     """
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, *, events_buffer: int = EVENTS_BUFFER) -> None:
         super().__init__(*bound(zmq.ROUTER, endpoint, router_mandatory=1))
         # one entry per credit, oldest first, per kind of slot
         self._credits: dict[str, deque[bytes]] = {kind: deque() for kind in CREDIT_KINDS}
         self._names: dict[bytes, str] = {}  # connection identity -> worker name, while it holds credits
         self._held: Counter[bytes] = Counter()  # connection identity -> credits it holds
         self._lock = trio.Lock()
+        self._credited = trio.Event()  # set (and replaced) whenever credits arrive
+        self._send_events, self.events = trio.open_memory_channel[Inbound](events_buffer)
 
-    async def dispatch(self, job: JobAssign, kinds: Sequence[str] = ("any",)) -> str:
+    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The one reader of the socket: credits are booked, events go to `events`."""
+        task_status.started()
+        async with self._send_events:
+            while True:
+                frames = await self.socket.recv()
+                await self._on_frames(frames)
+
+    async def dispatch(self, job: JobAssign, kinds: Sequence[str] = ("any",)) -> Taker:
         """Send `job` to a worker with a free slot of one of `kinds` (in that order of
-        preference), waiting for one; returns the worker's name. `job.slot` is set to the kind
-        of credit used."""
+        preference), waiting for one; returns the worker. `job.slot` is set to the kind of
+        credit used."""
         try:
             self._lock.acquire_nowait()  # the common, uncontended case costs no extra yield
         except trio.WouldBlock:
             await self._lock.acquire()
         try:
             while True:
-                if not any(self._credits[k] for k in kinds):
-                    self._absorb_ready()
+                credited = self._credited
                 for kind in kinds:
                     queue = self._credits[kind]
                     while queue:
@@ -78,20 +146,37 @@ class JobDispatcher(Channel):
                             queue.appendleft(identity)  # not sent (sends are all-or-nothing)
                             raise
                         return self._spent(identity)
-                self._on_frames(await self.socket.recv())
+                await credited.wait()
         finally:
             self._lock.release()
 
     async def wait_for_credit(self, kinds: Sequence[str] = CREDIT_KINDS) -> str:
         """Wait until a credit of one of `kinds` is held; return the first such kind (preferring
         the order given). Nothing is taken: `dispatch` spends it."""
-        async with self._lock:
-            while True:
-                self._absorb_ready()
-                for kind in kinds:
-                    if self._credits[kind]:
-                        return kind
-                self._on_frames(await self.socket.recv())
+        while True:
+            credited = self._credited
+            for kind in kinds:
+                if self._credits[kind]:
+                    return kind
+            await credited.wait()
+
+    def drop_credits(self, identity: bytes) -> None:
+        """Forget the credits of a connection whose worker went silent, and tell it (if it is
+        alive after all, it asks again): no job waits in the queue of a stopped worker."""
+        if self._held.get(identity):
+            log.info("worker %s is silent; its free slots are forgotten", self._names.get(identity, "?"))
+        self._drop_identity(identity)
+        self.send_nowait(identity, CreditsDropped())
+
+    def send_nowait(self, identity: bytes, msg: ReportAck | JobCancel | CreditsDropped) -> bool:
+        """Answer a downloader on its connection; False if it is gone or its queue is full (the
+        answer is lost: a report is sent again, a cancel repeated at the worker's next WorkerJobs)."""
+        try:
+            return self.socket.send_nowait([identity, encode(msg)])
+        except zmq.ZMQError as exc:
+            if is_unreachable(exc):
+                return False
+            raise
 
     def forget(self, worker: str) -> None:
         """Drop every credit of `worker`, known to be dead or stuck.
@@ -105,13 +190,11 @@ class JobDispatcher(Channel):
 
     def free_workers(self) -> list[str]:
         """Names of workers holding at least one credit, the next to get a job first."""
-        self._absorb_ready()
         order = [i for kind in CREDIT_KINDS for i in self._credits[kind]]
         return list(dict.fromkeys(self._names[i] for i in order))
 
     def free_slots(self, kind: str | None = None) -> int:
         """Jobs that can be dispatched right now without waiting (of one kind of slot, or all)."""
-        self._absorb_ready()
         if kind is not None:
             return len(self._credits[kind])
         return sum(len(queue) for queue in self._credits.values())
@@ -122,69 +205,107 @@ class JobDispatcher(Channel):
         self._names.pop(identity, None)
         self._held.pop(identity, None)
 
-    def _spent(self, identity: bytes) -> str:
-        """One credit of `identity` was used; returns its worker's name."""
+    def _spent(self, identity: bytes) -> Taker:
+        """One credit of `identity` was used; returns its worker."""
         name = self._names.get(identity, "?")
         self._held[identity] -= 1
         if self._held[identity] <= 0:
             del self._held[identity]
             self._names.pop(identity, None)
-        return name
+        return Taker(name, identity)
 
-    def _absorb_ready(self) -> None:
-        if self.socket.closed:
-            return
-        while (frames := self.socket.recv_nowait()) is not None:
-            self._on_frames(frames)
-
-    def _on_frames(self, frames: list[bytes]) -> None:
+    async def _on_frames(self, frames: list[bytes]) -> None:
         routed = split_routed(frames, "jobs")
-        credit = None if routed is None else decode_as(routed[1], Credit, "jobs")
-        if routed is None or credit is None:
+        msg = None if routed is None else decode(routed[1])
+        if routed is None or msg is None:
             return
+        if isinstance(msg, Credit):
+            self._on_credit(routed[0], msg)
+        elif isinstance(msg, WORKER_EVENTS):
+            await self._send_events.send(Inbound(routed[0], msg, trio.current_time()))
+        else:
+            name = type(msg).__name__
+            note_drop("unexpected type", f"jobs:{name}", "%s on the jobs channel", name)
+
+    def _on_credit(self, identity: bytes, credit: Credit) -> None:
         slots = min(max(credit.slots, 0), MAX_CREDITS_PER_MESSAGE)
         if not slots or credit.kind not in self._credits:
             return
-        identity = routed[0]
         self._names[identity] = credit.worker
         self._held[identity] += slots
         self._credits[credit.kind].extend(itertools.repeat(identity, slots))
+        self._credited.set()
+        self._credited = trio.Event()
 
 
 class JobWorker(Channel):
     """Downloader side of the job channel.
 
     `next_job(kind)` asks for one job for a free slot of that kind (one Credit per free slot,
-    not again while a request is outstanding) and waits for it. Several slots wait at once; one
-    of them at a time reads the socket and files each job under the kind of slot it answers,
-    waking the others. If the gateway restarts, the credits it held are lost with it, so on
-    reconnecting the worker sends them again (it learns of the reconnect from the socket's
-    monitor events).
+    not again while a request is outstanding) and waits for it; `report` sends a result and waits
+    for the gateway's answer; `send` sends news. `run` is the one reader of the socket: it files
+    each job under the kind of slot it answers, hands answers to the reports waiting for them,
+    and passes cancels to `on_cancel`. If the gateway restarts, the credits it held are lost with
+    it, so on reconnecting the worker sends them again, and the reports not yet answered too (it
+    learns of the reconnect from the socket's monitor events).
     """
 
-    def __init__(self, name: str, endpoint: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        endpoint: str,
+        *,
+        on_cancel: Callable[[JobCancel], None] | None = None,
+        socket: Socket | None = None,
+    ) -> None:
+        """`socket`: an already connected DEALER in place of a new one (tests drive the reader with it)."""
         self.name = name
         self.identity = f"{name}/{os.getpid()}/{secrets.token_hex(3)}".encode()
-        raw = open_socket(zmq.DEALER, identity=self.identity)
-        try:
-            # The monitor must be listening before connect, or the first events are lost.
-            events = zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
-            self._link_events = Socket(raw.zmq.get_monitor_socket(events))
-            raw.connect(endpoint)
-        except BaseException:
-            raw.close(0)
-            raise
-        super().__init__(raw, endpoint)
-        self._linked = False  # connected to a gateway right now
+        self.on_cancel = on_cancel or (lambda cancel: log.info("cancel of job %d unheeded", cancel.job_id))
+        self._link_events: Socket | None = None
+        if socket is None:
+            raw = open_socket(zmq.DEALER, identity=self.identity)
+            try:
+                # The monitor must be listening before connect, or the first events are lost.
+                events = zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
+                self._link_events = Socket(raw.zmq.get_monitor_socket(events))
+                raw.connect(endpoint)
+            except BaseException:
+                raw.close(0)
+                raise
+            socket = raw
+        super().__init__(socket, endpoint)
+        self._linked = self._link_events is None  # a socket given without its monitor: taken as linked
         self._books = {kind: _Credits() for kind in CREDIT_KINDS}
         self._ready: dict[str, deque[JobAssign]] = {kind: deque() for kind in CREDIT_KINDS}
-        self._reading = False  # a waiting slot is reading the socket for everyone
-        self._arrived = trio.Event()  # set (and replaced) whenever jobs were filed or the reader left
+        self._changed = trio.Event()  # set (and replaced) when jobs were filed or the link changed
+        self._answers: dict[tuple[int, int, str], ReportAck] = {}  # answers not yet taken by `report`
+        self._asking: set[tuple[int, int, str]] = set()  # reports waiting for their answer
+        self._answered = trio.Event()  # set (and replaced) when an answer arrived or the link came back
+        self._relinked = trio.Event()  # set (and replaced) when the gateway (re)connects
 
     @property
     def outstanding(self) -> int:
         """Credits asked for and not yet answered by a job."""
         return sum(book.outstanding for book in self._books.values())
+
+    @property
+    def linked(self) -> bool:
+        return self._linked
+
+    @property
+    def unclaimed(self) -> int:
+        """Jobs received and not yet taken by a slot."""
+        return sum(len(queue) for queue in self._ready.values())
+
+    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The one reader of the socket (and of its link events)."""
+        async with trio.open_nursery() as nursery:
+            if self._link_events is not None:
+                nursery.start_soon(self._read_link_events)
+            task_status.started()
+            while True:
+                self._on_frames(await self.socket.recv())
 
     async def next_job(self, kind: str = "any") -> JobAssign:
         """Ask for a job for a slot of `kind` (unless already asked) and wait for it."""
@@ -193,19 +314,11 @@ class JobWorker(Channel):
         book.waiting += 1
         try:
             while True:
-                self._absorb()
+                changed = self._changed  # before looking: a change while we send is not missed
                 if self._ready[kind]:
                     return self._ready[kind].popleft()
                 await self._flush_credits()
-                if self._reading:
-                    await self._arrived.wait()
-                    continue
-                self._reading = True
-                try:
-                    await self._wait_job_or_link_event()
-                finally:
-                    self._reading = False
-                    self._wake()
+                await changed.wait()
         finally:
             book.waiting -= 1
 
@@ -213,15 +326,41 @@ class JobWorker(Channel):
         """Ask for `slots` more jobs at once (for a worker that runs several, or a benchmark)."""
         await self._send_credit(kind, slots)
 
+    async def send(self, msg: WorkerEvent) -> None:
+        """Send news (progress, the jobs held, a breaker's state): no answer is awaited."""
+        await self.socket.send([encode(msg)])
+
+    def send_nowait(self, msg: WorkerEvent) -> bool:
+        return self.socket.send_nowait([encode(msg)])
+
+    async def report(self, msg: WorkerReport, resend_s: float = REPORT_RESEND_S) -> ReportAck:
+        """Send a report and wait for the gateway's answer, sending it again every `resend_s`
+        and at once whenever the gateway (re)connects. Cancel it to give up waiting."""
+        key = (msg.job_id, msg.lease, type(msg).__name__)
+        self._asking.add(key)
+        try:
+            while True:
+                relinked = self._relinked
+                await self.socket.send([encode(msg)])
+                with trio.move_on_after(resend_s):
+                    while key not in self._answers and not relinked.is_set():
+                        await self._answered.wait()  # set by an answer, and by a reconnect
+                if key in self._answers:
+                    return self._answers.pop(key)
+                log.info("job %d: no answer to %s yet; sending it again", msg.job_id, key[2])
+        finally:
+            self._asking.discard(key)
+            self._answers.pop(key, None)
+
     def close(self, linger_ms: int = DEFAULT_LINGER_MS) -> None:
-        if not self.socket.closed:
+        if not self.socket.closed and self._link_events is not None:
             self.socket.zmq.disable_monitor()
             self._link_events.close(0)
         super().close(linger_ms)
 
     def _wake(self) -> None:
-        self._arrived.set()
-        self._arrived = trio.Event()
+        self._changed.set()
+        self._changed = trio.Event()
 
     async def _flush_credits(self) -> None:
         for kind, book in self._books.items():
@@ -247,47 +386,35 @@ class JobWorker(Channel):
                 book.to_resend += slots
             raise
 
-    def _absorb(self) -> None:
-        """File the jobs and connection events that are already here, without waiting."""
-        while (frames := self._link_events.recv_nowait()) is not None:
-            self._on_link_event(frames)
-        filed = False
-        while (frames := self.socket.recv_nowait()) is not None:
-            filed |= self._file(frames)
-        if filed:
-            self._wake()
-
-    def _file(self, frames: list[bytes]) -> bool:
+    def _on_frames(self, frames: list[bytes]) -> None:
         payload = single_frame(frames, "jobs")
-        job = None if payload is None else decode_as(payload, JobAssign, "jobs")
-        if job is None:
-            return False
-        kind = job.slot if job.slot in self._books else "any"
-        self._books[kind].answered()
-        self._ready[kind].append(job)
-        return True
+        msg: Message | None = None if payload is None else decode(payload)
+        if isinstance(msg, JobAssign):
+            kind = msg.slot if msg.slot in self._books else "any"
+            self._books[kind].answered()
+            self._ready[kind].append(msg)
+            self._wake()
+        elif isinstance(msg, ReportAck):
+            key = (msg.job_id, msg.lease, msg.report)
+            if key in self._asking:
+                self._answers[key] = msg
+                self._answered.set()
+                self._answered = trio.Event()
+        elif isinstance(msg, JobCancel):
+            self.on_cancel(msg)
+        elif isinstance(msg, CreditsDropped):
+            for book in self._books.values():
+                book.unlinked()  # as if the gateway had gone: the unanswered credits are asked again
+            log.info("the gateway forgot this worker's free slots; asking again")
+            self._wake()
+        elif msg is not None:
+            name = type(msg).__name__
+            note_drop("unexpected type", f"jobs:{name}", "%s on the jobs channel", name)
 
-    async def _wait_job_or_link_event(self) -> None:
-        """Wait for a job or a change of the connection, whichever comes first, and file it."""
-        # A job usually follows the credit within a millisecond; only a longer wait pays for
-        # the second task that watches the connection.
-        with trio.move_on_after(QUICK_JOB_WAIT):
-            while not self._file(await self.socket.recv()):
-                pass
-            return
-
-        async def jobs(cancel: trio.CancelScope) -> None:
-            while not self._file(await self.socket.recv()):
-                pass
-            cancel.cancel()
-
-        async def link(cancel: trio.CancelScope) -> None:
+    async def _read_link_events(self) -> None:
+        assert self._link_events is not None
+        while True:
             self._on_link_event(await self._link_events.recv())
-            cancel.cancel()
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(jobs, nursery.cancel_scope)
-            nursery.start_soon(link, nursery.cancel_scope)
 
     def _on_link_event(self, frames: list[bytes]) -> None:
         event = zmq.utils.monitor.parse_monitor_message(frames)["event"]
@@ -295,6 +422,11 @@ class JobWorker(Channel):
             self._linked = True
             for book in self._books.values():
                 book.linked()
+            self._relinked.set()
+            self._relinked = trio.Event()
+            self._answered.set()  # the reports waiting for answers send again
+            self._answered = trio.Event()
+            self._wake()
         elif event == zmq.EVENT_DISCONNECTED and self._linked:
             self._linked = False
             for book in self._books.values():
@@ -335,3 +467,25 @@ class _Credits:
     def unlinked(self) -> None:
         self.to_resend += self.delivered
         self.delivered = 0
+
+
+@asynccontextmanager
+async def open_job_dispatcher(endpoint: str, **options: int) -> AsyncIterator[JobDispatcher]:
+    """A bound JobDispatcher with its reader running, closed on exit."""
+    with JobDispatcher(endpoint, **options) as jobs:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(jobs.run)
+            yield jobs
+            nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def open_job_worker(
+    name: str, endpoint: str, *, on_cancel: Callable[[JobCancel], None] | None = None
+) -> AsyncIterator[JobWorker]:
+    """A connected JobWorker with its reader running, closed on exit."""
+    with JobWorker(name, endpoint, on_cancel=on_cancel) as worker:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(worker.run)
+            yield worker
+            nursery.cancel_scope.cancel()

@@ -5,8 +5,8 @@ Every receiver decodes with `ipc.messages.decode`, so a malformed, unknown or un
 is logged once per kind, counted and dropped, and the receiver goes on with the next one.
 
 Delivery: ZeroMQ gives no guarantee across a process crash or a restart of the peer. What must
-not be lost lives in the database; the messages say "look" and are acknowledged by the protocol
-on top (a job by its "accepted" event, an RPC by its reply).
+not be lost lives in the database, or is acknowledged by the protocol on top (a downloader's
+report by the gateway's ReportAck, an RPC by its reply) and sent again until it is.
 
 The control, pipeline and telemetry channels are here; the job channel (`ipc/_jobs.py`) and the
 monitor RPC (`ipc/_rpc.py`) have more logic and live in their own modules, re-exported here:
@@ -18,8 +18,12 @@ from __future__ import annotations
 import zmq
 
 from ipc._channel import Channel, bound, connected, is_unreachable, single_frame, split_routed
+from ipc._jobs import Inbound as Inbound
 from ipc._jobs import JobDispatcher as JobDispatcher
 from ipc._jobs import JobWorker as JobWorker
+from ipc._jobs import Taker as Taker
+from ipc._jobs import open_job_dispatcher as open_job_dispatcher
+from ipc._jobs import open_job_worker as open_job_worker
 from ipc._rpc import DEFAULT_RPC_TIMEOUT as DEFAULT_RPC_TIMEOUT
 from ipc._rpc import RpcClient as RpcClient
 from ipc._rpc import RpcHandler as RpcHandler
@@ -31,6 +35,7 @@ __all__ = [
     "DEFAULT_RPC_TIMEOUT",
     "ControlClient",
     "ControlServer",
+    "Inbound",
     "JobDispatcher",
     "JobWorker",
     "Publisher",
@@ -41,6 +46,9 @@ __all__ = [
     "RpcServer",
     "RpcTimeout",
     "Subscriber",
+    "Taker",
+    "open_job_dispatcher",
+    "open_job_worker",
 ]
 
 _SUBSCRIBE = 1  # first byte of a subscription message on an XPUB socket

@@ -7,9 +7,9 @@ One message is one ZeroMQ message whose last frame is a MessagePack map:
     {"t": <tag>, <field>: <value>, ..., "v": <version>}
 
 - `t` is the type's tag, its class name (`"JobAssign"`); it is read first to pick the type.
-- `v` is the type's schema version (1 for most types; JobAssign, the RPC and Metrics are at 2). A
-  receiver drops a message whose version differs from the one it knows; bump `v`'s default when
-  a change is not compatible.
+- `v` is the type's schema version (1 for most types; JobAssign is at 3; JobDownloaded, JobFailed,
+  the RPC and Metrics at 2). A receiver drops a message whose version differs from the one it
+  knows; bump `v`'s default when a change is not compatible.
 - Unknown extra fields are ignored (tolerant reader), so adding an optional field is compatible.
 - ROUTER sockets put the peer's identity in a frame before the payload; no other frames are used.
 
@@ -25,24 +25,38 @@ from typing import Final
 
 import msgspec
 
+from core.failures import Failure
+
 __all__ = [
     "CREDIT_KINDS",
     "TASKS",
+    "UPLOAD_EVENTS",
+    "WORKER_EVENTS",
+    "WORKER_REPORTS",
     "ActiveAlert",
     "AlertRaised",
+    "BreakerState",
     "Credit",
+    "CreditsDropped",
+    "DeliveryFailed",
+    "DownloadedFile",
     "Drain",
     "Echo",
+    "Failure",
+    "FileMissing",
     "FormatChoice",
     "HealthQuery",
     "HealthReport",
     "Heartbeat",
     "HistogramSample",
     "JobAssign",
+    "JobCancel",
+    "JobClaim",
     "JobDelivered",
     "JobDownloaded",
     "JobEvent",
     "JobFailed",
+    "JobHandBack",
     "JobProbed",
     "JobProgress",
     "JobStarted",
@@ -59,11 +73,17 @@ __all__ = [
     "ProcessTable",
     "QueueHealth",
     "Ready",
+    "ReportAck",
     "RpcCall",
     "RpcReply",
     "RpcRequest",
     "RpcResult",
+    "UpdateStatus",
+    "UpdateYtdlp",
+    "UploadEvent",
+    "WorkerEvent",
     "WorkerJobs",
+    "WorkerReport",
     "decode",
     "drop_counts",
     "encode",
@@ -101,6 +121,24 @@ class Heartbeat(_Tagged, frozen=True):
 
 class Drain(_Tagged, frozen=True):
     """Supervisor -> child: stop taking new work, finish or hand back what runs, then exit."""
+
+
+class UpdateYtdlp(_Tagged, frozen=True):
+    """Anyone -> supervisor (an admin's /ytdlp update, or `run.py update-ytdlp`): upgrade yt-dlp,
+    check it on a sample link, restart the downloaders one at a time (or roll back)."""
+
+    req_id: int
+
+
+class UpdateStatus(_Tagged, frozen=True):
+    """Supervisor -> whoever asked (`UpdateYtdlp`): `started` or `busy` at once, then `done` or
+    `failed` with what happened (`detail`) and the versions before and after."""
+
+    req_id: int
+    state: str
+    detail: str = ""
+    old_version: str = ""
+    new_version: str = ""
 
 
 class ProcessInfo(msgspec.Struct, frozen=True):
@@ -149,7 +187,8 @@ class Credit(_Tagged, frozen=True):
 
 
 class JobAssign(_Tagged, frozen=True, kw_only=True):
-    """Gateway -> downloader: run `task` for job `job_id`; its row is in the database.
+    """Gateway -> downloader: run `task` for job `job_id`. It carries everything the downloader
+    needs: a downloader never reads the gateway's database.
 
     `lease` grows with every dispatch of the job: a result whose lease is not the job's current
     one comes from a worker the job was taken from, and is thrown away. `format_key` is what the
@@ -166,13 +205,16 @@ class JobAssign(_Tagged, frozen=True, kw_only=True):
     attempt: int
     platform: str = ""  # yt-dlp's extractor for the URL, as far as the URL tells (breakers, cookies)
     slot: str = "any"  # the kind of credit it answers (CREDIT_KINDS)
-    v: int = 2
+    audio_format: str = ""  # the user's audio format ("m4a", "mp3") for an audio-only choice
+    v: int = 3
 
 
-# ---- job events: downloaders -> gateway (PUSH -> PULL); uploader -> gateway ----------------------
-# The database row is the truth (a finished download is committed by the downloader itself, with
-# its outbox rows); these events are how the gateway hears of it at once: progress to show, a
-# probe to turn into choices, a slot freed.
+# ---- job events: downloaders -> gateway (on the job channel); uploader -> gateway (PUSH -> PULL) ---
+# The gateway is the one writer of jobs: it applies these through core.jobstates. A downloader's
+# results (probed, downloaded, failed, a claim, a hand-back) are *reports*: the gateway answers
+# each with a ReportAck, and the downloader keeps its files and sends the report again (after a
+# gateway restart, say) until it is acknowledged; a report under a stale lease is refused. The
+# rest (started, progress, the jobs held) is news and needs no answer.
 
 
 class FormatChoice(msgspec.Struct, frozen=True):
@@ -233,8 +275,10 @@ class JobProgress(_Tagged, frozen=True):
 
 
 class JobProbed(_Tagged, frozen=True):
-    """Downloader -> gateway: the probe's findings; `media_key` is the canonical key they are
-    cached under (for the generic extractor, known only now: the final URL after redirects)."""
+    """Downloader -> gateway (a report when the task was a probe): the probe's findings;
+    `media_key` is the canonical key they are cached under (for the generic extractor, known
+    only now: the final URL after redirects). A download tells it too, before it fetches, so
+    that others waiting for the same media can go on."""
 
     job_id: int
     lease: int
@@ -243,42 +287,132 @@ class JobProbed(_Tagged, frozen=True):
     probe: Probe
 
 
-class JobDownloaded(_Tagged, frozen=True):
-    """Downloader -> gateway: the file is in the spool and its outbox rows are committed."""
+class DownloadedFile(msgspec.Struct, frozen=True):
+    """One file of a finished download, in the downloader's spool (nested in JobDownloaded)."""
+
+    path: str
+    kind: str  # video, audio, document
+    size: int
+    duration: int = 0
+    width: int = 0
+    height: int = 0
+    thumbnail: str = ""
+    part: int = 1
+    parts: int = 1
+
+
+class JobDownloaded(_Tagged, frozen=True, kw_only=True):
+    """Downloader -> gateway (a report): the files are in the spool folder `folder` (this
+    attempt's own). Acknowledged as accepted, they are the uploader's; refused (a stale lease,
+    a cancelled job), the downloader removes them."""
 
     job_id: int
     lease: int
     worker: str
     media_key: str
     format_key: str  # as resolved: the cache key of the file ("v:720", not "best")
+    title: str = ""
+    performer: str = ""
+    files: list[DownloadedFile] = []
+    folder: str = ""
+    took_s: float = 0.0  # yt-dlp's and ffmpeg's time, for the figures of the bot's own overhead
+    v: int = 2
 
 
-class JobFailed(_Tagged, frozen=True):
-    """Downloader -> gateway: the task failed; the row says whether it is retried or failed.
-
-    `error_class` is a downloader.errors class; the raw reason stays in the log and the row.
-    """
+class JobFailed(_Tagged, frozen=True, kw_only=True):
+    """Downloader -> gateway (a report): the try failed; the gateway retries the job or ends it."""
 
     job_id: int
     lease: int
     worker: str
-    error_class: str
-    retryable: bool
-    final: bool  # True: the job failed for good (attempts spent or a permanent class)
+    failure: Failure
+    v: int = 2
+
+
+class JobClaim(_Tagged, frozen=True):
+    """Downloader -> gateway (a report): the probe found a plain file, nothing to choose: may it
+    be fetched now, in the probe's stride? Accepted, the job is the download."""
+
+    job_id: int
+    lease: int
+    worker: str
+    size: int = 0  # bytes, as far as the probe knows (0: unknown), for the spool's budget
+
+
+class JobHandBack(_Tagged, frozen=True):
+    """Downloader -> gateway (a report): the worker drains; the job goes back to the queue untried."""
+
+    job_id: int
+    lease: int
+    worker: str
 
 
 class WorkerJobs(_Tagged, frozen=True):
-    """Downloader -> gateway, every heartbeat: the jobs (id, lease) it is running right now."""
+    """Downloader -> gateway, every heartbeat: the jobs (id, lease) it holds right now (running,
+    or with a report not yet acknowledged)."""
 
     worker: str
     jobs: list[tuple[int, int]]
     sent_at: float
 
 
-class JobDelivered(_Tagged, frozen=True):
-    """Uploader -> gateway: the job's file was sent (or its sending ended): look at its row."""
+class BreakerState(_Tagged, frozen=True):
+    """Downloader -> gateway: a platform's circuit breaker changed (or the whole table, on
+    connect); the gateway keeps a mirror for the admins' /circuit."""
+
+    platform: str
+    state: str  # core.breakers.State
+    failures: int
+    opened_at: float | None
+    probe_job: int | None
+    updated_at: float
+
+
+class ReportAck(_Tagged, frozen=True):
+    """Gateway -> downloader: the report `report` (its tag) of (job_id, lease) was applied
+    (`accepted`), or refused: the job moved on, the lease is stale."""
 
     job_id: int
+    lease: int
+    report: str
+    accepted: bool
+
+
+class JobCancel(_Tagged, frozen=True):
+    """Gateway -> downloader: stop (job_id, lease) and remove its files: the job was cancelled,
+    taken from this worker, or ended otherwise."""
+
+    job_id: int
+    lease: int
+    why: str = ""
+
+
+class CreditsDropped(_Tagged, frozen=True):
+    """Gateway -> downloader: the free slots this worker had asked for are forgotten (it was
+    silent past HEARTBEAT_TIMEOUT): if it is alive, it asks for them again. Sent after every job
+    already handed to it, so the credits still unanswered when it arrives are the dropped ones."""
+
+
+class JobDelivered(_Tagged, frozen=True):
+    """Uploader -> gateway: the job's files are all sent: the job is done."""
+
+    job_id: int
+    upload_s: float = 0.0
+
+
+class DeliveryFailed(_Tagged, frozen=True):
+    """Uploader -> gateway: a file of the job cannot be sent: the job fails with `failure`."""
+
+    job_id: int
+    failure: Failure
+
+
+class FileMissing(_Tagged, frozen=True):
+    """Uploader -> gateway: the job's file is gone (a spool file missing, or a cached file_id
+    Telegram no longer knows): the job is downloaded again, within its attempts."""
+
+    job_id: int
+    reason: str
 
 
 # ---- outbox: anything -> uploader --------------------------------------------------------------
@@ -432,6 +566,8 @@ Message = (
     Ready
     | Heartbeat
     | Drain
+    | UpdateYtdlp
+    | UpdateStatus
     | ProcessTable
     | LimitsChanged
     | Credit
@@ -441,8 +577,16 @@ Message = (
     | JobProbed
     | JobDownloaded
     | JobFailed
+    | JobClaim
+    | JobHandBack
     | WorkerJobs
+    | BreakerState
+    | ReportAck
+    | JobCancel
+    | CreditsDropped
     | JobDelivered
+    | DeliveryFailed
+    | FileMissing
     | OutboxNotice
     | RpcRequest
     | RpcReply
@@ -455,6 +599,8 @@ _TYPES: tuple[type[_Tagged], ...] = (
     Ready,
     Heartbeat,
     Drain,
+    UpdateYtdlp,
+    UpdateStatus,
     ProcessTable,
     LimitsChanged,
     Credit,
@@ -464,16 +610,33 @@ _TYPES: tuple[type[_Tagged], ...] = (
     JobProbed,
     JobDownloaded,
     JobFailed,
+    JobClaim,
+    JobHandBack,
     WorkerJobs,
+    BreakerState,
+    ReportAck,
+    JobCancel,
+    CreditsDropped,
     JobDelivered,
+    DeliveryFailed,
+    FileMissing,
     OutboxNotice,
     RpcRequest,
     RpcReply,
     Metrics,
     AlertRaised,
 )
-JobEvent = JobStarted | JobProgress | JobProbed | JobDownloaded | JobFailed | WorkerJobs | JobDelivered
-"""What arrives on the gateway's events channel."""
+WorkerReport = JobProbed | JobDownloaded | JobFailed | JobClaim | JobHandBack
+"""A downloader's report: acknowledged by the gateway, sent again until it is."""
+WorkerEvent = JobStarted | JobProgress | WorkerReport | WorkerJobs | BreakerState
+"""What a downloader sends the gateway on the job channel (besides its credits)."""
+UploadEvent = JobDelivered | DeliveryFailed | FileMissing
+"""What the uploader tells the gateway (events channel)."""
+JobEvent = WorkerEvent | UploadEvent
+"""Every event the gateway applies to jobs."""
+WORKER_REPORTS: Final = (JobProbed, JobDownloaded, JobFailed, JobClaim, JobHandBack)
+WORKER_EVENTS: Final = (JobStarted, JobProgress, *WORKER_REPORTS, WorkerJobs, BreakerState)
+UPLOAD_EVENTS: Final = (JobDelivered, DeliveryFailed, FileMissing)
 
 _VERSIONS: dict[type[_Tagged], int] = {
     cls: next(f.default for f in msgspec.structs.fields(cls) if f.name == "v") for cls in _TYPES

@@ -23,6 +23,7 @@ import trio
 from core import outbox
 from core.config import Settings
 from core.db import Database, write_tx
+from core.logs import uid
 from core.payloads import Text, decode_payload
 from core.telegram import Blocked, ChatNotFound, FloodWait, TelegramError, TelegramPort, open_port
 
@@ -152,12 +153,12 @@ class FallbackSender:
             log.warning("alert %d: %s", item_id, exc)
             outbox.retry_later(self.db, item_id, exc.seconds, str(exc))
         except (Blocked, ChatNotFound) as exc:
-            log.info("alert %d: admin %d unreachable (%s)", item_id, chat_id, type(exc).__name__)
+            log.info("alert %d: admin %s unreachable (%s)", item_id, uid(chat_id), type(exc).__name__)
             outbox.mark_failed(self.db, item_id, type(exc).__name__.lower())
         except (TelegramError, trio.TooSlowError, OSError) as exc:
-            log.warning("alert %d to admin %d: %s; trying again in %.0f s", item_id, chat_id, exc, RETRY_DELAY)
+            log.warning("alert %d to admin %s: %s; trying again in %.0f s", item_id, uid(chat_id), exc, RETRY_DELAY)
             outbox.retry_later(self.db, item_id, RETRY_DELAY, str(exc))
         else:
             outbox.mark_sent(self.db, item_id, sent.message_id)
             self.sent += 1
-            log.info("alert %d sent to admin %d by the monitor (the uploader is down)", item_id, chat_id)
+            log.info("alert %d sent to admin %s by the monitor (the uploader is down)", item_id, uid(chat_id))

@@ -7,6 +7,7 @@ supervisor's readiness signal); logs go to stderr. SIGTERM or SIGINT stop it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 import trio
 
 from core.config import Settings, SettingsError, load_settings
-from core.logs import setup_logging
+from core.logs import setup_from_settings
 from sandbox.server import serve
 
 READY_PREFIX = "SANDBOX_READY"
@@ -55,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"sandbox: {exc}", file=sys.stderr)
         return 2
-    setup_logging("sandbox", settings.log_level, settings.secrets())
+    if args.data_dir is not None:  # its logs (DATA_DIR/logs) go where its files go
+        settings = dataclasses.replace(settings, data_dir=args.data_dir)
+    setup_from_settings("sandbox", settings)
     status = 0
     try:
         trio.run(_main, args, settings)

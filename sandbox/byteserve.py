@@ -9,10 +9,14 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 import trio
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from sandbox.stats import Stream
 
 PATTERN_BYTES = 64 * 1024
 PATTERN = random.Random(20240601).randbytes(PATTERN_BYTES)  # fixed: the same N bytes every time
@@ -56,8 +60,8 @@ class _Paced:
     """`length` pattern bytes from `offset`, at `rate` bytes/s when given. An iterator, not an
     async generator: one left half read by a client that went away needs no closing."""
 
-    def __init__(self, offset: int, length: int, rate: float | None) -> None:
-        self.offset, self.length, self.rate = offset, length, rate
+    def __init__(self, offset: int, length: int, rate: float | None, stream: Stream) -> None:
+        self.offset, self.length, self.rate, self.stream = offset, length, rate, stream
         self.sent = 0
         self.begun: float | None = None
         self.chunk = CHUNK_BYTES if rate is None else max(1, min(CHUNK_BYTES, int(rate * PACING_TICK_S)))
@@ -78,7 +82,22 @@ class _Paced:
         take = min(self.chunk, self.length - self.sent)
         data = pattern_bytes(self.offset + self.sent, take)
         self.sent += take
+        self.stream.sent(take)
         return data
+
+
+class _Tracked(StreamingResponse):
+    """A streamed answer that marks its `Stream` closed when it ends: done, or the client gone."""
+
+    def __init__(self, body: _Paced, **kwargs: Any) -> None:
+        super().__init__(body, **kwargs)
+        self.stream = body.stream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.stream.open = False
 
 
 def serve_pattern(request: Request, size: int, content_type: str, rate: float | None = None) -> Response:
@@ -94,5 +113,6 @@ def serve_pattern(request: Request, size: int, content_type: str, rate: float | 
     headers["content-length"] = str(end - start)
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=content_type)
-    body = _Paced(start, end - start, rate)
-    return StreamingResponse(body, status_code=status, headers=headers, media_type=content_type)
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    body = _Paced(start, end - start, rate, request.app.state.sandbox.stats.stream(target))
+    return _Tracked(body, status_code=status, headers=headers, media_type=content_type)

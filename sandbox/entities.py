@@ -2,7 +2,8 @@
 
 Telegram finds URLs, @mentions, #hashtags, /commands and e-mail addresses in every text by itself
 (for users' messages and for the bot's own); `detect` does the same, leaving alone what a
-formatting entity (code, pre, text_link) already covers.
+formatting entity (code, pre, text_link) already covers. Links end where tdlib ends them
+(`sandbox/urls.py`).
 """
 
 from __future__ import annotations
@@ -10,24 +11,23 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sandbox.urls import find_urls
+
 Entity = dict[str, Any]
 
 # Formatting entities inside which Telegram finds nothing more.
 OPAQUE_TYPES = frozenset({"code", "pre", "text_link", "text_mention", "custom_emoji"})
 # Bare domains are recognised only with a known top-level domain (Telegram checks a long list).
-BARE_TLDS = "com|org|net|io|be|me|ir|ru|tv|co|app|dev|gg|ly|to|fm|uk|de|fr|info|xyz|site|online|link|video|ai|us|ca|in"
+BARE_TLDS = frozenset(
+    {"com", "org", "net", "io", "be", "me", "ir", "ru", "tv", "co", "app", "dev", "gg", "ly", "to", "fm", "uk", "de"}
+    | {"fr", "info", "xyz", "site", "online", "link", "video", "ai", "us", "ca", "in"}
+)
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}(?![\w-])")
 _DETECTORS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("email", re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}(?![\w-])")),
-    ("url", re.compile(r"(?i)\b(?:https?|ftp|tg)://[^\s<>\"']+")),
-    (
-        "url",
-        re.compile(rf"(?i)(?<![\w@./-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:{BARE_TLDS})\b(?:[/?#][^\s<>\"']*)?"),
-    ),
     ("bot_command", re.compile(r"(?<![\w/])/[A-Za-z0-9_]{1,64}(?:@[A-Za-z][A-Za-z0-9_]{2,31})?(?![\w/])")),
     ("mention", re.compile(r"(?<![\w@/])@[A-Za-z][A-Za-z0-9_]{2,31}(?![\w@])")),
     ("hashtag", re.compile(r"(?<![\w#])#\w*[^\W\d]\w*")),
 )
-_TRAILING_PUNCTUATION = ".,;:!?)'\""
 
 
 def utf16_len(text: str) -> int:
@@ -52,17 +52,15 @@ def detect(text: str, existing: list[Entity]) -> list[Entity]:
     offsets = _utf16_offsets(text)
     taken = [(e["offset"], e["offset"] + e["length"]) for e in existing if e["type"] in OPAQUE_TYPES]
     found: list[Entity] = []
-    for kind, pattern in _DETECTORS:
-        for match in pattern.finditer(text):
-            start, end = match.span()
-            if kind == "url":
-                while end > start and text[end - 1] in _TRAILING_PUNCTUATION:
-                    end -= 1
-            lo, hi = (offsets[start], offsets[end]) if offsets else (start, end)
-            if hi <= lo or any(lo < b and a < hi for a, b in taken):
-                continue
-            taken.append((lo, hi))
-            found.append({"type": kind, "offset": lo, "length": hi - lo})
+    spans = [("email", m.span()) for m in _EMAIL.finditer(text)]
+    spans += [("url", span) for span in find_urls(text, BARE_TLDS)]
+    spans += [(kind, m.span()) for kind, pattern in _DETECTORS for m in pattern.finditer(text)]
+    for kind, (start, end) in spans:
+        lo, hi = (offsets[start], offsets[end]) if offsets else (start, end)
+        if hi <= lo or any(lo < b and a < hi for a, b in taken):
+            continue
+        taken.append((lo, hi))
+        found.append({"type": kind, "offset": lo, "length": hi - lo})
     return sort_entities(existing + found)
 
 

@@ -1,7 +1,8 @@
 """The sandbox's limits and injected faults, changeable while it runs (`POST /sandbox/config`).
 
-Start values come from `core.config.Settings` (the SANDBOX_* settings); `apply` takes the JSON body
-of `POST /sandbox/config`, where every key is optional:
+Start values come only from `core.config.Settings` (the SANDBOX_* settings: `from_settings`), and so
+do the ranges a new value must keep (each key is checked by its setting's own parser); `apply` takes
+the JSON body of `POST /sandbox/config`, where every key is optional:
 
     {"limits": bool, "bot_rate": float, "chat_rate": float, "chat_burst": int, "group_per_min": int,
      "upload_limit_mb": int, "cloud_mode": bool,
@@ -30,7 +31,7 @@ MIB = 1024 * 1024
 CLOUD_UPLOAD_LIMIT_MB = 50  # the cloud Bot API's cap for bots
 FAIL_STATUSES = (500, 502, 503, 504)
 MAX_LATENCY_MS = 120_000
-MAX_UPLOAD_LIMIT_MB = 4000
+SETTING_PREFIX = "sandbox_"  # a top-level key `k` is the setting `sandbox_k` (SANDBOX_K)
 
 
 class ConfigError(ValueError):
@@ -54,13 +55,13 @@ class Faults:
 
 @dataclass
 class LiveConfig:
-    limits: bool = True
-    bot_rate: float = 30.0
-    chat_rate: float = 1.0
-    chat_burst: int = 3
-    group_per_min: int = 20
-    upload_limit_mb: int = 2000
-    cloud_mode: bool = False
+    limits: bool
+    bot_rate: float
+    chat_rate: float
+    chat_burst: int
+    group_per_min: int
+    upload_limit_mb: int
+    cloud_mode: bool
     faults: Faults = field(default_factory=Faults)
 
     @classmethod
@@ -108,6 +109,25 @@ def _bool(key: str, value: Any) -> bool:
     return value
 
 
+def _setting(key: str) -> Any:
+    """The check of top-level `key`: its JSON type, then its SANDBOX_* setting's own parser (ranges)."""
+    f = next(f for f in dataclasses.fields(Settings) if f.name == SETTING_PREFIX + key)
+    if isinstance(f.default, bool):
+        return _bool
+    whole = isinstance(f.default, int)
+
+    def check(key: str, value: Any) -> float | int:
+        if isinstance(value, bool) or not isinstance(value, int | float) or (whole and not isinstance(value, int)):
+            raise ConfigError(f"{key}: must be a {'whole ' if whole else ''}number")
+        try:
+            parsed: float | int = f.metadata["parse"](str(value))
+        except ValueError as exc:
+            raise ConfigError(f"{key}: {exc}") from None
+        return parsed
+
+    return check
+
+
 def _number(lo: float, hi: float, whole: bool = False) -> Any:
     def check(key: str, value: Any) -> float | int:
         if isinstance(value, bool) or not isinstance(value, int | float) or (whole and not isinstance(value, int)):
@@ -131,15 +151,7 @@ def _status(key: str, value: Any) -> int:
     return int(value)
 
 
-_TOP_LEVEL = {
-    "limits": _bool,
-    "bot_rate": _number(0.1, 100000),
-    "chat_rate": _number(0.01, 10000),
-    "chat_burst": _number(1, 10000, whole=True),
-    "group_per_min": _number(1, 100000, whole=True),
-    "upload_limit_mb": _number(1, MAX_UPLOAD_LIMIT_MB, whole=True),
-    "cloud_mode": _bool,
-}
+_TOP_LEVEL = {f.name: _setting(f.name) for f in dataclasses.fields(LiveConfig) if f.name != "faults"}
 _FAULTS = {
     "fail_rate": _number(0, 1),
     "fail_methods": _methods,

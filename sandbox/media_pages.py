@@ -11,12 +11,15 @@
   order), each with a guid and an enclosure at its own URL (`sample.mp4?item=i`), so each item is
   a distinct media. With T (repeated R times, as for the page) the feed's title is T and its items
   are "T 1" ... "T N", escaped as XML, literally; without it "Sandbox feed".
+  `tag=T` goes into every item's URL (`&tag=T`: feeds of different tags are different media);
+  `rate=B` makes each item a slow download (`slow?rate=B&size=<the sample's size>`) instead.
 """
 
 from __future__ import annotations
 
 from html import escape
 from pathlib import Path
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -29,6 +32,7 @@ MAX_TITLE_CHARS = 10_000  # after repeating
 MAX_TITLE_REPEAT = 10_000
 DEFAULT_FEED_ITEMS = 3
 MAX_FEED_ITEMS = 10_000
+MAX_FEED_RATE = 1024**3
 FEED_TYPE = "application/rss+xml; charset=utf-8"
 
 PAGE = """<!doctype html>
@@ -56,9 +60,9 @@ FEED_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 """
 FEED_ITEM = """<item>
 <title>{item_title}</title>
-<link>{base}/media/sample.mp4?item={i}</link>
-<guid isPermaLink="false">sandbox-feed-item-{i}</guid>
-<enclosure url="{base}/media/sample.mp4?item={i}" length="{size}" type="video/mp4"/>
+<link>{base}/media/{media}item={i}{tag}</link>
+<guid isPermaLink="false">sandbox-feed-item-{i}{tag}</guid>
+<enclosure url="{base}/media/{media}item={i}{tag}" length="{size}" type="video/mp4"/>
 </item>
 """
 FEED_TAIL = "</channel>\n</rss>\n"
@@ -90,11 +94,24 @@ def feed(request: Request) -> Response:
     title = title_arg(request, DEFAULT_FEED_TITLE)
     if title is None:
         return bad(f"title must be at most {MAX_TITLE_CHARS} characters, repeat from 1 to {MAX_TITLE_REPEAT}")
+    rate = int_arg(request, "rate", 1, MAX_FEED_RATE) if "rate" in request.query_params else None
+    if "rate" in request.query_params and rate is None:
+        return bad(f"rate must be a whole number of bytes/s from 1 to {MAX_FEED_RATE}")
     base = escape(base_url(request))
     sample: Path = request.app.state.sandbox.media_dir / "sample.mp4"
     size = sample.stat().st_size if sample.is_file() else 0
+    media = f"slow?rate={rate}&amp;size={size}&amp;" if rate else "sample.mp4?"
+    tag = request.query_params.get("tag", "")
+    shown_tag = f"&amp;tag={escape(quote(tag))}" if tag else ""
     items = "".join(
-        FEED_ITEM.format(base=base, i=i, size=size, item_title=escape(f"{title} {i}" if titled else f"Item {i}"))
+        FEED_ITEM.format(
+            base=base,
+            i=i,
+            size=size,
+            media=media,
+            tag=shown_tag,
+            item_title=escape(f"{title} {i}" if titled else f"Item {i}"),
+        )
         for i in range(1, count + 1)
     )
     head = FEED_HEAD.format(base=base, count=count, title=escape(title))

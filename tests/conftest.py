@@ -10,8 +10,11 @@ Long soaks and big files are marked `slow` and run only with `--run-slow`.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
+
+import core.telegram._mtproto_lazy  # noqa: F401 (kurigram's raw layer loaded as the bot loads it, lazily)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,3 +35,13 @@ def shared_sample_media(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Every sandbox the suite starts (alone or under run.py) shares one folder of sample media:
     ffmpeg makes them once (about ten seconds) instead of once per bot."""
     os.environ.setdefault("SANDBOX_MEDIA_DIR", str(tmp_path_factory.mktemp("sample-media") / "media"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """After the whole run: no log any test wrote holds a secret the tests gave the bot."""
+    yield
+    from tests.support.logs import leaks
+
+    found = leaks(tmp_path_factory.getbasetemp())
+    assert not found, "secrets in logs:\n" + "\n".join(found)

@@ -54,6 +54,7 @@ from core.broadcasts import (
 from core.callback_data import codec_for
 from core.config import Settings
 from core.db import write_tx
+from core.logs import uid
 from core.payloads import Text
 from core.telegram import BadRequest, Blocked, FloodWait, MessageGone, TelegramError, TelegramPort, Transient
 from uploader.throttle import SendBudget
@@ -284,7 +285,7 @@ class BroadcastRunner:
     async def _attempt(self, run: _Run, user_id: int, failures: int) -> _Retry | None:
         """One copyMessage: None when the delivery is over, else when to try again."""
         if not self._move(run, user_id, "pending", "sending"):
-            log.warning("broadcast %d: the delivery to user %d was not pending; skipped", run.b.id, user_id)
+            log.warning("broadcast %d: the delivery to user %s was not pending; skipped", run.b.id, uid(user_id))
             return None
         copy = run.b.copy
         try:
@@ -292,7 +293,9 @@ class BroadcastRunner:
                 sent = await self.port.copy_message(user_id, copy.from_chat_id, copy.message_id)
                 metrics.count("sends", method="copy", priority=str(outbox.PRIORITY_BROADCAST))
         except trio.TooSlowError:
-            log.warning("broadcast %d: no answer for user %d within %g s; unknown", run.b.id, user_id, COPY_TIMEOUT)
+            log.warning(
+                "broadcast %d: no answer for user %s within %g s; unknown", run.b.id, uid(user_id), COPY_TIMEOUT
+            )
             self._end(run, user_id, "unknown", f"no answer within {COPY_TIMEOUT:g} s")
         except FloodWait as exc:
             log.warning("broadcast %d: %s; waiting exactly that", run.b.id, exc)
@@ -300,15 +303,15 @@ class BroadcastRunner:
             self._move(run, user_id, "sending", "pending", str(exc))
             return _Retry(0.0, counts=False)  # the budget holds it back for as long as Telegram asked
         except Blocked as exc:
-            log.info("broadcast %d: user %d blocked the bot (%s)", run.b.id, user_id, exc)
+            log.info("broadcast %d: user %s blocked the bot (%s)", run.b.id, uid(user_id), exc)
             self._end(run, user_id, "blocked", str(exc))
         except Transient as exc:
             if failures + 1 < self.settings.send_attempts:
                 delay = SEND_RETRY.delay(failures + 1)
-                log.warning("broadcast %d: user %d: %s; retry in %.1f s", run.b.id, user_id, exc, delay)
+                log.warning("broadcast %d: user %s: %s; retry in %.1f s", run.b.id, uid(user_id), exc, delay)
                 self._move(run, user_id, "sending", "pending", str(exc))
                 return _Retry(delay, counts=True)
-            log.error("broadcast %d: user %d: giving up after %d tries: %s", run.b.id, user_id, failures + 1, exc)
+            log.error("broadcast %d: user %s: giving up after %d tries: %s", run.b.id, uid(user_id), failures + 1, exc)
             self._end(run, user_id, "failed", str(exc))
         except BadRequest as exc:
             self._end(run, user_id, "failed", str(exc))
@@ -317,12 +320,12 @@ class BroadcastRunner:
                 run.stop = END_SOURCE_GONE
                 run.sends.cancel()
             else:
-                log.error("broadcast %d: copy to user %d refused: %s", run.b.id, user_id, exc)
+                log.error("broadcast %d: copy to user %s refused: %s", run.b.id, uid(user_id), exc)
         except TelegramError as exc:  # the chat is gone, and the like
-            log.info("broadcast %d: user %d unreachable: %s", run.b.id, user_id, exc)
+            log.info("broadcast %d: user %s unreachable: %s", run.b.id, uid(user_id), exc)
             self._end(run, user_id, "failed", str(exc) or type(exc).__name__)
         except Exception as exc:  # a bug must not leave the row 'sending' for the rest of the run
-            log.exception("broadcast %d: copy to user %d failed unexpectedly", run.b.id, user_id)
+            log.exception("broadcast %d: copy to user %s failed unexpectedly", run.b.id, uid(user_id))
             self._end(run, user_id, "failed", f"{type(exc).__name__}: {exc}")
         else:
             self._end(run, user_id, "sent", message_id=sent.message_id)

@@ -15,7 +15,7 @@ from core.config import Settings
 from core.db import open_db
 from core.telegram.connect import NotConnected, connect_port
 from ipc.channels import Puller, Pusher
-from uploader import budget_memory
+from uploader import budget_memory, media
 from uploader.broadcast import BroadcastRunner
 from uploader.sender import OutboxSender
 from uploader.throttle import SendBudget
@@ -31,7 +31,7 @@ PRUNE_INTERVAL = 60.0  # seconds between prunes of the outbox and deliveries (th
 async def body(ctx: ChildContext) -> None:
     db = open_db(ctx.settings.db_path, busy_timeout=ctx.settings.db_busy_timeout)
     try:
-        requeued = outbox.requeue_interrupted(db)
+        requeued, quarantined = media.requeue_interrupted(db, ctx.settings)
         if requeued:
             log.info("requeued %d outbox rows interrupted by the last stop", requeued)
         with Puller(ctx.endpoints.outbox) as inbox, Pusher(ctx.endpoints.events) as events:
@@ -39,6 +39,8 @@ async def body(ctx: ChildContext) -> None:
             async with connect_port(ctx.settings, role="uploader", stop=ctx.draining) as port:
                 sender = OutboxSender(ctx.settings, db, port, events)
                 _resume_budget(sender.budget, db)
+                for event in quarantined:  # their jobs fail (the gateway's sweep would find them too)
+                    await sender.tell_gateway(event)
                 runner = BroadcastRunner(ctx.settings, db, port, sender.budget, lambda: sender.wake.set())
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(sender.listen, inbox)

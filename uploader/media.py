@@ -1,7 +1,10 @@
-"""What follows a file's send: the media cache, the job done, its status removed, its spool gone.
+"""What follows a file's send, on the uploader's own rows: the outbox row's outcome, the media
+cache, and what the gateway must hear (the job done, failed, or to be downloaded again).
 
-All of it is one transaction with the row marked sent, so a crash leaves either a file to send
-again (it may arrive twice; nothing is lost) or a finished job, never half of one.
+The uploader writes no job: each outcome is one transaction on its rows, then an event to the
+gateway (`AfterSend.event`), which moves the job. An event lost at a kill is found again by the
+gateway's sweep in these same rows, so a crash leaves either a file to send again (it may arrive
+twice; nothing is lost) or a finished outcome, never half of one.
 """
 
 from __future__ import annotations
@@ -12,22 +15,25 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-from core import jobs as job_rows
-from core import metrics, outbox
+from core import alerts, outbox
 from core.config import Settings
 from core.db import write_tx
-from core.jobs import Failure
+from core.failures import ErrorClass, Failure
+from core.jobstates import JobState
 from core.outbox import OutboxItem
 from core.payloads import Delete, SendMedia
 from core.telegram import SentMedia
+from ipc.messages import DeliveryFailed, FileMissing, JobDelivered, UploadEvent
 
 log = logging.getLogger("uploader.media")
+
+QUARANTINE_AFTER = 2  # a row in flight at this many uploader deaths is not sent again
 
 
 @dataclass
 class AfterSend:
     notices: list[int] = field(default_factory=list)
-    job_over: bool = False  # the job's last file is out (or the job ended): tell the gateway
+    event: UploadEvent | None = None  # for the gateway: the job's files are all over
     spool_dir: str = ""  # to remove now
 
 
@@ -43,13 +49,13 @@ def _remaining_files(db: sqlite_utils.Database, job_id: int, besides: int) -> in
 
 def file_sent(
     db: sqlite_utils.Database,
-    settings: Settings,
     item: OutboxItem,
     payload: SendMedia,
     sent: SentMedia,
     took_s: float = 0.0,
 ) -> AfterSend:
-    """Record the send; `took_s` (the upload's time) is kept with the job for the overhead figures."""
+    """Record the send and its file_id; after the job's last file, the gateway hears it is done
+    (`took_s`, the upload's time, goes with it for the overhead figures)."""
     after = AfterSend()
     now = time.time()
     with write_tx(db):
@@ -83,75 +89,107 @@ def file_sent(
             return after
         if _remaining_files(db, item.job_id, item.id):
             return after
-        job = job_rows.load(db, item.job_id, settings)
-        if job is None:
-            return after
-        after.job_over, after.spool_dir = True, payload.spool_dir
-        if job.state == "cancelled":
+        after.spool_dir = payload.spool_dir
+        row = db.execute("SELECT state FROM jobs WHERE id = ?", [item.job_id]).fetchone()
+        if row is not None and row[0] == JobState.CANCELLED:
             # The cancel came while the last bytes went out: take the file back, so none comes late.
-            log.info("job %d: cancelled during its upload; deleting the sent file", job.id)
+            log.info("job %d: cancelled during its upload; deleting the sent file", item.job_id)
             after.notices.append(
-                outbox.enqueue(db, job.chat_id, Delete(message_id=sent.message_id), priority=outbox.PRIORITY_ANSWER)
+                outbox.enqueue(db, item.chat_id, Delete(message_id=sent.message_id), priority=outbox.PRIORITY_ANSWER)
             )
             return after
-        if job.state != "uploading":
-            return after
-        size = int(db.execute("SELECT coalesce(file_size, 0) FROM jobs WHERE id = ?", [job.id]).fetchone()[0])
-        db.execute(
-            "UPDATE jobs SET state = 'done', updated_at = ?, finished_at = ?,"
-            " meta = json_set(coalesce(meta, '{}'), '$.upload_s', ?) WHERE id = ?",
-            [now, now, round(took_s, 4), job.id],
-        )
-        db.execute(
-            "UPDATE users SET downloads_ok = downloads_ok + 1, bytes_sent = bytes_sent + ? WHERE id = ?",
-            [size or sent.size, job.user_id],
-        )
-        metrics.count("jobs", platform=job.platform or "unknown", outcome="done")
-        if job.parent_id is not None:
-            after.notices += job_rows.finish_playlist_if_complete(db, settings, job.parent_id)
-        elif job.status_outbox_id is not None:
-            removed = outbox.remove_message(db, job.status_outbox_id, job.chat_id, job_id=job.id)
-            after.notices += [removed] if removed else []
-    log.info("job %d done: %s %s", job.id, payload.media_key, payload.format_key)
+    after.event = JobDelivered(job_id=item.job_id, upload_s=took_s)
+    log.info("job %d: its files are sent (%s %s)", item.job_id, payload.media_key, payload.format_key)
     return after
 
 
-def file_failed(
-    db: sqlite_utils.Database, settings: Settings, item: OutboxItem, payload: SendMedia, failure: Failure
-) -> AfterSend:
-    """The file cannot be sent: the row fails and the job fails for good, with its message."""
-    outbox.mark_failed(db, item.id, failure.reason)
+def file_failed(db: sqlite_utils.Database, item: OutboxItem, payload: SendMedia, failure: Failure) -> AfterSend:
+    """The file cannot be sent: its row fails (with the class, for the gateway's sweep), the job's
+    other files are dropped, and the gateway fails the job, in one transaction."""
+    with write_tx(db):
+        db.execute(
+            "UPDATE outbox SET state = 'failed', sent_at = ?, error = ?, error_class = ? WHERE id = ?",
+            [time.time(), failure.reason[: outbox.ERROR_CHARS], failure.cls.value, item.id],
+        )
+        _drop_other_files(db, item, f"the job's file {item.id} failed")
+    log.warning("job %s: outbox %d cannot be sent (%s): %s", item.job_id, item.id, failure.cls, failure.reason)
     after = AfterSend(spool_dir=payload.spool_dir)
     if item.job_id is not None:
-        final, after.notices = job_rows.fail(db, settings, item.job_id, failure)
-        after.job_over = final
+        after.event = DeliveryFailed(job_id=item.job_id, failure=failure)
     return after
 
 
-def file_id_refused(db: sqlite_utils.Database, settings: Settings, item: OutboxItem, payload: SendMedia) -> AfterSend:
+def file_missing(db: sqlite_utils.Database, item: OutboxItem, payload: SendMedia, why: str) -> AfterSend:
+    """The file is gone from the spool (or unreadable): the job is downloaded again, within its
+    attempts (the gateway decides)."""
+    with write_tx(db):
+        outbox.mark_dropped(db, item.id, f"file missing: {why}")
+        _drop_other_files(db, item, "the job's file is missing")
+    log.warning("job %s: outbox %d: the file to send is missing (%s); downloading it again", item.job_id, item.id, why)
+    after = AfterSend(spool_dir=payload.spool_dir)
+    if item.job_id is not None:
+        after.event = FileMissing(job_id=item.job_id, reason=why)
+    return after
+
+
+def file_id_refused(db: sqlite_utils.Database, item: OutboxItem, payload: SendMedia) -> AfterSend:
     """Telegram no longer knows a cached file_id: forget it and download the media afresh."""
-    after = AfterSend()
     with write_tx(db):
         db.execute(
             "DELETE FROM media_cache WHERE media_key = ? AND format_key = ?", [payload.media_key, payload.format_key]
         )
         db.execute("UPDATE outbox SET state = 'dropped', error = 'stale file_id' WHERE id = ?", [item.id])
-        if item.job_id is not None:
-            db.execute(
-                "UPDATE outbox SET state = 'dropped' WHERE job_id = ? AND kind = 'media' AND state = 'pending'",
-                [item.job_id],
-            )
-            moved = db.execute(
-                "UPDATE jobs SET state = 'queued', worker = NULL, updated_at = ? WHERE id = ? AND state = 'uploading'",
-                [time.time(), item.job_id],
-            ).rowcount
-            after.job_over = bool(moved)
+        _drop_other_files(db, item, "stale file_id")
     log.warning(
         "job %s: cached file_id of %s %s refused; downloading again", item.job_id, payload.media_key, payload.format_key
     )
+    after = AfterSend()
+    if item.job_id is not None:
+        after.event = FileMissing(job_id=item.job_id, reason="Telegram no longer knows the cached file_id")
     return after
 
 
 def file_dropped(db: sqlite_utils.Database, item: OutboxItem, payload: SendMedia, why: str) -> AfterSend:
     outbox.mark_dropped(db, item.id, why)
     return AfterSend(spool_dir=payload.spool_dir)
+
+
+def _drop_other_files(db: sqlite_utils.Database, item: OutboxItem, why: str) -> None:
+    if item.job_id is not None:
+        db.execute(
+            "UPDATE outbox SET state = 'dropped', error = ? WHERE job_id = ? AND kind = 'media' AND state = 'pending'",
+            [why, item.job_id],
+        )
+
+
+def requeue_interrupted(db: sqlite_utils.Database, settings: Settings) -> tuple[int, list[DeliveryFailed]]:
+    """At the uploader's start: rows left 'sending' by its death go back to pending, except those
+    it died on QUARANTINE_AFTER times: those fail (logged; the admins are told), never sent
+    again, and their jobs fail. Returns (rows requeued, events for the gateway)."""
+    events: list[DeliveryFailed] = []
+    with write_tx(db):
+        db.execute("UPDATE outbox SET interrupted = interrupted + 1 WHERE state = 'sending'")
+        doomed = db.execute(
+            "SELECT id, job_id, kind, chat_id FROM outbox WHERE state = 'sending' AND interrupted >= ?",
+            [QUARANTINE_AFTER],
+        ).fetchall()
+        reason = f"in flight at {QUARANTINE_AFTER} deaths of the uploader: quarantined"
+        for row_id, job_id, kind, chat_id in doomed:
+            db.execute(
+                "UPDATE outbox SET state = 'failed', sent_at = ?, error = ?, error_class = ? WHERE id = ?",
+                [time.time(), reason, ErrorClass.INTERNAL.value, row_id],
+            )
+            log.error("outbox %d (%s to chat %d, job %s) quarantined: %s", row_id, kind, chat_id, job_id, reason)
+            if job_id is not None and kind == "media":
+                db.execute(
+                    "UPDATE outbox SET state = 'dropped', error = ? WHERE job_id = ? AND kind = 'media'"
+                    " AND state = 'pending'",
+                    ["a file of the job was quarantined", job_id],
+                )
+                events.append(DeliveryFailed(job_id=job_id, failure=Failure(ErrorClass.INTERNAL, reason)))
+        if doomed:
+            shown = ", ".join(str(r[0]) for r in doomed)
+            values = {"count": len(doomed), "rows": shown}
+            alerts.alert(db, settings, f"outbox_quarantine:{shown}", "alert_outbox_quarantine", values, lasting=False)
+        requeued = db.execute("UPDATE outbox SET state = 'pending' WHERE state = 'sending'").rowcount
+    return requeued, events

@@ -22,9 +22,11 @@ from core.backoff import SEND_RETRY
 from core.callback_data import codec_for
 from core.config import MIB, Settings
 from core.db import write_tx
-from core.jobs import Failure
+from core.failures import ErrorClass, Failure
+from core.jobstates import JobState, sql_is
+from core.logs import uid
 from core.outbox import OutboxItem
-from core.payloads import CallbackAnswer, SendMedia, Text
+from core.payloads import CallbackAnswer, SendMedia
 from core.status import cancel_keyboard, progress_text
 from core.telegram import (
     BadRequest,
@@ -40,7 +42,7 @@ from core.telegram import (
     Transient,
 )
 from ipc.channels import Puller, Pusher
-from ipc.messages import JobDelivered, OutboxNotice
+from ipc.messages import OutboxNotice, UploadEvent
 from uploader import media
 from uploader.caption import build_caption
 from uploader.deliver import NoTarget, deliver, send_file
@@ -145,18 +147,15 @@ class OutboxSender:
         except MessageGone as exc:
             outbox.mark_dropped(self.db, item.id, str(exc))  # the user deleted it, or it is gone: harmless
         except BadRequest as exc:
-            log.error("outbox %d to chat %d refused: %s", item.id, item.chat_id, exc)
+            log.error("outbox %d to chat %s refused: %s", item.id, uid(item.chat_id), exc)
             outbox.mark_failed(self.db, item.id, str(exc))
         except TelegramError as exc:
             self._trouble(item, exc)
+        except Exception as exc:  # a bug on one row ends that row, never the uploader
+            log.exception("outbox %d (job %s) to chat %d: failed while sending", item.id, item.job_id, item.chat_id)
+            outbox.mark_failed(self.db, item.id, f"{type(exc).__name__}: {exc}")
         else:
             outbox.mark_sent(self.db, item.id, message_id)
-            if item.role == outbox.ROLE_STATUS and isinstance(item.payload, Text) and item.job_id is not None:
-                with write_tx(self.db):
-                    self.db.execute(
-                        "UPDATE jobs SET status_message_id = ? WHERE id = ? AND status_outbox_id = ?",
-                        [message_id, item.job_id, item.id],
-                    )
 
     def _trouble(self, item: OutboxItem, exc: TelegramError) -> None:
         """FloodWait, a blocked user, a lost chat, a transient error: the common outcomes."""
@@ -165,7 +164,7 @@ class OutboxSender:
             self.budget.flood(item.chat_id, exc.seconds, exc.scope)
             outbox.retry_later(self.db, item.id, exc.seconds, str(exc))
         elif isinstance(exc, Blocked | ChatNotFound):
-            log.info("outbox %d: chat %d unreachable (%s)", item.id, item.chat_id, type(exc).__name__)
+            log.info("outbox %d: chat %s unreachable (%s)", item.id, uid(item.chat_id), type(exc).__name__)
             if isinstance(exc, Blocked):
                 with write_tx(self.db):
                     self.db.execute("UPDATE users SET blocked_bot = 1 WHERE id = ?", [item.chat_id])
@@ -176,7 +175,11 @@ class OutboxSender:
             outbox.retry_later(self.db, item.id, delay, str(exc))
         else:
             log.error(
-                "outbox %d to chat %d: giving up after %d attempt(s): %s", item.id, item.chat_id, item.attempts, exc
+                "outbox %d to chat %s: giving up after %d attempt(s): %s",
+                item.id,
+                uid(item.chat_id),
+                item.attempts,
+                exc,
             )
             outbox.mark_failed(self.db, item.id, str(exc))
 
@@ -193,9 +196,14 @@ class OutboxSender:
                 after = await self._send_file(item, payload, upload)
             if after is None:  # stopped: cancelled, or stalled
                 if upload.why_stopped == "stalled":
-                    self._retry_file(item, payload, f"no progress for {self.settings.upload_stall_s:.0f} s")
+                    after = self._retry_file(item, payload, f"no progress for {self.settings.upload_stall_s:.0f} s")
                 else:
                     after = media.file_dropped(self.db, item, payload, upload.why_stopped or "stopped")
+        except Exception as exc:  # a bug on one row ends that row (and its job), never the uploader
+            log.exception("outbox %d (job %s): the upload failed unexpectedly", item.id, item.job_id)
+            after = media.file_failed(
+                self.db, item, payload, Failure(ErrorClass.INTERNAL, f"{type(exc).__name__}: {exc}")
+            )
         finally:
             del self.uploads[item.id]
             self.wake.set()
@@ -218,6 +226,9 @@ class OutboxSender:
             upload.sent = done
             self._show_upload(upload, job, done, total)
 
+        missing = _missing_files(payload)
+        if missing:
+            return media.file_missing(self.db, item, payload, missing)
         self.budget.thin(item.chat_id)  # the progress edits waiting for this chat are moot now
         try:
             # The slot is held for the whole upload: Telegram counts the message when it is complete.
@@ -227,32 +238,37 @@ class OutboxSender:
                 took = trio.current_time() - began
         except TooLarge as exc:
             limit = self.port.upload_limit // MIB
-            return media.file_failed(
-                self.db, self.settings, item, payload, Failure("too_large", str(exc), False, {"limit": limit})
-            )
+            failure = Failure(ErrorClass.TOO_LARGE, str(exc), values={"limit": limit})
+            return media.file_failed(self.db, item, payload, failure)
         except BadRequest as exc:
             if payload.file_id and isinstance(exc, StaleFileId):
-                return media.file_id_refused(self.db, self.settings, item, payload)
-            return media.file_failed(self.db, self.settings, item, payload, Failure("internal", str(exc), False))
+                return media.file_id_refused(self.db, item, payload)
+            return media.file_failed(self.db, item, payload, Failure(ErrorClass.INTERNAL, str(exc)))
         except Blocked as exc:
             self._trouble(item, exc)
-            return media.file_failed(self.db, self.settings, item, payload, Failure("blocked", str(exc), False))
+            return media.file_failed(self.db, item, payload, Failure(ErrorClass.BLOCKED, str(exc)))
         except (FloodWait, Transient) as exc:
             if item.attempts >= self.settings.send_attempts and not isinstance(exc, FloodWait):
-                return media.file_failed(self.db, self.settings, item, payload, Failure("network", str(exc), False))
+                return media.file_failed(self.db, item, payload, Failure(ErrorClass.NETWORK, str(exc)))
             self._trouble(item, exc)
             return media.AfterSend()
         except TelegramError as exc:
-            return media.file_failed(self.db, self.settings, item, payload, Failure("internal", str(exc), False))
-        return media.file_sent(self.db, self.settings, item, payload, sent, took)
+            return media.file_failed(self.db, item, payload, Failure(ErrorClass.INTERNAL, str(exc)))
+        except OSError as exc:
+            if exc.filename not in (payload.path, payload.thumbnail) or not exc.filename:
+                raise  # not our file: an unexpected error of the send (the caller ends the row)
+            if isinstance(exc, FileNotFoundError):  # it went between the look and the read
+                return media.file_missing(self.db, item, payload, str(exc))
+            # unreadable: one honest failure (the same bytes would fail again)
+            return media.file_failed(self.db, item, payload, Failure(ErrorClass.INTERNAL, f"unreadable: {exc}"))
+        return media.file_sent(self.db, item, payload, sent, took)
 
-    def _retry_file(self, item: OutboxItem, payload: SendMedia, why: str) -> None:
+    def _retry_file(self, item: OutboxItem, payload: SendMedia, why: str) -> media.AfterSend | None:
         if item.attempts >= self.settings.send_attempts:
-            after = media.file_failed(self.db, self.settings, item, payload, Failure("network", why, False))
-            self._announce(after.notices)
-            return
+            return media.file_failed(self.db, item, payload, Failure(ErrorClass.NETWORK, why))
         log.warning("outbox %d (job %s): %s; uploading again", item.id, item.job_id, why)
         outbox.retry_later(self.db, item.id, SEND_RETRY.delay(item.attempts), why)
+        return None
 
     def _show_upload(self, upload: Upload, job: job_rows.Job | None, done: int, total: int) -> None:
         """The status shows the upload once it takes a while (a fast one costs no edit)."""
@@ -291,9 +307,15 @@ class OutboxSender:
         if after.spool_dir:
             spool.remove(Path(after.spool_dir), item.job_id)
         self._announce(after.notices)
-        if after.job_over and item.job_id is not None:
-            with trio.move_on_after(IDLE_POLL):
-                await self.events.send(JobDelivered(job_id=item.job_id))
+        if after.event is not None:
+            await self.tell_gateway(after.event)
+
+    async def tell_gateway(self, event: UploadEvent) -> None:
+        """The job's outcome, for the gateway (a lost one is found by its sweep in the rows)."""
+        with trio.move_on_after(IDLE_POLL) as scope:
+            await self.events.send(event)
+        if scope.cancelled_caught:
+            log.warning("job %d: the gateway took no %s; its sweep finds it", event.job_id, type(event).__name__)
 
     def _announce(self, notices: list[int]) -> None:
         if notices:
@@ -311,7 +333,8 @@ class OutboxSender:
                 cancelled = {
                     r[0]
                     for r in self.db.execute(
-                        f"SELECT id FROM jobs WHERE id IN ({marks}) AND state = 'cancelled'", list(job_ids)
+                        f"SELECT id FROM jobs WHERE id IN ({marks}) AND state = {sql_is(JobState.CANCELLED)}",
+                        list(job_ids),
                     ).fetchall()
                 }
                 for job_id in cancelled:
@@ -322,6 +345,14 @@ class OutboxSender:
                 if upload.item.payload and not upload.why_stopped and upload.last_progress < stalled_before:
                     upload.why_stopped = "stalled"
                     upload.scope.cancel()
+
+
+def _missing_files(payload: SendMedia) -> str:
+    """Why the spool files of a send are not there ("" when they are, or it goes by file_id)."""
+    for name in (payload.path, payload.thumbnail):
+        if name and not Path(name).is_file():
+            return f"{name} is not in the spool"
+    return ""
 
 
 async def _first(*events: trio.Event) -> None:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from core.alerts import alert, crash_loop_kind, crash_loop_values
 from core.config import Settings
-from core.db import open_db
 from core.supervisor.supervisor import AlertFn
 
 log = logging.getLogger("supervisor")
@@ -24,7 +22,11 @@ def admin_alerter(settings: Settings) -> AlertFn:
         if not settings.admin_ids:  # say so without opening the database
             log.warning("no ADMIN_IDS set: alert not sent: %s", reason)
             return
-        # The supervisor holds no connection of its own: it opens one for the rare alert.
+        # The supervisor holds no connection of its own: it opens one for the rare alert (and imports
+        # the database's modules only then: 5 MB it need not hold).
+        from core.alerts import alert, crash_loop_kind, crash_loop_values
+        from core.db import open_db
+
         db = open_db(settings.db_path, busy_timeout=settings.db_busy_timeout)
         try:
             alert(db, settings, crash_loop_kind(kind), "alert_crash_loop", crash_loop_values(settings, kind, reason))

@@ -83,6 +83,7 @@ class Child:
     last_heartbeat: float = 0.0  # trio clock
     last_exit: str = ""
     ready: trio.Event = field(default_factory=trio.Event)
+    respawned: trio.Event | None = None  # a planned restart is under way: set when the new process starts
 
     @property
     def name(self) -> str:
@@ -103,3 +104,6 @@ class Child:
         self.started_wall = time.time()
         if self.ready.is_set():  # a restart: readiness must be earned again
             self.ready = trio.Event()
+        if self.respawned is not None:
+            self.respawned.set()
+            self.respawned = None

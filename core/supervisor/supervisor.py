@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import trio
 
-from core.child import SUPERVISOR_PID_ENV
+from core.child import SUPERVISOR_PID_ENV, endpoints_for
 from core.config import Settings
 from core.supervisor.children import (
     PROJECT_ROOT,
@@ -37,14 +37,15 @@ from core.supervisor.children import (
 )
 from core.supervisor.policy import RestartPolicy, RestartTracker
 from core.supervisor.sdnotify import SystemdNotifier
+from core.supervisor.ytdlp import YtdlpUpdates
 from ipc.channels import ControlServer
-from ipc.endpoints import Endpoints
-from ipc.messages import Drain, Heartbeat, LimitsChanged, ProcessInfo, ProcessTable, Ready
+from ipc.messages import Drain, Heartbeat, LimitsChanged, ProcessInfo, ProcessTable, Ready, UpdateYtdlp
 
 log = logging.getLogger("supervisor")
 
 # Called when a kind starts a crash-loop cooldown: (kind, reason). The alert itself goes to admins.
 AlertFn = Callable[[str, str], None]
+CONTROL_SEND_S = 0.2  # a control message that cannot go out this fast is not waited for
 
 
 class Supervisor:
@@ -60,7 +61,7 @@ class Supervisor:
         notifier: SystemdNotifier | None = None,
     ) -> None:
         self.settings = settings
-        self.endpoints = Endpoints.from_settings(settings)
+        self.endpoints = endpoints_for(settings)
         self.policy = RestartPolicy.from_settings(settings)
         # Children run in the operator's folder (where `.env` is) but import the bot from here.
         python_path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
@@ -80,6 +81,7 @@ class Supervisor:
         self.stop_requested = trio.Event()  # a signal, or nothing left worth running
         self.exit_code = 0
         self.limits: LimitsChanged | None = None  # the gateway's latest, for every child that starts
+        self.updates = YtdlpUpdates(self)
 
     def _child(self, spec: ChildSpec, kinds: dict[str, deque[float]]) -> Child:
         recent = kinds.setdefault(spec.kind, deque())
@@ -103,6 +105,7 @@ class Supervisor:
                 nursery.start_soon(self._watchdog_loop)
                 nursery.start_soon(self._start_all, nursery)
                 nursery.start_soon(self._signals, signals)
+                self.updates.nursery = nursery
                 await self.stop_requested.wait()
                 await self._shutdown(control)
                 nursery.cancel_scope.cancel()
@@ -157,6 +160,9 @@ class Supervisor:
             if self.stopping:
                 child.state = STATE_STOPPED
                 return
+            if child.respawned is not None:  # a planned restart (restart_one_by_one): at once, not counted
+                log.info("%s (pid %d) stopped for a planned restart", child.name, child.process.pid)
+                continue
             restart = child.tracker.on_exit(trio.current_time(), child.started_at)
             self.restarts_total += 1
             if restart.cooling:
@@ -241,6 +247,31 @@ class Supervisor:
             except Exception:
                 log.exception("could not alert admins about %s", child.name)
 
+    async def restart_one_by_one(self, kind: str, control: ControlServer) -> list[str]:
+        """Restart the running children of `kind` one at a time: each drains (hands its work back to
+        the queue), exits, starts again and reports ready before the next goes, so the others keep
+        working meanwhile. Stops at one that does not come back; returns the names restarted."""
+        done: list[str] = []
+        for child in [c for c in self.children if c.spec.kind == kind and c.alive]:
+            if self.stopping or child.process is None:
+                break
+            old, child.respawned = child.process, trio.Event()
+            log.info("restarting %s (pid %d): draining it first", child.name, old.pid)
+            old.send_signal(signal.SIGTERM)
+            with trio.move_on_after(CONTROL_SEND_S):
+                await control.send(child.name, Drain())
+            await self._wait_or_kill([child], self.settings.shutdown_grace)
+            with trio.move_on_after(self.settings.ready_timeout):
+                await child.respawned.wait()
+                await child.ready.wait()
+            if old is child.process or not child.ready.is_set():
+                log.error(
+                    "%s did not come back within %.0fs: no more restarts", child.name, self.settings.ready_timeout
+                )
+                break
+            done.append(child.name)
+        return done
+
     # ---- messages from children -------------------------------------------------------------
 
     def _by_name(self, name: str) -> Child | None:
@@ -249,6 +280,9 @@ class Supervisor:
     async def _control_loop(self, control: ControlServer) -> None:
         while True:
             name, msg = await control.recv()
+            if isinstance(msg, UpdateYtdlp):  # from the gateway or `run.py update-ytdlp`
+                self.updates.request(name, msg, control)
+                continue
             child = self._by_name(name)
             if child is None or not child.alive:
                 continue

@@ -29,6 +29,7 @@ from pyrogram import raw
 from pyrogram.handlers import RawUpdateHandler
 from pyrogram.storage import UpdateState
 
+from core.logs import uid
 from core.telegram._mtproto_convert import convert
 from core.telegram._mtproto_state import HeldStateStorage, ResumePoint
 from core.telegram.port import IncomingMessage, Update, UpdateBatch
@@ -132,7 +133,7 @@ class UpdatePipe:
             return False
         key = (update.chat.id, update.message_id)
         if key in self._recent:
-            log.debug("dropping message %s of chat %s delivered twice", update.message_id, update.chat.id)
+            log.debug("dropping message %s of chat %s delivered twice", update.message_id, uid(update.chat.id))
             return True
         self._recent[key] = None
         if len(self._recent) > RECENT_MESSAGES:

@@ -41,43 +41,56 @@ async def _open(settings: Settings, role: str) -> tuple[TelegramPort, TelegramPo
 
 @asynccontextmanager
 async def connect_port(settings: Settings, *, role: str, stop: trio.Event) -> AsyncIterator[TelegramPort]:
-    attempt = 1
+    # The mtproto adapter holds nurseries of its own (trio-asyncio's loop) from its __aenter__ to
+    # its __aexit__, and trio closes nurseries and cancel scopes only in the reverse order of
+    # opening: so the scope that `stop` cancels, and the watcher's nursery, stay open until the
+    # adapter is closed. The nursery is entered by hand and left with no exception, so that the
+    # caller's exceptions come out as they were raised, not in a group.
+    watchers = trio.open_nursery()
+    nursery = await watchers.__aenter__()
+    watching = trio.CancelScope()
     opened: tuple[TelegramPort, TelegramPort] | None = None
-    failure: Exception | None = None  # raised once out of the nursery (not wrapped in a group)
-    async with trio.open_nursery() as nursery:
+    try:
+        with trio.CancelScope() as connecting:
 
-        async def watch_stop() -> None:
-            await stop.wait()
-            nursery.cancel_scope.cancel()
+            async def watch_stop() -> None:
+                with watching:
+                    await stop.wait()
+                    if opened is None:  # once open, a drain is the caller's to handle
+                        connecting.cancel()
 
-        nursery.start_soon(watch_stop)
-        while True:
+            nursery.start_soon(watch_stop)
+            opened = await _first_open(settings, role)
+            watching.cancel()
+            adapter, port = opened
             try:
-                opened = await _open(settings, role)
-                break
-            except FloodWait as exc:
-                why, delay = str(exc), exc.seconds
-            except Transient as exc:
-                why, delay = str(exc), CONNECT_BACKOFF.delay(attempt)
-            except TelegramError as exc:
-                log.error("%s: Telegram refused to start us: %s", role, exc)
-                failure = exc
-                break
-            except Exception as exc:  # not Telegram's doing: a bug, which no waiting fixes
-                failure = exc
-                break
-            log.warning("%s: cannot reach Telegram (attempt %d: %s); retrying in %.0fs", role, attempt, why, delay)
-            await trio.sleep(delay)
-            attempt += 1
-        nursery.cancel_scope.cancel()
-    if failure is not None:
-        raise failure
-    if opened is None:
-        raise NotConnected(f"{role} stopped before reaching Telegram")
+                yield port
+            finally:
+                await adapter.__aexit__(None, None, None)
+        if opened is None:
+            raise NotConnected(f"{role} stopped before reaching Telegram")
+    finally:
+        watching.cancel()
+        await watchers.__aexit__(None, None, None)
+
+
+async def _first_open(settings: Settings, role: str) -> tuple[TelegramPort, TelegramPort]:
+    """Try until the adapter opens; raise what retrying cannot fix."""
+    attempt = 1
+    while True:
+        try:
+            opened = await _open(settings, role)
+            break
+        except FloodWait as exc:
+            why, delay = str(exc), exc.seconds
+        except Transient as exc:
+            why, delay = str(exc), CONNECT_BACKOFF.delay(attempt)
+        except TelegramError as exc:
+            log.error("%s: Telegram refused to start us: %s", role, exc)
+            raise
+        log.warning("%s: cannot reach Telegram (attempt %d: %s); retrying in %.0fs", role, attempt, why, delay)
+        await trio.sleep(delay)
+        attempt += 1
     if attempt > 1:
         log.info("%s: reached Telegram after %d attempts", role, attempt)
-    adapter, port = opened
-    try:
-        yield port
-    finally:
-        await adapter.__aexit__(None, None, None)
+    return opened

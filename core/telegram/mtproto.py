@@ -53,6 +53,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
+# Before pyrogram is first imported: its raw TL classes are then loaded when first used.
+import core.telegram._mtproto_lazy  # noqa: F401
+
+# isort: split
 import pyrogram
 import trio
 import trio_asyncio

@@ -53,6 +53,8 @@ TEXTS: dict[str, str] = {
     "format_height": "{height}p",
     "settings_saved": "Saved.",
     "language_name": "English",
+    "lang_choose": "🌐 Choose the language I speak to you:",
+    "lang_saved": "✅ From now on I speak English.",
     # ---- failures: error classes, circuit breakers, cookies, alerts (helper/failures) ----------
     # One text per downloader.errors class: what happened and what the user can do.
     "error_unsupported": (
@@ -105,6 +107,10 @@ TEXTS: dict[str, str] = {
         "This site has changed and the downloader can't read it at the moment. "
         "Please try again later; the bot is updated regularly."
     ),
+    "error_blocked": (
+        "The file could not be delivered because the bot is blocked in this chat. "
+        "Unblock the bot and send the link again."
+    ),
     "error_internal": (
         "Something failed inside the bot while handling this link; the admins can see the details. "
         "Please try again a little later."
@@ -119,6 +125,10 @@ TEXTS: dict[str, str] = {
     "alert_cookies_set_aside": (
         "🍪 {platform}: the cookie file {file} was set aside ({reason}). "
         "Put a fresh export in its place with mode 0600; a replaced file is used again by itself."
+    ),
+    "alert_outbox_quarantine": (
+        "⚠️ {count} message(s) were being sent each time the uploader died, twice in a row, so they were set "
+        "aside instead of being sent a third time (outbox rows {rows}). Their users were told it failed."
     ),
     "alert_disk_full": "💽 Disk full: a download failed for lack of space in {path}. Please free some space.",
     # ---- end of failures ----------------------------------------------------------------------
@@ -279,6 +289,23 @@ TEXTS: dict[str, str] = {
     "panel_gb": "{size} GB",
     "panel_reset_kept": "Nothing was reset.",
     # ---- end of broadcast and admin panel ----
+    # ---- /ytdlp: the downloaders' yt-dlp, and keeping it current ----
+    "ytdlp_version": "yt-dlp {version}, released {date} ({age} ago).\nUpdate it with /ytdlp update.",
+    "ytdlp_version_undated": "yt-dlp {version}.\nUpdate it with /ytdlp update.",
+    "ytdlp_old": "⚠️ Older than {days} days: sites change every week, so update it.",
+    "ytdlp_update_started": (
+        "⏳ Updating yt-dlp: the new version is checked on a sample link, then the downloaders restart one by one. "
+        "The result comes here."
+    ),
+    "ytdlp_update_busy": "⏳ An update of yt-dlp is already running; its result comes here.",
+    "ytdlp_update_unreachable": (
+        "⚠️ The supervisor did not answer: is the bot running under run.py? From a shell: python run.py update-ytdlp"
+    ),
+    "ytdlp_updated": (
+        "✅ yt-dlp updated: {old} → {new}. It passed the check on the sample link; restarted one by one: {names}."
+    ),
+    "ytdlp_current": "✅ yt-dlp {version} is already the newest.",
+    "ytdlp_update_failed": "⚠️ yt-dlp was not updated: {detail}. The downloaders keep running {old}.",
     # ---- the monitor: alerts and their "resolved" messages (monitor/rules.py), /health ----
     "alert_crash_loop_ok": "✅ The {kind} process runs again.",
     "alert_disk_low": (

@@ -53,6 +53,8 @@ TEXTS: dict[str, str] = {
     "format_height": "{height}p",
     "settings_saved": "ذخیره شد.",
     "language_name": "فارسی",
+    "lang_choose": "🌐 زبانی را که با شما صحبت می‌کنم انتخاب کنید:",
+    "lang_saved": "✅ از این پس فارسی صحبت می‌کنم.",
     # ---- failures: error classes, circuit breakers, cookies, alerts (helper/failures) ----------
     # One text per downloader.errors class: what happened and what the user can do.
     "error_unsupported": (
@@ -100,6 +102,9 @@ TEXTS: dict[str, str] = {
     "error_extractor": (
         "این سایت تغییر کرده و دانلودر فعلاً نمی‌تواند آن را بخواند. لطفاً بعداً دوباره امتحان کنید؛ ربات مرتب به‌روز می‌شود."
     ),
+    "error_blocked": (
+        "فایل فرستاده نشد، چون ربات در این گفتگو مسدود شده است. ربات را از مسدودی درآورید و لینک را دوباره بفرستید."
+    ),
     "error_internal": (
         "هنگام پردازش این لینک در خود ربات خطایی رخ داد و جزئیات آن برای مدیران ثبت شد. "
         "لطفاً کمی بعد دوباره امتحان کنید."
@@ -114,6 +119,10 @@ TEXTS: dict[str, str] = {
     "alert_cookies_set_aside": (
         "🍪 {platform}: فایل کوکی {file} کنار گذاشته شد ({reason}). "
         "یک خروجی تازه با دسترسی 0600 به جای آن بگذارید؛ فایل جایگزین‌شده خودبه‌خود دوباره استفاده می‌شود."
+    ),
+    "alert_outbox_quarantine": (
+        "⚠️ {count} پیام هر دو باری که فرستنده پشت سر هم از کار افتاد در حال ارسال بود؛ برای همین کنار گذاشته شد "
+        "و بار سوم فرستاده نشد (ردیف‌های صف ارسال {rows}). به کاربرانشان گفته شد که ناموفق بود."
     ),
     "alert_disk_full": "💽 دیسک پر است: یک دانلود به خاطر کمبود فضا در {path} ناموفق شد. لطفاً فضا آزاد کنید.",
     # ---- end of failures ----------------------------------------------------------------------
@@ -276,6 +285,21 @@ TEXTS: dict[str, str] = {
     "panel_gb": "{size} گیگابایت",
     "panel_reset_kept": "چیزی صفر نشد.",
     # ---- end of broadcast and admin panel ----
+    # ---- /ytdlp: the downloaders' yt-dlp, and keeping it current ----
+    "ytdlp_version": "yt-dlp نسخهٔ {version}، منتشرشده در {date} ({age} پیش).\nبرای به‌روزرسانی: /ytdlp update",
+    "ytdlp_version_undated": "yt-dlp نسخهٔ {version}.\nبرای به‌روزرسانی: /ytdlp update",
+    "ytdlp_old": "⚠️ قدیمی‌تر از {days} روز است؛ سایت‌ها هر هفته تغییر می‌کنند، آن را به‌روز کنید.",
+    "ytdlp_update_started": (
+        "⏳ در حال به‌روزرسانی yt-dlp: نسخهٔ تازه روی یک لینک نمونه آزموده می‌شود و بعد دانلودرها یکی‌یکی "
+        "دوباره راه می‌افتند. نتیجه همین‌جا می‌آید."
+    ),
+    "ytdlp_update_busy": "⏳ یک به‌روزرسانی yt-dlp در جریان است؛ نتیجه‌اش همین‌جا می‌آید.",
+    "ytdlp_update_unreachable": (
+        "⚠️ ناظر (supervisor) پاسخ نداد: آیا ربات با run.py اجرا شده است؟ از خط فرمان: python run.py update-ytdlp"
+    ),
+    "ytdlp_updated": "✅ yt-dlp به‌روز شد: {old} ← {new}. آزمون لینک نمونه را گذراند؛ یکی‌یکی راه‌اندازی شدند: {names}.",
+    "ytdlp_current": "✅ yt-dlp نسخهٔ {version} همین حالا تازه‌ترین است.",
+    "ytdlp_update_failed": "⚠️ yt-dlp به‌روز نشد: {detail}. دانلودرها با {old} ادامه می‌دهند.",
     # ---- the monitor: alerts and their "resolved" messages (monitor/rules.py), /health ----
     "alert_crash_loop_ok": "✅ فرایند «{kind}» دوباره کار می‌کند.",
     "alert_disk_low": (

@@ -94,6 +94,8 @@ class EgressProxy:
         self._lock = threading.Lock()
         self._refusals: OrderedDict[str, list[Refusal]] = OrderedDict()
         self._logged: set[tuple[str, str, str]] = set()
+        self._open: dict[str, set[trio.CancelScope]] = {}  # connections being served, by job
+        self._aborted: set[str] = set()  # jobs cut off until forgotten (their next job's start)
         self.connections = 0
 
     # ---- what the engine uses ---------------------------------------------------------------
@@ -110,9 +112,21 @@ class EgressProxy:
     def forget(self, job_id: str | int) -> None:
         """Drop what is kept about a finished job."""
         job = _job(job_id)
+        self._aborted.discard(job)
         with self._lock:
             self._refusals.pop(job, None)
             self._logged = {key for key in self._logged if key[0] != job}
+
+    def abort(self, job_id: str | int) -> int:
+        """Cut every connection `job_id` has open, and refuse its new ones until `forget` (its job
+        was cancelled: a fetch blocked in a slow site, or yt-dlp's retry of the cut one, must not
+        outlive it); returns how many were cut. Call from the trio thread."""
+        job = _job(job_id)
+        self._aborted.add(job)
+        scopes = self._open.get(job, set())
+        for scope in scopes:
+            scope.cancel()
+        return len(scopes)
 
     def ytdlp_options(self, job_id: str | int) -> dict[str, Any]:
         """The YoutubeDL options a job must run with (see ytdlp.ytdlp_options)."""
@@ -166,7 +180,17 @@ class EgressProxy:
                 )  # fmt: skip
                 return
             job = authorised
-            await self._handle(client, head, extra, job)
+            if job in self._aborted:
+                log.debug("job %s: cancelled; a new connection cut", job)
+                return
+            with trio.CancelScope() as scope:
+                self._open.setdefault(job, set()).add(scope)
+                try:
+                    await self._handle(client, head, extra, job)
+                finally:
+                    self._open[job].discard(scope)
+                    if not self._open[job]:
+                        del self._open[job]
         except HeadError as exc:
             log.info("job %s: bad request to the egress proxy: %s", job, exc)
             await _try_send(client, simple_response(400, "Bad Request", f"bad request: {exc}\n"))

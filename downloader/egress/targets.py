@@ -17,6 +17,7 @@ from downloader.egress.addresses import IPAddress, NotAnAddress, forbidden, pars
 __all__ = [
     "ALLOWED_SCHEMES",
     "REASONS",
+    "REFUSAL_KEYS",
     "EgressRefused",
     "ParsedTarget",
     "check_url",
@@ -26,6 +27,14 @@ __all__ = [
 
 # Why a target was refused; a short enum-like string the engine maps to a text for the user.
 REASONS = frozenset({"scheme", "credentials", "address", "not_sandbox", "unresolvable", "malformed"})
+REFUSAL_KEYS = {  # the user's text for each reason
+    "scheme": "link_refused_scheme",
+    "credentials": "link_refused_credentials",
+    "address": "link_refused_address",
+    "not_sandbox": "link_refused_not_sandbox",
+    "unresolvable": "link_refused_unresolvable",
+    "malformed": "link_refused_malformed",
+}
 ALLOWED_SCHEMES = {"http": 80, "https": 443}
 MAX_URL_CHARS = 16_384
 MAX_HOST_CHARS = 253
@@ -49,7 +58,7 @@ class EgressRefused(Exception):
 
     @property
     def text_key(self) -> str:
-        return f"link_refused_{self.reason}"
+        return REFUSAL_KEYS[self.reason]
 
 
 @dataclass(frozen=True)

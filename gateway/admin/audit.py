@@ -12,6 +12,7 @@ from datetime import datetime
 import sqlite_utils
 
 from core.callback_data import Callback
+from core.logs import uid
 from core.telegram import CallbackQuery, IncomingMessage
 from core.texts import digits
 from gateway.admin import pages
@@ -44,7 +45,7 @@ def admin_only(handler: MessageHandler) -> MessageHandler:
             handler(req, msg)
             return
         record(req.db, req.user.id, ACTION_DENIED, msg.text)
-        log.warning("user %d is no admin and tried %r; refused", req.user.id, msg.text[:80])
+        log.warning("user %s is no admin and tried %r; refused", uid(req.user.id), msg.text[:80])
         if notice_due(req.db, req.user.id, "admin_only", req.settings.notice_interval):
             req.reply(req.t("admin_only"))
 
@@ -60,7 +61,7 @@ def admin_only_press(handler: PressHandler) -> PressHandler:
             handler(req, query, callback)
             return
         record(req.db, req.user.id, ACTION_DENIED, f"button {query.data[:40]}")
-        log.warning("user %d is no admin and pressed an admin button; refused", req.user.id)
+        log.warning("user %s is no admin and pressed an admin button; refused", uid(req.user.id))
         req.answer(query.id, req.t("panel_admin_only"))
 
     guarded.__name__ = getattr(handler, "__name__", "admin_button")

@@ -12,7 +12,8 @@ import logging
 import time
 
 from core import jobs as job_rows
-from core.schema import JOB_ACTIVE_STATES
+from core.jobstates import ACTIVE, sql_in
+from core.logs import uid
 from core.telegram import IncomingMessage
 from core.texts import digits
 from gateway.admin.audit import admin_only, arguments, record
@@ -61,7 +62,9 @@ def ban_user(req: Request, user_id: int, reason: str = "") -> int:
     forget_notice(req.db, user_id, NOTICE_BANNED)  # they hear it once, at their next message
     cancelled = _stop_jobs(req, user_id)
     record(req.db, req.user.id, "ban", f"{user_id} {reason}".strip())
-    log.warning("admin %d banned user %d (%s); %d job(s) cancelled", req.user.id, user_id, reason or "-", cancelled)
+    log.warning(
+        "admin %s banned user %s (%s); %d job(s) cancelled", uid(req.user.id), uid(user_id), reason or "-", cancelled
+    )
     return cancelled
 
 
@@ -69,7 +72,7 @@ def _stop_jobs(req: Request, user_id: int) -> int:
     mine = job_rows.load_where(
         req.db,
         req.settings,
-        f"j.user_id = ? AND j.parent_id IS NULL AND j.state IN {JOB_ACTIVE_STATES!r}",
+        f"j.user_id = ? AND j.parent_id IS NULL AND j.state IN {sql_in(*ACTIVE)}",
         [user_id],
     )
     count = sum(cancel_job(req, job) for job in mine)
@@ -95,7 +98,7 @@ def unban_user(req: Request, user_id: int) -> bool:
     ).rowcount
     forget_notice(req.db, user_id, NOTICE_BANNED)
     record(req.db, req.user.id, "unban", str(user_id))
-    log.warning("admin %d unbanned user %d%s", req.user.id, user_id, "" if moved else " (was not banned)")
+    log.warning("admin %s unbanned user %s%s", uid(req.user.id), uid(user_id), "" if moved else " (was not banned)")
     return bool(moved)
 
 

@@ -31,6 +31,7 @@ from core.broadcasts import (
     status_text,
 )
 from core.callback_data import Callback
+from core.logs import uid
 from core.payloads import Copy, encode_payload
 from core.telegram import CallbackQuery, IncomingMessage
 from gateway.admin.panel import audit, refuse
@@ -69,12 +70,12 @@ def broadcast(req: Request, msg: IncomingMessage) -> None:
     item = req.reply(req.t("bc_confirm", count=count), status_keyboard(req.lang, req.codec, draft))
     req.db.execute("UPDATE broadcasts SET status_outbox_id = ? WHERE id = ?", [item, broadcast_id])
     audit(req, "broadcast_draft", f"broadcast {broadcast_id}: message {copy.message_id}, {count} users")
-    log.info("broadcast %d drafted by admin %d: %d users", broadcast_id, req.user.id, count)
+    log.info("broadcast %d drafted by admin %s: %d users", broadcast_id, uid(req.user.id), count)
 
 
 def pressed(req: Request, query: CallbackQuery, callback: Callback) -> None:
     if not req.user.is_admin:
-        log.warning("user %d is no admin and pressed a broadcast button; refused", req.user.id)
+        log.warning("user %s is no admin and pressed a broadcast button; refused", uid(req.user.id))
         audit(req, "denied", f"broadcast button {query.data[:40]}")
         req.answer(query.id, req.t("panel_admin_only"))
         return
@@ -96,7 +97,7 @@ def _confirm(req: Request, query: CallbackQuery, b: Broadcast) -> None:
     total = audience_size(req.db, b.admin_id, now)  # the audience as of now: who joined meanwhile too
     after = _move(req, b, "running", started_at=now, total=total)
     audit(req, "broadcast_start", f"broadcast {b.id}: {total} users")
-    log.info("broadcast %d started by admin %d: %d users", b.id, req.user.id, total)
+    log.info("broadcast %d started by admin %s: %d users", b.id, uid(req.user.id), total)
     req.answer(query.id, req.t("bc_started"))
     _show(req, after)
 
@@ -131,7 +132,7 @@ def _changed(
 ) -> None:
     after = _move(req, b, state, **columns)
     audit(req, action, f"broadcast {b.id}: {b.sent} sent, {b.blocked} blocked, {b.failed} failed so far")
-    log.info("broadcast %d %s by admin %d", b.id, state, req.user.id)
+    log.info("broadcast %d %s by admin %s", b.id, state, uid(req.user.id))
     req.answer(query.id, req.t(toast))
     _show(req, after)
 

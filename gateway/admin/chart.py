@@ -27,6 +27,7 @@ import trio
 from core import outbox
 from core.config import Settings
 from core.db import write_tx
+from core.logs import uid
 from core.payloads import SendMedia, Text
 from core.texts import digits, text
 
@@ -129,7 +130,7 @@ class Charts:
             try:
                 await self._draw(chat_id, spec)
             except OSError as exc:  # the spool folder cannot be made, the program cannot start
-                log.error("chart for chat %d not drawn: %s", chat_id, exc)
+                log.error("chart for chat %s not drawn: %s", uid(chat_id), exc)
 
     async def _draw(self, chat_id: int, spec: dict[str, Any]) -> None:
         folder = self.settings.spool_dir / f"{FOLDER_PREFIX}{secrets.token_hex(6)}"
@@ -140,13 +141,13 @@ class Charts:
         with trio.move_on_after(DRAW_TIMEOUT):
             done = await trio.run_process(argv, stdin=json.dumps(spec).encode(), capture_stderr=True, check=False)
             if done.returncode == 0 and png.is_file():
-                log.info("chart for chat %d drawn in %.2f s", chat_id, time.monotonic() - began)
+                log.info("chart for chat %s drawn in %.2f s", uid(chat_id), time.monotonic() - began)
                 self._send_photo(chat_id, spec, SendMedia(kind="photo", path=str(png), spool_dir=str(folder)))
                 return
             problem = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit {done.returncode}"]
-            log.error("chart for chat %d not drawn: %s", chat_id, problem[0][:ERROR_CHARS])
+            log.error("chart for chat %s not drawn: %s", uid(chat_id), problem[0][:ERROR_CHARS])
         if time.monotonic() - began >= DRAW_TIMEOUT:
-            log.error("chart for chat %d not drawn within %.0f s; stopped", chat_id, DRAW_TIMEOUT)
+            log.error("chart for chat %s not drawn within %.0f s; stopped", uid(chat_id), DRAW_TIMEOUT)
         shutil.rmtree(folder, ignore_errors=True)
         self._send_photo(chat_id, spec, None)
 

@@ -20,6 +20,7 @@ from core import runtime_limits
 from core.callback_data import Callback
 from core.child import ChildContext
 from core.config import SettingsError
+from core.logs import uid
 from core.payloads import Button
 from core.telegram import CallbackQuery, IncomingMessage
 from core.texts import digits
@@ -53,6 +54,29 @@ def rule_text(req: Request, problem: str) -> str:
     return html.escape(problem)
 
 
+HELP_KEYS = {  # each runtime limit's help line
+    "USER_REQUESTS_PER_MIN": "limit_USER_REQUESTS_PER_MIN",
+    "GLOBAL_REQUESTS_PER_MIN": "limit_GLOBAL_REQUESTS_PER_MIN",
+    "MAX_LINKS_PER_MESSAGE": "limit_MAX_LINKS_PER_MESSAGE",
+    "MAX_DURATION_MIN": "limit_MAX_DURATION_MIN",
+    "MAX_FILE_MB": "limit_MAX_FILE_MB",
+    "JOIN_RECHECK_INTERVAL": "limit_JOIN_RECHECK_INTERVAL",
+    "USER_CONCURRENT_DOWNLOADS": "limit_USER_CONCURRENT_DOWNLOADS",
+    "USER_QUEUE_MAX": "limit_USER_QUEUE_MAX",
+    "QUEUE_MAX": "limit_QUEUE_MAX",
+    "JOB_ATTEMPTS": "limit_JOB_ATTEMPTS",
+    "SPOOL_MAX_GB": "limit_SPOOL_MAX_GB",
+    "PROGRESS_EDIT_INTERVAL": "limit_PROGRESS_EDIT_INTERVAL",
+    "NOTICE_INTERVAL": "limit_NOTICE_INTERVAL",
+    "MAINTENANCE_NOTICE_INTERVAL": "limit_MAINTENANCE_NOTICE_INTERVAL",
+    "ALERT_COOLDOWN": "limit_ALERT_COOLDOWN",
+    "ALERT_DISK_FREE_PCT": "limit_ALERT_DISK_FREE_PCT",
+    "ALERT_MEMORY_PCT": "limit_ALERT_MEMORY_PCT",
+    "ALERT_CPU_PCT": "limit_ALERT_CPU_PCT",
+    "ALERT_DOWNLOADS_GB": "limit_ALERT_DOWNLOADS_GB",
+}
+
+
 class LimitsAdmin:
     """The commands and buttons, with the gateway's live limits they change."""
 
@@ -80,7 +104,7 @@ class LimitsAdmin:
                     name=name,
                     value=digits(req.lang, runtime_limits.shown(value)),
                     default=digits(req.lang, runtime_limits.shown(self.live.default(name))),
-                    help=req.t(f"limit_{name}"),
+                    help=req.t(HELP_KEYS[name]),
                 )
             )
             buttons.append(Button(text=name, data=req.codec.encode(ACTION_LIMITS, OP_EDIT, name)))
@@ -124,7 +148,7 @@ class LimitsAdmin:
             req.reply(req.t("ap_setlimit_restart", name=name))
             return
         except SettingsError as exc:
-            log.info("admin %d: /setlimit %s %r refused: %s", req.user.id, name, raw, exc.problem)
+            log.info("admin %s: /setlimit %s %r refused: %s", uid(req.user.id), name, raw, exc.problem)
             problem = req.t("ap_rule_got", rule=rule_text(req, exc.problem), value=html.escape(raw[:40]))
             req.reply(req.t("ap_setlimit_bad", name=name, problem=problem))
             return
@@ -143,7 +167,7 @@ class LimitsAdmin:
         after = getattr(req.settings, runtime_limits.field_name(name))
         change = f"{name} {runtime_limits.shown(before)} -> {runtime_limits.shown(after)}"
         record(req.db, req.user.id, "setlimit", change + (" (default)" if value is None else ""))
-        log.warning("admin %d: %s", req.user.id, change)
+        log.warning("admin %s: %s", uid(req.user.id), change)
         req.reply(
             req.t(
                 "ap_setlimit_done",

@@ -2,7 +2,8 @@
 
 While it is on, everyone but the admins gets the notice (at most once per
 MAINTENANCE_NOTICE_INTERVAL) instead of an answer; running jobs finish, and queued ones wait:
-the dispatcher hands out nothing (`PausingDispatcher`) until it is off again. The state is the
+the dispatcher hands out only the admins' own jobs (`PausingDispatcher`), so that an admin can
+test the bot, until it is off again. The state is the
 `settings` row "maintenance" (JSON {"on": bool, "message": str}), read at start, so a restart
 keeps it; the gateway, its only writer, keeps a copy in memory.
 """
@@ -20,6 +21,7 @@ from typing import Any
 import sqlite_utils
 
 from core.config import Settings
+from core.logs import uid
 from core.telegram import IncomingMessage
 from gateway.admin.audit import arguments, record
 from gateway.commands import command_button
@@ -62,7 +64,8 @@ class Maintenance:
 
 
 class PausingDispatcher(Dispatcher):
-    """The dispatcher, handing out nothing while maintenance is on (queued jobs wait their turn)."""
+    """The dispatcher, handing out only the admins' jobs while maintenance is on (everyone
+    else's queued jobs wait their turn)."""
 
     def __init__(
         self,
@@ -75,10 +78,8 @@ class PausingDispatcher(Dispatcher):
         super().__init__(settings, db, jobs, announce)
         self.maintenance = maintenance
 
-    def next_job(self, task: str) -> int | None:
-        if self.maintenance.on:
-            return None
-        return super().next_job(task)
+    def only_users(self) -> tuple[int, ...] | None:
+        return tuple(self.settings.admin_ids) if self.maintenance.on else None
 
 
 def command(maintenance: Maintenance) -> Callable[[Request, IncomingMessage], None]:
@@ -95,7 +96,7 @@ def command(maintenance: Maintenance) -> Callable[[Request, IncomingMessage], No
         maintenance.on, maintenance.message = word == "on", message if word == "on" else ""
         maintenance.save(req.db, req.user.id)
         record(req.db, req.user.id, "maintenance", f"{word} {message}".strip())
-        log.warning("admin %d turned maintenance %s", req.user.id, word)
+        log.warning("admin %s turned maintenance %s", uid(req.user.id), word)
         if maintenance.on:
             req.reply(req.t("admin_maintenance_on", notice=maintenance.notice(req)))
         else:

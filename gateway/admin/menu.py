@@ -39,13 +39,40 @@ ENTRIES = (
     ("cleanup", "run"),
     ("reset_stats", "run"),
 )
+LABEL_KEYS = {  # each entry's button
+    "stats": "ap_menu_stats",
+    "health": "ap_menu_health",
+    "queue": "ap_menu_queue",
+    "limits": "ap_menu_limits",
+    "user": "ap_menu_user",
+    "cancel": "ap_menu_cancel",
+    "ban": "ap_menu_ban",
+    "unban": "ap_menu_unban",
+    "audit": "ap_menu_audit",
+    "circuit": "ap_menu_circuit",
+    "sponsors": "ap_menu_sponsors",
+    "addsponsor": "ap_menu_addsponsor",
+    "delsponsor": "ap_menu_delsponsor",
+    "maintenance": "ap_menu_maintenance",
+    "broadcast": "ap_menu_broadcast",
+    "cleanup": "ap_menu_cleanup",
+    "reset_stats": "ap_menu_reset_stats",
+}
+ASK_KEYS = {  # what an "ask" entry asks for
+    "user": "ap_ask_user",
+    "cancel": "ap_ask_cancel",
+    "ban": "ap_ask_ban",
+    "unban": "ap_ask_unban",
+    "addsponsor": "ap_ask_addsponsor",
+    "delsponsor": "ap_ask_delsponsor",
+}
 ASKED = {name for name, how in ENTRIES if how == "ask"}
 
 
 def keyboard(req: Request) -> Keyboard:
     buttons = []
     for name, how in ENTRIES:
-        label = req.t(f"ap_menu_{name}")
+        label = req.t(LABEL_KEYS[name])
         if how == "run":
             buttons.append(command_button(req.codec, label, name))
         else:
@@ -63,7 +90,7 @@ def pressed(req: Request, query: CallbackQuery, callback: Callback) -> None:
         steps.stop_pressed(req, query)
     elif op == OP_ASK and name in ASKED:
         steps.ask_value(req, f"/{name}")
-        req.reply(req.t(f"ap_ask_{name}"), [[steps.stop_button(req, ACTION_MENU)]])
+        req.reply(req.t(ASK_KEYS[name]), [[steps.stop_button(req, ACTION_MENU)]])
         req.answer(query.id)
     else:
         req.answer(query.id, req.t("button_expired"))

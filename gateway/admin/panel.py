@@ -18,12 +18,13 @@ from functools import partial
 
 from core import spool, sweeper
 from core.alerts import typed_values
+from core.breakers import states as circuit_states
 from core.callback_data import Callback
 from core.config import Settings
+from core.logs import uid
 from core.payloads import Button, Edit
 from core.telegram import CallbackQuery, IncomingMessage
 from core.texts import LANGUAGES, digits, text
-from downloader.circuit import states as circuit_states
 from gateway.context import Request
 from gateway.router import MessageHandler, Prepare
 from ipc.channels import RpcClient, RpcTimeout
@@ -38,6 +39,12 @@ DETAIL_CHARS = 500  # a command's text kept in the audit log is cut to this
 MB, GB = 1_000_000, 1_000_000_000
 MARK_OK, MARK_BAD = "✅", "⚠️"
 CIRCUIT_MARKS = {"closed": "🟢", "half_open": "🟡", "open": "🔴"}
+CIRCUIT_STATE_KEYS = {
+    "closed": "panel_circuit_closed",
+    "half_open": "panel_circuit_half_open",
+    "open": "panel_circuit_open",
+}
+STATUS_KEYS = {"ok": "panel_status_ok", "degraded": "panel_status_degraded", "down": "panel_status_down"}
 PER_USER_COUNTERS = ("requests_total", "downloads_ok", "downloads_failed", "bytes_sent")
 
 
@@ -50,7 +57,7 @@ def audit(req: Request, action: str, detail: str) -> None:
 
 
 def refuse(req: Request, msg: IncomingMessage) -> None:
-    log.warning("user %d is no admin and tried %r; refused", req.user.id, msg.text[:80])
+    log.warning("user %s is no admin and tried %r; refused", uid(req.user.id), msg.text[:80])
     audit(req, "denied", msg.text)
     req.reply(req.t("panel_admin_only"))
 
@@ -116,7 +123,7 @@ def health(req: Request, msg: IncomingMessage, report: HealthReport | None = Non
         for a in report.alerts
     ]
     figures = {
-        "status": req.t(f"panel_status_{report.status}"), "uptime": _span(req, report.uptime_s),
+        "status": req.t(STATUS_KEYS[report.status]), "uptime": _span(req, report.uptime_s),
         "processes": "\n".join(_process_line(req, p) for p in report.processes) or req.t("panel_none_yet"),
         "disk": round(m.disk_free_pct, 1), "disk_free": size_text(req.lang, m.disk_free_bytes),
         "memory": round(m.memory_pct), "cpu": round(m.cpu_pct), "load": load,
@@ -180,7 +187,7 @@ def circuit(req: Request, msg: IncomingMessage) -> None:
                 "panel_circuit",
                 mark=CIRCUIT_MARKS.get(str(v.state), MARK_BAD),
                 platform=v.platform,
-                state=req.t(f"panel_circuit_{v.state}"),
+                state=req.t(CIRCUIT_STATE_KEYS[str(v.state)]),
                 failures=v.failures,
                 retry=retry,
                 probe=probe,
@@ -195,7 +202,7 @@ def circuit(req: Request, msg: IncomingMessage) -> None:
 def cleanup(req: Request, msg: IncomingMessage) -> None:
     swept = sweeper.sweep(req.db, req.settings)
     audit(req, "cleanup", swept.describe())
-    log.info("/cleanup by admin %d: %s", req.user.id, swept.describe())
+    log.info("/cleanup by admin %s: %s", uid(req.user.id), swept.describe())
     req.reply(
         req.t(
             "panel_cleanup",
@@ -221,7 +228,7 @@ def reset_stats(req: Request, msg: IncomingMessage) -> None:
 
 def panel_pressed(req: Request, query: CallbackQuery, callback: Callback) -> None:
     if not req.user.is_admin:
-        log.warning("user %d is no admin and pressed an admin panel button; refused", req.user.id)
+        log.warning("user %s is no admin and pressed an admin panel button; refused", uid(req.user.id))
         audit(req, "denied", f"panel button {query.data[:40]}")
         req.answer(query.id, req.t("panel_admin_only"))
         return
@@ -230,7 +237,7 @@ def panel_pressed(req: Request, query: CallbackQuery, callback: Callback) -> Non
         zero = ", ".join(f"{column} = 0" for column in PER_USER_COUNTERS)
         count = req.db.execute(f"UPDATE users SET {zero}").rowcount
         audit(req, "reset_stats", f"{count} users")
-        log.info("/reset_stats by admin %d: counters of %d users reset", req.user.id, count)
+        log.info("/reset_stats by admin %s: counters of %d users reset", uid(req.user.id), count)
         body = req.t("panel_reset_done", count=count)
     elif op == OP_KEEP:
         body = req.t("panel_reset_kept")

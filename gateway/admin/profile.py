@@ -9,13 +9,13 @@ import logging
 import time
 
 from core.callback_data import Callback
+from core.jobstates import ACTIVE, sql_in
 from core.payloads import Button, Keyboard
-from core.schema import JOB_ACTIVE_STATES
 from core.telegram import CallbackQuery, IncomingMessage
 from core.texts import digits, text
 from gateway.admin import bans, pages, steps
 from gateway.admin.audit import admin_only, admin_only_press, arguments, when
-from gateway.admin.queue import age, cancel_for_admin, host
+from gateway.admin.queue import PHASE_KEYS, age, cancel_for_admin, host
 from gateway.context import Request
 
 log = logging.getLogger("gateway.admin.profile")
@@ -23,6 +23,21 @@ log = logging.getLogger("gateway.admin.profile")
 ACTION_USER = "ax"  # ax|<op>|<user id> asks; ax|y|<step>, ax|n|<step> answer
 OP_BAN, OP_UNBAN, OP_CANCEL, OP_SHOW = "b", "u", "c", "s"
 STEPS = {OP_BAN: "ban", OP_UNBAN: "unban", OP_CANCEL: "cancel_user"}
+CONFIRM_KEYS = {  # what each step asks the admin to confirm
+    "ban": "ap_user_confirm_ban",
+    "unban": "ap_user_confirm_unban",
+    "cancel_user": "ap_user_confirm_cancel_user",
+}
+BAN_LINE_KEYS = {  # a ban or unban in the user's history
+    "ban": "ap_user_ban_line",
+    "unban": "ap_user_unban_line",
+}
+LOCK_KEYS = {  # where the user stands with a sponsor lock
+    "shown": "ap_lock_shown",
+    "joined": "ap_lock_joined",
+    "already": "ap_lock_already",
+    "left": "ap_lock_left",
+}
 LAST_JOBS = 10
 LAST_BANS = 5
 LOCKS_SHOWN = 10
@@ -77,7 +92,7 @@ def _jobs(req: Request, user_id: int) -> list[str]:
         return [req.t("ap_user_no_jobs")]
     now, lines = time.time(), [req.t("ap_user_jobs")]
     for job_id, url, state, error_class, created_at in rows:
-        outcome = text(req.lang, f"ap_phase_{state}")
+        outcome = text(req.lang, PHASE_KEYS[state])
         if state == "failed" and error_class:
             outcome += f" ({html.escape(error_class)})"
         lines.append(
@@ -106,7 +121,7 @@ def _bans(req: Request, user_id: int) -> list[str]:
         why = (detail or "").split(maxsplit=1)[1:] or [""]
         lines.append(
             req.t(
-                f"ap_user_{action}_line",
+                BAN_LINE_KEYS[action],
                 when=when(req.lang, at),
                 by=digits(req.lang, admin_id),
                 reason=html.escape(pages.clip(why[0], 100)),
@@ -131,7 +146,7 @@ def _locks(req: Request, user_id: int) -> list[str]:
             req.t(
                 "ap_user_lock",
                 name=html.escape(str(name)),
-                status=req.t(f"ap_lock_{status}"),
+                status=req.t(LOCK_KEYS[status]),
                 when=when(req.lang, moment) if moment else "",
             )
         )
@@ -144,7 +159,7 @@ def _keyboard(req: Request, user_id: int, banned: bool) -> Keyboard:
 
     row = [button("ap_button_unban", OP_UNBAN) if banned else button("ap_button_ban", OP_BAN)]
     active = req.db.execute(
-        f"SELECT count(*) FROM jobs WHERE user_id = ? AND parent_id IS NULL AND state IN {JOB_ACTIVE_STATES!r}",
+        f"SELECT count(*) FROM jobs WHERE user_id = ? AND parent_id IS NULL AND state IN {sql_in(*ACTIVE)}",
         [user_id],
     ).fetchone()[0]
     if active:
@@ -184,7 +199,7 @@ def pressed(req: Request, query: CallbackQuery, callback: Callback) -> None:
             req.answer(query.id, req.t("admin_ban_admin"), alert=True)
             return
         step_id = steps.ask_confirm(req, STEPS[op], {"user": number})
-        body = req.t(f"ap_user_confirm_{STEPS[op]}", id=digits(req.lang, number))
+        body = req.t(CONFIRM_KEYS[STEPS[op]], id=digits(req.lang, number))
         pages.show(req, pages.Page(body, steps.confirm_keyboard(req, ACTION_USER, step_id)), query)
     else:
         req.answer(query.id, req.t("button_expired"))
@@ -219,7 +234,7 @@ def _answered(req: Request, query: CallbackQuery, op: str, step_id: int | None) 
         done = req.t("admin_unbanned" if lifted else "admin_not_banned", user=digits(lang, user_id))
     else:
         rows = req.db.execute(
-            f"SELECT id FROM jobs WHERE user_id = ? AND parent_id IS NULL AND state IN {JOB_ACTIVE_STATES!r}",
+            f"SELECT id FROM jobs WHERE user_id = ? AND parent_id IS NULL AND state IN {sql_in(*ACTIVE)}",
             [user_id],
         ).fetchall()
         count = sum(cancel_for_admin(req, job_id) is not None for (job_id,) in rows)

@@ -15,8 +15,9 @@ from urllib.parse import urlsplit
 
 from core import jobs as job_rows
 from core.callback_data import Callback
+from core.jobstates import ACTIVE, sql_in
+from core.logs import uid
 from core.payloads import Button, Keyboard
-from core.schema import JOB_ACTIVE_STATES
 from core.telegram import CallbackQuery, IncomingMessage
 from core.texts import digits, text
 from gateway.admin import pages, steps
@@ -32,6 +33,16 @@ OP_ASK = "x"
 STEP_CANCEL = "cancel_job"
 CANCEL_BUTTONS_PER_ROW = 2
 AGE_MINUTE, AGE_HOUR, AGE_DAY = 60, 3600, 86400
+PHASE_KEYS = {  # a job's state as the admin reads it
+    "queued": "ap_phase_queued",
+    "probing": "ap_phase_probing",
+    "choosing": "ap_phase_choosing",
+    "downloading": "ap_phase_downloading",
+    "uploading": "ap_phase_uploading",
+    "done": "ap_phase_done",
+    "failed": "ap_phase_failed",
+    "cancelled": "ap_phase_cancelled",
+}
 
 
 def age(lang: str, seconds: float) -> str:
@@ -52,7 +63,7 @@ def host(url: str) -> str:
 
 
 def phase(lang: str, state: str, done: int, total: int | None) -> str:
-    shown = text(lang, f"ap_phase_{state}")
+    shown = text(lang, PHASE_KEYS[state])
     if state == "downloading" and total:
         shown += " " + digits(lang, f"{min(100, 100 * done // total)} %")
     return shown
@@ -61,7 +72,7 @@ def phase(lang: str, state: str, done: int, total: int | None) -> str:
 # ---- the list ------------------------------------------------------------------------------------
 
 
-_ACTIVE = f"state IN {JOB_ACTIVE_STATES!r} AND parent_id IS NULL"
+_ACTIVE = f"state IN {sql_in(*ACTIVE)} AND parent_id IS NULL"
 
 
 def queue_page(req: Request, page: int) -> pages.Page:
@@ -125,11 +136,11 @@ def cancel_for_admin(req: Request, job_id: int) -> job_rows.Job | None:
     """Cancel anyone's job as an admin (audited, the owner told); None if it is over or unknown."""
     job = job_rows.load(req.db, job_id, req.settings)
     owner = owner_request(req, job.user_id) if job is not None else None
-    if job is None or owner is None or job.state not in JOB_ACTIVE_STATES or not cancel.cancel_job(owner, job):
+    if job is None or owner is None or job.state not in ACTIVE or not cancel.cancel_job(owner, job):
         return None
     owner.reply(owner.t("ap_cancelled_by_admin", host=html.escape(host(job.url))), reply_to=job.request_message_id)
     record(req.db, req.user.id, "cancel", f"job {job.id} of user {job.user_id} ({host(job.url)}, was {job.state})")
-    log.warning("admin %d cancelled job %d of user %d (was %s)", req.user.id, job.id, job.user_id, job.state)
+    log.warning("admin %s cancelled job %d of user %s (was %s)", uid(req.user.id), job.id, uid(job.user_id), job.state)
     return job
 
 
@@ -176,7 +187,7 @@ def pressed(req: Request, query: CallbackQuery, callback: Callback) -> None:
 
 def _ask(req: Request, query: CallbackQuery, job_id: int | None, page: int) -> None:
     job = job_rows.load(req.db, job_id, req.settings) if job_id is not None else None
-    if job is None or job.state not in JOB_ACTIVE_STATES:
+    if job is None or job.state not in ACTIVE:
         req.answer(query.id, req.t("ap_cancel_none", id=digits(req.lang, job_id or 0)))
         pages.show(req, queue_page(req, page), query)
         return
@@ -186,7 +197,7 @@ def _ask(req: Request, query: CallbackQuery, job_id: int | None, page: int) -> N
         id=digits(req.lang, job.id),
         user=digits(req.lang, job.user_id),
         host=html.escape(host(job.url)),
-        phase=text(req.lang, f"ap_phase_{job.state}"),
+        phase=text(req.lang, PHASE_KEYS[job.state]),
     )
     keyboard = steps.confirm_keyboard(req, ACTION_QUEUE, step_id, "ap_yes_cancel")
     pages.show(req, pages.Page(body, keyboard), query)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 import sqlite_utils
 
+from core.logs import uid
 from core.telegram import IncomingMessage
 from core.texts import digits
 from gateway.admin.audit import admin_only, arguments, record
@@ -29,6 +30,11 @@ from gateway.locks import Lock, Locks, alert_admins, load_active
 log = logging.getLogger("gateway.admin")
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+END_REASON_KEYS = {
+    "cap": "admin_sponsor_end_cap",
+    "expired": "admin_sponsor_end_expired",
+    "removed": "admin_sponsor_end_removed",
+}
 _USERNAME = re.compile(r"^@?([A-Za-z0-9_]{3,32})$")
 _PUBLIC_LINK = re.compile(r"^(?:https?://)?(?:t\.me|telegram\.me)/([A-Za-z0-9_]{3,32})/?$", re.IGNORECASE)
 _INVITE_LINK = re.compile(r"^(?:https?://)?(?:t\.me|telegram\.me)/(?:\+|joinchat/)[\w-]+/?$", re.IGNORECASE)
@@ -148,7 +154,7 @@ def add(locks: Locks, req: Request, msg: IncomingMessage) -> None:
         key = "admin_sponsor_added"
     locks.stale = True
     record(req.db, req.user.id, "addsponsor", f"#{lock_id} {' '.join(arguments(msg))}")
-    log.info("admin %d: lock %d %s (cap %s, ends %s)", req.user.id, lock_id, name, spec.join_goal, expires_at)
+    log.info("admin %s: lock %d %s (cap %s, ends %s)", uid(req.user.id), lock_id, name, spec.join_goal, expires_at)
     body = req.t(
         key, id=digits(req.lang, lock_id), name=html.escape(name), terms=_terms(req, spec.join_goal, expires_at)
     )
@@ -213,7 +219,7 @@ def show(locks: Locks, req: Request, msg: IncomingMessage) -> None:
     if ended:
         lines.append(req.t("admin_sponsors_ended"))
     for lock_id, name, joins, reason in ended:
-        lines.append(_line(req, lock_id, str(name), joins, req.t(f"admin_sponsor_end_{reason}")))
+        lines.append(_line(req, lock_id, str(name), joins, req.t(END_REASON_KEYS[reason])))
     req.reply("\n".join(lines))
 
 

@@ -17,7 +17,8 @@ from typing import Any
 
 import sqlite_utils
 
-from core.schema import JOB_ACTIVE_STATES, JOB_FINAL_STATES
+from core.jobstates import ACTIVE, FINAL, JobState, sql_in, sql_is
+from core.logs import uid
 from core.telegram import IncomingMessage
 from core.texts import digits
 from gateway.admin.audit import admin_only
@@ -31,10 +32,13 @@ WEEK_DAYS = 7
 TOP_PLATFORMS = 5
 SHORT_S = 10.0  # times below this are shown to the hundredth of a second
 UNKNOWN_PLATFORM = "?"  # a job that ended before its link was looked at
-RUNNING = ("probing", "downloading", "uploading")
+RUNNING = (JobState.PROBING, JobState.DOWNLOADING, JobState.UPLOADING)
 TOP_LEVEL = "parent_id IS NULL"
 # A job that brings files (not a playlist, whose entries bring them); done within the window.
-FILES_DONE = "state = 'done' AND json_extract(coalesce(meta, '{}'), '$.playlist') IS NULL AND finished_at >= ?"
+FILES_DONE = (
+    f"state = {sql_is(JobState.DONE)} AND json_extract(coalesce(meta, '{{}}'), '$.playlist') IS NULL"
+    " AND finished_at >= ?"
+)
 
 
 def midnight(now: float | None = None) -> float:
@@ -78,10 +82,10 @@ def figures(db: sqlite_utils.Database, now: float | None = None) -> dict[str, An
             " GROUP BY 1, 2",
             [UNKNOWN_PLATFORM, since],
         ).fetchall()
-        outcomes = {state: 0 for state in JOB_FINAL_STATES} | {"active": 0}
+        outcomes = {str(state): 0 for state in FINAL} | {"active": 0}
         platforms: dict[str, int] = {}
         for platform, state, count in rows:
-            outcomes["active" if state in JOB_ACTIVE_STATES else state] += count
+            outcomes["active" if state in ACTIVE else state] += count
             platforms[platform] = platforms.get(platform, 0) + count
         out[span] = {"total": sum(platforms.values()), "outcomes": outcomes, "platforms": platforms}
     ended = out["week"]["outcomes"]["done"] + out["week"]["outcomes"]["failed"]
@@ -95,8 +99,8 @@ def figures(db: sqlite_utils.Database, now: float | None = None) -> dict[str, An
     out["median_download_s"] = _median(db, "json_extract(meta, '$.download_s')", week)
     out["median_upload_s"] = _median(db, "json_extract(meta, '$.upload_s')", week)
     queue = db.execute(
-        f"SELECT total(state IN {RUNNING!r}), total(state = 'queued'), total(state = 'choosing') FROM jobs"
-        f" WHERE state IN {JOB_ACTIVE_STATES!r}"
+        f"SELECT total(state IN {sql_in(*RUNNING)}), total(state = {sql_is(JobState.QUEUED)}),"
+        f" total(state = {sql_is(JobState.CHOOSING)}) FROM jobs WHERE state IN {sql_in(*ACTIVE)}"
     ).fetchone()
     out["running"], out["queued"], out["choosing"] = (int(v) for v in queue)
     out["locks"] = db.execute(
@@ -174,5 +178,5 @@ class StatsAdmin:
         if self.charts is None:
             return
         if not self.charts.request(req.chat_id, chart_spec(req.db, req.settings, req.lang)):
-            log.warning("admin %d: a chart is already being drawn for too many; none this time", req.user.id)
+            log.warning("admin %s: a chart is already being drawn for too many; none this time", uid(req.user.id))
             req.reply(req.t("ap_chart_busy"))

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.logs import uid
 from core.payloads import Button, Keyboard
 from core.telegram import CallbackQuery, IncomingMessage
 from gateway.context import Request
@@ -128,7 +129,7 @@ class Inputs:
             return
         req.db.execute("UPDATE admin_steps SET done_at = ? WHERE id = ?", [time.time(), step.id])
         typed = " ".join([step.action, *step.args.get("words", []), msg.text.strip()])
-        log.info("admin %d answered step %d: %s", req.user.id, step.id, typed[:80])
+        log.info("admin %s answered step %d: %s", uid(req.user.id), step.id, typed[:80])
         handler(req, dataclasses.replace(msg, text=typed, entities=()))
 
 

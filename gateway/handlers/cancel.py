@@ -1,19 +1,21 @@
 """Cancel: the button on a job's status, and /cancel for all of the user's jobs.
 
-The row says cancelled at once; the downloader or uploader holding the job sees it within a
-fraction of a second, stops, and removes its files. No file comes later.
+The row says cancelled at once; the gateway tells the downloader holding the job (it stops and
+removes its files within a fraction of a second), and the uploader sees it as soon. No file
+comes later.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+from pathlib import Path
 
 from core import jobs as job_rows
-from core import metrics, outbox, spool
+from core import jobstates, metrics, outbox, spool
 from core.callback_data import Callback
 from core.jobs import Job
-from core.schema import JOB_ACTIVE_STATES
+from core.jobstates import ACTIVE, sql_in
+from core.logs import uid
 from core.status import ACTION_CANCEL
 from core.telegram import CallbackQuery, IncomingMessage
 from core.texts import digits
@@ -24,23 +26,24 @@ log = logging.getLogger("gateway.cancel")
 
 def cancel_job(req: Request, job: Job) -> bool:
     """Cancel a job (and a playlist's entries); False if it was over already."""
-    now = time.time()
     ids = [job.id] + [
         r[0]
         for r in req.db.execute(
-            f"SELECT id FROM jobs WHERE parent_id = ? AND state IN {JOB_ACTIVE_STATES!r}", [job.id]
+            f"SELECT id FROM jobs WHERE parent_id = ? AND state IN {sql_in(*ACTIVE)}", [job.id]
         ).fetchall()
     ]
-    marks = ",".join("?" * len(ids))
-    moved = req.db.execute(
-        f"UPDATE jobs SET state = 'cancelled', worker = NULL, updated_at = ?, finished_at = ?"
-        f" WHERE id IN ({marks}) AND state IN {JOB_ACTIVE_STATES!r}",
-        [now, now, *ids],
-    ).rowcount
+    moved = jobstates.cancel(req.db, ids)
     if not moved:
         return False
     metrics.count("jobs", moved, platform=job.platform or "unknown", outcome="cancelled")
-    req.db.execute(f"UPDATE outbox SET state = 'dropped' WHERE job_id IN ({marks}) AND state = 'pending'", ids)
+    marks = ",".join("?" * len(ids))
+    # Files handed to the uploader and not yet on their way go now; one being uploaded is removed
+    # by the uploader when it stops, and a downloader's own by the downloader (the gateway tells it).
+    handed = req.db.execute(
+        f"SELECT job_id, json_extract(payload, '$.spool_dir') FROM outbox WHERE job_id IN ({marks})"
+        " AND state = 'pending' AND kind = 'media'",
+        ids,
+    ).fetchall()
     sending = {
         r[0]
         for r in req.db.execute(
@@ -48,9 +51,10 @@ def cancel_job(req: Request, job: Job) -> bool:
             ids,
         ).fetchall()
     }
-    for job_id in ids:
-        if job_id not in sending:  # a file being uploaded is removed by the uploader when it stops
-            spool.remove(spool.job_dir(req.settings, job_id), job_id)
+    req.db.execute(f"UPDATE outbox SET state = 'dropped' WHERE job_id IN ({marks}) AND state = 'pending'", ids)
+    for job_id, folder in handed:
+        if folder and job_id not in sending:
+            spool.remove(Path(folder), job_id)
     target = job_rows.status_target(req.db, job)
     if target is not None:
         req.notice(
@@ -58,7 +62,7 @@ def cancel_job(req: Request, job: Job) -> bool:
                 req.db, target, job.chat_id, req.t("cancelled"), None, priority=outbox.PRIORITY_ANSWER, job_id=job.id
             )
         )
-    log.info("job %d cancelled by user %d (%d job(s))", job.id, req.user.id, moved)
+    log.info("job %d cancelled by user %s (%d job(s))", job.id, uid(req.user.id), moved)
     return True
 
 
@@ -75,7 +79,7 @@ def cancel_all(req: Request, msg: IncomingMessage) -> None:
     mine = job_rows.load_where(
         req.db,
         req.settings,
-        f"j.user_id = ? AND j.parent_id IS NULL AND j.state IN {JOB_ACTIVE_STATES!r}",
+        f"j.user_id = ? AND j.parent_id IS NULL AND j.state IN {sql_in(*ACTIVE)}",
         [req.user.id],
     )
     count = sum(cancel_job(req, job) for job in mine)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-import time
 
-from core import formats, outbox
+from core import formats, jobstates, outbox
 from core import jobs as job_rows
 from core.callback_data import Callback
+from core.jobstates import JobState
+from core.logs import uid
 from core.status import ACTION_CHOOSE, cancel_keyboard
 from core.telegram import CallbackQuery
 from gateway import jobs
@@ -20,9 +21,9 @@ log = logging.getLogger("gateway.choices")
 def choose(req: Request, query: CallbackQuery, callback: Callback) -> None:
     job_id, index = callback.int_arg(0), callback.int_arg(1)
     job = job_rows.load(req.db, job_id, req.settings) if job_id is not None else None
-    found = jobs.known_probe(req.db, job) if job is not None and job.state == "choosing" else None
+    found = jobs.known_probe(req.db, job) if job is not None and job.state == JobState.CHOOSING else None
     if job is None or job.user_id != req.user.id or found is None or index is None:
-        log.info("user %d pressed a stale choice for job %s", req.user.id, job_id)
+        log.info("user %s pressed a stale choice for job %s", uid(req.user.id), job_id)
         req.answer(query.id, req.t("button_expired"))
         return
     probe = found[1]
@@ -31,15 +32,15 @@ def choose(req: Request, query: CallbackQuery, callback: Callback) -> None:
         return
     key = probe.choices[index].key
     request = formats.audio_key(job.audio_format) if key == "audio" else key
-    req.db.execute(
-        "UPDATE jobs SET format_key = ?, state = 'queued', updated_at = ? WHERE id = ?", [request, time.time(), job.id]
-    )
-    log.info("job %d: user %d chose %s", job.id, req.user.id, request)
+    if not jobstates.chosen(req.db, job.id, request):
+        req.answer(query.id, req.t("button_expired"))
+        return
+    log.info("job %d: user %s chose %s", job.id, uid(req.user.id), request)
     fresh = job_rows.load(req.db, job.id, req.settings)
     assert fresh is not None
     req.notices += jobs.advance(req.db, req.settings, req.codec, fresh)
     after = job_rows.load(req.db, job.id, req.settings)
-    position = jobs.queue_position(req.db, after) if after is not None and after.state == "queued" else 0
+    position = jobs.queue_position(req.db, after) if after is not None and after.state == JobState.QUEUED else 0
     slots = req.settings.workers * max(1, req.settings.download_slots_per_worker - 1)
     # The answer's toast says it is on its way (it costs no message); the status is edited only
     # when the job must wait its turn, so a quick job spends no send on it.

@@ -15,6 +15,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from core.callback_data import Callback
+from core.logs import uid
 from core.payloads import Edit
 from core.status import wait_text
 from core.telegram import CallbackQuery
@@ -34,7 +35,9 @@ def pressed(gates: Gates, req: Request, query: CallbackQuery, callback: Callback
         return
     verdict = locks.verdict(req.db, req.user.id)
     if verdict.unknown:
-        log.info("user %d pressed 'joined' during a FloodWait; to try again in %.0f s", req.user.id, verdict.retry_in)
+        log.info(
+            "user %s pressed 'joined' during a FloodWait; to try again in %.0f s", uid(req.user.id), verdict.retry_in
+        )
         req.answer(query.id, req.t("lock_check_later_press", wait=wait_text(req.lang, verdict.retry_in)))
         return
     if verdict.missing:
@@ -43,7 +46,7 @@ def pressed(gates: Gates, req: Request, query: CallbackQuery, callback: Callback
             req.answer(query.id, req.t("lock_recheck_wait", wait=wait_text(req.lang, wait)))
             return
         names = req.t("list_separator").join(lock.name for lock in verdict.missing)
-        log.info("user %d pressed 'joined' but misses %s", req.user.id, names)
+        log.info("user %s pressed 'joined' but misses %s", uid(req.user.id), names)
         req.answer(query.id, req.t("lock_not_yet", names=names), alert=True)
         keyboard = locks.prompt_keyboard(req, held_id, verdict.missing)
         req.send(Edit(text=req.t("lock_prompt"), keyboard=keyboard, message_id=query.message_id))

@@ -6,6 +6,7 @@ import logging
 
 from core import formats
 from core.callback_data import Callback
+from core.logs import uid
 from core.payloads import Button, Edit, Keyboard
 from core.telegram import CallbackQuery, IncomingMessage
 from core.texts import LANGUAGES, text
@@ -17,11 +18,12 @@ ACTION_SETTING = "s"
 CHECK = "✓ "
 FIELDS = {"f": formats.DEFAULT_CHOICES, "a": formats.AUDIO_FORMATS, "l": tuple(LANGUAGES)}
 COLUMNS = {"f": "default_format", "a": "audio_format", "l": "language"}
+FORMAT_KEYS = {"ask": "format_ask", "best": "format_best", "audio": "format_audio"}
 
 
 def format_name(lang: str, value: str) -> str:
-    if value in ("ask", "best", "audio"):
-        return text(lang, f"format_{value}")
+    if value in FORMAT_KEYS:
+        return text(lang, FORMAT_KEYS[value])
     return text(lang, "format_height", height=formats.height_of(value))
 
 
@@ -59,7 +61,7 @@ def change(req: Request, query: CallbackQuery, callback: Callback) -> None:
         return
     value = options[index]
     req.db.execute(f"UPDATE users SET {COLUMNS[field]} = ? WHERE id = ?", [value, req.user.id])
-    log.info("user %d set %s to %s", req.user.id, COLUMNS[field], value)
+    log.info("user %s set %s to %s", uid(req.user.id), COLUMNS[field], value)
     row = req.db.execute(
         "SELECT default_format, audio_format, language FROM users WHERE id = ?", [req.user.id]
     ).fetchone()

@@ -86,6 +86,24 @@ def test_an_edit_waits_for_its_message_and_is_dropped_if_the_message_never_went(
     assert [r[2] for r in rows(db)] == ["failed", "dropped"]
 
 
+def test_a_later_change_of_a_message_waits_while_an_earlier_one_is_on_its_way(db):
+    """Two edits of one message in flight at once may land in either order, and the chat would
+    keep the older text (a playlist's "2/3" after its "3/3 sent")."""
+    status = outbox.enqueue(db, CHAT, Text(text="queued"))
+    outbox.claim(db, 10)
+    outbox.mark_sent(db, status, message_id=99)
+    progress = outbox.change_message(
+        db, status, CHAT, "2/3", None, priority=outbox.PRIORITY_PROGRESS, role=outbox.ROLE_PROGRESS
+    )
+    [first] = outbox.claim(db, 10)
+    assert first.id == progress  # on its way now
+    final = outbox.change_message(db, status, CHAT, "3/3 sent", None, priority=outbox.PRIORITY_ANSWER)
+    assert final != progress and outbox.claim(db, 10) == []  # the final waits for the one before
+    outbox.mark_sent(db, progress)
+    [second] = outbox.claim(db, 10)
+    assert second.id == final and isinstance(second.payload, Edit) and second.payload.text == "3/3 sent"
+
+
 def test_removing_an_unsent_status_costs_nothing_and_a_sent_one_costs_one_delete(db):
     status = outbox.enqueue(db, CHAT, Text(text="queued"))
     assert outbox.remove_message(db, status, CHAT) is None
@@ -106,7 +124,7 @@ def test_a_jobs_parts_go_in_order_and_a_playlist_entry_waits_for_the_one_before(
     a1 = outbox.enqueue(db, CHAT, part(1, second), job_id=second, priority=outbox.PRIORITY_FILE)
     a2 = outbox.enqueue(db, CHAT, part(2, second), job_id=second, priority=outbox.PRIORITY_FILE)
     assert outbox.claim(db, 10, files=True) == []  # entry 1 is still downloading
-    db.execute("UPDATE jobs SET state = 'done' WHERE id = ?", [first])
+    db.execute("UPDATE jobs SET state = 'done', finished_at = 1 WHERE id = ?", [first])
     [item] = outbox.claim(db, 10, files=True)
     assert item.id == a1  # part 2 waits for part 1
     outbox.mark_sent(db, a1, message_id=1)

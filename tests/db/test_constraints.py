@@ -15,10 +15,27 @@ def test_a_bad_job_state_is_refused_on_insert_and_on_update(db):
     job = add_job(db)
     with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
         db.execute("UPDATE jobs SET state = 'paused' WHERE id = ?", [job])
-    for state in ("probing", "choosing", "downloading", "uploading", "done", "failed", "cancelled"):
+    for state in ("probing", "choosing", "downloading", "uploading", "queued"):
         db.execute("UPDATE jobs SET state = ? WHERE id = ?", [state, job])
+    db.execute("UPDATE jobs SET state = 'cancelled', finished_at = 1 WHERE id = ?", [job])
     assert db.execute("SELECT state FROM jobs WHERE id = ?", [job]).fetchone() == ("cancelled",)
     assert not db.conn.in_transaction  # a refused statement leaves no transaction open behind it
+
+
+def test_a_final_state_has_its_finished_at_and_never_changes(db):
+    job = add_job(db)
+    with pytest.raises(sqlite3.IntegrityError, match="needs finished_at"):
+        db.execute("UPDATE jobs SET state = 'done' WHERE id = ?", [job])
+    with pytest.raises(sqlite3.IntegrityError, match="needs finished_at"):
+        add_job(db, state="failed")
+    db.execute("UPDATE jobs SET state = 'done', finished_at = 1 WHERE id = ?", [job])
+    for state in ("queued", "failed", "cancelled"):
+        with pytest.raises(sqlite3.IntegrityError, match="never moves"):
+            db.execute("UPDATE jobs SET state = ? WHERE id = ?", [state, job])
+    with pytest.raises(sqlite3.IntegrityError, match="needs finished_at"):
+        db.execute("UPDATE jobs SET finished_at = NULL WHERE id = ?", [job])
+    db.execute("UPDATE jobs SET title = 'still editable' WHERE id = ?", [job])  # only its state is frozen
+    assert db.execute("SELECT state, title FROM jobs WHERE id = ?", [job]).fetchone() == ("done", "still editable")
 
 
 def test_other_constraints_hold(db):

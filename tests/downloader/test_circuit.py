@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from core.alerts import alerter
 from core.config import load_settings
 from core.db import open_db
 from downloader.circuit import Admission, Breaker, SharedCircuits, State, Transition, Verdict, breaker_key, states
@@ -261,7 +262,7 @@ def test_two_processes_share_one_breaker_and_alert_once(two_processes, settings)
 def test_the_admins_get_one_alert_on_open_and_one_on_close(two_processes, settings):
     db, _ = two_processes
     clock = Clock()
-    circuits = SharedCircuits(db, settings, clock=clock)  # the real alert: outbox rows
+    circuits = SharedCircuits(db, settings, alert=alerter(db, settings), clock=clock)  # the real alert: outbox rows
     for job in range(THRESHOLD + 3):
         circuits.record("Youtube", job, NET)
     opened = alert_rows(db)
@@ -312,7 +313,7 @@ def hammer(db_path: str, worker: int) -> None:
     """One "downloader": wait for the go, then admit and fail jobs on Youtube as fast as it can."""
     settings = make_settings(Path(db_path).parent, **HAMMER_ENV)
     db = open_db(Path(db_path), busy_timeout=DEADLINE)
-    circuits = SharedCircuits(db, settings)
+    circuits = SharedCircuits(db, settings, alert=alerter(db, settings))
     print("ready", flush=True)
     sys.stdin.readline()
     verdicts = []
@@ -382,7 +383,9 @@ async def test_processes_hammering_one_platform_agree_and_alert_once(tmp_path):
         assert [chat for chat, _ in alert_rows(db)] == [10, 20]  # one alert, for each admin
         assert db.execute("SELECT count FROM alert_log WHERE kind = 'breaker:Youtube'").fetchone() == (1,)
 
-        later = SharedCircuits(db, settings, clock=lambda: time.time() + HAMMER_RECOVERY + 1)
+        later = SharedCircuits(
+            db, settings, alert=alerter(db, settings), clock=lambda: time.time() + HAMMER_RECOVERY + 1
+        )
         assert later.admit("Youtube", 5000).verdict is Verdict.PROBE
         assert later.record("Youtube", 5000, OK) is Transition.CLOSED
         assert [chat for chat, _ in alert_rows(db)] == [10, 20, 10, 20]

@@ -150,7 +150,7 @@ async def test_setlimit_is_in_force_for_the_next_links_in_every_process_even_a_r
 
         async def everywhere() -> list[str] | None:
             lines = log_lines_with(panel_bot, "limits now: USER_REQUESTS_PER_MIN=3")[seen_before:]
-            return None if any(not any(f"[{p} " in line for line in lines) for p in PROCESSES) else lines
+            return None if any(not any(f"proc={p} " in line for line in lines) for p in PROCESSES) else lines
 
         await until("every process to apply the limit", everywhere, 30, describe=panel_bot.log)
         # A downloader killed and restarted gets the limits when it reports ready.
@@ -158,7 +158,9 @@ async def test_setlimit_is_in_force_for_the_next_links_in_every_process_even_a_r
 
         async def restarted() -> bool:
             pid = int(panel_bot.processes()["downloader-1"]["pid"])
-            return pid != old and bool(log_lines_with(panel_bot, f"[downloader-1 {pid}]", "USER_REQUESTS_PER_MIN=3"))
+            return pid != old and bool(
+                log_lines_with(panel_bot, f"proc=downloader-1 pid={pid} ", "USER_REQUESTS_PER_MIN=3")
+            )
 
         await until("the restarted downloader to apply the limit", restarted, 60, describe=panel_bot.log)
     finally:
@@ -173,7 +175,7 @@ async def test_setlimit_is_in_force_for_the_next_links_in_every_process_even_a_r
 
 async def _all_logged(bot: BotProcess, words: str) -> bool:
     lines = log_lines_with(bot, words)
-    return all(any(f"[{p} " in line for line in lines) for p in PROCESSES)
+    return all(any(f"proc={p} " in line for line in lines) for p in PROCESSES)
 
 
 async def test_a_bad_value_is_refused_naming_the_rule(http, panel_bot):
@@ -204,9 +206,9 @@ async def running_job(bot: BotProcess, chat: Chat, tag: str) -> int:
     job_id = int(query(bot, "SELECT max(id) FROM jobs WHERE user_id = ?", chat.user_id)[0][0])
     await wait_state(bot, job_id, "downloading")
 
-    async def has_bytes() -> bool:
-        folder = bot.data_dir / "spool" / str(job_id)
-        return folder.is_dir() and any(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    async def has_bytes() -> bool:  # in its attempt's folder, spool/<job>-<lease>
+        files = [p for p in (bot.data_dir / "spool").glob(f"{job_id}-*/*") if p.is_file()]
+        return any(p.stat().st_size for p in files)
 
     await until(f"job {job_id}'s bytes in the spool", has_bytes, 60, describe=bot.log)
     return job_id
@@ -225,7 +227,7 @@ async def test_queue_cancel_stops_a_running_download_and_removes_its_files(http,
     await wait_state(panel_bot, job_id, "cancelled", timeout=5)
 
     async def files_gone() -> bool:
-        return not (panel_bot.data_dir / "spool" / str(job_id)).exists()
+        return not list((panel_bot.data_dir / "spool").glob(f"{job_id}-*"))
 
     await until("the cancelled download's files removed", files_gone, 10, describe=panel_bot.log)
     await user.wait_text("یکی از مدیران مجبور شد دانلود شما")

@@ -58,8 +58,8 @@ async def test_cancel_during_a_download_stops_it_and_no_file_comes(shared_bot, h
 async def _spool_folder(bot: BotProcess, user_id: int):
     """The user's job's spool folder, once the download has put a file in it."""
     [(job_id,)] = bot.query("SELECT id FROM jobs WHERE user_id = ?", user_id)
-    folder = bot.data_dir / "spool" / str(job_id)
-    return folder if folder.is_dir() and any(folder.iterdir()) else None
+    found = [f for f in (bot.data_dir / "spool").glob(f"{job_id}-*") if f.is_dir() and any(f.iterdir())]
+    return found[0] if found else None  # its attempt's folder, spool/<job>-<lease>
 
 
 async def _gone(folder) -> bool:

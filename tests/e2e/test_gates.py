@@ -212,8 +212,11 @@ class TestLocks:
         await user.say(" ".join(slow(bot, f"g-five-{n}") for n in range(5)))
         peak = await peak_downloading(bot, user.user_id, user, 5, timeout=90)
         assert peak == 2
-        states = query(bot, "SELECT state FROM jobs WHERE user_id = ?", user.user_id)
-        assert states == [("done",)] * 5  # none was refused
+
+        async def all_done() -> bool:  # the gateway marks a job done once the uploader says its file went
+            return query(bot, "SELECT state FROM jobs WHERE user_id = ?", user.user_id) == [("done",)] * 5
+
+        await until("all five jobs done (none was refused)", all_done, 30, describe=bot.log)
         texts = [m.get("text") or "" for m in await user.bot_messages(with_deleted=True)]
         assert any("In the queue: number" in t for t in texts)  # the waiting ones were told their place
 

@@ -124,24 +124,25 @@ async def test_a_jobs_spool_folder_holds_its_files_while_it_runs_and_is_gone_whe
     await set_default(chat, "best")
     await chat.say(link(bot, "slow", size=600_000, rate=150_000, t="spool-done"))  # about 4 s
     [job] = await until("the job", lambda: _jobs(bot, chat.user_id), 30)
-    folder = _spool(bot, job[0])
-    await until("the download in the job's spool folder", lambda: folder.is_dir() and any(folder.iterdir()), 60)
+    await until(
+        "the download in the job's spool folder", lambda: any(any(f.iterdir()) for f in _spool(bot, job[0])), 60
+    )
     failed = await chat.say(link(bot, "status", code=404, t="spool-failed"))
     await chat.wait_files(1)
     await chat.wait_text(text("en", "error_not_found"))
     await settled(bot, chat.user_id, last_message=failed)
     jobs = _jobs(bot, chat.user_id)
     assert [state for _, state in jobs] == ["done", "failed"]
-    folders = [_spool(bot, job_id) for job_id, _ in jobs]
-    await until("the jobs' spool folders removed", lambda: not any(f.exists() for f in folders), 30)
+    await until("the jobs' spool folders removed", lambda: not any(_spool(bot, job_id) for job_id, _ in jobs), 30)
 
 
 def _jobs(bot: BotProcess, user_id: int) -> list[tuple[int, str]]:
     return [(r[0], r[1]) for r in bot.query("SELECT id, state FROM jobs WHERE user_id = ? ORDER BY id", user_id)]
 
 
-def _spool(bot: BotProcess, job_id: int) -> Path:
-    return bot.data_dir / "spool" / str(job_id)
+def _spool(bot: BotProcess, job_id: int) -> list[Path]:
+    """The folders of the job's attempts (spool/<job>-<lease>)."""
+    return [f for f in (bot.data_dir / "spool").glob(f"{job_id}-*") if f.is_dir()]
 
 
 async def test_a_slow_probe_shows_that_the_link_is_being_looked_at(shared_bot, http):

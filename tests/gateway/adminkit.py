@@ -54,9 +54,18 @@ class AdminWorld(World):
         )
         return int(
             self.db.execute(
-                "INSERT INTO jobs (user_id, chat_id, url, request_key, state, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [user_id, user_id, url, url, state, now, now],
+                "INSERT INTO jobs (user_id, chat_id, url, request_key, state, created_at, updated_at, finished_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # a job in a final state has its finished_at
+                [
+                    user_id,
+                    user_id,
+                    url,
+                    url,
+                    state,
+                    now,
+                    now,
+                    now if state in ("done", "failed", "cancelled") else None,
+                ],
             ).lastrowid
             or 0
         )

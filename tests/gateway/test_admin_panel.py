@@ -182,8 +182,9 @@ async def test_cleanup_removes_the_spool_folders_of_jobs_that_are_over_and_keeps
     now = time.time()
     over = add_job(db, 3, "done", "Youtube", created=now, finished=now)
     active = add_job(db, 3, "downloading", "Youtube", created=now)
-    for job_id in (over, active, 999):  # 999: a folder no job owns (a crash left it)
-        folder = settings.spool_dir / str(job_id)
+    # 999: a folder no job owns (a crash left it); the active job's older attempt is over too
+    for name in (f"{over}-1", f"{active}-0", f"{active}-7", "999-1"):
+        folder = settings.spool_dir / name
         folder.mkdir(parents=True)
         (folder / "part.bin").write_bytes(b"x" * 500_000)
         old = now - settings.sweep_min_age_s - 1  # the sweeper leaves what changed lately alone
@@ -191,9 +192,9 @@ async def test_cleanup_removes_the_spool_folders_of_jobs_that_are_over_and_keeps
         os.utime(folder, (old, old))
     await router.route(say(ADMIN, "/cleanup"))
     shown = last_text(db, ADMIN)
-    assert "Removed 2 leftover spool folder(s) and 0 partial or old log file(s), freed 1.0 MB" in shown
+    assert "Removed 3 leftover spool folder(s) and 0 partial or old log file(s), freed 1.5 MB" in shown
     assert "now holds 0.5 MB" in shown
-    assert sorted(p.name for p in settings.spool_dir.iterdir()) == [str(active)]
+    assert sorted(p.name for p in settings.spool_dir.iterdir()) == [f"{active}-0"]
     assert db.execute("SELECT action FROM admin_audit").fetchall() == [("cleanup",)]
 
 

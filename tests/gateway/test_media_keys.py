@@ -1,8 +1,10 @@
 """Canonical media keys with yt-dlp's real extractors.
 
-Keys from URLs are computed with every socket refused (nothing may be fetched); the indexed
-extractor match is compared with yt-dlp's own one-by-one loop on its extractors' test URLs;
-keys after a probe come from real yt-dlp runs against a local HTTP server with redirects.
+Keys from URLs are computed with every socket refused (nothing may be fetched); the index's
+answer (extractor and id, from the table built from yt-dlp) is compared with yt-dlp's own
+one-by-one loop on its extractors' test URLs; keys after a probe come from real yt-dlp runs
+against a local HTTP server with redirects. tests/gateway/test_extractor_index.py tests how the
+table is read from yt-dlp's code and kept current.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from typing import Any, ClassVar
 import pytest
 import yt_dlp
 from yt_dlp.extractor import gen_extractor_classes
-from yt_dlp.extractor.common import InfoExtractor
 
-from core import extractor_index as media_keys
-from core.extractor_index import ExtractorIndex
+from core import extractor_index
+from core.extractor_index import GENERIC, ExtractorIndex, Found
+from core.extractor_patterns import _best, _required
+from core.extractor_table import _base_classes
 from core.media_keys import final_key, normalize_url, request_key
 from core.telegram import Entity
 from gateway.links import find_links
@@ -60,7 +63,7 @@ def refusing_network() -> Iterator[list[str]]:
 @pytest.fixture(scope="module")
 def index() -> ExtractorIndex:
     with refusing_network() as attempts:
-        built = media_keys.prepare()
+        built = extractor_index.prepare()
     assert attempts == []
     return built
 
@@ -175,10 +178,17 @@ def test_normalisation_of_hosts_paths_and_encodings():
 # ---- the index answers what yt-dlp's loop answers ---------------------------------------------
 
 
-def ytdlp_choice(url: str) -> Any:
-    """As YoutubeDL.extract_info picks: the first suitable extractor in yt-dlp's order."""
+def listed() -> list[Any]:
+    """yt-dlp's extractors in its order, up to Generic (which it tries last)."""
+    classes = gen_extractor_classes()
+    return classes[: [ie.ie_key() for ie in classes].index(GENERIC)]
+
+
+def ytdlp_choice(url: str) -> Found | None:
+    """As YoutubeDL.extract_info picks: the first suitable extractor in yt-dlp's order, and the
+    id it reads from the URL."""
     ie = next(ie for ie in gen_extractor_classes() if ie.suitable(url))
-    return None if ie.ie_key() == "Generic" else ie
+    return None if ie.ie_key() == GENERIC else Found(ie.ie_key(), ie.get_temp_id(url))
 
 
 def altered(url: str) -> list[str]:
@@ -198,15 +208,15 @@ def ignores_case(ie: Any) -> bool:
 
 
 @pytest.fixture(scope="module")
-def corpus(index: ExtractorIndex) -> tuple[list[str], list[str]]:
+def corpus() -> tuple[list[str], list[str]]:
     """A sample of the URLs in yt-dlp's own extractor tests (data, no network), and apart the
     tricky ones: up to three of each extractor that has its own suitable() or ignores case."""
     with refusing_network():
         by_extractor = {
             ie: [t["url"] for t in ie.get_testcases(include_onlymatching=True) if isinstance(t.get("url"), str)]
-            for ie in index.extractors
+            for ie in listed()
         }
-    plain = {vars(base)["suitable"].__func__ for base in media_keys._base_classes()}
+    plain = {vars(base)["suitable"].__func__ for base in _base_classes()}
     tricky = {ie for ie in by_extractor if ie.suitable.__func__ not in plain or ignores_case(ie)}
     special = sorted({url for ie in tricky for url in by_extractor[ie][:3]})
     everything = sorted({url for urls in by_extractor.values() for url in urls} - set(special))
@@ -217,18 +227,19 @@ def test_indexed_match_equals_ytdlp_loop_on_its_test_urls(index: ExtractorIndex,
     sample, special = corpus
     urls = sample + special + [variant for url in special + sample[::VARIANT_EVERY] for variant in altered(url)]
     with refusing_network():
-        answers = [(url, ytdlp_choice(url), index.first_match(url)) for url in urls]
-    wrong = [(url, want, got) for url, want, got in answers if want is not got]
+        answers = [(url, ytdlp_choice(url), index.find(url)) for url in urls]
+    wrong = [(url, want, got) for url, want, got in answers if want != got]
     assert wrong == [], f"{len(wrong)} of {len(urls)} differ, e.g. {wrong[:5]}"
     assert len(urls) > 1000
-    sites = sum(1 for _, want, _ in answers[: len(sample)] if want is not None)
-    assert sites > len(sample) * 0.9  # yt-dlp's test URLs are its sites' URLs, few are generic
+    sites = [want for _, want, _ in answers[: len(sample)] if want is not None]
+    assert len(sites) > len(sample) * 0.9  # yt-dlp's test URLs are its sites' URLs, few are generic
+    assert sum(1 for want in sites if want.media_id) > len(sites) * 0.8  # and most carry an id
 
 
 def test_the_case_folding_table_is_the_regex_engines():
     every = "".join(chr(c) for c in range(0x80, 0x110000) if not 0xD800 <= c <= 0xDFFF)
     for letter in string.ascii_letters:
-        expected = {ch for ch, ascii_ in media_keys.FOLD_EXTRA.items() if ascii_ == letter.lower()}
+        expected = {ch for ch, ascii_ in extractor_index.FOLD_EXTRA.items() if ascii_ == letter.lower()}
         for pattern in (re.escape(letter), f"[{letter}]"):
             assert set(re.compile(pattern, re.IGNORECASE).findall(every)) == expected, pattern
     others = "".join(re.escape(ch) for ch in map(chr, range(128)) if ch not in string.ascii_letters)
@@ -236,7 +247,7 @@ def test_the_case_folding_table_is_the_regex_engines():
 
 
 def required(pattern: str) -> frozenset[str] | None:
-    return media_keys._best(media_keys._required(sre_parse.parse(pattern)))
+    return _best(_required(sre_parse.parse(pattern)))
 
 
 def test_required_strings_read_from_patterns():
@@ -252,55 +263,6 @@ def test_required_strings_read_from_patterns():
     assert required(r"(?:https?://(?:www\.)?site\.tv/|site:)(?P<id>\d+)") == {"site.tv/", "site:"}
     assert required(r"(?P<id>[0-9A-Za-z_-]{11})") is None
     assert required(r"https?://.+") == {"http://", "https://"}  # weak, but true
-
-
-class Plain(InfoExtractor):
-    _VALID_URL = r"https?://plain\.example/(?P<id>\d+)"
-
-
-class Guarded(InfoExtractor):
-    _VALID_URL = r"https?://guarded\.example/(?P<id>\w+)"
-
-    @classmethod
-    def suitable(cls, url: str) -> bool:
-        return False if Plain.suitable(url) or "skip" in url else super().suitable(url)
-
-
-class Unguarded(InfoExtractor):
-    _VALID_URL = r"https?://unguarded\.example/(?P<id>\w+)"
-
-    @classmethod
-    def suitable(cls, url: str) -> bool:
-        return "anything-goes" in url or super().suitable(url)
-
-
-class EmbedOnly(InfoExtractor):
-    _VALID_URL = False
-
-
-class Catchall(InfoExtractor):
-    _VALID_URL = r"(?P<id>.+)"
-    IE_NAME = "Catchall"
-
-
-def test_own_suitables_are_read_before_they_are_trusted():
-    built = ExtractorIndex([EmbedOnly, Unguarded, Guarded, Plain])
-    assert built.extractors == [EmbedOnly, Unguarded, Guarded, Plain]
-    assert built.always == [1]  # Unguarded may say yes without its pattern: tried on every URL
-    assert built.guarded == [True, False, True, True]
-    assert 0 not in built.candidates("https://any.example/")  # _VALID_URL = False never matches
-    cases = {
-        "https://plain.example/1": Plain,
-        "https://guarded.example/abc": Guarded,
-        "https://guarded.example/skip": None,
-        "https://unguarded.example/x": Unguarded,
-        "https://other.example/anything-goes": Unguarded,
-        "https://other.example/": None,
-    }
-    for url, expected in cases.items():
-        assert built.first_match(url) is expected is built.naive_match(url), url
-    with_catchall = ExtractorIndex([Plain, Catchall, Guarded])
-    assert with_catchall.first_match("https://guarded.example/abc") is Catchall  # order wins
 
 
 # ---- keys after a probe ----------------------------------------------------------------------

@@ -16,7 +16,15 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from core.logs import setup_logging
-from ipc.channels import ControlClient, JobDispatcher, JobWorker, Publisher, Pusher, RpcHandler, RpcServer
+from ipc.channels import (
+    ControlClient,
+    Publisher,
+    Pusher,
+    RpcHandler,
+    RpcServer,
+    open_job_dispatcher,
+    open_job_worker,
+)
 from ipc.messages import Echo, Heartbeat, JobAssign, OutboxNotice, Ready, RpcCall, RpcResult
 
 
@@ -58,7 +66,7 @@ async def publisher(endpoint: str) -> None:
 
 
 async def dispatcher(endpoint: str) -> None:
-    with JobDispatcher(endpoint) as jobs:
+    async with open_job_dispatcher(endpoint) as jobs:
         say("ready", jobs.endpoint)
 
         async def one(k: int) -> None:
@@ -80,7 +88,7 @@ async def dispatcher(endpoint: str) -> None:
 
 async def worker(endpoint: str, name: str, mode: str) -> None:
     """`hold`: take one job and keep it; `work`: take jobs one after another, forever."""
-    with JobWorker(name, endpoint) as jobs:
+    async with open_job_worker(name, endpoint) as jobs:
         say("ready")
         async with trio.open_nursery() as nursery:
 
@@ -95,10 +103,7 @@ async def worker(endpoint: str, name: str, mode: str) -> None:
             while await read_command() is not None:
                 pass
             nursery.cancel_scope.cancel()
-        extra = 0
-        while jobs.socket.recv_nowait() is not None:
-            extra += 1
-        say("extra", extra)
+        say("extra", jobs.unclaimed)
 
 
 async def rpc_server(endpoint: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import trio
 
-from ipc.channels import JobWorker, Puller, RpcClient, Subscriber
+from ipc.channels import Puller, RpcClient, Subscriber, open_job_worker
 from ipc.messages import Echo, Heartbeat, OutboxNotice
 
 BURST = 100_000
@@ -63,7 +63,7 @@ async def test_pub_sub_burst(start_peer, endpoint):
 async def test_job_channel_burst(start_peer, endpoint):
     peer = await start_peer("dispatcher", endpoint("jobs"))
     (bound,) = await peer.expect("ready")
-    with JobWorker("downloader-1", bound) as worker:
+    async with open_job_worker("downloader-1", bound) as worker:
         await worker.grant(JOB_WINDOW)
         received = 0
         for _ in range(ROUNDS):

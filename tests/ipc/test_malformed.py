@@ -11,13 +11,13 @@ import zmq
 from ipc.channels import (
     ControlClient,
     ControlServer,
-    JobDispatcher,
-    JobWorker,
     Publisher,
     Puller,
     RpcClient,
     RpcServer,
     Subscriber,
+    open_job_dispatcher,
+    open_job_worker,
 )
 from ipc.messages import (
     Credit,
@@ -96,31 +96,37 @@ async def test_control_server_and_client_keep_working(endpoint):
 
 
 async def test_job_dispatcher_keeps_working(endpoint):
-    with JobDispatcher(endpoint("jobs")) as jobs, open_socket(zmq.DEALER, connect=jobs.endpoint) as rogue:
+    async with open_job_dispatcher(endpoint("jobs")) as jobs:
+        rogue = open_socket(zmq.DEALER, connect=jobs.endpoint)
         for payload in BAD_PAYLOADS:
             await rogue.send([payload])
         await rogue.send([encode(Credit(worker="downloader-9", slots=1))])
         job = JobAssign(lease=1, task="download", job_id=3, url="u", chat_id=1, user_id=1, format_key="f", attempt=1)
         with trio.fail_after(DEADLINE):
-            assert await jobs.dispatch(job) == "downloader-9"
+            assert (await jobs.dispatch(job)).name == "downloader-9"
             assert await rogue.recv() == [encode(job)]
+        rogue.close(0)
 
 
 async def test_job_worker_keeps_working(endpoint):
-    with open_socket(zmq.ROUTER, bind=endpoint("jobs")) as gateway, JobWorker("downloader-1", endpoint("jobs")) as w:
-        job = JobAssign(lease=1, task="download", job_id=8, url="u", chat_id=1, user_id=1, format_key="f", attempt=1)
-        with trio.fail_after(DEADLINE):
-            async with trio.open_nursery() as nursery:
+    gateway = open_socket(zmq.ROUTER, bind=endpoint("jobs"))
+    job = JobAssign(lease=1, task="download", job_id=8, url="u", chat_id=1, user_id=1, format_key="f", attempt=1)
+    try:
+        async with open_job_worker("downloader-1", endpoint("jobs")) as w:
+            with trio.fail_after(DEADLINE):
+                async with trio.open_nursery() as nursery:
 
-                async def feed() -> None:
-                    identity, credit = await gateway.recv()
-                    assert identity == w.identity and b"Credit" in credit
-                    for payload in BAD_PAYLOADS:
-                        await gateway.send([identity, payload])
-                    await gateway.send([identity, encode(job)])
+                    async def feed() -> None:
+                        identity, credit = await gateway.recv()
+                        assert identity == w.identity and b"Credit" in credit
+                        for payload in BAD_PAYLOADS:
+                            await gateway.send([identity, payload])
+                        await gateway.send([identity, encode(job)])
 
-                nursery.start_soon(feed)
-                assert await w.next_job() == job
+                    nursery.start_soon(feed)
+                    assert await w.next_job() == job
+    finally:
+        gateway.close(0)
 
 
 async def test_rpc_server_and_client_keep_working(endpoint):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import trio
 
+from core.config import Settings
 from sandbox.limits import SendLimiter
 from sandbox.live_config import LiveConfig
 from tests.sandbox.support import Api
@@ -84,7 +85,9 @@ async def test_limits_off_means_no_429_and_peak_rate_is_measured(api: Api):
 
 def test_steady_senders_at_the_limit_are_never_refused_fake_clock():
     """30 chats sending one message per second each: the bot sends 30/s, every chat 1/s."""
-    limiter = SendLimiter(LiveConfig(bot_rate=30, chat_rate=1, chat_burst=3))
+    limiter = SendLimiter(
+        LiveConfig.from_settings(Settings(sandbox_bot_rate=30, sandbox_chat_rate=1, sandbox_chat_burst=3))
+    )
     for second in range(120):
         for chat in range(30):
             assert limiter.admit(chat, True, second + chat / 32) is None, (second, chat)  # exact binary times
@@ -92,7 +95,9 @@ def test_steady_senders_at_the_limit_are_never_refused_fake_clock():
 
 
 def test_a_greedy_sender_is_held_to_the_rate_and_retry_after_is_enough_fake_clock():
-    limiter = SendLimiter(LiveConfig(bot_rate=30, chat_rate=1, chat_burst=3))
+    limiter = SendLimiter(
+        LiveConfig.from_settings(Settings(sandbox_bot_rate=30, sandbox_chat_rate=1, sandbox_chat_burst=3))
+    )
     now, accepted, duration = 0.0, 0, 60.0
     while now < duration:
         refusal = limiter.admit(1, True, now)

@@ -145,20 +145,3 @@ def test_run_py_refuses_a_bad_flag_value_naming_the_variable(tmp_path):
     result = run_py("--workers", "zero", "--sandbox", cwd=tmp_path)
     assert result.returncode == 2
     assert "WORKERS" in result.stderr and "Traceback" not in result.stderr
-
-
-def test_check_prints_one_line_per_check(tmp_path):
-    data = tmp_path / "data"
-    result = run_py(
-        "--check", "--data-dir", str(data), cwd=tmp_path, env={"BOT_TOKEN": TOKEN, "TELEGRAM_BACKEND": "botapi"}
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    lines = result.stdout.strip().splitlines()
-    assert [line.split()[0] for line in lines] == ["ok"] * len(lines)
-    assert any(line.startswith("ok   settings") for line in lines)
-    assert any("data folder" in line and "writable" in line for line in lines)
-    assert any("database" in line and "schema v" in line for line in lines)
-
-    bad = run_py("--check", "--data-dir", str(data), cwd=tmp_path, env={"TELEGRAM_BACKEND": "botapi"})
-    assert bad.returncode == 1
-    assert bad.stdout.startswith("FAIL settings: BOT_TOKEN")

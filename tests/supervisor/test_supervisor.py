@@ -237,7 +237,7 @@ async def test_telegram_out_of_reach_at_boot_is_waited_out_not_a_crash_loop(star
         before = await bot.wait_for("processes", lambda: len(p := bot.processes()) >= 4 and p)
 
         def failed_attempts(role: str) -> int:
-            return sum(f"[{role} " in line and "connect" in line.lower() for line in bot.stderr)
+            return sum(f"proc={role} " in line and "connect" in line.lower() for line in bot.stderr)
 
         await bot.wait_for(
             "repeated failed connects", lambda: failed_attempts("gateway") >= 2 and failed_attempts("uploader") >= 2

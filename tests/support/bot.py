@@ -51,6 +51,7 @@ class BotProcess:
         env: Mapping[str, str] | None = None,
         workers: int = 1,
         telegram_url: str | None = None,
+        python: str = sys.executable,
     ) -> None:
         """`telegram_url`: run for real (no --sandbox) against that Bot API server (a sandbox the
         test started), so that downloads take the production egress rules."""
@@ -61,7 +62,7 @@ class BotProcess:
         self.log_path = folder / "bot.log"
         mode = ["--sandbox", "--sandbox-port", "0"] if telegram_url is None else []
         argv = [
-            sys.executable, str(RUN_PY), *mode, "--workers", str(workers),
+            python, str(RUN_PY), *mode, "--workers", str(workers),
             "--data-dir", str(self.data_dir), "--monitor-port", "0", *args,
         ]  # fmt: skip
         real = {"TELEGRAM_BACKEND": "botapi", "BOTAPI_URL": telegram_url or "", "BOT_TOKEN": REAL_MODE_TOKEN}

@@ -113,3 +113,51 @@ async def test_draining_while_unreachable_ends_with_not_connected(adapters, auto
                 pytest.fail("must not open")
         assert trio.current_time() == pytest.approx(30)
     assert "close" not in log
+
+
+class LoopHoldingAdapter(FlakyAdapter):
+    """Holds a nursery open from __aenter__ to __aexit__, as the mtproto adapter's trio-asyncio loop does."""
+
+    async def __aenter__(self) -> FlakyAdapter:
+        await super().__aenter__()
+        self._nursery_cm = trio.open_nursery()
+        nursery = await self._nursery_cm.__aenter__()
+        nursery.start_soon(trio.sleep_forever)
+        self._nursery = nursery
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._nursery.cancel_scope.cancel()
+        await self._nursery_cm.__aexit__(None, None, None)
+        await super().__aexit__()
+
+
+async def test_an_adapter_holding_a_nursery_opens_works_and_closes(monkeypatch, autojump_clock):
+    log: list[str] = []
+    script: list[BaseException] = [Transient("down")]
+    monkeypatch.setattr(connect, "open_port", lambda settings, role: LoopHoldingAdapter(script, log))
+    async with connect.connect_port(SETTINGS, role="gateway", stop=trio.Event()) as port:
+        await trio.sleep(5)  # the port in use, its nursery running
+        assert isinstance(port, LoopHoldingAdapter)
+    assert log == ["open", "open", "close"]
+    with pytest.raises(KeyError) as raised:  # the caller's own error comes out as it was raised
+        async with connect.connect_port(SETTINGS, role="gateway", stop=trio.Event()):
+            raise KeyError("the body's")
+    assert raised.value.args == ("the body's",) and log[-1] == "close"
+
+
+async def test_the_mtproto_adapter_through_connect_port(tmp_path, monkeypatch):
+    """kurigram's real client (against the contract suite's fake Telegram) opened by connect_port,
+    used, and closed; then a drain while it is open ends the block normally."""
+    from tests.contract.mtproto_env import mtproto_env
+
+    async with mtproto_env(tmp_path) as env:
+        monkeypatch.setattr(connect, "open_port", lambda settings, role: env.make_port(role))
+        stop = trio.Event()
+        with trio.fail_after(30):
+            async with connect.connect_port(env.settings, role="uploader", stop=stop) as port:
+                me = await port.get_me()
+                stop.set()  # draining does not cancel a port already open
+                await trio.lowlevel.checkpoint()
+                assert (await port.get_me()) == me
+        assert me.username == "contract_bot"

@@ -154,7 +154,13 @@ async def ended(bed: Bed) -> dict[str, Any]:
 def replay(calls: list[tuple[float, int]], settings: Settings) -> SendLimiter:
     """Every copy, as it arrived, must pass the sandbox's limiter, the peak staying at the rate."""
     limiter = SendLimiter(
-        LiveConfig(bot_rate=settings.tg_global_rate, chat_rate=settings.tg_chat_rate, chat_burst=settings.tg_chat_burst)
+        LiveConfig.from_settings(
+            Settings(
+                sandbox_bot_rate=settings.tg_global_rate,
+                sandbox_chat_rate=settings.tg_chat_rate,
+                sandbox_chat_burst=settings.tg_chat_burst,
+            )
+        )
     )
     for at, user in sorted(calls):
         refusal = limiter.admit(user, True, at)

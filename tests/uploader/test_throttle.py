@@ -12,7 +12,7 @@ from functools import partial
 import pytest
 import trio
 
-from core.config import load_settings
+from core.config import Settings, load_settings
 from core.outbox import (
     PRIORITY_ALERT,
     PRIORITY_ANSWER,
@@ -64,11 +64,13 @@ async def send(
 def replay_at_the_sandbox(grants: list[Grant]) -> SendLimiter:
     """Feed the arrivals to the sandbox's limiter, in order: each must pass, the peak stay at the rate."""
     limiter = SendLimiter(
-        LiveConfig(
-            bot_rate=RATE,
-            chat_rate=SETTINGS.tg_chat_rate,
-            chat_burst=SETTINGS.tg_chat_burst,
-            group_per_min=SETTINGS.tg_group_per_min,
+        LiveConfig.from_settings(
+            Settings(
+                sandbox_bot_rate=RATE,
+                sandbox_chat_rate=SETTINGS.tg_chat_rate,
+                sandbox_chat_burst=SETTINGS.tg_chat_burst,
+                sandbox_group_per_min=SETTINGS.tg_group_per_min,
+            )
         )
     )
     for g in sorted(grants, key=lambda g: g.arrives):
