@@ -15,6 +15,7 @@ messages left unanswered, how many log lines say "database is locked" (goal 0), 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -27,14 +28,18 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_pipeline import machine_speed  # noqa: E402
 from tests.e2e import db_load  # noqa: E402
+from tests.e2e.db_load import ms  # noqa: E402
 from tests.support.bot import BotProcess  # noqa: E402
+
+WINDOW_S = 10  # the latency is also printed by the window of the load a message was sent in
 
 
 async def run(args: argparse.Namespace) -> bool:
     with tempfile.TemporaryDirectory() as tmp:
         bot = BotProcess(Path(tmp), env=db_load.ENV, workers=2)
         try:
-            print(f"machine speed: a fixed Python loop takes {machine_speed():.1f} ms (lower is faster)")
+            print(f"machine speed: a fixed Python loop takes {machine_speed():.1f} ms (lower is faster); "
+                  f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
             figures = await db_load.run_load(bot, args.users, args.seconds, args.interval, args.fresh_share, args.seed)
         finally:
             bot.stop()
@@ -42,8 +47,20 @@ async def run(args: argparse.Namespace) -> bool:
     print(f"{args.users} users for {args.seconds:g} s, one message each every {args.interval:g} s "
           f"({offered:.0f} messages/s offered, seed {args.seed}), --workers 2, limits off:")  # fmt: skip
     print(f"    {figures.sent} messages, {len(figures.unanswered)} unanswered")
-    print(f"    update latency, message to first answer: p50 {figures.p(50) * 1000:.0f} ms, "
-          f"p99 {figures.p(99) * 1000:.0f} ms, max {figures.p(100) * 1000:.0f} ms")  # fmt: skip
+    gateway, chat = figures.gateway, figures.latencies
+    print(f"    the gateway's update latency, a message to its answer's outbox row: p50 {ms(gateway, 50)}, "
+          f"p99 {ms(gateway, 99)}, max {ms(gateway, 100)} ({len(gateway)} answers)")  # fmt: skip
+    print(f"    a message to its first answer in the chat: p50 {ms(chat, 50)}, p99 {ms(chat, 99)}, "
+          f"max {ms(chat, 100)}")  # fmt: skip
+    windows = sorted({second // WINDOW_S for second in figures.by_second})
+    for w in windows:
+        took = [t for s, ts in figures.by_second.items() if s // WINDOW_S == w for t in ts]
+        print(f"        asked in {w * WINDOW_S:3d}-{(w + 1) * WINDOW_S:3d} s: {len(took):5d} messages, "
+              f"p50 {ms(took, 50):>8}, p99 {ms(took, 99):>8}")  # fmt: skip
+    for kind, took in sorted(figures.by_kind.items()):
+        print(f"        {kind:<12} {len(took):5d} messages, p50 {ms(took, 50):>8}, p99 {ms(took, 99):>8}")
+    cpu = ", ".join(f"{name} {spent:.1f}" for name, spent in sorted(figures.cpu.items(), key=lambda kv: -kv[1]))
+    print(f"    CPU seconds during the load, by process: {cpu} (this machine has {os.cpu_count()} cores)")
     print(f'    "database is locked" in the logs: {len(figures.locked)} (goal 0)')
     for line in figures.locked[:10]:
         print(f"        {line}")
