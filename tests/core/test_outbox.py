@@ -60,21 +60,6 @@ def test_a_pending_status_is_rewritten_and_a_sent_one_gets_one_coalesced_edit(db
     assert isinstance(item.payload, Edit) and item.target_message_id == 99
 
 
-def test_an_edit_waits_while_an_older_edit_of_its_message_is_on_its_way(db):
-    """A progress edit waiting for the chat's budget must not land after the final status that
-    came later (a playlist's "2/3" over its "3 of 3 sent"): edits of one message go in order."""
-    status = outbox.enqueue(db, CHAT, Text(text="queued"), role=outbox.ROLE_STATUS)
-    outbox.mark_sent(db, outbox.claim(db, 10)[0].id, message_id=99)
-    outbox.change_message(db, status, CHAT, "2/3", None, priority=outbox.PRIORITY_PROGRESS, role=outbox.ROLE_PROGRESS)
-    [progress] = outbox.claim(db, 10)  # on its way: the uploader waits for the chat's budget
-    final = outbox.change_message(db, status, CHAT, "3 of 3 sent", None, priority=outbox.PRIORITY_ANSWER)
-    assert final != progress.id
-    assert outbox.claim(db, 10) == []  # not before the older edit is through
-    outbox.mark_sent(db, progress.id)
-    [item] = outbox.claim(db, 10)
-    assert isinstance(item.payload, Edit) and item.payload.text == "3 of 3 sent"
-
-
 def test_an_edit_waits_for_its_message_and_is_dropped_if_the_message_never_went(db):
     status = outbox.enqueue(db, CHAT, Text(text="queued"))
     outbox.enqueue(db, CHAT, Edit(text="later"), target_id=status)
