@@ -57,7 +57,7 @@ PREP_CONCURRENCY = 20
 TELEGRAM_TEXT_CHARS = 4096
 SETTLE_S = 300.0
 CORPUS_ROUNDS_SLOW = 3
-LEAKS = ("Traceback", 'File "', "Errno", "ERROR:", "sqlite", "yt_dlp", "yt-dlp", ".py\"", "Exception")
+LEAKS = ("Traceback", 'File "', "Errno", "ERROR:", "sqlite", "yt_dlp", "yt-dlp", '.py"', "Exception")
 INJECTED_HOST = "evil.example"  # the corpus's markup links there: no message of the bot may
 FORMAT_LABEL = {"best": "format_best", "audio": "format_audio"}
 users = itertools.count(500_000)
@@ -268,9 +268,11 @@ class Normal:
 
     def __str__(self) -> str:
         answers, files = self.answers, self.files
-        return (f"the normal user's {len(files)} links: first answer median {statistics.median(answers):.1f} s, "
-                f"max {max(answers):.1f} s (bound {NORMAL_ANSWER_BOUND_S:g}); file median "
-                f"{statistics.median(files):.1f} s, max {max(files):.1f} s (bound {NORMAL_FILE_BOUND_S:g})")
+        return (
+            f"the normal user's {len(files)} links: first answer median {statistics.median(answers):.1f} s, "
+            f"max {max(answers):.1f} s (bound {NORMAL_ANSWER_BOUND_S:g}); file median "
+            f"{statistics.median(files):.1f} s, max {max(files):.1f} s (bound {NORMAL_FILE_BOUND_S:g})"
+        )
 
 
 async def normal_user(run: Run, stop: trio.Event, figures: Normal) -> None:
@@ -362,7 +364,8 @@ async def one_round(bot: BotProcess, http: httpx.AsyncClient, nursery: trio.Nurs
         "trap": trap.exists(),
         "written outside the spool": _changed(files_before, files_outside_spool(bot)),
         "spool": bot.spool_files(),
-        "normal user": "" if max(normal.answers) <= NORMAL_ANSWER_BOUND_S and max(normal.files) <= NORMAL_FILE_BOUND_S
+        "normal user": ""
+        if max(normal.answers) <= NORMAL_ANSWER_BOUND_S and max(normal.files) <= NORMAL_FILE_BOUND_S
         else str(normal),
         "victim": (state, bot.query("SELECT banned FROM users WHERE id = ?", victim.user_id)) != ("choosing", [(0,)]),
         "restarts": {name: p["restarts"] for name, p in bot.processes().items() if p["restarts"]},
@@ -404,8 +407,24 @@ def test_the_corpus_holds_every_kind_of_hostile_message():
     entries = corpus.load()
     assert len(entries) >= 300
     ids = " ".join(e["id"] for e in entries)
-    for kind in ("long-", "odd-", "admin-", "inject-", "cred-", "ctrl-", "many-100", "press-forged", "press-replay",
-                 "ip-", "ip6-", "redirect-", "playlist-10000", "live-stream", "title-long", "title-dotdot"):
+    for kind in (
+        "long-",
+        "odd-",
+        "admin-",
+        "inject-",
+        "cred-",
+        "ctrl-",
+        "many-100",
+        "press-forged",
+        "press-replay",
+        "ip-",
+        "ip6-",
+        "redirect-",
+        "playlist-10000",
+        "live-stream",
+        "title-long",
+        "title-dotdot",
+    ):
         assert kind in ids, kind
     persian = [e for e in entries if re.search("[\u0600-\u06ff]", e.get("text", "") + e.get("first_name", ""))]
     assert len(persian) >= len(entries) // 3
@@ -422,12 +441,17 @@ def test_the_corpus_holds_every_kind_of_hostile_message():
 def test_placeholders_are_filled_in(tmp_path: Path):
     codec = CallbackCodec(b"k" * 32)
     expand = corpus.Expander({"sandbox": "http://127.0.0.1:9", "trap": "/t"}, codec)
-    assert expand("{sandbox}/r?to={q:{sandbox}/x?a=1&b={q:/}}") == "http://127.0.0.1:9/r?to=http%3A%2F%2F127.0.0.1%3A9%2Fx%3Fa%3D1%26b%3D%252F"
+    assert (
+        expand("{sandbox}/r?to={q:{sandbox}/x?a=1&b={q:/}}")
+        == "http://127.0.0.1:9/r?to=http%3A%2F%2F127.0.0.1%3A9%2Fx%3Fa%3D1%26b%3D%252F"
+    )
     assert expand("{repeat:ab:3}|{repeat:../:2}x{trap}") == "ababab|../../x/t"
     assert codec.decode(expand("{truncated:s|f|1}")) is None and codec.decode(expand("{flipped:s|f|1}")) is None
     assert codec.decode(expand("{extra_arg:s|f|1}")) is None and codec.decode(expand("{other_key:s|f|1}")) is None
     assert codec.decode(corpus.sign(codec, "s|f|1")) is not None
     body = corpus.message_of({"text": "w{i}", "repeat": 2, "join": " 😀 ", "text_links_each": "{sandbox}/{i}"}, expand)
     assert body["text"] == "w1 😀 w2"
-    assert [(e["offset"], e["length"], e["url"]) for e in body["entities"]] == [(0, 2, "http://127.0.0.1:9/1"),
-                                                                               (6, 2, "http://127.0.0.1:9/2")]
+    assert [(e["offset"], e["length"], e["url"]) for e in body["entities"]] == [
+        (0, 2, "http://127.0.0.1:9/1"),
+        (6, 2, "http://127.0.0.1:9/2"),
+    ]
