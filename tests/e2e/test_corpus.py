@@ -1,12 +1,13 @@
 """The hostile corpus against the whole bot (`run.py --sandbox`, Telegram's limits on): every entry
 of `tests/data/hostile_corpus.jsonl` is acted out by its own user, all at once, while a normal
-user keeps sending links. Then, at a barrier (every message handled, every job final, nothing
+user keeps sending links, one after the other. Then, at a barrier (every message handled, every job final, nothing
 left to send):
 
 - each entry's user saw what the entry expects: its files, its answers in their language, its
   button answers; no chat message of anyone holds a traceback, a file path or a secret, and the
   bot's HTML never turned a user's markup into formatting;
-- the normal user's files came within NORMAL_BOUND_S of each link (the figures are printed);
+- the normal user heard back within NORMAL_ANSWER_BOUND_S of each link and had its file within
+  NORMAL_FILE_BOUND_S (the figures are printed);
 - no loopback canary outside the sandbox's origin heard a connection;
 - nothing was written in the bot's folder but the database, logs, run files and the spool, and
   the spool is empty; no process restarted and no traceback reached the log.
@@ -50,7 +51,7 @@ ENV = {
     "CIRCUIT_FAILURES": "1000",  # the corpus's failures must not pause the sandbox's host
 }
 CORPUS_WINDOW_S = 60.0  # the corpus's users write within this window, each at a random moment
-NORMAL_INTERVAL_S = 7.0  # the normal user sends a link this often (USER_REQUESTS_PER_MIN is 10)
+NORMAL_INTERVAL_S = 7.0  # the normal user sends a link at most this often (USER_REQUESTS_PER_MIN is 10)
 NORMAL_ANSWER_BOUND_S = 5.0  # and hears back (the queue's place, or the file) within this
 NORMAL_FILE_BOUND_S = 30.0  # and has the file (66 kB, among the corpus's hundred downloads) within this
 PREP_CONCURRENCY = 20
@@ -276,17 +277,20 @@ class Normal:
 
 
 async def normal_user(run: Run, stop: trio.Event, figures: Normal) -> None:
-    """Sends a fresh small link every NORMAL_INTERVAL_S until `stop`: how long each took."""
+    """Sends a fresh small link, waits for its file, and again, at most every NORMAL_INTERVAL_S,
+    until `stop`: how long each took. (As a person does: one who sent links faster than the busy
+    bot delivers would queue them behind their own, and everyone's first link goes first.)"""
     chat = Chat(run.http, next(users), run.bot, lang="fa")
     await set_default(chat, text("fa", "format_best"))
     asked: list[int] = []
     for n in itertools.count():
         if stop.is_set() and len(asked) >= 3:
             break
+        sent_at = trio.current_time()
         asked.append(await chat.say(run.expand(f"{{sandbox}}/media/sample.mp4?normal={chat.user_id}-{n}")))
-        with trio.move_on_after(NORMAL_INTERVAL_S):
+        await chat.wait_files(len(asked), timeout=SETTLE_S)
+        with trio.move_on_at(sent_at + NORMAL_INTERVAL_S):
             await stop.wait()
-    await chat.wait_files(len(asked), timeout=SETTLE_S)
     chat_now = await chat.messages()
     at = {m["message_id"]: m["at"] for m in chat_now if m["from"] == "user"}
     for mid in asked:
