@@ -6,8 +6,9 @@ left to send):
 - each entry's user saw what the entry expects: its files, its answers in their language, its
   button answers; no chat message of anyone holds a traceback, a file path or a secret, and the
   bot's HTML never turned a user's markup into formatting;
-- the normal user heard back within NORMAL_ANSWER_BOUND_S of each link and had its file within
-  NORMAL_FILE_BOUND_S (the figures are printed);
+- the normal user heard back within NORMAL_ANSWER_BOUND_S of each link and had each file (within
+  SETTLE_S): how long the files took is printed, not asserted, since it is the machine's speed (the
+  corpus's hundred downloads go first, each user's first link before anyone's second);
 - no loopback canary outside the sandbox's origin heard a connection;
 - nothing was written in the bot's folder but the database, logs, run files and the spool, and
   the spool is empty; no process restarted and no traceback reached the log.
@@ -53,7 +54,6 @@ ENV = {
 CORPUS_WINDOW_S = 60.0  # the corpus's users write within this window, each at a random moment
 NORMAL_INTERVAL_S = 7.0  # the normal user sends a link at most this often (USER_REQUESTS_PER_MIN is 10)
 NORMAL_ANSWER_BOUND_S = 5.0  # and hears back (the queue's place, or the file) within this
-NORMAL_FILE_BOUND_S = 30.0  # and has the file (66 kB, among the corpus's hundred downloads) within this
 PREP_CONCURRENCY = 20
 TELEGRAM_TEXT_CHARS = 4096
 SETTLE_S = 300.0
@@ -272,7 +272,7 @@ class Normal:
         return (
             f"the normal user's {len(files)} links: first answer median {statistics.median(answers):.1f} s, "
             f"max {max(answers):.1f} s (bound {NORMAL_ANSWER_BOUND_S:g}); file median "
-            f"{statistics.median(files):.1f} s, max {max(files):.1f} s (bound {NORMAL_FILE_BOUND_S:g})"
+            f"{statistics.median(files):.1f} s, max {max(files):.1f} s"
         )
 
 
@@ -368,9 +368,7 @@ async def one_round(bot: BotProcess, http: httpx.AsyncClient, nursery: trio.Nurs
         "trap": trap.exists(),
         "written outside the spool": _changed(files_before, files_outside_spool(bot)),
         "spool": bot.spool_files(),
-        "normal user": ""
-        if max(normal.answers) <= NORMAL_ANSWER_BOUND_S and max(normal.files) <= NORMAL_FILE_BOUND_S
-        else str(normal),
+        "normal user": "" if max(normal.answers) <= NORMAL_ANSWER_BOUND_S else str(normal),
         "victim": (state, bot.query("SELECT banned FROM users WHERE id = ?", victim.user_id)) != ("choosing", [(0,)]),
         "restarts": {name: p["restarts"] for name, p in bot.processes().items() if p["restarts"]},
         "log": "\n".join(line for line in bot.log_lines() if "Traceback" in line),
