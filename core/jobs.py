@@ -24,7 +24,7 @@ from core.db import write_tx
 from core.failures import ErrorClass, Failure, error_text
 from core.jobstates import FINAL, ON_A_DOWNLOADER, JobState
 from core.payloads import Text
-from core.status import cancel_keyboard
+from core.status import cancel_keyboard, shown_title
 from core.texts import digits, text
 
 log = logging.getLogger("jobs")
@@ -167,7 +167,7 @@ def fail(
         log.warning("job %d failed for good (%s): %s", job.id, failure.cls, failure.reason)
         if job.parent_id is None:
             notices.append(_answer_failure(db, job, target, error_text(job.lang, failure)))
-        elif job.parent_id is not None:
+        else:
             notices += finish_playlist_if_complete(db, settings, job.parent_id)
     return True, notices
 
@@ -205,7 +205,7 @@ def finish_playlist_if_complete(db: sqlite_utils.Database, settings: Settings, p
     if parent is None or parent.state in FINAL or (active and parent.status_outbox_id is None):
         return []
     sent = counts.get(JobState.DONE, 0)
-    title = parent.title or ""
+    title = shown_title(parent.title)
     if active:
         assert parent.status_outbox_id is not None
         line = text(
