@@ -247,11 +247,13 @@ def claim(
     files: bool | None = None,
     busy_chats: Collection[int] = (),
     busy_jobs: Collection[int] = (),
+    quiet_limit: int | None = None,
 ) -> list[OutboxItem]:
     """Take up to `limit` due rows, most urgent first, marking them 'sending': only uploads
     (`files=True`, at most one per chat and none for `busy_chats`, which upload already), or
     everything but uploads (False), or both (None). No file of `busy_jobs` (whose quiet status is
-    on its way) is taken.
+    on its way) is taken. At most `quiet_limit` quiet statuses are taken (they may wait for the
+    budget a while: answers must find room beside them).
 
     An edit or delete whose message was never sent (failed or dropped) is dropped here, and so is
     a quiet status whose job's file is ready (`moot_statuses`).
@@ -262,6 +264,9 @@ def claim(
         rows = db.execute(_CLAIMS[files], [now, limit if not files else limit * UPLOAD_LOOKAHEAD]).fetchall()
         if busy_jobs:
             rows = [r for r in rows if r[2] != "media" or r[7] not in busy_jobs]
+        if quiet_limit is not None:
+            quiet = [r[0] for r in rows if r[6] == ROLE_QUIET_STATUS][max(0, quiet_limit) :]
+            rows = [r for r in rows if r[0] not in quiet]  # the rest stay pending
         if files:  # one upload per chat at a time: a user with ten files does not take every slot
             taken = set(busy_chats)
             chosen: list[Any] = []

@@ -56,6 +56,9 @@ log = logging.getLogger("uploader.sender")
 IDLE_POLL = 1.0  # seconds between looks at the outbox when no notice arrives
 CANCEL_POLL = 0.5  # seconds between looks for cancelled jobs among the uploads
 STALL_CHECK = 1.0  # seconds between looks at an upload's progress
+# Quiet statuses may wait for the budget up to QUIET_YIELD_S: at most this share of the sends in
+# flight, so that answers always find room in the window.
+QUIET_SHARE = 0.25
 
 
 @dataclass
@@ -82,6 +85,7 @@ class OutboxSender:
         self.in_flight = 0
         self.uploads: dict[int, Upload] = {}  # outbox id -> upload running
         self.showing: set[int] = set()  # jobs whose quiet status is being sent: their files wait
+        self.quiet_in_flight = 0
 
     async def listen(self, inbox: Puller) -> None:
         """Notices only wake the claim loop; the rows themselves are the truth."""
@@ -104,7 +108,10 @@ class OutboxSender:
                         nursery.start_soon(self._upload, item)
                 free = concurrency - self.in_flight
                 if free > 0:
-                    for item in outbox.claim(self.db, free, files=False, busy_jobs=self.showing):
+                    quiet_room = int(concurrency * QUIET_SHARE) - self.quiet_in_flight
+                    for item in outbox.claim(
+                        self.db, free, files=False, busy_jobs=self.showing, quiet_limit=quiet_room
+                    ):
                         claimed = True
                         self.in_flight += 1
                         if isinstance(item.payload, SendMedia):  # a re-send by file_id: no bytes to upload
@@ -179,6 +186,7 @@ class OutboxSender:
         """A quiet status gives way to the files waiting for the budget (the one that makes it moot
         may be among them) until it has been due QUIET_YIELD_S; then it goes as an answer."""
         waited = max(0.0, time.time() - item.not_before)
+        self.quiet_in_flight += 1
         try:
             yield_for = max(0.0, outbox.QUIET_YIELD_S - waited)
             async with self.budget.sending(item.chat_id, outbox.PRIORITY_STATUS, max_wait=yield_for):
@@ -186,6 +194,8 @@ class OutboxSender:
         except Thinned:
             async with self.budget.sending(item.chat_id, outbox.PRIORITY_ANSWER):
                 return await self._quiet_now(item)
+        finally:
+            self.quiet_in_flight -= 1
 
     async def _quiet_now(self, item: OutboxItem) -> int | None:
         """Send the granted status unless a file of its job is ready by now (`Unsent`: the slot is

@@ -196,3 +196,12 @@ def test_no_file_of_a_job_is_claimed_while_its_quiet_status_is_on_its_way(db):
     mine, theirs = a_file(db, showing), a_file(db, other)
     assert [i.id for i in outbox.claim(db, 5, files=True, busy_jobs={showing})] == [theirs]
     assert [i.id for i in outbox.claim(db, 5, files=True)] == [mine]
+
+
+def test_quiet_statuses_take_no_more_than_their_share_of_a_claim_and_answers_still_go(db):
+    statuses = [quiet_status(db, job(db), delay=0) for _ in range(3)]
+    answer = outbox.enqueue(db, CHAT, Text(text="hello"))
+    claimed = outbox.claim(db, 10, files=False, quiet_limit=1)
+    assert [i.id for i in claimed] == [answer, statuses[0]]  # by priority: the answer first
+    pending = [r[0] for r in db.execute("SELECT id FROM outbox WHERE state = 'pending'").fetchall()]
+    assert pending == statuses[1:]
