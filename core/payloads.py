@@ -11,6 +11,7 @@ from __future__ import annotations
 import msgspec
 
 __all__ = [
+    "AlbumItem",
     "Button",
     "CallbackAnswer",
     "Copy",
@@ -64,15 +65,33 @@ class Delete(_Payload, frozen=True, tag="delete"):
     message_id: int = 0
 
 
+class AlbumItem(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One item of an album: from the spool (`path`) or by `file_id`; `part` is its place in the
+    media cache (`core.albums`)."""
+
+    kind: str  # photo, video, document
+    part: int
+    path: str = ""
+    file_id: str = ""
+    thumbnail: str = ""
+    duration: int = 0
+    width: int = 0
+    height: int = 0
+
+
 class SendMedia(_Payload, frozen=True, tag="media"):
-    """A file from the spool (`path`) or one Telegram already has (`file_id`).
+    """A file from the spool (`path`) or one Telegram already has (`file_id`); or, with `album`
+    (kind "album"), 2-10 of them as one album (`sendMediaGroup`), `path` then its first item's.
 
     `media_key`, `format_key` and `part`/`parts` say where the file_id goes in the media cache
-    once sent; `spool_dir` is removed after the job's last part is sent. The caption is made at
-    sending from `title`, `source_url` and the part (uploader.caption), unless `caption` is given.
+    once sent (an album's items say their own `part`); `spool_dir` is removed after the job's
+    last part is sent. The caption is made at sending from `title`, `source_url` and the part
+    (uploader.caption), unless `caption` is given; an album's goes on its first item (a post's
+    text is the `title` of its first send only). `start`: a video plays from this second (a
+    link's `t=`).
     """
 
-    kind: str  # video, audio, document, photo
+    kind: str  # video, audio, document, photo, album
     path: str = ""
     file_id: str = ""
     caption: str = ""
@@ -89,6 +108,8 @@ class SendMedia(_Payload, frozen=True, tag="media"):
     parts: int = 1
     source_url: str = ""
     spool_dir: str = ""
+    album: list[AlbumItem] = []
+    start: int = 0
 
 
 class Copy(_Payload, frozen=True, tag="copy"):

@@ -41,6 +41,7 @@ from gallery_dl import extractor as gdl_extractor
 from gallery_dl.extractor.common import Extractor, Message
 from gallery_dl.extractor.generic import GenericExtractor
 
+from core import albums as album_keys
 from core import metrics
 from core.config import MIB, Settings
 from downloader.egress import EgressProxy, EgressRefused
@@ -49,7 +50,7 @@ from downloader.errors import ClassifiedError, ErrorClass, classify
 from downloader.ffmpeg import Cancelled
 from downloader.gallery_media import GalleryItem, ItemTooLong, make_item
 
-__all__ = ["MAX_ALBUM_ITEMS", "Gallery", "GalleryEngine", "GalleryItem", "albums", "site_of"]
+__all__ = ["MAX_ALBUM_ITEMS", "Gallery", "GalleryEngine", "GalleryItem", "Survey", "albums", "site_of"]
 
 log = logging.getLogger("downloader.gallery")
 _extractor_log = logging.getLogger("downloader.gallery.extractor")
@@ -62,6 +63,7 @@ GALLERY_RETRIES = 1  # our own retries (JOB_ATTEMPTS, with back-off) do the rest
 # Extractors that take any link: not "a site gallery-dl knows".
 CATCH_ALL = frozenset({"generic", "directlink", "recursive", "ytdl", "noop", "test"})
 # Where a post's text is, by extractor: the first of these that is set.
+VIDEO_EXTENSIONS = frozenset({"mp4", "webm", "mov", "m4v", "mkv", "avi", "3gp", "ts", "m3u8", "mpd"})
 TEXT_KEYS = ("description", "content", "caption", "desc", "text", "og_description", "title", "og_title")
 STATUS_CLASSES = {
     401: ErrorClass.LOGIN_REQUIRED,
@@ -92,6 +94,17 @@ class Gallery:
     caption: str  # the post's text, "" when it has none
     site: str  # "instagram", "twitter", ... or "generic"
     truncated: bool  # more than GALLERY_MAX_ITEMS items: the first ones are here
+
+
+@dataclass(frozen=True)
+class Survey:
+    """A post as its listing tells it, nothing downloaded: each item's kind as its link or
+    gallery-dl names it ("video" or "photo"; the download decides), the text, the site."""
+
+    kinds: list[str]
+    caption: str
+    site: str
+    truncated: bool
 
 
 def site_of(url: str) -> str | None:
@@ -133,8 +146,10 @@ class GalleryEngine:
         guard: str,
         control: Control | None = None,
         cookiefile: Path | None = None,
+        only: str = album_keys.ALL,
     ) -> Gallery:
-        """The post at `url` downloaded into `folder` (one subfolder per item), ready to send."""
+        """The post at `url` downloaded into `folder` (one subfolder per item), ready to send;
+        `only` (`core.albums` keys): its photos, its videos, or everything."""
         control = control or Control()
         job = _Job(self, guard, control, cookiefile)
         try:
@@ -144,8 +159,9 @@ class GalleryEngine:
             platform = str(extractor.category)
             metrics.observe("probe_seconds", time.monotonic() - began, platform=platform)
             truncated = len(found) > self.settings.gallery_max_items
+            found = [f for f in found[: self.settings.gallery_max_items] if album_keys.keeps(only, f.kind)]
             began = time.monotonic()
-            items = job.download(found[: self.settings.gallery_max_items], folder)
+            items = [i for i in job.download(found, folder) if album_keys.keeps(only, i.kind)]
             metrics.observe("download_seconds", time.monotonic() - began, platform=platform)  # with the items' making
             metrics.count("downloaded_bytes", control.done_bytes, platform=platform)
         except (EgressRefused, ClassifiedError, Cancelled):
@@ -158,12 +174,31 @@ class GalleryEngine:
             raise ClassifiedError("no media found in the post", ErrorClass.UNSUPPORTED)
         return Gallery(items, text[:MAX_CAPTION_SOURCE_CHARS], str(extractor.category), truncated)
 
+    def survey(self, url: str, *, guard: str, control: Control | None = None, cookiefile: Path | None = None) -> Survey:
+        """What the post at `url` holds, from its listing alone (no item is downloaded)."""
+        job = _Job(self, guard, control or Control(), cookiefile)
+        try:
+            extractor = job.extractor_for(url)
+            found, text = job.list_files(extractor)
+        except (EgressRefused, ClassifiedError, Cancelled):
+            raise
+        except Exception as exc:
+            job.check_refusals()
+            raise _classified(exc, job.secret) from exc
+        job.check_refusals()
+        if not found:
+            raise ClassifiedError("no media found in the post", ErrorClass.UNSUPPORTED)
+        cap = self.settings.gallery_max_items
+        kinds = [f.kind for f in found[:cap]]
+        return Survey(kinds, text[:MAX_CAPTION_SOURCE_CHARS], str(extractor.category), len(found) > cap)
+
 
 @dataclass
 class _File:
     url: str
     headers: dict[str, str]
     extractor: Extractor  # whose session (headers, cookies) fetches it
+    kind: str = "photo"  # as the link tells it ("video" by its extension); the download decides
 
 
 class _Job:
@@ -244,7 +279,9 @@ class _Job:
             if not url.lower().startswith(("http://", "https://")):
                 log.info("%s: skipping a file gallery-dl would fetch otherwise (%s)", self.guard, url.split(":")[0])
                 continue
-            files.append(_File(url, dict(kwdict.get("_http_headers") or {}), source))
+            extension = str(kwdict.get("extension") or urlsplit(url).path.rpartition(".")[2]).lower()
+            kind = "video" if extension in VIDEO_EXTENSIONS else "photo"
+            files.append(_File(url, dict(kwdict.get("_http_headers") or {}), source, kind))
             if len(files) > self.settings.gallery_max_items:
                 break
         return files, next((text for text in texts if text), "")

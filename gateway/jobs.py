@@ -15,7 +15,7 @@ import time
 import msgspec
 import sqlite_utils
 
-from core import formats, jobstates, outbox
+from core import albums, formats, jobstates, outbox
 from core import jobs as job_rows
 from core.callback_data import CallbackCodec
 from core.config import MIB, Settings
@@ -24,8 +24,10 @@ from core.jobs import Job
 from core.jobstates import ON_A_DOWNLOADER, JobState, sql_in, sql_is
 from core.logs import uid
 from core.media_keys import request_key
-from core.payloads import SendMedia, Text
+from core.payloads import AlbumItem, SendMedia, Text
+from core.start_time import start_of
 from core.status import cancel_keyboard
+from gateway import albums as album_sends
 from gateway.offer import cached_keys, choices_message, estimate, queued_text
 from ipc.messages import Probe
 
@@ -122,6 +124,8 @@ def advance(
             )
         if probe.kind == "playlist":
             return _playlist(db, settings, codec, job, probe, new)
+        if probe.kind == albums.GALLERY:
+            return _gallery(db, settings, codec, job, media_key, probe, new)
         if job.format_key is None and probe.kind != "file":
             return _ask(db, settings, codec, job, media_key, probe, new)
         key = formats.resolve(job.format_key or "file", probe, job.audio_format)
@@ -135,6 +139,27 @@ def advance(
     if new:
         return _queued_status(db, settings, codec, job)
     return []
+
+
+def _gallery(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    codec: CallbackCodec,
+    job: Job,
+    media_key: str,
+    probe: Probe,
+    new: bool,
+) -> list[int]:
+    """An image post: photos, videos or everything (asked, unless the user saved an answer)."""
+    key = albums.resolve(job.format_key, job.album_format, probe)
+    if key is None:
+        return _ask(db, settings, codec, job, media_key, probe, new)
+    if key != job.format_key:
+        db.execute("UPDATE jobs SET format_key = ? WHERE id = ?", [key, job.id])
+    served = _from_cache(db, job, media_key, key)
+    if served:
+        return served
+    return _queued_status(db, settings, codec, job) if new else []
 
 
 def _too_large(settings: Settings) -> Failure:
@@ -274,24 +299,34 @@ def _from_cache(db: sqlite_utils.Database, job: Job, media_key: str, format_key:
     )
     if job.status_outbox_id is not None:
         outbox.drop_progress(db, job.status_outbox_id)
-    notices = []
-    for part, parts, file_id, kind, title, source_url in rows:
-        payload = SendMedia(
-            kind=kind,
-            file_id=file_id,
-            title=title or "",
-            reply_to=job.request_message_id,
-            media_key=media_key,
-            format_key=format_key,
-            part=part,
-            parts=parts,
-            source_url=job.url or source_url or "",
-        )
-        notices.append(
-            outbox.enqueue(
-                db, job.chat_id, payload, priority=outbox.PRIORITY_FILE, role=outbox.ROLE_FILE, job_id=job.id
+    title, source = rows[0][4] or "", job.url or rows[0][5] or ""
+    if albums.is_key(format_key):
+        items = [AlbumItem(kind=r[3], part=r[0], file_id=r[2]) for r in rows]
+        payloads = album_sends.sends(
+            items, title=title, reply_to=job.request_message_id, media_key=media_key, format_key=format_key,
+            source_url=source,
+        )  # fmt: skip
+    else:
+        start = start_of(job.url) if len(rows) == 1 and rows[0][3] == "video" else 0
+        payloads = [
+            SendMedia(
+                kind=kind,
+                file_id=file_id,
+                title=title or "",
+                reply_to=job.request_message_id,
+                media_key=media_key,
+                format_key=format_key,
+                part=part,
+                parts=parts,
+                source_url=source,
+                start=start,
             )
-        )
+            for part, parts, file_id, kind, title, _ in rows
+        ]
+    notices = [
+        outbox.enqueue(db, job.chat_id, payload, priority=outbox.PRIORITY_FILE, role=outbox.ROLE_FILE, job_id=job.id)
+        for payload in payloads
+    ]
     log.info("job %d: %s %s from the cache (%d part(s))", job.id, media_key, format_key, len(rows))
     return notices
 

@@ -6,7 +6,7 @@ import html
 
 import sqlite_utils
 
-from core import formats
+from core import albums, formats
 from core.callback_data import CallbackCodec
 from core.jobstates import JobState, sql_is
 from core.payloads import Button, Keyboard
@@ -36,6 +36,8 @@ def choices_message(
     if probe.kind == "playlist":
         count = digits(lang, len(probe.entries))
         body = text(lang, "choose_playlist", title=title, count=count)
+    elif probe.kind == albums.GALLERY:
+        body = text(lang, "choose_album", title=title, count=digits(lang, probe.entry_count))
     else:
         shown = text(lang, "duration_line", duration=duration(lang, probe.duration)) if probe.duration else ""
         body = text(lang, "choose", title=f"<b>{title}</b>" if title else "", duration=shown)
@@ -54,6 +56,8 @@ def _label(lang: str, key: str, height: int, size: int, audio_format: str) -> st
     shown = text(lang, "size_suffix", size=megabytes(lang, size)) if size else ""
     if key == "best":
         return text(lang, "button_best")
+    if albums.is_key(key):
+        return text(lang, "button_album_" + key.removeprefix("g:"))
     if key == "audio":
         return text(lang, "button_audio", fmt=audio_format, size=shown)
     if key == "v:best" or not height:

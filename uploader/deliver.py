@@ -40,6 +40,7 @@ def media_of(payload: SendMedia, caption: str) -> Media:
         height=payload.height or None,
         title=payload.title or None if payload.kind == "audio" else None,
         performer=payload.performer or None,
+        start_timestamp=payload.start or None if payload.kind == "video" else None,
     )
 
 

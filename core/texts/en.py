@@ -523,4 +523,18 @@ TEXTS: dict[str, str] = {
     "limit_ALERT_MEMORY_PCT": "alert above this much memory used, %",
     "limit_ALERT_CPU_PCT": "alert above this much CPU used, %",
     "limit_ALERT_DOWNLOADS_GB": "alert above this much in the downloads folder, GB",
+    # ---- image posts, subtitles, inline mode (issue 17) -------------------------------------
+    "choose_album": "🖼 {title}\nA post of {count} items, photos and videos. What shall I send?",
+    "button_album_all": "🗂 Everything",
+    "button_album_photos": "🖼 Photos only",
+    "button_album_videos": "🎬 Videos only",
+    "settings_media": "Posts with photos and videos: {album}\nSubtitles: {subtitles}",
+    "album_all": "everything",
+    "album_photos": "photos only",
+    "album_videos": "videos only",
+    "subtitles_always": "always",
+    "subtitles_asked": "when I ask",
+    "button_subtitles_always": "📝 Subtitles: always",
+    "button_subtitles_asked": "📝 Subtitles: when I ask",
+    "button_subtitles": "📝 Subtitles",
 }

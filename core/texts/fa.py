@@ -525,4 +525,18 @@ TEXTS: dict[str, str] = {
     "limit_ALERT_MEMORY_PCT": "هشدار وقتی حافظه‌ی مصرفی بیش از این درصد شود",
     "limit_ALERT_CPU_PCT": "هشدار وقتی مصرف پردازنده بیش از این درصد شود",
     "limit_ALERT_DOWNLOADS_GB": "هشدار وقتی پوشه‌ی دانلودها بیش از این گیگابایت شود",
+    # ---- image posts, subtitles, inline mode (issue 17) -------------------------------------
+    "choose_album": "🖼 {title}\nپستی با {count} مورد، عکس و ویدیو. چه بفرستم؟",
+    "button_album_all": "🗂 همه",
+    "button_album_photos": "🖼 فقط عکس‌ها",
+    "button_album_videos": "🎬 فقط ویدیوها",
+    "settings_media": "پست‌های عکس و ویدیو: {album}\nزیرنویس: {subtitles}",
+    "album_all": "همه",
+    "album_photos": "فقط عکس‌ها",
+    "album_videos": "فقط ویدیوها",
+    "subtitles_always": "همیشه",
+    "subtitles_asked": "وقتی بخواهم",
+    "button_subtitles_always": "📝 زیرنویس: همیشه",
+    "button_subtitles_asked": "📝 زیرنویس: وقتی بخواهم",
+    "button_subtitles": "📝 زیرنویس",
 }
