@@ -25,6 +25,8 @@ ASK = "ask"
 DEFAULT_CHOICES = (ASK, ALL, PHOTOS, VIDEOS)  # what /settings offers as the saved answer
 GALLERY = "gallery"  # Probe.kind of an image post
 MAX_ALBUM_ITEMS = 10  # Telegram's album
+BUTTON_KEYS = {ALL: "button_album_all", PHOTOS: "button_album_photos", VIDEOS: "button_album_videos"}  # core.texts
+NAME_KEYS = {ASK: "format_ask", ALL: "album_all", PHOTOS: "album_photos", VIDEOS: "album_videos"}
 KINDS_OF = {PHOTOS: frozenset({"photo", "document"}), VIDEOS: frozenset({"video"})}  # what each key keeps
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from core import jobstates, metrics, outbox
+from core import inline, jobstates, metrics, outbox
 from core.backoff import Backoff, retry_delay
 from core.callback_data import codec_for
 from core.config import Settings
@@ -181,6 +181,8 @@ def fail(
             notices += [notice] if notice else []
         elif job.parent_id is not None:
             notices += finish_playlist_if_complete(db, settings, job.parent_id)
+        elif inline.message_of(job):
+            notices.append(inline.show(db, job, error_text(job.lang, failure)))
     return True, notices
 
 

@@ -17,6 +17,10 @@ __all__ = [
     "Copy",
     "Delete",
     "Edit",
+    "InlineAnswer",
+    "InlineEdit",
+    "InlineMedia",
+    "InlineOption",
     "Keyboard",
     "Payload",
     "SendMedia",
@@ -126,7 +130,51 @@ class CallbackAnswer(_Payload, frozen=True, tag="callback_answer"):
     alert: bool = False
 
 
-Payload = Text | Edit | Delete | SendMedia | Copy | CallbackAnswer
+class InlineOption(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One inline result: a cached file (`file_id`, its `kind`) or an article (`text`) that the
+    bot later edits into the file (it needs a keyboard for Telegram to name the message)."""
+
+    id: str
+    title: str
+    kind: str = "article"  # article, or the cached file's kind: video, audio, document, photo
+    file_id: str = ""
+    text: str = ""
+    description: str = ""
+    caption: str = ""
+    keyboard: Keyboard | None = None
+
+
+class InlineAnswer(_Payload, frozen=True, tag="inline_answer"):
+    """answerInlineQuery: the results, and a button that opens the private chat with
+    `/start <button_start>` (a user who must join first; inline mode without a storage chat)."""
+
+    query_id: str
+    results: list[InlineOption] = []
+    button_text: str = ""
+    button_start: str = ""
+
+
+class InlineEdit(_Payload, frozen=True, tag="inline_edit"):
+    """Replace the text of a message sent through inline mode (an inline job's progress)."""
+
+    inline_message_id: str
+    text: str
+    keyboard: Keyboard | None = None
+
+
+class InlineMedia(_Payload, frozen=True, tag="inline_media"):
+    """Turn a message sent through inline mode into a file Telegram has (`file_id`); the caption
+    is made at sending from `title` and `source_url`, as a file's is."""
+
+    inline_message_id: str
+    kind: str
+    file_id: str
+    title: str = ""
+    source_url: str = ""
+    lang: str = "fa"
+
+
+Payload = Text | Edit | Delete | SendMedia | Copy | CallbackAnswer | InlineAnswer | InlineEdit | InlineMedia
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Payload)

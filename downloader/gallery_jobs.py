@@ -42,7 +42,7 @@ class GalleryJobs:
         """Whether a probe that yt-dlp failed with `exc` goes to gallery-dl (see the docstring)."""
         if refused or isinstance(exc, EgressRefused):
             return False
-        cls = exc.cls if isinstance(exc, ClassifiedError) else classify(exc).cls
+        cls = classify(exc).cls
         return cls in NO_VIDEO or (cls in ON_A_GALLERY_SITE and site_of(url) is not None)
 
     def probe(self, job: JobAssign, guard: str, control: Control, cookiefile: Path | None) -> ProbeResult:

@@ -15,7 +15,7 @@ import time
 import msgspec
 import sqlite_utils
 
-from core import albums, formats, jobstates, outbox
+from core import albums, formats, inline, jobstates, outbox
 from core import jobs as job_rows
 from core.callback_data import CallbackCodec
 from core.config import MIB, Settings
@@ -46,18 +46,20 @@ def create(
     *,
     user_id: int,
     chat_id: int,
-    message_id: int,
+    message_id: int | None,
     url: str,
     default_format: str,
+    meta: dict[str, object] | None = None,
 ) -> list[int]:
-    """One job for one link (inside the update's transaction); returns outbox rows to announce."""
+    """One job for one link (inside the update's transaction); returns outbox rows to announce.
+    `meta`: what the job starts with in `jobs.meta` (an inline job's message, `core.inline`)."""
     ref = request_key(url)
     now = time.time()
     requested = None if default_format == formats.ASK else default_format
     job_id = int(
         db.execute(
             "INSERT INTO jobs (user_id, chat_id, request_message_id, url, request_key, media_key, platform,"
-            " format_key, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " format_key, state, created_at, updated_at, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 user_id,
                 chat_id,
@@ -70,6 +72,7 @@ def create(
                 JobState.QUEUED.value,
                 now,
                 now,
+                json.dumps(meta) if meta else None,
             ],
         ).lastrowid
         or 0
@@ -151,7 +154,8 @@ def _gallery(
     new: bool,
 ) -> list[int]:
     """An image post: photos, videos or everything (asked, unless the user saved an answer)."""
-    key = albums.resolve(job.format_key, job.album_format, probe)
+    # An inline job has nobody to ask: the whole post (its message becomes the first item).
+    key = albums.resolve(job.format_key, albums.ALL if inline.message_of(job) else job.album_format, probe)
     if key is None:
         return _ask(db, settings, codec, job, media_key, probe, new)
     if key != job.format_key:
@@ -179,6 +183,8 @@ def _queued_status(db: sqlite_utils.Database, settings: Settings, codec: Callbac
     position = queue_position(db, job)
     slots = settings.workers * max(1, settings.download_slots_per_worker - 1)
     body = queued_text(job.lang, position, estimate(db, position, slots))
+    if inline.message_of(job):  # its status is the inline message the user sent
+        return [inline.show(db, job, body)]
     return [_new_status(db, job, body, cancel_keyboard(job.lang, codec, job.id))]
 
 

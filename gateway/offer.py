@@ -57,7 +57,7 @@ def _label(lang: str, key: str, height: int, size: int, audio_format: str) -> st
     if key == "best":
         return text(lang, "button_best")
     if albums.is_key(key):
-        return text(lang, "button_album_" + key.removeprefix("g:"))
+        return text(lang, albums.BUTTON_KEYS[key])
     if key == "audio":
         return text(lang, "button_audio", fmt=audio_format, size=shown)
     if key == "v:best" or not height:

@@ -26,7 +26,7 @@ from core.failures import ErrorClass, Failure
 from core.jobstates import JobState, sql_is
 from core.logs import uid
 from core.outbox import OutboxItem
-from core.payloads import CallbackAnswer, SendMedia
+from core.payloads import CallbackAnswer, InlineAnswer, SendMedia
 from core.status import cancel_keyboard, progress_text
 from core.telegram import (
     BadRequest,
@@ -132,13 +132,13 @@ class OutboxSender:
 
     async def send_one(self, item: OutboxItem) -> None:
         try:
-            if isinstance(item.payload, CallbackAnswer):  # an answer to a press is no message in the chat
+            if isinstance(item.payload, CallbackAnswer | InlineAnswer):  # an answer is no message in a chat
                 message_id = await deliver(self.port, item)
             else:
                 # A progress edit that can't go soon gives way: a fresher one will follow.
                 wait = self.settings.progress_edit_interval if item.role == outbox.ROLE_PROGRESS else None
                 async with self.budget.sending(item.chat_id, item.priority, max_wait=wait):
-                    message_id = await deliver(self.port, item)
+                    message_id = await deliver(self.port, item, self.settings.caption_signature)
         except Thinned:
             outbox.mark_dropped(self.db, item.id, "thinned: the send budget was needed elsewhere")
         except NotModified:

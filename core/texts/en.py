@@ -537,4 +537,11 @@ TEXTS: dict[str, str] = {
     "button_subtitles_always": "📝 Subtitles: always",
     "button_subtitles_asked": "📝 Subtitles: when I ask",
     "button_subtitles": "📝 Subtitles",
+    "inline_send_video": "⬇️ Send this video",
+    "inline_send_audio": "🎵 Send as audio",
+    "inline_preparing": "⏳ Getting it ready…",
+    "inline_source": "🔗 Source",
+    "inline_cached": "✅ {format}",
+    "inline_join": "🔒 Join our channels first: tap here",
+    "inline_no_storage": "Only files I sent before are here: tap to open the bot",
 }

@@ -539,4 +539,11 @@ TEXTS: dict[str, str] = {
     "button_subtitles_always": "📝 زیرنویس: همیشه",
     "button_subtitles_asked": "📝 زیرنویس: وقتی بخواهم",
     "button_subtitles": "📝 زیرنویس",
+    "inline_send_video": "⬇️ این ویدیو را بفرست",
+    "inline_send_audio": "🎵 به صورت صوت بفرست",
+    "inline_preparing": "⏳ در حال آماده‌سازی…",
+    "inline_source": "🔗 منبع",
+    "inline_cached": "✅ {format}",
+    "inline_join": "🔒 اول عضو کانال‌های ما شوید: اینجا را بزنید",
+    "inline_no_storage": "اینجا فقط فایل‌هایی است که قبلاً فرستاده‌ام: برای بقیه ربات را باز کنید",
 }

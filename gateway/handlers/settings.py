@@ -37,7 +37,7 @@ def format_name(lang: str, value: str) -> str:
 
 
 def album_name(lang: str, value: str) -> str:
-    return text(lang, "format_ask") if value == albums.ASK else text(lang, "album_" + value.removeprefix("g:"))
+    return text(lang, albums.NAME_KEYS[value])
 
 
 def settings_message(

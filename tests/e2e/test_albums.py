@@ -55,9 +55,7 @@ async def test_three_images_and_a_video_arrive_as_one_album_of_four_in_order_wit
     assert job == {"state": "done", "format_key": "g:all"}
 
 
-async def test_fourteen_items_arrive_as_ten_and_four_and_a_second_request_is_served_from_the_cache(
-    shared_bot, http
-):
+async def test_fourteen_items_arrive_as_ten_and_four_and_a_second_request_is_served_from_the_cache(shared_bot, http):
     url = gallery(shared_bot, "fourteen", images=14, videos=0)
     first = Chat(http, next(users), shared_bot)
     await first.say(url)  # pictures only: nothing to choose

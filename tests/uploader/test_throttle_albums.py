@@ -51,7 +51,9 @@ async def _load(budget: SendBudget, sends: list[tuple[float, int, int, int]]) ->
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-async def test_albums_count_their_items_and_the_sandbox_never_refuses(autojump_clock: trio.abc.Clock, seed: int) -> None:
+async def test_albums_count_their_items_and_the_sandbox_never_refuses(
+    autojump_clock: trio.abc.Clock, seed: int
+) -> None:
     rng = random.Random(seed)
     sends = []
     for _ in range(120):
