@@ -26,7 +26,7 @@ from core import formats, metrics
 from core.config import MIB, Settings
 from core.formats import FORMAT_SORT
 from core.media_keys import final_key
-from downloader import media
+from downloader import media, subtitles
 from downloader.egress import EgressProxy, EgressRefused
 from downloader.errors import ClassifiedError, ErrorClass
 from downloader.ffmpeg import Cancelled
@@ -217,13 +217,25 @@ class Engine:
         key = formats.resolve(job.format_key or "best", probe, audio_format)
         if key is None:
             raise ClassifiedError("no format fits the cap", ErrorClass.TOO_LARGE)
-        return self._fetch(hooked, info, probe, media_key, key, folder)
+        return self._fetch(hooked, info, probe, media_key, key, folder, job.subtitles)
 
     def _fetch(
-        self, hooked: _Hooked, info: dict[str, Any], probe: Probe, media_key: str, key: str, folder: Path
+        self,
+        hooked: _Hooked,
+        info: dict[str, Any],
+        probe: Probe,
+        media_key: str,
+        key: str,
+        folder: Path,
+        wanted_subtitles: str = "",
     ) -> DownloadResult:
-        """Download the format `key` of an extracted link and make it playable."""
+        """Download the format `key` of an extracted link and make it playable; with
+        `wanted_subtitles` (a language), a video's subtitles come along as an SRT document."""
         ydl, control = hooked.ydl, hooked.control
+        lang = subtitles.language(info, wanted_subtitles) if key.startswith("v:") else None
+        ydl.params["writesubtitles"] = lang is not None  # the pooled YoutubeDL: set for every job
+        ydl.params["subtitleslangs"] = [lang] if lang else []
+        ydl.params["subtitlesformat"] = subtitles.SUBTITLE_FORMATS
         self._check_limits(probe)
         folder.mkdir(parents=True, exist_ok=True)
         ydl.params["outtmpl"] = {
@@ -246,6 +258,10 @@ class Engine:
         metrics.observe("convert_seconds", time.monotonic() - began, platform=_platform(info))
         title = str(info.get("title") or "")
         performer = str(info.get("artist") or info.get("uploader") or info.get("channel") or "")
+        subtitle = subtitles.found(folder, MEDIA_STEM, lang) if lang else None
+        if subtitle is not None:  # part 0: it goes with the video, not as a part of its media
+            srt = subtitles.to_srt(subtitle, folder / subtitles.file_name(title, lang or ""))
+            files.append(MediaFile(srt, "document", srt.stat().st_size, part=0, parts=1))
         return DownloadResult(media_key, key, probe, title, performer, files)
 
     def _pooled(self, slot: int) -> _Hooked:

@@ -35,6 +35,7 @@ log = logging.getLogger("gateway.jobs")
 
 # The media's title, except that a playlist's entry keeps the title the playlist gave it.
 OWN_TITLE = "title = CASE WHEN parent_id IS NULL THEN ? ELSE coalesce(title, ?) END"
+SUBTITLES = "subtitles"  # jobs.meta: the video's subtitles come along (in the user's language)
 PROBE_FRESH_S = 6 * 3600  # a cached probe older than this is probed again (titles, sizes change)
 _probe_decoder = msgspec.json.Decoder(Probe)
 
@@ -56,6 +57,9 @@ def create(
     ref = request_key(url)
     now = time.time()
     requested = None if default_format == formats.ASK else default_format
+    always = db.execute("SELECT subtitles FROM users WHERE id = ?", [user_id]).fetchone()
+    if always and always[0]:
+        meta = {**(meta or {}), SUBTITLES: True}
     job_id = int(
         db.execute(
             "INSERT INTO jobs (user_id, chat_id, request_message_id, url, request_key, media_key, platform,"
@@ -81,6 +85,11 @@ def create(
     job = job_rows.load(db, job_id, settings)
     assert job is not None
     return advance(db, settings, codec, job, new=True)
+
+
+def wants_subtitles(job: Job) -> bool:
+    """The user asked for the video's subtitles (the button, or "always" in /settings)."""
+    return bool(job.meta.get(SUBTITLES))
 
 
 def known_probe(db: sqlite_utils.Database, job: Job) -> tuple[str, Probe] | None:
@@ -136,7 +145,8 @@ def advance(
             return _fail_now(db, settings, codec, job, new, _too_large(settings))
         if key != job.format_key:
             db.execute("UPDATE jobs SET format_key = ? WHERE id = ?", [key, job.id])
-        served = _from_cache(db, job, media_key, key)
+        # Subtitles are not cached: a video that comes with them is downloaded again.
+        served = [] if probe.subtitles and wants_subtitles(job) else _from_cache(db, job, media_key, key)
         if served:
             return served
     if new:
@@ -224,7 +234,8 @@ def _ask(
     if not probe.choices:
         return _fail_now(db, settings, codec, job, new, _too_large(settings))
     jobstates.ask(db, job.id)
-    body, keyboard = choices_message(job.lang, codec, job.id, probe, job.audio_format, cached_keys(db, media_key))
+    cached = cached_keys(db, media_key)
+    body, keyboard = choices_message(job.lang, codec, job.id, probe, job.audio_format, cached, wants_subtitles(job))
     item = set_status(db, job, body, keyboard, new)
     return [item] if item else []
 

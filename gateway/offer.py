@@ -14,6 +14,8 @@ from core.status import ACTION_CHOOSE, cancel_button, duration, megabytes, wait_
 from core.texts import digits, text
 from ipc.messages import Probe
 
+ACTION_SUBTITLES = "st"  # callback data st|<job>: subtitles with the video, or not (a toggle)
+CHECK = "✓ "
 RECENT_JOBS = 50  # the estimate is the median of this many recent jobs' durations
 TITLE_CHARS = 200  # a title shown above the choices is cut to this
 
@@ -29,9 +31,16 @@ def cached_keys(db: sqlite_utils.Database, media_key: str) -> set[str]:
 
 
 def choices_message(
-    lang: str, codec: CallbackCodec, job_id: int, probe: Probe, audio_format: str, cached: set[str]
+    lang: str,
+    codec: CallbackCodec,
+    job_id: int,
+    probe: Probe,
+    audio_format: str,
+    cached: set[str],
+    subtitles: bool = False,
 ) -> tuple[str, Keyboard]:
-    """The question and its buttons: qualities with sizes, audio, a mark on cached ones, cancel."""
+    """The question and its buttons: qualities with sizes, audio, a mark on cached ones, the
+    subtitles (when the source has them: checked when they come along), cancel."""
     title = html.escape(probe.title[:TITLE_CHARS] or "")
     if probe.kind == "playlist":
         count = digits(lang, len(probe.entries))
@@ -48,6 +57,9 @@ def choices_message(
         if key in cached:
             label = text(lang, "cached_mark") + label
         rows.append([Button(text=label, data=codec.encode(ACTION_CHOOSE, job_id, index))])
+    if probe.subtitles:
+        label = (CHECK if subtitles else "") + text(lang, "button_subtitles")
+        rows.append([Button(text=label, data=codec.encode(ACTION_SUBTITLES, job_id))])
     rows.append([cancel_button(lang, codec, job_id)])
     return body, rows
 

@@ -125,8 +125,8 @@ def _sends(url: str, reply_to: int | None, title: str, report: JobDownloaded) ->
             title=title,
             performer=report.performer if f.kind == "audio" else "",
             reply_to=reply_to,
-            media_key=report.media_key,
-            format_key=report.format_key,
+            media_key=report.media_key if f.part else "",  # part 0 (subtitles) is not cached
+            format_key=report.format_key if f.part else "",
             part=f.part,
             parts=f.parts,
             source_url=url,
