@@ -34,7 +34,7 @@ def test_webvtt_becomes_numbered_srt_without_its_header_notes_styles_and_voice_t
 
 
 def test_the_users_language_first_then_the_sources_first() -> None:
-    info = {"subtitles": {"en": [], "fa-IR": []}}
+    info: dict[str, object] = {"subtitles": {"en": [], "fa-IR": []}}
     assert language(info, "fa") == "fa-IR"
     assert language(info, "de") == "en"
     assert language({"subtitles": {}}, "fa") is None and language(info, "") is None
