@@ -85,7 +85,7 @@ async def test_an_uncached_link_chosen_ends_as_the_file_with_the_status_in_betwe
         message = await target_message(http, user, chosen["message_id"])
         return message if message.get("media") else None
 
-    message = await until("the inline message to be the video", became_the_file, FILE_TIMEOUT_S, describe=inline_bot.log)
+    message = await until("the inline message as the video", became_the_file, FILE_TIMEOUT_S, describe=inline_bot.log)
     assert message["media"]["kind"] == "video" and message["media"]["video_codec"] == "h264"
     assert message["edit_count"] >= 2, message  # the queue's words (at least), then the file
     assert "127.0.0.1" in message["caption"]  # the source, as under every file
