@@ -29,6 +29,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,7 +153,7 @@ class GalleryEngine:
         `only` (`core.albums` keys): its photos, its videos, or everything."""
         control = control or Control()
         job = _Job(self, guard, control, cookiefile)
-        try:
+        with job.classified():
             began = time.monotonic()
             extractor = job.extractor_for(url)
             found, text = job.list_files(extractor)
@@ -164,12 +165,6 @@ class GalleryEngine:
             items = [i for i in job.download(found, folder) if album_keys.keeps(only, i.kind)]
             metrics.observe("download_seconds", time.monotonic() - began, platform=platform)  # with the items' making
             metrics.count("downloaded_bytes", control.done_bytes, platform=platform)
-        except (EgressRefused, ClassifiedError, Cancelled):
-            raise
-        except Exception as exc:
-            job.check_refusals()
-            raise _classified(exc, job.secret) from exc
-        job.check_refusals()
         if not items:
             raise ClassifiedError("no media found in the post", ErrorClass.UNSUPPORTED)
         return Gallery(items, text[:MAX_CAPTION_SOURCE_CHARS], str(extractor.category), truncated)
@@ -177,15 +172,9 @@ class GalleryEngine:
     def survey(self, url: str, *, guard: str, control: Control | None = None, cookiefile: Path | None = None) -> Survey:
         """What the post at `url` holds, from its listing alone (no item is downloaded)."""
         job = _Job(self, guard, control or Control(), cookiefile)
-        try:
+        with job.classified():
             extractor = job.extractor_for(url)
             found, text = job.list_files(extractor)
-        except (EgressRefused, ClassifiedError, Cancelled):
-            raise
-        except Exception as exc:
-            job.check_refusals()
-            raise _classified(exc, job.secret) from exc
-        job.check_refusals()
         if not found:
             raise ClassifiedError("no media found in the post", ErrorClass.UNSUPPORTED)
         cap = self.settings.gallery_max_items
@@ -341,6 +330,19 @@ class _Job:
                     sink.write(chunk)
                     self.control.done_bytes += len(chunk)
         return out
+
+    @contextmanager
+    def classified(self) -> Iterator[None]:
+        """Whatever fails inside fails as the downloader's class; a fetch the guard refused, even
+        one gallery-dl went on without, fails it as the guard's refusal."""
+        try:
+            yield
+        except (EgressRefused, ClassifiedError, Cancelled):
+            raise
+        except Exception as exc:
+            self.check_refusals()
+            raise _classified(exc, self.secret) from exc
+        self.check_refusals()
 
     def check_refusals(self) -> None:
         refused = self.egress.refusals(self.guard) if self.egress is not None else []
