@@ -56,6 +56,15 @@ async def stats(http: httpx.AsyncClient) -> dict:
     return dict((await http.get("/sandbox/stats")).json())
 
 
+FINAL = "SELECT count(*) FROM jobs WHERE state IN ('done', 'failed', 'cancelled') AND user_id IN ({marks})"
+FAILED = "SELECT count(*) FROM jobs WHERE state != 'done' AND user_id IN ({marks})"
+
+
+def over(bot: BotProcess, users: range) -> int:
+    """How many of the round's jobs are over (a failed one sends no album: the round ends anyway)."""
+    return int(bot.query(FINAL.format(marks=",".join("?" * len(users))), *users)[0][0])
+
+
 def downloaders_cpu(bot: BotProcess) -> float:
     total = 0.0
     for name, info in bot.processes().items():
@@ -76,12 +85,14 @@ async def one_round(bot: BotProcess, http: httpx.AsyncClient, load: Poster, args
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline:
         done = (await stats(http))["requests"].get("sendMediaGroup", 0) - before["requests"].get("sendMediaGroup", 0)
-        if done >= args.albums:
+        if done >= args.albums or over(bot, users) >= args.albums:
             break
         await trio.sleep(POLL_S)
     took = time.monotonic() - began
     after = await stats(http)
+    failed = bot.query(FAILED.format(marks=",".join("?" * len(users))), *users)[0][0]
     return {
+        "failed": failed,
         "rate": args.albums / took,
         "peak": after["peak_send_rate"],
         "floods": after["flood_waits"] - before["flood_waits"],
@@ -118,7 +129,8 @@ async def run(args: argparse.Namespace) -> None:
         f"albums: {args.albums} posts of {args.items} pictures at once: {rate:.2f} albums/s ({shown}) = "
         f"{100 * rate / ceiling:.0f} % of 30/({args.items}+{EXTRA_SENDS}) = {ceiling:.2f}; "
         f"peak {max(r['peak'] for r in rounds)}/s, 429s {sum(r['floods'] for r in rounds)}, "
-        f"downloaders' CPU {statistics.median(r['cpu_ms'] for r in rounds):.0f} ms an album"
+        f"downloaders' CPU {statistics.median(r['cpu_ms'] for r in rounds):.0f} ms an album, "
+        f"jobs not done {sum(r['failed'] for r in rounds)}"
     )
 
 

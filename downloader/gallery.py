@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -108,9 +109,20 @@ class Survey:
     truncated: bool
 
 
+_finding = threading.Lock()
+
+
+def _find(url: str) -> Extractor | None:
+    """gallery-dl's extractor for `url`. Its lookup walks one generator, shared by every thread,
+    that loads the extractor modules on first use: two slots asking at once would both run it
+    ("generator already executing"), so one asks at a time."""
+    with _finding:
+        return gdl_extractor.find(url)
+
+
 def site_of(url: str) -> str | None:
     """The site gallery-dl has an extractor of its own for (its category), or None."""
-    found = gdl_extractor.find(url) if url.lower().startswith(("http://", "https://")) else None
+    found = _find(url) if url.lower().startswith(("http://", "https://")) else None
     return None if found is None or found.category in CATCH_ALL else str(found.category)
 
 
@@ -216,7 +228,7 @@ class _Job:
     def extractor_for(self, url: str) -> Extractor:
         if not url.lower().startswith(("http://", "https://")):
             raise EgressRefused("scheme", "only http and https links")
-        found = gdl_extractor.find(url)
+        found = _find(url)
         if found is None or found.category in CATCH_ALL:
             match = _AnyPortGeneric.pattern.match(url)
             if match is None:
