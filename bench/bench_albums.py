@@ -115,12 +115,16 @@ async def run(args: argparse.Namespace) -> None:
     print(f"gallery-dl in a downloader: +{extra:.1f} MiB RSS (on {idle:.1f} MiB), {load_ms:.0f} ms CPU to load it")
     with tempfile.TemporaryDirectory() as tmp:
         bot = BotProcess(Path(tmp), env={"SANDBOX_LIMITS": "1", "LOG_LEVEL": "warning"}, workers=2)
-        load = Poster(bot.url, SEND_CONCURRENCY)
+        rounds = []
         try:
             async with httpx.AsyncClient(base_url=bot.url, timeout=HTTP_TIMEOUT_S) as http:
-                rounds = [await one_round(bot, http, load, args, n) for n in range(args.rounds)]
+                for n in range(args.rounds):
+                    load = Poster(bot.url, SEND_CONCURRENCY)  # fresh sockets: the server closes idle ones
+                    try:
+                        rounds.append(await one_round(bot, http, load, args, n))
+                    finally:
+                        await load.aclose()
         finally:
-            await load.aclose()
             bot.stop()
     ceiling = LIMIT / (args.items + EXTRA_SENDS)
     rate = statistics.median(r["rate"] for r in rounds)

@@ -113,3 +113,12 @@ async def test_a_post_with_an_image_on_this_machine_reaches_nothing(shared_bot, 
     assert job["state"] == "failed" and job["error_class"] == "forbidden_address", job
     last = (await chat.bot_messages())[-1]["text"]
     assert last == text("en", "link_refused_address"), last
+
+
+async def test_a_single_picture_is_one_photo(shared_bot, http):
+    chat = Chat(http, next(users), shared_bot)
+    await chat.say(gallery(shared_bot, "one", images=1, videos=0))
+    await chat.wait_files(1, timeout=ALBUM_TIMEOUT_S)
+    await settled(shared_bot, chat.user_id)
+    [photo] = await chat.files()
+    assert photo["media"]["kind"] == "photo" and photo["media_group_id"] is None
