@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import html
-
 import sqlite_utils
 
 from core import albums, formats
 from core.callback_data import CallbackCodec
 from core.jobstates import JobState, sql_is
 from core.payloads import Button, Keyboard
-from core.status import ACTION_CHOOSE, cancel_button, duration, megabytes, wait_text
+from core.status import ACTION_CHOOSE, cancel_button, duration, megabytes, shown_title, wait_text
 from core.texts import digits, text
 from ipc.messages import Probe
 
 ACTION_SUBTITLES = "st"  # callback data st|<job>: subtitles with the video, or not (a toggle)
 CHECK = "✓ "
 RECENT_JOBS = 50  # the estimate is the median of this many recent jobs' durations
-TITLE_CHARS = 200  # a title shown above the choices is cut to this
 
 
 def queued_text(lang: str, position: int, eta: float | None) -> str:
@@ -41,7 +38,7 @@ def choices_message(
 ) -> tuple[str, Keyboard]:
     """The question and its buttons: qualities with sizes, audio, a mark on cached ones, the
     subtitles (when the source has them: checked when they come along), cancel."""
-    title = html.escape(probe.title[:TITLE_CHARS] or "")
+    title = shown_title(probe.title)
     if probe.kind == "playlist":
         count = digits(lang, len(probe.entries))
         body = text(lang, "choose_playlist", title=title, count=count)
