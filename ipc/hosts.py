@@ -138,7 +138,7 @@ def host_status(host: str, table: ProcessTable, spool: str, *, leaving: bool = F
             pass
         processes.append(
             ProcessHealth(
-                name=row.name,
+                name=row.name if "@" in row.name else f"{row.name}@{host}",  # its supervisor's too
                 pid=row.pid,
                 state=row.state,
                 rss_bytes=rss,

@@ -54,6 +54,7 @@ __all__ = [
     "HealthReport",
     "Heartbeat",
     "HistogramSample",
+    "HostHealth",
     "HostHello",
     "HostStatus",
     "HostWelcome",
@@ -491,6 +492,16 @@ class ActiveAlert(msgspec.Struct, frozen=True):
     announced: bool  # the admins were told (False: held back by the cooldown, told when it ends)
 
 
+class HostHealth(msgspec.Struct, frozen=True):
+    """A downloader host as the monitor sees it (its HostStatus, timed by the monitor's clock)."""
+
+    name: str
+    state: str  # joined, lost (silent past HEARTBEAT_TIMEOUT) or left (stopped on purpose)
+    seen_age_s: float
+    processes: int
+    machine: MachineHealth
+
+
 class HealthReport(msgspec.Struct, frozen=True, tag=True):
     """The monitor's whole report: /healthz serves it as JSON, /health shows it to admins."""
 
@@ -502,6 +513,7 @@ class HealthReport(msgspec.Struct, frozen=True, tag=True):
     active_users_24h: int
     alerts: list[ActiveAlert]
     machine: MachineHealth
+    hosts: list[HostHealth] = []  # the downloader hosts that joined (JOB_LISTEN), this one not included
 
 
 RpcCall = HealthQuery | Echo

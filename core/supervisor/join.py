@@ -68,7 +68,9 @@ async def run_joined(settings: Settings, overrides: Mapping[str, str], announce:
         # What the last run left in this host's spool is nobody's now (its jobs went back to the queue).
         spool.remove(joined.spool_dir)
         joined.spool_dir.mkdir(parents=True, exist_ok=True)
-        supervisor = Supervisor(joined, downloader_specs(host, joined.workers), env, announce=announce)
+        specs = downloader_specs(host, joined.workers)
+        # Its ready line names the main host it joined (the monitor, and /healthz, are there).
+        supervisor = Supervisor(joined, specs, env, announce=lambda line: announce(_joined_line(line, settings.join)))
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_relay_telemetry, joined, link)
             nursery.start_soon(_tell_status, supervisor, link)
@@ -77,6 +79,10 @@ async def run_joined(settings: Settings, overrides: Mapping[str, str], announce:
         with trio.move_on_after(LEAVING_SEND_S):
             await link.socket.send([_encoded_status(supervisor, leaving=True)])
         return code
+
+
+def _joined_line(line: str, join: str) -> str:
+    return line.split(" | health ", 1)[0] + f" | joined {join}"
 
 
 async def _relay_telemetry(settings: Settings, link: HostLink) -> None:
