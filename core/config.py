@@ -221,15 +221,16 @@ def _host_name(raw: str) -> str:
 
 
 def _tcp_endpoint(raw: str) -> str:
-    """tcp://ADDRESS:PORT (an IP address, or * to listen on every interface), or empty."""
+    """tcp://ADDRESS:PORT (an IP address, or * to listen on every interface; port 0: any free one,
+    as the gateway's log then says), or empty."""
     value = raw.strip()
     if not value:
         return ""
     if not value.startswith("tcp://"):
         raise ValueError("must look like tcp://ADDRESS:PORT")
     host, sep, port = value[len("tcp://") :].rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) <= MAX_PORT:
-        raise ValueError("must end with :PORT, a port from 1 to 65535")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= MAX_PORT:
+        raise ValueError("must end with :PORT, a port from 0 to 65535")
     if host != "*":
         try:
             ipaddress.ip_address(host.strip("[]"))

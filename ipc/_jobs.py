@@ -119,7 +119,8 @@ class JobDispatcher(Channel):
         self.listening = ""  # the bound tcp:// address (its port, when `listen` asked for any)
         if listen:
             apply_options(self.socket, listen_options or {})
-            self.listening = self.socket.bind(listen)
+            any_port = listen.endswith(":0")  # ZeroMQ spells "any free port" as *
+            self.listening = self.socket.bind(listen[:-1] + "*" if any_port else listen)
         # Messages that are not about jobs (files streaming home, a joined host's hello and
         # telemetry) go here, from the one reader: `ipc.hosts.RemoteHosts.received`.
         self.on_other: Callable[[bytes, Message], Awaitable[None]] | None = None
