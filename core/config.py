@@ -146,7 +146,7 @@ def _workers(raw: str) -> int:
     value = raw.strip().lower()
     if value == "auto":
         return os.cpu_count() or 1
-    return _int(1, 256)(value)
+    return _int(0, 256)(value)  # 0: a main host whose downloads all run on joined hosts (JOB_LISTEN)
 
 
 def _path(raw: str) -> Path:
@@ -673,6 +673,10 @@ def check_relations(settings: Settings) -> None:
         raise SettingsError("HEARTBEAT_TIMEOUT", "must be longer than HEARTBEAT_INTERVAL")
     if settings.hung_kill_after < settings.heartbeat_timeout:
         raise SettingsError("HUNG_KILL_AFTER", "must not be shorter than HEARTBEAT_TIMEOUT")
+    if settings.workers == 0 and not settings.job_listen:
+        raise SettingsError(
+            "WORKERS", "must be at least 1 (0 only on a main host with JOB_LISTEN: hosts join to download)"
+        )
     if settings.job_listen and settings.join:
         raise SettingsError("JOIN", "a host either listens for downloader hosts (JOB_LISTEN) or joins one, not both")
     if settings.job_retry_delay > settings.job_retry_max_delay:

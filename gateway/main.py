@@ -52,7 +52,7 @@ async def body(ctx: ChildContext) -> None:
             trio.open_nursery() as hosts,
         ):
             if listener is not None:
-                await hosts.start(listener.serve, jobs)
+                await hosts.start(listener.serve, jobs, lambda job_id: _lease(db, job_id))
             with (
                 Puller(ctx.endpoints.events) as events,
                 Pusher(ctx.endpoints.outbox) as outbox,
@@ -167,6 +167,11 @@ async def _sweep(job_events: JobEvents, announce: Announce) -> None:
             announce(job_events.sweep())
         except Exception:
             log.exception("the sweep over the jobs failed; trying again in %.0f s", SWEEP_INTERVAL)
+
+
+def _lease(db: sqlite_utils.Database, job_id: int) -> int | None:
+    row = db.execute("SELECT lease FROM jobs WHERE id = ?", [job_id]).fetchone()
+    return None if row is None else int(row[0])
 
 
 def _job_of(event: object) -> object:

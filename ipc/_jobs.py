@@ -463,6 +463,7 @@ class JobWorker(Channel):
             self._answered = trio.Event()
             self._wake()
         elif event == zmq.EVENT_DISCONNECTED and self._linked:
+            log.info("%s: the link to the gateway dropped; reconnecting", self.name)
             self._linked = False
             for book in self._books.values():
                 book.unlinked()

@@ -132,7 +132,12 @@ def client_options(keys: CurveKeys, server: bytes, heartbeat_ms: int, timeout_ms
 def link_options(heartbeat_ms: int, timeout_ms: int) -> dict[str, int | bytes]:
     """ZMTP heartbeats: a cut link (a cable, `ip link set down`) is noticed on both sides, so that
     the joining end reconnects and the listening end lets the new connection take over."""
-    return {"heartbeat_ivl": heartbeat_ms, "heartbeat_timeout": timeout_ms, "heartbeat_ttl": timeout_ms}
+    return {
+        "heartbeat_ivl": heartbeat_ms,
+        "heartbeat_timeout": timeout_ms,
+        "heartbeat_ttl": timeout_ms,
+        "connect_timeout": timeout_ms,  # a connect lost in a dead link is given up and tried again
+    }
 
 
 def apply_options(socket: Socket, options: dict[str, int | bytes]) -> None:

@@ -90,6 +90,7 @@ class FileSink:
     window_bytes: int
     max_bytes: int
     room: Callable[[int], bool] = lambda size: True  # would `size` more bytes fit in the spool?
+    admit: Callable[[int, int], bool] = lambda job_id, lease: True  # is this lease the job's current one?
     received_bytes: int = 0
     incoming: dict[Key, _Incoming] = field(default_factory=dict)
 
@@ -107,6 +108,11 @@ class FileSink:
         """Write what arrives, in order, off the event loop; answer each offer and each chunk written."""
         try:
             async for identity, msg in self._out:
+                if isinstance(msg, FileOffer) and not self.admit(msg.job_id, msg.lease):
+                    # The job was taken from that downloader (its host went silent, say): nothing of it is kept.
+                    log.info("job %d: refused %s of lease %d, no longer the job's", msg.job_id, msg.name, msg.lease)
+                    self.send(identity, self._ack(msg, 0, 0, error="stale lease"))
+                    continue
                 try:
                     ack = await trio.to_thread.run_sync(self.handle, msg)
                 except OSError as exc:  # the disk: the sender offers again later
@@ -156,6 +162,8 @@ class FileSink:
                 return self._ack(offer, 0, 0, error="no room")
         if incoming.offset == offer.size:
             return self._finish(key, incoming)
+        if incoming.offset:
+            log.info("job %d: %s goes on from %d of %d bytes", offer.job_id, offer.name, incoming.offset, offer.size)
         return self._ack(offer, incoming.offset, offer.size)
 
     def _open(self, offer: FileOffer, final: Path) -> _Incoming | None:

@@ -86,7 +86,7 @@ class HostLink(Channel):
         super().__init__(Socket(_new_dealer(f"host:{host}:{os.getpid()}".encode(), options, endpoint)), endpoint)
 
     async def hello(self, workers: int, wait_s: float, resend_s: float) -> HostWelcome:
-        """Say hello until the main host answers; raises TimeoutError after `wait_s`."""
+        """Say hello until the main host answers; raises trio.TooSlowError after `wait_s`."""
         with trio.fail_after(wait_s):
             while True:
                 await self.socket.send([encode(HostHello(host=self.host, pid=os.getpid(), workers=workers))])
@@ -192,14 +192,19 @@ class Listener:
         self.relay = relay
         self.keys = load_keys(settings.curve_dir)  # no keys, no tcp:// listener (KeysMissing)
         self.auth = Authenticator(settings.curve_dir)
-        beat_ms = int(settings.heartbeat_interval * 1000)
-        self.options = server_options(self.keys, beat_ms, int(settings.heartbeat_timeout * 1000))
+        self.options = server_options(self.keys, *link_timing_ms(settings))
         self.hosts: RemoteHosts | None = None
 
     def close(self) -> None:
         self.auth.close()
 
-    async def serve(self, jobs: JobDispatcher, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    async def serve(
+        self,
+        jobs: JobDispatcher,
+        current_lease: Callable[[int], int | None],
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """`current_lease(job_id)`: the job's lease as the gateway has it (a file of an older one is refused)."""
         settings = self.settings
         sink = FileSink(
             settings.spool_dir,
@@ -207,6 +212,7 @@ class Listener:
             window_bytes=settings.file_chunk_kb * 1024 * settings.file_window_chunks,
             max_bytes=settings.max_file_bytes * 2,  # a split file's parts together, and its thumbnail
             room=lambda size: spool.has_room(settings, size),
+            admit=lambda job_id, lease: current_lease(job_id) == lease,
         )
         welcome = {env: as_environ(env, getattr(settings, env.lower())) for env in WELCOME_SETTINGS}
         self.hosts = RemoteHosts(welcome, jobs.send_nowait, self.relay, sink)
@@ -220,8 +226,18 @@ class Listener:
 
 def joining_options(settings: Settings) -> dict[str, int | bytes]:
     """The CURVE client options of a joined host's sockets (its keys, the main host's key)."""
-    beat_ms, timeout_ms = int(settings.heartbeat_interval * 1000), int(settings.heartbeat_timeout * 1000)
-    return client_options(load_keys(settings.curve_dir), server_key(settings.curve_dir), beat_ms, timeout_ms)
+    return client_options(load_keys(settings.curve_dir), server_key(settings.curve_dir), *link_timing_ms(settings))
+
+
+def link_timing_ms(settings: Settings) -> tuple[int, int]:
+    """(ZMTP heartbeat interval, timeout) of a link between hosts: a cut link is noticed after three
+    missed heartbeats, well before HEARTBEAT_TIMEOUT takes the host's jobs away, so that a link
+    that only flapped reconnects and goes on (a file resumes) without losing its jobs."""
+    beat = settings.heartbeat_interval
+    return int(beat * 1000), int(min(settings.heartbeat_timeout, LINK_MISSED_BEATS * beat) * 1000)
+
+
+LINK_MISSED_BEATS = 3
 
 
 @asynccontextmanager

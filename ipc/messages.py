@@ -498,7 +498,7 @@ class HostHealth(msgspec.Struct, frozen=True):
     name: str
     state: str  # joined, lost (silent past HEARTBEAT_TIMEOUT) or left (stopped on purpose)
     seen_age_s: float
-    processes: int
+    downloaders: int
     machine: MachineHealth
 
 

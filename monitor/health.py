@@ -73,7 +73,8 @@ class Health:
         for name, (status, at) in sorted(self.hosts.items()):
             age = now - at
             state = HOST_LEFT if status.leaving else HOST_LOST if age > self.settings.heartbeat_timeout else HOST_JOINED
-            out.append(HostHealth(name, state, round(age, 3), len(status.processes), status.machine))
+            downloaders = sum(1 for p in status.processes if p.name.startswith("downloader"))
+            out.append(HostHealth(name, state, round(age, 3), downloaders, status.machine))
         return out
 
     def remote_processes(self) -> list[ProcessHealth]:

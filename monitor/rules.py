@@ -112,7 +112,7 @@ class Rules:
             elif h.state == "left":
                 found.append(Finding(kind, True, "alert_host_left", {"host": h.name}))
             else:
-                found.append(Finding(kind, False, "alert_host_back", {"host": h.name, "workers": h.processes}))
+                found.append(Finding(kind, False, "alert_host_back", {"host": h.name, "workers": h.downloaders}))
         return found
 
     def jobs(self, rate: FailureRate, figures: Figures) -> list[Finding]:

@@ -53,7 +53,7 @@ async def run_joined(settings: Settings, overrides: Mapping[str, str], announce:
     with HostLink(host, settings.join, options) as link:
         try:
             welcome = await link.hello(settings.workers, settings.ready_timeout, HELLO_RESEND_S)
-        except TimeoutError:
+        except trio.TooSlowError:
             log.error(
                 "the main host at %s did not answer within %.0fs: is it running with JOB_LISTEN, is this "
                 "host's %s in its curve/authorized/, and is curve/server.key the main host's key?",
