@@ -120,7 +120,10 @@ class JoinedHost:
 
 
 class Cluster:
-    def __init__(self, folder: Path, hosts: int, *, workers: int = 1, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, folder: Path, hosts: int, *, workers: int = 1, host_workers: int = 1, env: dict[str, str] | None = None
+    ) -> None:
+        """`workers`: the main host's own downloaders (0: none); `host_workers`: each joined host's."""
         self.folder = folder
         self.tag = secrets.token_hex(3)
         self.bridge = f"brs{self.tag}"
@@ -146,7 +149,7 @@ class Cluster:
                     name, self.namespaces[i - 1], self.veths[i - 1], addresses[i], folder / name, join
                 )
             for host in self.hosts.values():
-                host.start(workers)
+                host.start(host_workers)
         except BaseException:
             self.close()
             raise
