@@ -58,6 +58,50 @@ def _free_subnet() -> ipaddress.IPv4Network:
     raise RuntimeError(f"no free /{PREFIX} left in {NETWORK}")
 
 
+class Bridge:
+    """A veth bridge on a free /28 (this machine takes the first address) and namespaces on it."""
+
+    def __init__(self) -> None:
+        self.tag = secrets.token_hex(3)
+        self.name = f"brs{self.tag}"
+        self.subnet = _free_subnet()
+        self.main_ip = str(next(self.subnet.hosts()))
+        self.namespaces: list[str] = []
+        self.veths: list[str] = []
+        ip("link", "add", self.name, "type", "bridge")
+        try:
+            ip("addr", "add", f"{self.main_ip}/{PREFIX}", "dev", self.name)
+            ip("link", "set", self.name, "up")
+        except BaseException:
+            self.close()
+            raise
+
+    def namespace(self, name: str) -> tuple[str, str, str]:
+        """A namespace on the bridge with the next address: (its name, our end of its link, its address)."""
+        i = len(self.namespaces) + 1
+        address = str(list(self.subnet.hosts())[i])
+        namespace, outer, inner = f"scale-{self.tag}-{name}", f"vs{self.tag}{i}a", f"vs{self.tag}{i}b"
+        ip("netns", "add", namespace)
+        self.namespaces.append(namespace)
+        ip("link", "add", outer, "type", "veth", "peer", "name", inner)
+        self.veths.append(outer)
+        ip("link", "set", inner, "netns", namespace)
+        ip("link", "set", outer, "master", self.name)
+        ip("link", "set", outer, "up")
+        inside = ("netns", "exec", namespace, "ip")
+        ip(*inside, "addr", "add", f"{address}/{PREFIX}", "dev", inner)
+        ip(*inside, "link", "set", inner, "up")
+        ip(*inside, "link", "set", "lo", "up")
+        return namespace, outer, address
+
+    def close(self) -> None:
+        for veth in self.veths:
+            ip("link", "del", veth, check=False)
+        for namespace in self.namespaces:
+            ip("netns", "del", namespace, check=False)
+        ip("link", "del", self.name, check=False)
+
+
 class JoinedHost:
     """`run.py --join` inside its namespace."""
 
@@ -125,19 +169,11 @@ class Cluster:
     ) -> None:
         """`workers`: the main host's own downloaders (0: none); `host_workers`: each joined host's."""
         self.folder = folder
-        self.tag = secrets.token_hex(3)
-        self.bridge = f"brs{self.tag}"
-        subnet = _free_subnet()
-        addresses = [str(a) for a in subnet.hosts()]
-        self.main_ip = addresses[0]
-        self.subnet = subnet
-        self.namespaces: list[str] = []
-        self.veths: list[str] = []
         self.bot: BotProcess | None = None
         self.hosts: dict[str, JoinedHost] = {}
-        self._made_bridge = False
+        self.bridge = Bridge()
+        self.main_ip = self.bridge.main_ip
         try:
-            self._network(hosts, addresses)
             self._keys(hosts)
             main_env = {**FAST, "JOB_LISTEN": f"tcp://{self.main_ip}:0", "SANDBOX_HOST": self.main_ip,
                         "ADMIN_IDS": "4242", **(env or {})}  # fmt: skip
@@ -145,40 +181,13 @@ class Cluster:
             join = self._listening()
             for i in range(1, hosts + 1):
                 name = f"h{i}"
-                self.hosts[name] = JoinedHost(
-                    name, self.namespaces[i - 1], self.veths[i - 1], addresses[i], folder / name, join
-                )
+                namespace, veth, address = self.bridge.namespace(name)
+                self.hosts[name] = JoinedHost(name, namespace, veth, address, folder / name, join)
             for host in self.hosts.values():
                 host.start(host_workers)
         except BaseException:
             self.close()
             raise
-
-    def _network(self, hosts: int, addresses: list[str]) -> None:
-        ip("link", "add", self.bridge, "type", "bridge")
-        self._made_bridge = True
-        ip("addr", "add", f"{self.main_ip}/{PREFIX}", "dev", self.bridge)
-        ip("link", "set", self.bridge, "up")
-        for i in range(1, hosts + 1):
-            self._namespace(f"h{i}")
-
-    def _namespace(self, name: str) -> tuple[str, str, str]:
-        """A namespace on the bridge with the next address: (its name, our end of its link, its address)."""
-        i = len(self.namespaces) + 1
-        address = str(list(self.subnet.hosts())[i])
-        namespace, outer, inner = f"scale-{self.tag}-{name}", f"vs{self.tag}{i}a", f"vs{self.tag}{i}b"
-        ip("netns", "add", namespace)
-        self.namespaces.append(namespace)
-        ip("link", "add", outer, "type", "veth", "peer", "name", inner)
-        self.veths.append(outer)
-        ip("link", "set", inner, "netns", namespace)
-        ip("link", "set", outer, "master", self.bridge)
-        ip("link", "set", outer, "up")
-        inside = ("netns", "exec", namespace, "ip")
-        ip(*inside, "addr", "add", f"{address}/{PREFIX}", "dev", inner)
-        ip(*inside, "link", "set", inner, "up")
-        ip(*inside, "link", "set", "lo", "up")
-        return namespace, outer, address
 
     def _keys(self, hosts: int) -> None:
         main_curve = self.folder / "main" / "data" / "curve"
@@ -201,7 +210,7 @@ class Cluster:
 
     def add_host(self, name: str, *, authorize: bool) -> JoinedHost:
         """One more namespace with keys of its own, authorized or not (not started)."""
-        namespace, outer, address = self._namespace(name)
+        namespace, outer, address = self.bridge.namespace(name)
         curve = self.folder / name / "data" / "curve"
         make_keys(curve)
         main_curve = self.folder / "main" / "data" / "curve"
@@ -220,12 +229,7 @@ class Cluster:
                 pass
         if self.bot is not None:
             self.bot.stop()
-        for veth in self.veths:
-            ip("link", "del", veth, check=False)
-        for namespace in self.namespaces:
-            ip("netns", "del", namespace, check=False)
-        if self._made_bridge:
-            ip("link", "del", self.bridge, check=False)
+        self.bridge.close()
 
     def __enter__(self) -> Cluster:
         return self

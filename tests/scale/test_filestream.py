@@ -126,6 +126,7 @@ async def test_a_damaged_chunk_is_asked_again(tmp_path: Path) -> None:
             home = await sender.send_file(8, 2, source, "media.mp4")
     assert digest(Path(home)) == digest(source)
     assert sink.chunks > source.stat().st_size // CHUNK  # one came twice
+    assert sink.received_bytes == source.stat().st_size  # the damaged one was never written
 
 
 async def test_a_file_offered_again_once_home_is_answered_at_once(tmp_path: Path) -> None:
