@@ -167,7 +167,8 @@ def main() -> None:
     args = parser.parse_args()
     plain, curve = curve_cost(args.runs)
     print(
-        f"CURVE per job (the job down, credits up in batches, both ends): {curve * 1e6:.1f} µs CPU vs {plain * 1e6:.1f} plain tcp: "
+        f"CURVE per job (the job down, credits up in batches, both ends): {curve * 1e6:.1f} µs CPU vs "
+        f"{plain * 1e6:.1f} plain tcp: "
         f"+{(curve - plain) * 1e6:.1f} µs",
         flush=True,
     )
