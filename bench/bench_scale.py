@@ -6,8 +6,9 @@ cost per job.
 
 Hosts: the main host runs no downloader of its own (WORKERS=0); each joined host is a network
 namespace on a veth bridge with one downloader of DOWNLOAD_SLOTS_PER_WORKER=2 slots. Every job
-is a plain 200 kB file whose answer starts DELAY ms late (the sandbox's `delay_ms`), so that the
-slots, not the two shared cores, bound the rate: the ideal is hosts x slots / delay. Prints the
+is a plain 200 kB file whose answers start DELAY ms late (the sandbox's `delay_ms`), so that the
+slots, not the two shared cores, bound the rate: a job fetches twice (yt-dlp's probe, then the
+download), so the ideal is hosts x slots / (2 x delay). Prints the
 median downloads/s per number of hosts and what each added host brought, as a share of one
 host's rate (goal: >= 0.9).
 
@@ -85,7 +86,7 @@ def downloads(hosts_list: list[int], runs: int, delay_ms: int) -> dict[int, floa
         ):
             rates = [trio.run(one_run, cluster.bot, hosts, delay_ms, run) for run in range(runs)]
         medians[hosts] = statistics.median(rates)
-        ideal = hosts * SLOTS / (delay_ms / 1000)
+        ideal = hosts * SLOTS / (2 * delay_ms / 1000)
         shown = ", ".join(f"{r:.2f}" for r in rates)
         print(f"{hosts} host(s): {medians[hosts]:.2f} downloads/s (runs {shown}; ideal {ideal:.2f})", flush=True)
     return medians
@@ -180,6 +181,9 @@ def main() -> None:
     for before, after in itertools.pairwise(counts):
         gained = (medians[after] - medians[before]) / (one * (after - before))
         print(f"{before} -> {after} hosts: each added host brought {gained:.2f} of one host's rate (goal >= 0.9)")
+    if len(counts) > 2:
+        overall = (medians[counts[-1]] - medians[counts[0]]) / (one * (counts[-1] - counts[0]))
+        print(f"{counts[0]} -> {counts[-1]} hosts: {overall:.2f} of one host's rate per host added (goal >= 0.9)")
 
 
 if __name__ == "__main__":
