@@ -122,6 +122,11 @@ async def test_two_hosts_join_and_jobs_spread_over_all_three(three: Cluster) -> 
         assert await files_per_chat(http, bot, users) == dict.fromkeys(users, 1)
     workers = {job["worker"] for user in users for job in jobs_of(bot, user)}
     assert {"downloader-1", downloader("h1"), downloader("h2")} <= workers, workers
+    # The hosts share this machine's disk, so the uploader could read their spools: it must not
+    # have had to. Every file it sent was in the main host's own spool.
+    spool = str(bot.data_dir / "spool")
+    paths = [row[0] for user in users for row in bot.query("SELECT file_path FROM jobs WHERE user_id = ?", user)]
+    assert paths and all(path.startswith(spool) for path in paths), paths
     report = health(bot)
     assert {h["name"]: h["state"] for h in report["hosts"]} == {"h1": "joined", "h2": "joined"}
     names = {p["name"]: p["state"] for p in report["processes"]}
