@@ -51,7 +51,7 @@ BEAT_MS, TIMEOUT_MS = 1000, 3000
 
 
 async def sink(folder: Path, address: str) -> None:
-    settings = load_settings(environ={}, env_file=None)
+    settings = load_settings(env_file=None)  # FILE_CHUNK_KB and FILE_WINDOW_CHUNKS from the environment
     auth = Authenticator(folder / "main")
     options = server_options(load_keys(folder / "main"), BEAT_MS, TIMEOUT_MS)
     async with (
@@ -76,7 +76,7 @@ async def sink(folder: Path, address: str) -> None:
 
 
 async def send(folder: Path, endpoint: str, path: Path, run: int) -> None:
-    settings = load_settings(environ={}, env_file=None)
+    settings = load_settings(env_file=None)  # FILE_CHUNK_KB and FILE_WINDOW_CHUNKS from the environment
     keys = load_keys(folder / "host")
     options = client_options(keys, load_keys(folder / "main").public, BEAT_MS, TIMEOUT_MS)
     async with open_job_worker("downloader-1@bench", endpoint, options=options) as worker:
