@@ -32,10 +32,12 @@ import trio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.table import result  # noqa: E402
 from ipc.channels import open_job_dispatcher, open_job_worker  # noqa: E402
 from ipc.curve import HOST_KEY, client_options, load_keys, make_keys, server_options  # noqa: E402
 from ipc.messages import JobAssign  # noqa: E402
 
+TABLE_ARGS = ["--curve-only"]  # `make bench`: CURVE's cost; the hosts (netns, root, minutes) with --full
 SLOTS = 2
 JOBS_PER_SLOT = 4
 FILE_BYTES = 200_000
@@ -173,6 +175,7 @@ def main() -> None:
         f"+{(curve - plain) * 1e6:.1f} µs",
         flush=True,
     )
+    result("CURVE's cost per job (both ends)", (curve - plain) * 1e6, "µs CPU", digits=1)
     if args.curve_only:
         return
     medians = downloads([int(h) for h in args.hosts.split(",")], args.runs, args.delay_ms)
@@ -184,6 +187,8 @@ def main() -> None:
     if len(counts) > 2:
         overall = (medians[counts[-1]] - medians[counts[0]]) / (one * (counts[-1] - counts[0]))
         print(f"{counts[0]} -> {counts[-1]} hosts: {overall:.2f} of one host's rate per host added (goal >= 0.9)")
+        result(f"downloads/s gained per downloader host added ({counts[0]} -> {counts[-1]})", overall,
+               "of one host's rate", goal=">= 0.9")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import trio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.table import result  # noqa: E402
 from core.config import load_settings  # noqa: E402
 from ipc.channels import open_job_dispatcher, open_job_worker  # noqa: E402
 from ipc.curve import (  # noqa: E402
@@ -42,6 +43,7 @@ from ipc.curve import (  # noqa: E402
 from ipc.filestream import FileSender, FileSink  # noqa: E402
 from ipc.messages import Message  # noqa: E402
 
+TABLE_ARGS = ["--runs", "1", "--mib", "128"]  # `make bench` (netns: needs root)
 MIB = 1024 * 1024
 COPY_BLOCK = MIB
 BEAT_MS, TIMEOUT_MS = 1000, 3000
@@ -202,6 +204,8 @@ def main() -> None:
         out_cpu = statistics.median(r[1] for r in rows) / gib
         in_cpu = statistics.median(r[2] for r in rows) / gib
         print(f"{kind}: {rate:.0f} MiB/s; CPU per GiB: {out_cpu:.2f} s sending, {in_cpu:.2f} s receiving")
+        result(f"{'files streamed home' if kind == 'stream' else 'a plain TCP copy'} over veth", rate, "MiB/s",
+               digits=0, note=f"CPU per GiB {out_cpu:.1f} s sending, {in_cpu:.1f} s receiving")  # fmt: skip
 
 
 if __name__ == "__main__":
