@@ -1,0 +1,216 @@
+"""What the soak asserts at the end, once nothing more can happen (`quiet`): the figures it
+prints and the promises they must keep.
+
+- every accepted job (a row in `jobs`) ended with exactly one final answer in its user's chat:
+  its file, or one clear failure (or cancel) message, and no status left behind;
+- at most 1 % of files arrived twice, and only after a kill;
+- no 429 but the forced ones;
+- the spool is empty, and no process of the bot's session is anything but the supervisor or one
+  of its children;
+- no traceback, file path or secret in any chat message;
+- SQLite's `PRAGMA integrity_check` is `ok` (checked after the stop, by the test).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from collections import Counter
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from core.jobstates import FINAL, JobState
+from core.texts import en, fa
+from tests.soak.load import Record
+from tests.support.bot import BotProcess, buttons
+from tests.support.logs import KNOWN_SECRETS
+from tests.support.poll import until
+
+QUIET_TIMEOUT_S = 240.0
+DUPLICATE_SHARE = 0.01
+FINAL_KEYS = ("error_", "link_refused_", "cancelled")  # the texts a job's last word may be
+WORKING_MARKS = ("⏳", "🔎", "⬇️", "⚙️", "🔁", "⬆️", "📃")  # a status still at work
+LEAKS = (
+    re.compile(r"Traceback|File \"|\w+Error:|\bline \d+, in\b"),  # a stack trace
+    re.compile(r"(?<![\w:/.])/(?:tmp|home|work|root|var|usr|etc|proc|srv|opt)/"),  # a file path
+    re.compile(r"spool/|\.sqlite3|\.py\b"),
+)
+
+
+def _openings(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """The fixed start (before any placeholder) of each text under `keys`, in both languages."""
+    found = set()
+    for texts in (en.TEXTS, fa.TEXTS):
+        for key, value in texts.items():
+            if key.startswith(keys):
+                found.add(value.split("{", 1)[0][:30].strip())
+    return tuple(sorted(f for f in found if f))
+
+
+FINAL_TEXTS = _openings(FINAL_KEYS)
+
+
+def _outstanding(bot: BotProcess, record: Record) -> dict[str, Any]:
+    """What may still change a chat: unhandled messages, unfinished jobs, unsent rows."""
+    handled = dict(bot.query("SELECT id, coalesce(last_message_id, 0) FROM users"))
+    unread = {u: m for u, m in record.last_message.items() if handled.get(u, 0) < m}
+    marks = ",".join("?" * len(FINAL))
+    jobs = bot.query(f"SELECT id, state FROM jobs WHERE state NOT IN ({marks})", *FINAL)
+    sends = bot.query("SELECT id, kind, state FROM outbox WHERE state IN ('pending', 'sending')")
+    return {k: v for k, v in (("unhandled", unread), ("jobs", jobs), ("sends", sends)) if v}
+
+
+async def quiet(bot: BotProcess, record: Record, timeout: float = QUIET_TIMEOUT_S) -> None:
+    """The barrier: every message handled, every job final, nothing left to send."""
+    await until(
+        "every job over and nothing left to send",
+        lambda: not _outstanding(bot, record) or None,
+        timeout,
+        describe=lambda: f"{_outstanding(bot, record)}\n{bot.log()}",
+        interval=0.5,
+    )
+
+
+@dataclass
+class Figures:
+    jobs: Counter[str] = field(default_factory=Counter)  # top-level jobs by final state
+    answers: Counter[int] = field(default_factory=Counter)  # final answers per job: 1 is right
+    wrong: list[str] = field(default_factory=list)  # jobs without exactly one answer, described
+    files: int = 0
+    twice: list[str] = field(default_factory=list)  # files that came more than once, described
+    twice_before_a_kill: list[str] = field(default_factory=list)
+    leaks: list[str] = field(default_factory=list)
+    floods: int = 0
+    forced_floods: int = 0
+    spool_left: list[str] = field(default_factory=list)
+    strays: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        return [
+            f"jobs accepted: {sum(self.jobs.values())} {dict(self.jobs)}",
+            f"final answers per job: {dict(self.answers)} (jobs without exactly one: {len(self.wrong)})",
+            f"files: {self.files}, arrived twice: {len(self.twice)}"
+            f" ({100 * len(self.twice) / max(1, self.files):.2f} %), of them before any kill: "
+            f"{len(self.twice_before_a_kill)}",
+            f"429s: {self.floods}, forced: {self.forced_floods}, others: {self.floods - self.forced_floods}",
+            f"spool left: {self.spool_left or 'empty'}",
+            f"stray processes: {self.strays or 'none'}",
+            f"leaks in chats: {len(self.leaks)}",
+        ]
+
+    def broken(self) -> list[str]:
+        """Each promise not kept, with what breaks it."""
+        out = []
+        if self.wrong:
+            out.append(f"{len(self.wrong)} job(s) without exactly one final answer: {self.wrong[:10]}")
+        if len(self.twice) > DUPLICATE_SHARE * max(1, self.files):
+            out.append(f"{len(self.twice)} of {self.files} files arrived twice: {self.twice[:10]}")
+        if self.twice_before_a_kill:
+            out.append(f"files arrived twice with no kill before: {self.twice_before_a_kill}")
+        if self.floods != self.forced_floods:
+            out.append(f"{self.floods - self.forced_floods} 429(s) that were not forced")
+        if self.spool_left:
+            out.append(f"the spool is not empty: {self.spool_left}")
+        if self.strays:
+            out.append(f"processes that are no child of the supervisor: {self.strays}")
+        if self.leaks:
+            out.append(f"tracebacks, paths or secrets in chats: {self.leaks[:10]}")
+        return out
+
+
+async def chats(http: httpx.AsyncClient, users: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Every bot message of each user's chat, deleted ones included."""
+    found = {}
+    for user in users:
+        response = await http.get(f"/sandbox/users/{user}/chat")
+        assert response.status_code == 200, response.text
+        found[user] = [m for m in response.json()["messages"] if m["from"] == "bot"]
+    return found
+
+
+def judge_answers(
+    figures: Figures, bot: BotProcess, seen: dict[int, list[dict[str, Any]]], first_kill_at: float | None
+) -> None:
+    """Exactly one final answer per accepted job; files that came twice, and when."""
+    for job in bot.rows("SELECT id, user_id, request_message_id, state FROM jobs WHERE parent_id IS NULL"):
+        figures.jobs[job["state"]] += 1
+        replies = [m for m in seen.get(job["user_id"], []) if m["reply_to_message_id"] == job["request_message_id"]]
+        visible = [m for m in replies if not m["deleted"]]
+        files = [m for m in visible if m["media"]]
+        words = [m for m in visible if not m["media"] and (m.get("text") or "").startswith(FINAL_TEXTS)]
+        working = [m["text"] for m in visible if not m["media"] and (m.get("text") or "").startswith(WORKING_MARKS)]
+        figures.answers[len(files) + len(words)] += 1
+        figures.files += len(files)
+        expected = (1, 0) if job["state"] == JobState.DONE else (0, 1)
+        if (len(files), len(words)) != expected or working:
+            texts = [m.get("text") or m.get("caption") for m in visible]
+            figures.wrong.append(f"job {job['id']} {job['state']}: {len(files)} file(s), answers {texts}")
+        for extra in files[1:]:
+            what = f"job {job['id']}: message {extra['message_id']} at {extra['at']:.2f}"
+            figures.twice.append(what)
+            if first_kill_at is None or extra["at"] < first_kill_at:
+                figures.twice_before_a_kill.append(what)
+
+
+def judge_leaks(figures: Figures, seen: dict[int, list[dict[str, Any]]], data_dir: Path) -> None:
+    secrets = [*KNOWN_SECRETS, str(data_dir), str(data_dir.resolve())]
+    for user, messages in seen.items():
+        for m in messages:
+            shown = " ".join(str(m.get(k) or "") for k in ("text", "caption", "html"))
+            shown += " ".join(b["text"] for b in buttons(m))
+            hits = [p.pattern for p in LEAKS if p.search(shown)] + [s for s in secrets if s in shown]
+            if hits:
+                figures.leaks.append(f"user {user} message {m['message_id']}: {hits} in {shown[:200]!r}")
+
+
+async def spool_emptied(bot: BotProcess) -> list[str]:
+    """The spool once its last folder is gone (the uploader removes it after its send is recorded)."""
+    spool = bot.data_dir / "spool"
+
+    def left() -> list[str]:
+        return sorted(str(p.relative_to(spool)) for p in spool.rglob("*")) if spool.exists() else []
+
+    try:
+        await until("the spool emptied", lambda: not left() or None, 30, interval=0.5)
+    except AssertionError:
+        pass  # reported as a figure
+    return left()
+
+
+def strays(bot: BotProcess) -> list[str]:
+    """Processes of the bot's session that are neither the supervisor nor one of its children
+    (an orphan of a killed child, an ffmpeg left running)."""
+    supervisor = bot.proc.pid
+    found = []
+    for p in psutil.process_iter(["pid", "ppid", "name", "cmdline"]):
+        try:
+            if p.pid == supervisor or os.getsid(p.pid) != supervisor:
+                continue
+        except (ProcessLookupError, PermissionError):
+            continue
+        if p.info["ppid"] != supervisor:
+            argv = " ".join(p.info["cmdline"] or [])[:120]
+            found.append(f"{p.pid} {p.info['name']} (parent {p.info['ppid']}): {argv}")
+    return found
+
+
+def session_processes(session: int) -> list[int]:
+    out = []
+    for p in psutil.process_iter(["pid"]):
+        try:
+            if os.getsid(p.pid) == session:
+                out.append(p.pid)
+        except (ProcessLookupError, PermissionError):
+            continue
+    return out
+
+
+def integrity(path: Path) -> str:
+    with closing(sqlite3.connect(path)) as db:
+        return str(db.execute("PRAGMA integrity_check").fetchone()[0])
