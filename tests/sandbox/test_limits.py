@@ -5,7 +5,7 @@ from __future__ import annotations
 import trio
 
 from core.config import Settings
-from sandbox.limits import SendLimiter
+from sandbox.limits import Refusal, SendLimiter
 from sandbox.live_config import LiveConfig
 from tests.sandbox.support import Api
 
@@ -112,3 +112,15 @@ def test_a_greedy_sender_is_held_to_the_rate_and_retry_after_is_enough_fake_cloc
         assert limiter.admit(1, True, now) is None
         accepted += 1
     assert accepted <= 3 + duration * 1 + 1  # the burst plus one a second
+
+
+def test_a_send_already_on_its_way_when_a_flood_is_forced_is_caught_in_it_and_a_later_one_is_not():
+    config = LiveConfig.from_settings(Settings())
+    limiter = SendLimiter(config)
+    config.faults.flood_next, config.faults.flood_retry_after = 1, 3
+    assert limiter.admit(1, True, 10.0, arrived=10.0) == Refusal(3, forced=True)
+    in_flight = limiter.admit(2, True, 10.1, arrived=9.9)  # sent before the 429 was given
+    sent_after = limiter.admit(3, True, 10.2, arrived=10.05)  # sent once it was: the sender's fault
+    assert in_flight is not None and in_flight.caught
+    assert sent_after is not None and not sent_after.caught
+    assert limiter.admit(4, True, 13.0, arrived=12.9) is None  # the hold is over

@@ -64,9 +64,9 @@ class Chaos:
         rng.shuffle(actions)
         return actions
 
-    @property
-    def first_kill_at(self) -> float | None:
-        return next((at for at, what in self.done if what.startswith(("kill", "stop"))), None)
+    def kill_times(self) -> list[float]:
+        """When a process was killed, or stopped (time.time())."""
+        return [at for at, what in self.done if what.startswith(("SIGKILL", "SIGSTOP"))]
 
     async def run(self, gaps_s: tuple[float, float]) -> None:
         """Each action after a gap drawn from `gaps_s`; everything undone at the end."""

@@ -94,7 +94,7 @@ async def test_sigterm_mid_load_exits_in_grace_and_a_restart_completes_every_job
             await verdict.quiet(bot, record)
             figures = verdict.Figures()
             seen = await verdict.chats(http, [p.user_id for p in users])
-            verdict.judge_answers(figures, bot, seen, first_kill_at=None)
+            verdict.judge_answers(figures, bot, seen, kills=[])
             print("\n".join(figures.lines()), flush=True)
             states = dict(bot.query("SELECT id, state FROM jobs WHERE parent_id IS NULL"))
             assert {i: states[i] for i in accepted if states[i] != JobState.DONE} == {}

@@ -77,11 +77,12 @@ async def soak(folder: Path, size: Size) -> None:
             await verdict.quiet(bot, record)
             figures = verdict.Figures()
             seen = await verdict.chats(http, [p.user_id for p in plans])
-            verdict.judge_answers(figures, bot, seen, chaos.first_kill_at)
+            verdict.judge_answers(figures, bot, seen, chaos.kill_times())
             verdict.judge_leaks(figures, seen, bot.data_dir)
             verdict.judge_leaks(figures, await verdict.chats(http, [ADMIN]), bot.data_dir)  # all but paths
             stats = (await http.get("/sandbox/stats")).json()
-            figures.floods, figures.forced_floods = stats["flood_waits"], stats["faults"]["forced_floods"]
+            figures.floods = stats["flood_waits"]
+            figures.forced_floods = stats["faults"]["forced_floods"] + stats["faults"]["caught_in_forced"]
             figures.spool_left = await verdict.spool_emptied(bot)
             figures.strays = verdict.strays(bot)
         session = bot.proc.pid

@@ -87,7 +87,7 @@ class Figures:
     twice_before_a_kill: list[str] = field(default_factory=list)
     leaks: list[str] = field(default_factory=list)
     floods: int = 0
-    forced_floods: int = 0
+    forced_floods: int = 0  # and the 429s of sends already on their way when one was forced
     spool_left: list[str] = field(default_factory=list)
     strays: list[str] = field(default_factory=list)
 
@@ -96,9 +96,10 @@ class Figures:
             f"jobs accepted: {sum(self.jobs.values())} {dict(self.jobs)}",
             f"final answers per job: {dict(self.answers)} (jobs without exactly one: {len(self.wrong)})",
             f"files: {self.files}, arrived twice: {len(self.twice)}"
-            f" ({100 * len(self.twice) / max(1, self.files):.2f} %), of them before any kill: "
+            f" ({100 * len(self.twice) / max(1, self.files):.2f} %), of them with no kill in between: "
             f"{len(self.twice_before_a_kill)}",
-            f"429s: {self.floods}, forced: {self.forced_floods}, others: {self.floods - self.forced_floods}",
+            f"429s: {self.floods}, forced (or caught in a forced one): {self.forced_floods}, "
+            f"others: {self.floods - self.forced_floods}",
             f"spool left: {self.spool_left or 'empty'}",
             f"stray processes: {self.strays or 'none'}",
             f"leaks in chats: {len(self.leaks)}",
@@ -112,7 +113,7 @@ class Figures:
         if len(self.twice) > DUPLICATE_SHARE * max(1, self.files):
             out.append(f"{len(self.twice)} of {self.files} files arrived twice: {self.twice[:10]}")
         if self.twice_before_a_kill:
-            out.append(f"files arrived twice with no kill before: {self.twice_before_a_kill}")
+            out.append(f"files arrived twice with no kill in between: {self.twice_before_a_kill}")
         if self.floods != self.forced_floods:
             out.append(f"{self.floods - self.forced_floods} 429(s) that were not forced")
         if self.spool_left:
@@ -134,10 +135,9 @@ async def chats(http: httpx.AsyncClient, users: list[int]) -> dict[int, list[dic
     return found
 
 
-def judge_answers(
-    figures: Figures, bot: BotProcess, seen: dict[int, list[dict[str, Any]]], first_kill_at: float | None
-) -> None:
-    """Exactly one final answer per accepted job; files that came twice, and when."""
+def judge_answers(figures: Figures, bot: BotProcess, seen: dict[int, list[dict[str, Any]]], kills: list[float]) -> None:
+    """Exactly one final answer per accepted job (a file that came again is counted apart, as a
+    copy); each copy must have a kill (`kills`: their times) between it and the first."""
     for job in bot.rows("SELECT id, user_id, request_message_id, state FROM jobs WHERE parent_id IS NULL"):
         figures.jobs[job["state"]] += 1
         replies = [m for m in seen.get(job["user_id"], []) if m["reply_to_message_id"] == job["request_message_id"]]
@@ -148,13 +148,13 @@ def judge_answers(
         figures.answers[len(files) + len(words)] += 1
         figures.files += len(files)
         expected = (1, 0) if job["state"] == JobState.DONE else (0, 1)
-        if (len(files), len(words)) != expected or working:
+        if (min(1, len(files)), len(words)) != expected or working:
             texts = [m.get("text") or m.get("caption") for m in visible]
             figures.wrong.append(f"job {job['id']} {job['state']}: {len(files)} file(s), answers {texts}")
         for extra in files[1:]:
             what = f"job {job['id']}: message {extra['message_id']} at {extra['at']:.2f}"
             figures.twice.append(what)
-            if first_kill_at is None or extra["at"] < first_kill_at:
+            if not any(files[0]["at"] <= at <= extra["at"] for at in kills):
                 figures.twice_before_a_kill.append(what)
 
 
