@@ -85,6 +85,7 @@ class Figures:
     files: int = 0
     twice: list[str] = field(default_factory=list)  # files that came more than once, described
     twice_before_a_kill: list[str] = field(default_factory=list)
+    status_copies: list[str] = field(default_factory=list)  # statuses a kill sent twice, described
     leaks: list[str] = field(default_factory=list)
     floods: int = 0
     forced_floods: int = 0  # and the 429s of sends already on their way when one was forced
@@ -98,6 +99,7 @@ class Figures:
             f"files: {self.files}, arrived twice: {len(self.twice)}"
             f" ({100 * len(self.twice) / max(1, self.files):.2f} %), of them with no kill in between: "
             f"{len(self.twice_before_a_kill)}",
+            f"status messages sent twice by a kill mid-send (the first copy stays): {len(self.status_copies)}",
             f"429s: {self.floods}, forced (or caught in a forced one): {self.forced_floods}, "
             f"others: {self.floods - self.forced_floods}",
             f"spool left: {self.spool_left or 'empty'}",
@@ -112,6 +114,8 @@ class Figures:
             out.append(f"{len(self.wrong)} job(s) without exactly one final answer: {self.wrong[:10]}")
         if len(self.twice) > DUPLICATE_SHARE * max(1, self.files):
             out.append(f"{len(self.twice)} of {self.files} files arrived twice: {self.twice[:10]}")
+        if len(self.status_copies) > DUPLICATE_SHARE * max(1, sum(self.jobs.values())):
+            out.append(f"{len(self.status_copies)} status messages sent twice: {self.status_copies[:10]}")
         if self.twice_before_a_kill:
             out.append(f"files arrived twice with no kill in between: {self.twice_before_a_kill}")
         if self.floods != self.forced_floods:
@@ -136,15 +140,26 @@ async def chats(http: httpx.AsyncClient, users: list[int]) -> dict[int, list[dic
 
 
 def judge_answers(figures: Figures, bot: BotProcess, seen: dict[int, list[dict[str, Any]]], kills: list[float]) -> None:
-    """Exactly one final answer per accepted job (a file that came again is counted apart, as a
-    copy); each copy must have a kill (`kills`: their times) between it and the first."""
+    """Exactly one final answer per accepted job. A copy that a kill explains is counted apart:
+    a file that came again with a kill between its copies, and a status message whose send the
+    uploader was killed in (its first copy reached Telegram unrecorded, so the status removed at
+    the end was the second: the first stays, as it would on Telegram)."""
+    status_rows = {
+        r["id"]: r
+        for r in bot.rows(
+            "SELECT j.id, o.message_id, o.interrupted, o.sent_at FROM jobs j JOIN outbox o ON o.id = j.status_outbox_id"
+        )
+    }
     for job in bot.rows("SELECT id, user_id, request_message_id, state FROM jobs WHERE parent_id IS NULL"):
         figures.jobs[job["state"]] += 1
         replies = [m for m in seen.get(job["user_id"], []) if m["reply_to_message_id"] == job["request_message_id"]]
         visible = [m for m in replies if not m["deleted"]]
         files = [m for m in visible if m["media"]]
         words = [m for m in visible if not m["media"] and (m.get("text") or "").startswith(FINAL_TEXTS)]
-        working = [m["text"] for m in visible if not m["media"] and (m.get("text") or "").startswith(WORKING_MARKS)]
+        working = [m for m in visible if not m["media"] and (m.get("text") or "").startswith(WORKING_MARKS)]
+        for m in _copies_of_the_status(working, status_rows.get(job["id"]), kills):
+            working.remove(m)
+            figures.status_copies.append(f"job {job['id']}: message {m['message_id']}")
         figures.answers[len(files) + len(words)] += 1
         figures.files += len(files)
         expected = (1, 0) if job["state"] == JobState.DONE else (0, 1)
@@ -156,6 +171,19 @@ def judge_answers(figures: Figures, bot: BotProcess, seen: dict[int, list[dict[s
             figures.twice.append(what)
             if not any(files[0]["at"] <= at <= extra["at"] for at in kills):
                 figures.twice_before_a_kill.append(what)
+
+
+def _copies_of_the_status(
+    working: list[dict[str, Any]], row: dict[str, Any] | None, kills: list[float]
+) -> list[dict[str, Any]]:
+    """The statuses left in the chat that are a first copy the uploader's kill left unrecorded."""
+    if not row or not row["interrupted"]:
+        return []
+    return [
+        m
+        for m in working
+        if m["message_id"] != row["message_id"] and any(m["at"] <= at <= (row["sent_at"] or 0) for at in kills)
+    ]
 
 
 def judge_leaks(figures: Figures, seen: dict[int, list[dict[str, Any]]], data_dir: Path) -> None:
