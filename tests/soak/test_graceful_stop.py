@@ -1,6 +1,6 @@
 """Graceful stop: mid-load, SIGTERM to the supervisor. It exits 0 within SHUTDOWN_GRACE, with no
-child killed for being late; started again on the same data, it completes every job accepted
-before the stop, each with exactly one file, none twice.
+child killed for being late and no process of its own left; started again on the same data, it
+completes every job accepted before the stop, each with exactly one file, none twice.
 
 Telegram (the sandbox) runs apart and lives on across the stop, as it would: the users' chats,
 and the messages they send while the bot is down, are still there when it comes back.
@@ -87,6 +87,8 @@ async def test_sigterm_mid_load_exits_in_grace_and_a_restart_completes_every_job
                 assert took <= GRACE_S, f"the supervisor took {took:.1f} s, over SHUTDOWN_GRACE {GRACE_S}"
                 late = [line for line in bot.log_lines() if "did not stop within" in line]
                 assert not late, late
+                left = verdict.session_processes(bot.proc.pid)
+                assert not left, f"processes of the bot left after its exit: {left}"
                 accepted = {r[0] for r in bot.query("SELECT id FROM jobs WHERE parent_id IS NULL")}
                 bot.stop()
                 (folder / "bot.log").rename(folder / "bot-before-stop.log")

@@ -240,5 +240,9 @@ def session_processes(session: int) -> list[int]:
 
 
 def integrity(path: Path) -> str:
-    with closing(sqlite3.connect(path)) as db:
-        return str(db.execute("PRAGMA integrity_check").fetchone()[0])
+    """`PRAGMA integrity_check`'s first line ('ok'), or why the file cannot even be read."""
+    try:
+        with closing(sqlite3.connect(path)) as db:
+            return str(db.execute("PRAGMA integrity_check").fetchone()[0])
+    except sqlite3.DatabaseError as exc:
+        return f"{type(exc).__name__}: {exc}"
