@@ -87,7 +87,7 @@ async def test_sigterm_mid_load_exits_in_grace_and_a_restart_completes_every_job
                 assert took <= GRACE_S, f"the supervisor took {took:.1f} s, over SHUTDOWN_GRACE {GRACE_S}"
                 late = [line for line in bot.log_lines() if "did not stop within" in line]
                 assert not late, late
-                left = verdict.session_processes(bot.proc.pid)
+                left = list(verdict.processes_of(bot.data_dir))
                 assert not left, f"processes of the bot left after its exit: {left}"
                 accepted = {r[0] for r in bot.query("SELECT id FROM jobs WHERE parent_id IS NULL")}
                 bot.stop()

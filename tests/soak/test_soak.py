@@ -85,9 +85,8 @@ async def soak(folder: Path, size: Size) -> None:
             figures.forced_floods = stats["faults"]["forced_floods"] + stats["faults"]["caught_in_forced"]
             figures.spool_left = await verdict.spool_emptied(bot)
             figures.strays = verdict.strays(bot)
-        session = bot.proc.pid
         bot.stop()
-        left = verdict.session_processes(session)
+        left = list(verdict.processes_of(bot.data_dir))
         checks = {name: verdict.integrity(bot.data_dir / name) for name in ("bot.sqlite3", "downloader.db")}
     finally:
         bot.stop()

@@ -5,15 +5,14 @@ prints and the promises they must keep.
   its file, or one clear failure (or cancel) message, and no status left behind;
 - at most 1 % of files arrived twice, and only after a kill;
 - no 429 but the forced ones;
-- the spool is empty, and no process of the bot's session is anything but the supervisor or one
-  of its children;
+- the spool is empty, and no process of the bot is anything but the supervisor or one of its
+  children;
 - no traceback, file path or secret in any chat message;
 - SQLite's `PRAGMA integrity_check` is `ok` (checked after the stop, by the test).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 from collections import Counter
@@ -211,32 +210,32 @@ async def spool_emptied(bot: BotProcess) -> list[str]:
     return left()
 
 
-def strays(bot: BotProcess) -> list[str]:
-    """Processes of the bot's session that are neither the supervisor nor one of its children
-    (an orphan of a killed child, an ffmpeg left running)."""
-    supervisor = bot.proc.pid
-    found = []
-    for p in psutil.process_iter(["pid", "ppid", "name", "cmdline"]):
+def processes_of(data_dir: Path) -> dict[int, psutil.Process]:
+    """Every process the bot started, wherever it is now: each child has its own session, and a
+    child's own children (ffmpeg) outlive a kill -9 of it as orphans of init; all of them inherit
+    DATA_DIR from the supervisor, which names the bot they belong to."""
+    wanted = str(data_dir.resolve())
+    found = {}
+    for p in psutil.process_iter(["pid"]):
         try:
-            if p.pid == supervisor or os.getsid(p.pid) != supervisor:
-                continue
-        except (ProcessLookupError, PermissionError):
+            if p.environ().get("DATA_DIR") == wanted:
+                found[p.pid] = p
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
-        if p.info["ppid"] != supervisor:
-            argv = " ".join(p.info["cmdline"] or [])[:120]
-            found.append(f"{p.pid} {p.info['name']} (parent {p.info['ppid']}): {argv}")
     return found
 
 
-def session_processes(session: int) -> list[int]:
-    out = []
-    for p in psutil.process_iter(["pid"]):
+def strays(bot: BotProcess) -> list[str]:
+    """The bot's processes that are not the supervisor's children (an orphan of a killed child,
+    an ffmpeg left running)."""
+    found = []
+    for pid, p in processes_of(bot.data_dir).items():
         try:
-            if os.getsid(p.pid) == session:
-                out.append(p.pid)
-        except (ProcessLookupError, PermissionError):
+            if p.ppid() != bot.proc.pid:
+                found.append(f"{pid} {p.name()} (parent {p.ppid()}): {' '.join(p.cmdline())[:120]}")
+        except psutil.NoSuchProcess:
             continue
-    return out
+    return found
 
 
 def integrity(path: Path) -> str:
