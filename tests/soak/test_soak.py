@@ -104,5 +104,6 @@ async def test_the_bounded_soak_keeps_every_promise(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # 400 links over a few minutes, then the barrier
 async def test_the_full_soak_keeps_every_promise(tmp_path):
     await soak(tmp_path, FULL)
