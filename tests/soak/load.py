@@ -155,7 +155,8 @@ async def _cancel_when_running(chat: Chat, bot: BotProcess, message_id: int, rec
             message_id,
         )
         if not found:
-            return None
+            handled = bot.query("SELECT coalesce(last_message_id, 0) FROM users WHERE id = ?", chat.user_id)
+            return {"over": True} if handled and handled[0][0] >= message_id else None  # refused: no job
         job = found[0]
         if job["state"] in FINAL:
             return {"over": True}
@@ -163,7 +164,7 @@ async def _cancel_when_running(chat: Chat, bot: BotProcess, message_id: int, rec
 
     job = await until(f"the job of message {message_id} running", running, ANSWER_TIMEOUT_S, describe=bot.log)
     if job.get("over"):
-        record.cancels_missed.append(f"message {message_id}: the job was over before it ran")
+        record.cancels_missed.append(f"message {message_id}: no job running (over, or refused at the gate)")
         return
     status = next((m for m in await chat.messages() if m["message_id"] == job["status_message_id"]), None)
     cancel = next((b for b in buttons(status or {}) if b.get("callback_data", "").startswith("x|")), None)
