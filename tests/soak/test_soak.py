@@ -33,6 +33,10 @@ ENV = {
     "JOB_RETRY_DELAY": "1",
     "SHUTDOWN_GRACE": "10",
     "ADMIN_IDS": "4242",  # the crash alerts go somewhere: the admin's chat is checked too
+    # What a killed downloader leaves in the spool is the sweeper's (core.sweeper): it runs within
+    # the soak, not hourly, on leftovers older than seconds, not minutes.
+    "SWEEP_INTERVAL": "5",
+    "SWEEP_MIN_AGE_S": "10",
 }
 ADMIN = 4242
 

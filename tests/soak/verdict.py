@@ -33,6 +33,7 @@ from tests.support.logs import KNOWN_SECRETS
 from tests.support.poll import until
 
 QUIET_TIMEOUT_S = 240.0
+SPOOL_EMPTY_TIMEOUT_S = 60.0  # the uploader's last removals, then a sweep for a killed downloader's folders
 DUPLICATE_SHARE = 0.01
 FINAL_KEYS = ("error_", "link_refused_", "cancelled")  # the texts a job's last word may be
 WORKING_MARKS = ("⏳", "🔎", "⬇️", "⚙️", "🔁", "⬆️", "📃")  # a status still at work
@@ -204,14 +205,15 @@ def judge_leaks(figures: Figures, seen: dict[int, list[dict[str, Any]]], data_di
 
 
 async def spool_emptied(bot: BotProcess) -> list[str]:
-    """The spool once its last folder is gone (the uploader removes it after its send is recorded)."""
+    """The spool once its last folder is gone: the uploader removes a sent job's after its send is
+    recorded, the sweeper what a killed downloader left."""
     spool = bot.data_dir / "spool"
 
     def left() -> list[str]:
         return sorted(str(p.relative_to(spool)) for p in spool.rglob("*")) if spool.exists() else []
 
     try:
-        await until("the spool emptied", lambda: not left() or None, 30, interval=0.5)
+        await until("the spool emptied", lambda: not left() or None, SPOOL_EMPTY_TIMEOUT_S, interval=0.5)
     except AssertionError:
         pass  # reported as a figure
     return left()
