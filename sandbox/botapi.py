@@ -23,7 +23,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from sandbox import methods_chat, methods_inline, methods_input_media, methods_media, methods_text, methods_updates
-from sandbox.context import ARRIVED, Sandbox
+from sandbox.context import Sandbox
 from sandbox.drop import drop_connection
 from sandbox.errors import ApiError, flood_wait, not_found, server_error, unauthorized
 from sandbox.live_config import Faults
@@ -97,7 +97,6 @@ async def _inject(sb: Sandbox, faults: Faults, method: str, request: Request) ->
 
 async def bot_endpoint(request: Request) -> Response:
     sb: Sandbox = request.app.state.sandbox
-    ARRIVED.set(trio.current_time())
     token, asked = request.path_params["token"], request.path_params["method"]
     name, handler = HANDLERS.get(asked.lower(), (asked, None))
     sb.stats.requests[name] += 1

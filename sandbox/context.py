@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,6 @@ from sandbox.live_config import LiveConfig
 from sandbox.model import Chat, Message
 from sandbox.stats import Stats
 from sandbox.world import World
-
-# When the Bot API call being handled reached the server (trio.current_time()); set per request.
-ARRIVED: ContextVar[float] = ContextVar("ARRIVED")
 
 
 @dataclass
@@ -41,16 +37,15 @@ class Sandbox:
 
     def admit_send(self, chat: Chat, count: int = 1) -> None:
         """Count a send or edit to `chat` (`count` messages for an album), or refuse it with 429."""
-        now, arrived = trio.current_time(), ARRIVED.get(None)
-        refusal = self.limiter.admit(chat.id, chat.type == "private", now, count, arrived)
+        refusal = self.limiter.admit(chat.id, chat.type == "private", trio.current_time(), count)
         if refusal is None:
             self.stats.sends += count
             return
         self.stats.flood_waits += 1
         if refusal.forced:
             self.stats.faults["forced_floods"] += 1
-        if refusal.caught:
-            self.stats.faults["caught_in_forced"] += 1
+        if refusal.held:
+            self.stats.faults["held_by_forced"] += 1
         raise flood_wait(refusal.retry_after)
 
     def post(self, chat: Chat, **fields: Any) -> Message:

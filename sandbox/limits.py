@@ -11,9 +11,9 @@ min(N, its capacity) tokens, and takes N from each, so a bucket smaller than the
 chat's burst of 3) may go below zero and the chat then waits until it has paid the album back.
 
 Forced floods (fault injection) refuse a send and then hold the whole bot for `retry_after`
-seconds, as a real FloodWait would. A send refused by that hold which had arrived before the
-forced refusal was given (`arrived`) was already on its way: no client could have held it back,
-so its refusal is marked `caught` (counted apart from the limits' own 429s).
+seconds, as a real FloodWait would. A send refused by that hold is marked `held` (counted apart
+from the limits' own 429s): a client has some sends on their way when the forced one is refused,
+and those land in the hold whatever it does; one that keeps sending into the hold has many.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class TokenBucket:
 class Refusal:
     retry_after: int
     forced: bool = False
-    caught: bool = False  # held by a forced flood given after this send arrived
+    held: bool = False  # refused by the hold of a forced flood
 
 
 class SendLimiter:
@@ -73,7 +73,6 @@ class SendLimiter:
         self._bot: TokenBucket | None = None
         self._chats: dict[int, TokenBucket] = {}
         self._hold_until = 0.0
-        self._forced_at = float("-inf")  # when the last forced flood was given
         self._attempts = 0
         self._sent = deque[float]()
         self.peak = 0
@@ -107,20 +106,16 @@ class SendLimiter:
             return True
         return faults.flood_every > 0 and self._attempts % faults.flood_every == 0
 
-    def admit(
-        self, chat_id: int, private: bool, now: float, count: int = 1, arrived: float | None = None
-    ) -> Refusal | None:
+    def admit(self, chat_id: int, private: bool, now: float, count: int = 1) -> Refusal | None:
         """None when the send of `count` messages (an album's items) may go now, and it is counted;
-        else why not and for how long. `arrived`: when the request reached the server."""
+        else why not and for how long."""
         self._attempts += 1
         if self._forced():
             retry = self.config.faults.flood_retry_after
             self._hold_until = max(self._hold_until, now + retry)
-            self._forced_at = now
             return Refusal(retry, forced=True)
         if now < self._hold_until:
-            caught = arrived is not None and arrived < self._forced_at
-            return Refusal(max(1, math.ceil(self._hold_until - now)), caught=caught)
+            return Refusal(max(1, math.ceil(self._hold_until - now)), held=True)
         if self.config.limits:
             buckets = (self._bot_bucket(now), self._chat_bucket(chat_id, private, now))
             wait = max(bucket.wait(now, count) for bucket in buckets)

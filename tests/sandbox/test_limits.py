@@ -114,13 +114,13 @@ def test_a_greedy_sender_is_held_to_the_rate_and_retry_after_is_enough_fake_cloc
     assert accepted <= 3 + duration * 1 + 1  # the burst plus one a second
 
 
-def test_a_send_already_on_its_way_when_a_flood_is_forced_is_caught_in_it_and_a_later_one_is_not():
+def test_sends_refused_by_a_forced_floods_hold_are_marked_apart_from_the_limits_own():
     config = LiveConfig.from_settings(Settings())
     limiter = SendLimiter(config)
     config.faults.flood_next, config.faults.flood_retry_after = 1, 3
-    assert limiter.admit(1, True, 10.0, arrived=10.0) == Refusal(3, forced=True)
-    in_flight = limiter.admit(2, True, 10.1, arrived=9.9)  # sent before the 429 was given
-    sent_after = limiter.admit(3, True, 10.2, arrived=10.05)  # sent once it was: the sender's fault
-    assert in_flight is not None and in_flight.caught
-    assert sent_after is not None and not sent_after.caught
-    assert limiter.admit(4, True, 13.0, arrived=12.9) is None  # the hold is over
+    assert limiter.admit(1, True, 10.0) == Refusal(3, forced=True)
+    assert limiter.admit(2, True, 10.1) == Refusal(3, held=True)  # in the hold: any chat
+    assert limiter.admit(3, True, 13.0) is None  # the hold is over
+    for _ in range(2):
+        assert limiter.admit(3, True, 13.0) is None  # the chat's burst of three
+    assert limiter.admit(3, True, 13.0) == Refusal(1)  # the limits' own: not held

@@ -86,7 +86,8 @@ async def soak(folder: Path, size: Size) -> None:
             verdict.judge_leaks(figures, await verdict.chats(http, [ADMIN]), bot.data_dir)  # all but paths
             stats = (await http.get("/sandbox/stats")).json()
             figures.floods = stats["flood_waits"]
-            figures.forced_floods = stats["faults"]["forced_floods"] + stats["faults"]["caught_in_forced"]
+            figures.forced_floods = stats["faults"]["forced_floods"]
+            figures.held_floods = stats["faults"]["held_by_forced"]
             figures.spool_left = await verdict.spool_emptied(bot)
             figures.strays = verdict.strays(bot)
         bot.stop()
