@@ -23,7 +23,7 @@ from core.config import Settings
 from core.db import write_tx
 from core.failures import ErrorClass, Failure, error_text
 from core.jobstates import FINAL, ON_A_DOWNLOADER, JobState
-from core.status import cancel_keyboard
+from core.status import cancel_keyboard, shown_title
 from core.texts import digits, text
 
 log = logging.getLogger("jobs")
@@ -192,7 +192,7 @@ def finish_playlist_if_complete(db: sqlite_utils.Database, settings: Settings, p
     if parent is None or parent.state in FINAL or (active and parent.status_outbox_id is None):
         return []
     sent = counts.get(JobState.DONE, 0)
-    title = parent.title or ""
+    title = shown_title(parent.title)
     if active:
         assert parent.status_outbox_id is not None
         line = text(

@@ -2,7 +2,7 @@
 
 Each record becomes one line (a traceback is folded into it), in LOG_FORMAT:
 - `text`: key=value pairs, `ts=2026-12-07T11:42:38.123Z level=info proc=downloader-1 pid=4242
-  logger=downloader.worker job=42 msg="job 42 handed back: the worker is draining"`;
+  logger=downloader.worker job=42 msg="job 42 stopped: the worker is draining; handed back"`;
 - `json`: the same keys in one JSON object a line.
 `job` is there when the event belongs to a job: the job a task works on (`job_context`, a context
 variable, so it follows the task into yt-dlp's worker thread), or the id a message names ("job 42").

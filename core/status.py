@@ -7,6 +7,7 @@ Every edit carries the cancel button again: an edit without a keyboard would rem
 
 from __future__ import annotations
 
+import html
 import math
 
 from core.callback_data import CallbackCodec
@@ -17,9 +18,16 @@ BAR_CELLS = 6
 BAR_FULL, BAR_EMPTY = "▰", "▱"
 MB = 1_000_000  # shown sizes are decimal megabytes, as file managers and Telegram show them
 SECONDS_SHOWN_UP_TO = 90  # longer waits are shown in minutes
+TITLE_CHARS = 200  # a media's title in a status or a choice is cut to this
 
 ACTION_CANCEL = "x"
 ACTION_CHOOSE = "f"
+
+
+def shown_title(title: str | None) -> str:
+    """A media's title as a status shows it: cut (a site picks it, up to thousands of characters,
+    and a message holds 4,096) and escaped (the statuses are HTML; the title is anyone's text)."""
+    return html.escape((title or "")[:TITLE_CHARS], quote=False)
 
 
 def bar(fraction: float) -> str:

@@ -191,6 +191,8 @@ class Engine:
             info, max_bytes=self.settings.max_file_bytes, playlist_max=self.settings.playlist_max_items
         )
         media_key = final_key(info)
+        if probe.kind != "playlist":  # a live stream or one too long is refused now, not after a choice
+            self._check_limits(probe)
         if probe.kind == "file" and formats.resolve("file", probe, "") == "file" and claim(probe):
             return self._fetch(hooked, info, probe, media_key, "file", folder)
         return ProbeResult(media_key, probe)

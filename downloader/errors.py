@@ -257,6 +257,11 @@ RULES: tuple[Rule, ...] = (
     ),
     # -- the same again when only the text survived (yt-dlp's downloader reports some as strings)
     Rule(_C.UNSUPPORTED, pattern=_words(r"Unsupported URL", r"is not a valid URL", r"no suitable extractor")),
+    Rule(
+        _C.UNSUPPORTED,
+        pattern=_words(r"No connection adapters were found", r"Unsupported url scheme"),
+        why="a redirect out of the web (file://, ftp://...): the link holds nothing to download; a retry gets the same",
+    ),
     Rule(_C.GEO_BLOCKED, pattern=_words(r"HTTP Error 451")),
     Rule(_C.NOT_FOUND, pattern=_words(r"HTTP Error 404", r"HTTP Error 410")),
     Rule(_C.LOGIN_REQUIRED, pattern=_words(r"HTTP Error 401")),

@@ -180,7 +180,7 @@ class Gates:
         found = self.links_of(msg)
         link_jobs.tell_unsupported(req, msg, found)
         if not found.links:
-            if not found.unsupported:
+            if not found.refused:
                 link_jobs.hint(req)
             return
         if req.user.is_admin:

@@ -15,9 +15,9 @@ hand over a closing « or »; none of these trailing characters belongs to the l
 
 Scheme and host come back lower-cased. Links are de-duplicated by exact text (different spellings
 of one video share a request key and are merged there). Only http and https become jobs; links
-with other schemes (ftp://, tg://, mailto:...) come back in `unsupported`, so the user can be told
-that kind is not supported without a job being made (the downloader's egress guard refuses them
-anyway).
+with other schemes (ftp://, tg://, mailto:...) come back in `unsupported`, and http(s) links with a
+user name or password in `credentials`, so the user can be told why without a job being made (the
+downloader's egress guard refuses them anyway, but a cached file would be sent without asking it).
 """
 
 from __future__ import annotations
@@ -60,6 +60,12 @@ class LinkList:
     links: list[str]  # http(s) links to make jobs of, at most `limit`, in the order of the text
     found: int  # how many distinct http(s) links the message had (more than len(links) if capped)
     unsupported: list[str] = field(default_factory=list)  # distinct links with other schemes
+    credentials: list[str] = field(default_factory=list)  # distinct http(s) links with user:password@
+
+    @property
+    def refused(self) -> bool:
+        """The message had links, all of them refused (it gets their reasons, not the hint)."""
+        return bool(self.unsupported or self.credentials)
 
 
 def find_links(text: str, entities: Sequence[Entity], limit: int) -> LinkList:
@@ -86,11 +92,12 @@ def find_links(text: str, entities: Sequence[Entity], limit: int) -> LinkList:
     found.sort(key=lambda item: item[0])
     web: list[str] = []
     other: list[str] = []
+    signed: list[str] = []
     for _, link in found:
-        bucket = web if _scheme(link) in WEB_SCHEMES else other
+        bucket = (signed if _has_userinfo(link) else web) if _scheme(link) in WEB_SCHEMES else other
         if link not in bucket:
             bucket.append(link)
-    return LinkList(links=web[:limit], found=len(web), unsupported=other)
+    return LinkList(links=web[:limit], found=len(web), unsupported=other, credentials=signed)
 
 
 def meant(link: str) -> str:
@@ -101,6 +108,11 @@ def meant(link: str) -> str:
 def _scheme(link: str) -> str:
     match = _SCHEME.match(link) or _OPAQUE_SCHEME.match(link)
     return match[1].lower() if match else ""
+
+
+def _has_userinfo(link: str) -> bool:
+    match = _AUTHORITY.match(link)
+    return bool(match and match[2])
 
 
 def _with_scheme(link: str) -> str:

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import html
-
 import sqlite_utils
 
 from core import formats
 from core.callback_data import CallbackCodec
 from core.jobstates import JobState, sql_is
 from core.payloads import Button, Keyboard
-from core.status import ACTION_CHOOSE, cancel_button, duration, megabytes, wait_text
+from core.status import ACTION_CHOOSE, cancel_button, duration, megabytes, shown_title, wait_text
 from core.texts import digits, text
 from ipc.messages import Probe
 
 RECENT_JOBS = 50  # the estimate is the median of this many recent jobs' durations
-TITLE_CHARS = 200  # a title shown above the choices is cut to this
 
 
 def queued_text(lang: str, position: int, eta: float | None) -> str:
@@ -32,7 +29,7 @@ def choices_message(
     lang: str, codec: CallbackCodec, job_id: int, probe: Probe, audio_format: str, cached: set[str]
 ) -> tuple[str, Keyboard]:
     """The question and its buttons: qualities with sizes, audio, a mark on cached ones, cancel."""
-    title = html.escape(probe.title[:TITLE_CHARS] or "")
+    title = shown_title(probe.title)
     if probe.kind == "playlist":
         count = digits(lang, len(probe.entries))
         body = text(lang, "choose_playlist", title=title, count=count)

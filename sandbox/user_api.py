@@ -81,9 +81,12 @@ async def user_messages(request: Request) -> Response:
 
 @guarded
 async def user_callbacks(request: Request) -> Response:
+    """`{"message_id": int, "data": str}`: the user presses the message's button with that data;
+    with `"forged": true` the data need not be a button's (a modified client)."""
     sb, user_id = sandbox_of(request), request.path_params["user_id"]
     body = await body_of(request)
-    query_id = sb.world.user_presses(user_id, field(body, "message_id", int), field(body, "data", str))
+    forged = field(body, "forged", bool, required=False) or False
+    query_id = sb.world.user_presses(user_id, field(body, "message_id", int), field(body, "data", str), forged)
     return ok(callback_query_id=query_id)
 
 

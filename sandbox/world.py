@@ -16,7 +16,7 @@ from sandbox import render
 from sandbox.entities import Entity, detect, strip_text
 from sandbox.errors import ApiError, chat_not_found, forbidden
 from sandbox.inline import InlineState
-from sandbox.markup import MAX_CAPTION_CHARS, MAX_TEXT_CHARS
+from sandbox.markup import MAX_CALLBACK_DATA_BYTES, MAX_CAPTION_CHARS, MAX_TEXT_CHARS
 from sandbox.model import (
     PRESENT_STATUSES,
     Chat,
@@ -207,13 +207,17 @@ class World:
         self.notify(user_id)
         return msg
 
-    def user_presses(self, user_id: int, message_id: int, data: str) -> str:
+    def user_presses(self, user_id: int, message_id: int, data: str, forged: bool = False) -> str:
+        """`forged`: a modified client sends `data` that no button of the message carries (any
+        string of 1 to 64 bytes); the bot must trust callback data no more than Telegram does."""
         p = self.people.get(user_id)
         msg = self.chats[user_id].messages.get(message_id) if p else None
         if p is None or msg is None or msg.deleted or not msg.from_bot:
             raise SimulationError(404, f"user {user_id} has no bot message {message_id}")
         buttons = [b for row in (msg.reply_markup or {}).get("inline_keyboard", []) for b in row]
-        if not any(b.get("callback_data") == data for b in buttons):
+        if forged and not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA_BYTES:
+            raise SimulationError(400, f"callback data must be 1-{MAX_CALLBACK_DATA_BYTES} bytes")
+        if not forged and not any(b.get("callback_data") == data for b in buttons):
             raise SimulationError(400, f"message {message_id} has no button with callback_data {data!r}")
         query_id = str(secrets.randbits(CALLBACK_ID_BITS))
         self.callbacks[query_id] = PendingCallback(query_id, user_id, message_id, data)

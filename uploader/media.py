@@ -20,6 +20,7 @@ from core.config import Settings
 from core.db import write_tx
 from core.failures import ErrorClass, Failure
 from core.jobstates import JobState
+from core.logs import uid
 from core.outbox import OutboxItem
 from core.payloads import Delete, SendMedia
 from core.telegram import SentMedia
@@ -179,7 +180,7 @@ def requeue_interrupted(db: sqlite_utils.Database, settings: Settings) -> tuple[
                 "UPDATE outbox SET state = 'failed', sent_at = ?, error = ?, error_class = ? WHERE id = ?",
                 [time.time(), reason, ErrorClass.INTERNAL.value, row_id],
             )
-            log.error("outbox %d (%s to chat %d, job %s) quarantined: %s", row_id, kind, chat_id, job_id, reason)
+            log.error("outbox %d (%s to chat %s, job %s) quarantined: %s", row_id, kind, uid(chat_id), job_id, reason)
             if job_id is not None and kind == "media":
                 db.execute(
                     "UPDATE outbox SET state = 'dropped', error = ? WHERE job_id = ? AND kind = 'media'"

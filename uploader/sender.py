@@ -165,7 +165,9 @@ class OutboxSender:
         except TelegramError as exc:
             self._trouble(item, exc)
         except Exception as exc:  # a bug on one row ends that row, never the uploader
-            log.exception("outbox %d (job %s) to chat %d: failed while sending", item.id, item.job_id, item.chat_id)
+            log.exception(
+                "outbox %d (job %s) to chat %s: failed while sending", item.id, item.job_id, uid(item.chat_id)
+            )
             outbox.mark_failed(self.db, item.id, f"{type(exc).__name__}: {exc}")
         else:
             outbox.mark_sent(self.db, item.id, message_id)

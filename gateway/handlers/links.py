@@ -23,7 +23,7 @@ def links(req: Request, msg: IncomingMessage) -> None:
     found = find_links(msg.text, msg.entities, req.settings.max_links_per_message)
     tell_unsupported(req, msg, found)
     if not found.links:
-        if not found.unsupported:
+        if not found.refused:
             hint(req)
         return
     take(req, msg.message_id, found.links)
@@ -31,9 +31,11 @@ def links(req: Request, msg: IncomingMessage) -> None:
 
 
 def tell_unsupported(req: Request, msg: IncomingMessage, found: LinkList) -> None:
-    """Links of other schemes (ftp:, tg:, ...) are answered, at most once per NOTICE_INTERVAL."""
-    if found.unsupported and notice_due(req.db, req.user.id, "scheme", req.settings.notice_interval):
-        req.reply(req.t("link_refused_scheme"), reply_to=msg.message_id)
+    """Links of other schemes (ftp:, tg:, ...) and links with a user name or password are
+    answered, each kind at most once per NOTICE_INTERVAL."""
+    for refused, kind in ((found.unsupported, "scheme"), (found.credentials, "credentials")):
+        if refused and notice_due(req.db, req.user.id, kind, req.settings.notice_interval):
+            req.reply(req.t(f"link_refused_{kind}"), reply_to=msg.message_id)
 
 
 def hint(req: Request) -> None:

@@ -47,7 +47,8 @@ RETRY_AFTER = 7
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """Routes: /status/<code>, /cut, /hang, /page (HTML, no media), /video.mp4, /partial.mp4, /expiring.mp4."""
+    """Routes: /status/<code>, /cut, /hang, /page (HTML, no media), /video.mp4, /partial.mp4, /expiring.mp4,
+    /away?to=URL (a 302 to URL)."""
 
     server: LocalServer
 
@@ -65,6 +66,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(code)
             if code == 429:
                 self.send_header("Retry-After", str(RETRY_AFTER))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif path == "/away":
+            self.send_response(302)
+            self.send_header("Location", self.path.partition("?to=")[2])
             self.send_header("Content-Length", "0")
             self.end_headers()
         elif path == "/cut":
@@ -199,6 +205,13 @@ def test_a_real_probe_against_a_local_server_is_classified(server, settings, pat
     if path.startswith("/status/"):
         assert f"HTTP Error {path.rsplit('/', 1)[1]}" in failure.reason  # the raw reason, for the log
     assert server.requests, "yt-dlp never reached the server"
+    assert_private_to_users(failure, settings)
+
+
+@pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://127.0.0.1/x.mp4", "gopher://127.0.0.1/x"])
+def test_a_redirect_out_of_the_web_is_unsupported_and_not_retried(server, settings, target):
+    failure = classify(run_ytdlp(server.url(f"/away?to={target}")))
+    assert failure.cls is ErrorClass.UNSUPPORTED and not failure.retryable, failure
     assert_private_to_users(failure, settings)
 
 

@@ -22,6 +22,7 @@ WORKING_MARKS = ("⏳", "⬇️", "⚙️", "🔁", "⬆️")  # a status, not a
 class Canary:
     """A loopback server that must never hear from the bot: it counts every connection."""
 
+    host: str = "127.0.0.1"  # or "::1"
     port: int = 0
     connections: list[str] = field(default_factory=list)
 
@@ -33,12 +34,13 @@ class Canary:
                 await stream.send_all(b"HTTP/1.1 200 OK\r\ncontent-type: video/mp4\r\ncontent-length: 4\r\n\r\nlost")
             await stream.aclose()
 
-        listeners = await nursery.start(partial(trio.serve_tcp, answer, 0, host="127.0.0.1"))
+        listeners = await nursery.start(partial(trio.serve_tcp, answer, 0, host=self.host))
         self.port = listeners[0].socket.getsockname()[1]
         return self
 
     def url(self, path: str = "/seg.ts") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{path}"
 
 
 async def final_answer(

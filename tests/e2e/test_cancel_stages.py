@@ -125,9 +125,9 @@ async def logged_at(bot: BotProcess, needle: str) -> float:
 
     async def found() -> float | None:
         for line in bot.log_lines():
-            if needle in line:
-                stamp = datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
-                return stamp.timestamp()
+            if needle in line:  # key=value lines: ts=2026-12-07T15:29:13.123Z (UTC) ...
+                stamp = line.split(" ", 1)[0].removeprefix("ts=")
+                return datetime.datetime.fromisoformat(stamp).timestamp()
         return None
 
     return await until(f"{needle!r} in the log", found, 30, describe=bot.log)

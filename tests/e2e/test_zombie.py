@@ -62,7 +62,9 @@ async def test_a_zombie_workers_stale_attempt_never_lands_and_the_user_gets_one_
         said = [
             line
             for line in bot.log_lines()
-            if f" {zombie_pid}] " in line and f"job {first['id']}" in line and ("stopped" in line or "refused" in line)
+            if f" pid={zombie_pid} " in line
+            and f"job {first['id']}" in line
+            and ("stopped" in line or "refused" in line)
         ]
         return said or None
 

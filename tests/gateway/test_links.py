@@ -160,6 +160,17 @@ def test_other_schemes_are_returned_apart_and_not_counted():
     )
 
 
+def test_links_with_a_user_name_or_password_are_returned_apart_and_not_counted():
+    text = "لطفا http://u:p@ok.example/v و https://youtube.com@127.0.0.1/x و https://ok.example/a@b?c=@ را بفرست"
+    result = find_links(text, (), LIMIT)
+    assert result == LinkList(
+        ["https://ok.example/a@b?c=@"], 1, credentials=["http://u:p@ok.example/v", "https://youtube.com@127.0.0.1/x"]
+    )
+    hidden = Entity("text_link", 0, 4, url="http://:@ok.example/v")
+    assert find_links("لطفا", (hidden,), LIMIT) == LinkList([], 0, credentials=["http://:@ok.example/v"])
+    assert find_links("لطفا", (hidden,), LIMIT).refused and not find_links("سلام", (), LIMIT).refused
+
+
 def test_plain_urls_without_entities_end_where_telegram_ends_them():
     cases = {
         "see https://example.com/a.": "https://example.com/a",
@@ -177,7 +188,8 @@ def test_plain_urls_without_entities_end_where_telegram_ends_them():
         "HTTPS://User@EXAMPLE.COM/Path?Q=A": "https://User@example.com/Path?Q=A",
     }
     for text, expected in cases.items():
-        assert find_links(text, (), LIMIT).links == [expected], text
+        found = find_links(text, (), LIMIT)
+        assert (found.links or found.credentials) == [expected], text  # a user name: refused, but found alike
 
 
 def test_a_plain_url_already_marked_is_not_taken_twice_and_one_in_code_is_taken():

@@ -117,3 +117,14 @@ async def test_pressing_a_button_that_is_not_there_is_refused(api: Api, http):
     mid = await _conversation(api)
     assert (await http.post("/sandbox/users/1/callbacks", json={"message_id": mid, "data": "nope"})).status_code == 400
     assert (await http.post("/sandbox/users/1/callbacks", json={"message_id": 99, "data": "x"})).status_code == 404
+
+
+async def test_a_forged_press_delivers_data_no_button_carries(api: Api, http):
+    mid = await _conversation(api)
+    forged = {"message_id": mid, "data": "fmt:720|AAAAAAAAAAAA", "forged": True}
+    assert (await http.post("/sandbox/users/1/callbacks", json=forged)).status_code == 200
+    assert (await api.updates(timeout=0))[-1]["callback_query"]["data"] == "fmt:720|AAAAAAAAAAAA"
+    for data in ("", "x" * 65, "ش" * 33):  # Telegram's 1-64 bytes
+        bad = {"message_id": mid, "data": data, "forged": True}
+        assert (await http.post("/sandbox/users/1/callbacks", json=bad)).status_code == 400
+    assert (await http.post("/sandbox/users/1/callbacks", json={**forged, "forged": "yes"})).status_code == 400

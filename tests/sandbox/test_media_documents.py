@@ -48,6 +48,15 @@ async def test_feed_is_a_playlist_of_n_distinct_items_in_order(http: httpx.Async
         assert (await http.get("/media/feed.xml", params={"items": bad})).status_code == 400
 
 
+async def test_a_feed_takes_its_title_literally_and_has_up_to_ten_thousand_items(http, sandbox_url: str):
+    info = await _ytdlp(str(httpx.URL(f"{sandbox_url}/media/feed.xml", params={"items": 2, "title": TRICKY_TITLE})),
+                        extract_flat=True)  # fmt: skip
+    assert info["title"] == TRICKY_TITLE
+    assert [e["title"] for e in info["entries"]] == [f"{TRICKY_TITLE} {i}" for i in (1, 2)]
+    big = await http.get("/media/feed.xml", params={"items": 10_000})
+    assert big.status_code == 200 and big.text.count("<item>") == 10_000
+
+
 async def test_a_feed_item_downloads_as_its_own_media(sandbox_url: str, tmp_path: Path, sample_media: Path):
     info = await _ytdlp(f"{sandbox_url}/media/feed.xml?items=2", tmp_path / "dl")
     ids = [e["id"] for e in info["entries"]]
@@ -65,4 +74,9 @@ async def test_page_title_comes_from_the_query_literally(http: httpx.AsyncClient
     assert info["url"] == f"{sandbox_url}/media/sample.mp4"
     default = await _ytdlp(f"{sandbox_url}/media/page.html")
     assert default["title"] == "Sandbox sample video"
-    assert (await http.get("/media/page.html", params={"title": "x" * 3000})).status_code == 400
+    long = await _ytdlp(str(httpx.URL(f"{sandbox_url}/media/page.html", params={"title": "../", "repeat": 1700})))
+    assert long["title"] == "../" * 1700
+    refused: list[dict[str, str | int]] = [{"title": "x" * 10_001}, {"title": "xy", "repeat": 5001}, {"repeat": 0},
+                                           {"repeat": "x"}]  # fmt: skip
+    for params in refused:
+        assert (await http.get("/media/page.html", params=params)).status_code == 400
