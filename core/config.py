@@ -339,6 +339,9 @@ class Settings:
     )
     audio_format: str = setting("AUDIO_FORMAT", "m4a", _choice("m4a", "mp3"), "audio-only format for new users")
     caption_signature: str = setting("CAPTION_SIGNATURE", "", _str, "line added under every caption, e.g. @mybot")
+    storage_chat_id: int = setting(
+        "STORAGE_CHAT_ID", 0, _int(), "private channel (the bot an admin) inline mode uploads to; 0: cached media only"
+    )
 
     # ---- the hostile internet (downloaders) -----------------------------------------------------
     max_duration_min: float = setting("MAX_DURATION_MIN", 180.0, _float(0.1, 100000), "longest media, minutes")

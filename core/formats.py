@@ -25,6 +25,7 @@ PLAYLIST_HEIGHTS = (720, 480, 360)
 DEFAULT_CHOICES = ("ask", "best", "v:1080", "v:720", "v:480", "v:360", "audio")
 REQUESTS = ("best", "audio", "file")  # besides the keys themselves
 ASK = "ask"
+MAX_SUBTITLE_LANGUAGES = 50  # listed of a video's subtitles (a few sites list hundreds)
 
 
 def audio_key(audio_format: str) -> str:
@@ -87,10 +88,14 @@ def probe_from_info(info: Mapping[str, Any], *, max_bytes: int, playlist_max: in
         choices.append(FormatChoice(key="audio", size=audio_size))
     # Only what fits the cap is offered (a size unknown until the download is checked during it).
     choices = [c for c in choices if not c.size or c.size <= max_bytes]
+    subtitles = info.get("subtitles")
     return Probe(
         kind=kind,
         title=title,
         platform=platform,
+        subtitles=sorted(subtitles)[:MAX_SUBTITLE_LANGUAGES]
+        if isinstance(subtitles, Mapping) and kind == "video"
+        else [],
         duration=duration,
         is_live=bool(info.get("is_live")),
         uploader=uploader,

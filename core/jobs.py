@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from core import jobstates, metrics, outbox
+from core import inline, jobstates, metrics, outbox
 from core.backoff import Backoff, retry_delay
 from core.callback_data import codec_for
 from core.config import Settings
@@ -52,6 +52,8 @@ class Job:
     meta: dict[str, Any]
     lang: str
     audio_format: str
+    album_format: str = "ask"  # the user's saved answer for a mixed image post (core.albums)
+    subtitles: bool = False  # the user wants subtitles with every video
 
     @property
     def is_playlist(self) -> bool:
@@ -61,7 +63,7 @@ class Job:
 _COLUMNS = (
     "j.id, j.user_id, j.chat_id, j.request_message_id, j.parent_id, j.item_index, j.url, j.request_key,"
     " j.media_key, j.platform, j.format_key, j.state, j.attempts, j.lease, j.title, j.status_outbox_id, j.meta,"
-    " u.language, u.audio_format"
+    " u.language, u.audio_format, u.album_format, u.subtitles"
 )
 
 
@@ -87,6 +89,8 @@ def _job(r: tuple[Any, ...], settings: Settings) -> Job:
         meta=json.loads(r[16]) if r[16] else {},
         lang=r[17] or settings.default_language,
         audio_format=r[18] or settings.audio_format,
+        album_format=r[19] or "ask",
+        subtitles=bool(r[20]),
     )
 
 
@@ -177,6 +181,8 @@ def fail(
             notices += [notice] if notice else []
         elif job.parent_id is not None:
             notices += finish_playlist_if_complete(db, settings, job.parent_id)
+        elif inline.message_of(job):
+            notices.append(inline.show(db, job, error_text(job.lang, failure)))
     return True, notices
 
 

@@ -11,11 +11,16 @@ from __future__ import annotations
 import msgspec
 
 __all__ = [
+    "AlbumItem",
     "Button",
     "CallbackAnswer",
     "Copy",
     "Delete",
     "Edit",
+    "InlineAnswer",
+    "InlineEdit",
+    "InlineMedia",
+    "InlineOption",
     "Keyboard",
     "Payload",
     "SendMedia",
@@ -64,15 +69,33 @@ class Delete(_Payload, frozen=True, tag="delete"):
     message_id: int = 0
 
 
+class AlbumItem(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One item of an album: from the spool (`path`) or by `file_id`; `part` is its place in the
+    media cache (`core.albums`)."""
+
+    kind: str  # photo, video, document
+    part: int
+    path: str = ""
+    file_id: str = ""
+    thumbnail: str = ""
+    duration: int = 0
+    width: int = 0
+    height: int = 0
+
+
 class SendMedia(_Payload, frozen=True, tag="media"):
-    """A file from the spool (`path`) or one Telegram already has (`file_id`).
+    """A file from the spool (`path`) or one Telegram already has (`file_id`); or, with `album`
+    (kind "album"), 2-10 of them as one album (`sendMediaGroup`), `path` then its first item's.
 
     `media_key`, `format_key` and `part`/`parts` say where the file_id goes in the media cache
-    once sent; `spool_dir` is removed after the job's last part is sent. The caption is made at
-    sending from `title`, `source_url` and the part (uploader.caption), unless `caption` is given.
+    once sent (an album's items say their own `part`); `spool_dir` is removed after the job's
+    last part is sent. The caption is made at sending from `title`, `source_url` and the part
+    (uploader.caption), unless `caption` is given; an album's goes on its first item (a post's
+    text is the `title` of its first send only). `start`: a video plays from this second (a
+    link's `t=`).
     """
 
-    kind: str  # video, audio, document, photo
+    kind: str  # video, audio, document, photo, album
     path: str = ""
     file_id: str = ""
     caption: str = ""
@@ -89,6 +112,8 @@ class SendMedia(_Payload, frozen=True, tag="media"):
     parts: int = 1
     source_url: str = ""
     spool_dir: str = ""
+    album: list[AlbumItem] = []
+    start: int = 0
 
 
 class Copy(_Payload, frozen=True, tag="copy"):
@@ -105,7 +130,51 @@ class CallbackAnswer(_Payload, frozen=True, tag="callback_answer"):
     alert: bool = False
 
 
-Payload = Text | Edit | Delete | SendMedia | Copy | CallbackAnswer
+class InlineOption(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One inline result: a cached file (`file_id`, its `kind`) or an article (`text`) that the
+    bot later edits into the file (it needs a keyboard for Telegram to name the message)."""
+
+    id: str
+    title: str
+    kind: str = "article"  # article, or the cached file's kind: video, audio, document, photo
+    file_id: str = ""
+    text: str = ""
+    description: str = ""
+    caption: str = ""
+    keyboard: Keyboard | None = None
+
+
+class InlineAnswer(_Payload, frozen=True, tag="inline_answer"):
+    """answerInlineQuery: the results, and a button that opens the private chat with
+    `/start <button_start>` (a user who must join first; inline mode without a storage chat)."""
+
+    query_id: str
+    results: list[InlineOption] = []
+    button_text: str = ""
+    button_start: str = ""
+
+
+class InlineEdit(_Payload, frozen=True, tag="inline_edit"):
+    """Replace the text of a message sent through inline mode (an inline job's progress)."""
+
+    inline_message_id: str
+    text: str
+    keyboard: Keyboard | None = None
+
+
+class InlineMedia(_Payload, frozen=True, tag="inline_media"):
+    """Turn a message sent through inline mode into a file Telegram has (`file_id`); the caption
+    is made at sending from `title` and `source_url`, as a file's is."""
+
+    inline_message_id: str
+    kind: str
+    file_id: str
+    title: str = ""
+    source_url: str = ""
+    lang: str = "fa"
+
+
+Payload = Text | Edit | Delete | SendMedia | Copy | CallbackAnswer | InlineAnswer | InlineEdit | InlineMedia
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Payload)

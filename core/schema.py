@@ -494,6 +494,15 @@ _V6 = (
     "ALTER TABLE outbox ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0 CHECK (interrupted >= 0)",
 )
 
+# Image posts and subtitles (issue 17): what a user keeps as the answer to "photos, videos or
+# everything?" for a post that mixes them ('ask': the question each time), and whether subtitles
+# always come with a video.
+_V7 = (
+    "ALTER TABLE users ADD COLUMN album_format TEXT NOT NULL DEFAULT 'ask'"
+    " CHECK (album_format IN ('ask', 'g:all', 'g:photos', 'g:videos'))",
+    "ALTER TABLE users ADD COLUMN subtitles INTEGER NOT NULL DEFAULT 0 CHECK (subtitles IN (0, 1))",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users, jobs, sponsors, media cache, broadcasts, settings, audit, outbox", _V1),
     Migration(2, "the pipeline: job states and keys, outbox roles, media cache and probes, gates, breakers", _V2),
@@ -501,6 +510,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "admins' conversations of several steps", _V4),
     Migration(5, "alerts that last until resolved", _V5),
     Migration(6, "final job states hold; an upload's failure class and interruptions", _V6),
+    Migration(7, "users' answer for mixed image posts, and subtitles always", _V7),
 )
 
 

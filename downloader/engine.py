@@ -26,7 +26,8 @@ from core import formats, metrics
 from core.config import MIB, Settings
 from core.formats import FORMAT_SORT
 from core.media_keys import final_key
-from downloader import media
+from core.start_time import start_of
+from downloader import media, subtitles
 from downloader.egress import EgressProxy, EgressRefused
 from downloader.errors import ClassifiedError, ErrorClass
 from downloader.ffmpeg import Cancelled
@@ -219,13 +220,27 @@ class Engine:
         key = formats.resolve(job.format_key or "best", probe, audio_format)
         if key is None:
             raise ClassifiedError("no format fits the cap", ErrorClass.TOO_LARGE)
-        return self._fetch(hooked, info, probe, media_key, key, folder)
+        return self._fetch(hooked, info, probe, media_key, key, folder, job.subtitles, start_of(job.url))
 
     def _fetch(
-        self, hooked: _Hooked, info: dict[str, Any], probe: Probe, media_key: str, key: str, folder: Path
+        self,
+        hooked: _Hooked,
+        info: dict[str, Any],
+        probe: Probe,
+        media_key: str,
+        key: str,
+        folder: Path,
+        wanted_subtitles: str = "",
+        start: int = 0,
     ) -> DownloadResult:
-        """Download the format `key` of an extracted link and make it playable."""
+        """Download the format `key` of an extracted link and make it playable; with
+        `wanted_subtitles` (a language), a video's subtitles come along as an SRT document;
+        `start` (a link's `t=`): the thumbnail is the frame at that second."""
         ydl, control = hooked.ydl, hooked.control
+        lang = subtitles.language(info, wanted_subtitles) if key.startswith("v:") else None
+        ydl.params["writesubtitles"] = lang is not None  # the pooled YoutubeDL: set for every job
+        ydl.params["subtitleslangs"] = [lang] if lang else []
+        ydl.params["subtitlesformat"] = subtitles.SUBTITLE_FORMATS
         self._check_limits(probe)
         folder.mkdir(parents=True, exist_ok=True)
         ydl.params["outtmpl"] = {
@@ -244,10 +259,14 @@ class Engine:
         control.check()
         control.phase = "converting"
         began = time.monotonic()
-        files = self._prepare(source, folder, key, control, done)  # `done`: the chosen format's details
+        files = self._prepare(source, folder, key, control, done, start)  # `done`: the chosen format's details
         metrics.observe("convert_seconds", time.monotonic() - began, platform=_platform(info))
         title = str(info.get("title") or "")
         performer = str(info.get("artist") or info.get("uploader") or info.get("channel") or "")
+        subtitle = subtitles.found(folder, MEDIA_STEM, lang) if lang else None
+        if subtitle is not None:  # part 0: it goes with the video, not as a part of its media
+            srt = subtitles.to_srt(subtitle, folder / subtitles.file_name(title, lang or ""))
+            files.append(MediaFile(srt, "document", srt.stat().st_size, part=0, parts=1))
         return DownloadResult(media_key, key, probe, title, performer, files)
 
     def _pooled(self, slot: int) -> _Hooked:
@@ -288,7 +307,9 @@ class Engine:
 
     # ---- making it playable ----------------------------------------------------------------
 
-    def _prepare(self, source: Path, folder: Path, key: str, control: Control, info: dict[str, Any]) -> list[MediaFile]:
+    def _prepare(
+        self, source: Path, folder: Path, key: str, control: Control, info: dict[str, Any], start: int = 0
+    ) -> list[MediaFile]:
         """The downloaded file as Telegram plays it: an H.264/AAC faststart MP4 (split in parts
         over the upload cap), or the audio, or, for anything ffprobe can't read, a document."""
 
@@ -319,7 +340,8 @@ class Engine:
             _drop(source, path)
             final = media.inspect(path, cancel=control.cancel)
             # A frame of the video itself: a platform's picture may have another aspect ratio.
-            thumb = media.make_thumbnail(path, folder / COVER_NAME, info=final, cancel=control.cancel)
+            at = start if 0 < start < (final.duration or 0) else None  # the moment the link points at
+            thumb = media.make_thumbnail(path, folder / COVER_NAME, at_seconds=at, info=final, cancel=control.cancel)
             return self._split_if_needed(path, folder, final, media.send_attributes(final, info), thumb, control)
         if found.kind == "audio":
             return [_file(source, "audio", attrs.duration)]

@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,7 @@ from gallery_dl import extractor as gdl_extractor
 from gallery_dl.extractor.common import Extractor, Message
 from gallery_dl.extractor.generic import GenericExtractor
 
+from core import albums as album_keys
 from core import metrics
 from core.config import MIB, Settings
 from downloader.egress import EgressProxy, EgressRefused
@@ -49,7 +52,7 @@ from downloader.errors import ClassifiedError, ErrorClass, classify
 from downloader.ffmpeg import Cancelled
 from downloader.gallery_media import GalleryItem, ItemTooLong, make_item
 
-__all__ = ["MAX_ALBUM_ITEMS", "Gallery", "GalleryEngine", "GalleryItem", "albums", "site_of"]
+__all__ = ["MAX_ALBUM_ITEMS", "Gallery", "GalleryEngine", "GalleryItem", "Survey", "albums", "site_of"]
 
 log = logging.getLogger("downloader.gallery")
 _extractor_log = logging.getLogger("downloader.gallery.extractor")
@@ -62,6 +65,7 @@ GALLERY_RETRIES = 1  # our own retries (JOB_ATTEMPTS, with back-off) do the rest
 # Extractors that take any link: not "a site gallery-dl knows".
 CATCH_ALL = frozenset({"generic", "directlink", "recursive", "ytdl", "noop", "test"})
 # Where a post's text is, by extractor: the first of these that is set.
+VIDEO_EXTENSIONS = frozenset({"mp4", "webm", "mov", "m4v", "mkv", "avi", "3gp", "ts", "m3u8", "mpd"})
 TEXT_KEYS = ("description", "content", "caption", "desc", "text", "og_description", "title", "og_title")
 STATUS_CLASSES = {
     401: ErrorClass.LOGIN_REQUIRED,
@@ -94,9 +98,31 @@ class Gallery:
     truncated: bool  # more than GALLERY_MAX_ITEMS items: the first ones are here
 
 
+@dataclass(frozen=True)
+class Survey:
+    """A post as its listing tells it, nothing downloaded: each item's kind as its link or
+    gallery-dl names it ("video" or "photo"; the download decides), the text, the site."""
+
+    kinds: list[str]
+    caption: str
+    site: str
+    truncated: bool
+
+
+_finding = threading.Lock()
+
+
+def _find(url: str) -> Extractor | None:
+    """gallery-dl's extractor for `url`. Its lookup walks one generator, shared by every thread,
+    that loads the extractor modules on first use: two slots asking at once would both run it
+    ("generator already executing"), so one asks at a time."""
+    with _finding:
+        return gdl_extractor.find(url)
+
+
 def site_of(url: str) -> str | None:
     """The site gallery-dl has an extractor of its own for (its category), or None."""
-    found = gdl_extractor.find(url) if url.lower().startswith(("http://", "https://")) else None
+    found = _find(url) if url.lower().startswith(("http://", "https://")) else None
     return None if found is None or found.category in CATCH_ALL else str(found.category)
 
 
@@ -133,30 +159,39 @@ class GalleryEngine:
         guard: str,
         control: Control | None = None,
         cookiefile: Path | None = None,
+        only: str = album_keys.ALL,
     ) -> Gallery:
-        """The post at `url` downloaded into `folder` (one subfolder per item), ready to send."""
+        """The post at `url` downloaded into `folder` (one subfolder per item), ready to send;
+        `only` (`core.albums` keys): its photos, its videos, or everything."""
         control = control or Control()
         job = _Job(self, guard, control, cookiefile)
-        try:
+        with job.classified():
             began = time.monotonic()
             extractor = job.extractor_for(url)
             found, text = job.list_files(extractor)
             platform = str(extractor.category)
             metrics.observe("probe_seconds", time.monotonic() - began, platform=platform)
             truncated = len(found) > self.settings.gallery_max_items
+            found = [f for f in found[: self.settings.gallery_max_items] if album_keys.keeps(only, f.kind)]
             began = time.monotonic()
-            items = job.download(found[: self.settings.gallery_max_items], folder)
+            items = [i for i in job.download(found, folder) if album_keys.keeps(only, i.kind)]
             metrics.observe("download_seconds", time.monotonic() - began, platform=platform)  # with the items' making
             metrics.count("downloaded_bytes", control.done_bytes, platform=platform)
-        except (EgressRefused, ClassifiedError, Cancelled):
-            raise
-        except Exception as exc:
-            job.check_refusals()
-            raise _classified(exc, job.secret) from exc
-        job.check_refusals()
         if not items:
             raise ClassifiedError("no media found in the post", ErrorClass.UNSUPPORTED)
         return Gallery(items, text[:MAX_CAPTION_SOURCE_CHARS], str(extractor.category), truncated)
+
+    def survey(self, url: str, *, guard: str, control: Control | None = None, cookiefile: Path | None = None) -> Survey:
+        """What the post at `url` holds, from its listing alone (no item is downloaded)."""
+        job = _Job(self, guard, control or Control(), cookiefile)
+        with job.classified():
+            extractor = job.extractor_for(url)
+            found, text = job.list_files(extractor)
+        if not found:
+            raise ClassifiedError("no media found in the post", ErrorClass.UNSUPPORTED)
+        cap = self.settings.gallery_max_items
+        kinds = [f.kind for f in found[:cap]]
+        return Survey(kinds, text[:MAX_CAPTION_SOURCE_CHARS], str(extractor.category), len(found) > cap)
 
 
 @dataclass
@@ -164,6 +199,7 @@ class _File:
     url: str
     headers: dict[str, str]
     extractor: Extractor  # whose session (headers, cookies) fetches it
+    kind: str = "photo"  # as the link tells it ("video" by its extension); the download decides
 
 
 class _Job:
@@ -192,7 +228,7 @@ class _Job:
     def extractor_for(self, url: str) -> Extractor:
         if not url.lower().startswith(("http://", "https://")):
             raise EgressRefused("scheme", "only http and https links")
-        found = gdl_extractor.find(url)
+        found = _find(url)
         if found is None or found.category in CATCH_ALL:
             match = _AnyPortGeneric.pattern.match(url)
             if match is None:
@@ -244,7 +280,9 @@ class _Job:
             if not url.lower().startswith(("http://", "https://")):
                 log.info("%s: skipping a file gallery-dl would fetch otherwise (%s)", self.guard, url.split(":")[0])
                 continue
-            files.append(_File(url, dict(kwdict.get("_http_headers") or {}), source))
+            extension = str(kwdict.get("extension") or urlsplit(url).path.rpartition(".")[2]).lower()
+            kind = "video" if extension in VIDEO_EXTENSIONS else "photo"
+            files.append(_File(url, dict(kwdict.get("_http_headers") or {}), source, kind))
             if len(files) > self.settings.gallery_max_items:
                 break
         return files, next((text for text in texts if text), "")
@@ -304,6 +342,19 @@ class _Job:
                     sink.write(chunk)
                     self.control.done_bytes += len(chunk)
         return out
+
+    @contextmanager
+    def classified(self) -> Iterator[None]:
+        """Whatever fails inside fails as the downloader's class; a fetch the guard refused, even
+        one gallery-dl went on without, fails it as the guard's refusal."""
+        try:
+            yield
+        except (EgressRefused, ClassifiedError, Cancelled):
+            raise
+        except Exception as exc:
+            self.check_refusals()
+            raise _classified(exc, self.secret) from exc
+        self.check_refusals()
 
     def check_refusals(self) -> None:
         refused = self.egress.refusals(self.guard) if self.egress is not None else []

@@ -18,11 +18,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 import trio
 
-from core import spool
+from core import albums, spool
 from core.alerts import Alerter
 from core.child import ChildContext
 from core.failures import ErrorClass, Failure
@@ -34,6 +35,9 @@ from downloader.egress.targets import REFUSAL_KEYS
 from downloader.engine import Control, DownloadResult, Engine, ProbeResult, guard_name
 from downloader.errors import ClassifiedError, classify, for_job, guard_failure
 from ipc.channels import JobWorker
+
+if TYPE_CHECKING:
+    from downloader.gallery_jobs import GalleryJobs
 from ipc.messages import (
     DownloadedFile,
     JobAssign,
@@ -88,6 +92,7 @@ class Worker:
         self.egress = egress
         self.alert = alert
         self.running: dict[int, Running] = {}  # job id -> its attempt, until its report is answered
+        self._gallery: GalleryJobs | None = None  # gallery-dl, loaded at the first link with no video
         jobs.on_cancel = self._on_cancel
 
     async def run(self) -> None:
@@ -147,8 +152,21 @@ class Worker:
                 def claim(probe: Probe) -> bool:  # in the job's thread: nothing to choose, so fetch it now?
                     return bool(trio.from_thread.run(self._claim, job, probe))
 
-                result: ProbeResult | DownloadResult = await trio.to_thread.run_sync(
-                    self.engine.probe, slot, job, folder, claim, abandon_on_cancel=True
+                try:
+                    result: ProbeResult | DownloadResult = await trio.to_thread.run_sync(
+                        self.engine.probe, slot, job, folder, claim, abandon_on_cancel=True
+                    )
+                except Exception as exc:  # no video: an image post? (downloader.gallery_jobs)
+                    refused = bool(self.egress.refusals(guard_name(slot)))
+                    if control.cancel.is_set() or not self.gallery().takes_over(exc, job.url, refused):
+                        raise
+                    log.info("job %d: yt-dlp found no video (%s); asking gallery-dl", job.job_id, exc)
+                    result = await trio.to_thread.run_sync(
+                        self.gallery().probe, job, guard_name(slot), control, cookiefile, abandon_on_cancel=True
+                    )
+            elif albums.is_key(job.format_key):
+                result = await trio.to_thread.run_sync(
+                    self.gallery().download, job, folder, guard_name(slot), control, cookiefile, abandon_on_cancel=True
                 )
             else:
                 audio = job.audio_format or self.settings.audio_format
@@ -176,6 +194,13 @@ class Worker:
             self.ctx.busy = len(self.running)
             if not keep:
                 spool.remove(folder, job.job_id)
+
+    def gallery(self) -> GalleryJobs:
+        if self._gallery is None:
+            from downloader.gallery_jobs import GalleryJobs  # gallery-dl: only once a link needs it
+
+            self._gallery = GalleryJobs(self.settings, self.egress)
+        return self._gallery
 
     def _classify(self, exc: Exception, job: JobAssign, slot: int, breaker: str, cookie: Path | None) -> Failure:
         """The failure of a try, counted against the platform's breaker and the cookie file."""

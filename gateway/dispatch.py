@@ -241,9 +241,10 @@ class Dispatcher:
             if taken is None:
                 return None
             row = self.db.execute(
-                "SELECT j.url, j.chat_id, j.user_id, j.format_key, j.platform, u.audio_format"
+                "SELECT j.url, j.chat_id, j.user_id, j.format_key, j.platform, u.audio_format,"
+                " CASE WHEN json_extract(coalesce(j.meta, '{}'), '$.subtitles') THEN coalesce(u.language, ?) END"
                 " FROM jobs j JOIN users u ON u.id = j.user_id WHERE j.id = ?",
-                [job_id],
+                [self.settings.default_language, job_id],
             ).fetchone()
         lease, attempt = taken
         return JobAssign(
@@ -257,6 +258,7 @@ class Dispatcher:
             attempt=attempt,
             platform=row[4] or "",
             audio_format=row[5] or self.settings.audio_format,
+            subtitles=row[6] or "",  # the user's language (gateway.subtitles)
         )
 
     # ---- workers' signs of life ----------------------------------------------------------------

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import sqlite_utils
 import trio
 
-from core import breakers, jobstates, metrics, outbox
+from core import breakers, inline, jobstates, metrics, outbox
 from core import jobs as job_rows
 from core.callback_data import CallbackCodec
 from core.config import Settings
@@ -120,7 +120,7 @@ class JobEvents:
         if job is None or job.lease != event.lease or job.state not in ON_A_DOWNLOADER:
             return []
         target = job_rows.status_target(self.db, job)
-        if target is None:
+        if target is None and not inline.message_of(job):
             return []
         now = trio.current_time()
         last = self.shown.get(job.id)
@@ -139,6 +139,8 @@ class JobEvents:
         if last is not None and last.body == body:
             return []
         self.shown[job.id] = Shown(now, body)
+        if target is None:  # an inline job: its status is the inline message
+            return [inline.show(self.db, job, body, priority=outbox.PRIORITY_PROGRESS)]
         item = outbox.change_message(
             self.db,
             target,

@@ -36,7 +36,15 @@ from core.config import Settings
 from core.db import write_tx
 from core.logs import uid
 from core.status import wait_text
-from core.telegram import CallbackQuery, ChatMemberChange, IncomingMessage, TelegramPort, Update
+from core.telegram import (
+    CallbackQuery,
+    ChatMemberChange,
+    ChosenInlineResult,
+    IncomingMessage,
+    InlineQuery,
+    TelegramPort,
+    Update,
+)
 from core.texts import digits
 from gateway.admin.bans import NOTICE_BANNED
 from gateway.admin.maintenance import Maintenance
@@ -114,6 +122,17 @@ class Gates:
             await self._before_message(update, command)
         elif isinstance(update, CallbackQuery):
             await self._before_press(update)
+        elif isinstance(update, InlineQuery | ChosenInlineResult):
+            await self._before_inline(update)
+
+    async def _before_inline(self, update: InlineQuery | ChosenInlineResult) -> None:
+        """Inline mode passes the locks and the disk as a link in the private chat does."""
+        user_id = update.sender.id
+        if user_id in self.settings.admin_ids or self._banned(user_id):
+            return
+        if find_links(update.query, (), 1).links:
+            await self.locks.verify(user_id)
+            await self.disk.refresh()
 
     async def _before_message(self, msg: IncomingMessage, command: str) -> None:
         user_id = msg.sender.id
@@ -235,6 +254,25 @@ class Gates:
             refused = wanted - allowed
             (log.info if told else log.debug)("user %d: %d link(s) refused (%s)", req.user.id, refused, refusal)
         return allowed
+
+    def admit_inline(self, req: Request) -> str:
+        """A link chosen in inline mode: "" when it may become a job now (counted against the
+        rates like a link in the private chat), else the words to show in its inline message."""
+        if req.user.is_admin:
+            return ""
+        if self.maintenance.on:
+            return self.maintenance.notice(req)
+        if not self.locks.verdict(req.db, req.user.id).passes:
+            return req.t("inline_join")
+        now = time.time()
+        allowed, refusal, values = self._allowance(req, 1, now)
+        if not allowed:
+            log.info("user %s: an inline link refused (%s)", uid(req.user.id), refusal)
+            return req.t(refusal, **values())
+        spend(req.db, req.user.id, MARK_RATE, 1, now)
+        if self.settings.global_requests_per_min:
+            spend(req.db, EVERYONE, MARK_GLOBAL_RATE, 1, now)
+        return ""
 
     def _allowance(self, req: Request, wanted: int, now: float) -> tuple[int, str, Callable[[], dict[str, Any]]]:
         """How many of `wanted` links the rate, the queues and the disk let through, in this order;

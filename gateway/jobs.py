@@ -15,7 +15,7 @@ import time
 import msgspec
 import sqlite_utils
 
-from core import formats, jobstates, outbox
+from core import albums, formats, inline, jobstates, outbox
 from core import jobs as job_rows
 from core.callback_data import CallbackCodec
 from core.config import MIB, Settings
@@ -24,8 +24,10 @@ from core.jobs import Job
 from core.jobstates import ON_A_DOWNLOADER, JobState, sql_in, sql_is
 from core.logs import uid
 from core.media_keys import request_key
-from core.payloads import SendMedia, Text
+from core.payloads import AlbumItem, SendMedia, Text
+from core.start_time import start_of
 from core.status import cancel_keyboard
+from gateway import albums as album_sends
 from gateway.offer import cached_keys, choices_message, estimate, queued_text
 from ipc.messages import Probe
 
@@ -33,6 +35,7 @@ log = logging.getLogger("gateway.jobs")
 
 # The media's title, except that a playlist's entry keeps the title the playlist gave it.
 OWN_TITLE = "title = CASE WHEN parent_id IS NULL THEN ? ELSE coalesce(title, ?) END"
+SUBTITLES = "subtitles"  # jobs.meta: the video's subtitles come along (in the user's language)
 PROBE_FRESH_S = 6 * 3600  # a cached probe older than this is probed again (titles, sizes change)
 _probe_decoder = msgspec.json.Decoder(Probe)
 
@@ -44,18 +47,23 @@ def create(
     *,
     user_id: int,
     chat_id: int,
-    message_id: int,
+    message_id: int | None,
     url: str,
     default_format: str,
+    meta: dict[str, object] | None = None,
 ) -> list[int]:
-    """One job for one link (inside the update's transaction); returns outbox rows to announce."""
+    """One job for one link (inside the update's transaction); returns outbox rows to announce.
+    `meta`: what the job starts with in `jobs.meta` (an inline job's message, `core.inline`)."""
     ref = request_key(url)
     now = time.time()
     requested = None if default_format == formats.ASK else default_format
+    always = db.execute("SELECT subtitles FROM users WHERE id = ?", [user_id]).fetchone()
+    if always and always[0]:
+        meta = {**(meta or {}), SUBTITLES: True}
     job_id = int(
         db.execute(
             "INSERT INTO jobs (user_id, chat_id, request_message_id, url, request_key, media_key, platform,"
-            " format_key, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " format_key, state, created_at, updated_at, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 user_id,
                 chat_id,
@@ -68,6 +76,7 @@ def create(
                 JobState.QUEUED.value,
                 now,
                 now,
+                json.dumps(meta) if meta else None,
             ],
         ).lastrowid
         or 0
@@ -76,6 +85,11 @@ def create(
     job = job_rows.load(db, job_id, settings)
     assert job is not None
     return advance(db, settings, codec, job, new=True)
+
+
+def wants_subtitles(job: Job) -> bool:
+    """The user asked for the video's subtitles (the button, or "always" in /settings)."""
+    return bool(job.meta.get(SUBTITLES))
 
 
 def known_probe(db: sqlite_utils.Database, job: Job) -> tuple[str, Probe] | None:
@@ -122,6 +136,8 @@ def advance(
             )
         if probe.kind == "playlist":
             return _playlist(db, settings, codec, job, probe, new)
+        if probe.kind == albums.GALLERY:
+            return _gallery(db, settings, codec, job, media_key, probe, new)
         if job.format_key is None and probe.kind != "file":
             return _ask(db, settings, codec, job, media_key, probe, new)
         key = formats.resolve(job.format_key or "file", probe, job.audio_format)
@@ -129,12 +145,35 @@ def advance(
             return _fail_now(db, settings, codec, job, new, _too_large(settings))
         if key != job.format_key:
             db.execute("UPDATE jobs SET format_key = ? WHERE id = ?", [key, job.id])
-        served = _from_cache(db, job, media_key, key)
+        # Subtitles are not cached: a video that comes with them is downloaded again.
+        served = [] if probe.subtitles and wants_subtitles(job) else _from_cache(db, job, media_key, key)
         if served:
             return served
     if new:
         return _queued_status(db, settings, codec, job)
     return []
+
+
+def _gallery(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    codec: CallbackCodec,
+    job: Job,
+    media_key: str,
+    probe: Probe,
+    new: bool,
+) -> list[int]:
+    """An image post: photos, videos or everything (asked, unless the user saved an answer)."""
+    # An inline job has nobody to ask: the whole post (its message becomes the first item).
+    key = albums.resolve(job.format_key, albums.ALL if inline.message_of(job) else job.album_format, probe)
+    if key is None:
+        return _ask(db, settings, codec, job, media_key, probe, new)
+    if key != job.format_key:
+        db.execute("UPDATE jobs SET format_key = ? WHERE id = ?", [key, job.id])
+    served = _from_cache(db, job, media_key, key)
+    if served:
+        return served
+    return _queued_status(db, settings, codec, job) if new else []
 
 
 def _too_large(settings: Settings) -> Failure:
@@ -154,6 +193,8 @@ def _queued_status(db: sqlite_utils.Database, settings: Settings, codec: Callbac
     position = queue_position(db, job)
     slots = settings.workers * max(1, settings.download_slots_per_worker - 1)
     body = queued_text(job.lang, position, estimate(db, position, slots))
+    if inline.message_of(job):  # its status is the inline message the user sent
+        return [inline.show(db, job, body)]
     return [_new_status(db, job, body, cancel_keyboard(job.lang, codec, job.id))]
 
 
@@ -193,7 +234,8 @@ def _ask(
     if not probe.choices:
         return _fail_now(db, settings, codec, job, new, _too_large(settings))
     jobstates.ask(db, job.id)
-    body, keyboard = choices_message(job.lang, codec, job.id, probe, job.audio_format, cached_keys(db, media_key))
+    cached = cached_keys(db, media_key)
+    body, keyboard = choices_message(job.lang, codec, job.id, probe, job.audio_format, cached, wants_subtitles(job))
     item = set_status(db, job, body, keyboard, new)
     return [item] if item else []
 
@@ -274,24 +316,34 @@ def _from_cache(db: sqlite_utils.Database, job: Job, media_key: str, format_key:
     )
     if job.status_outbox_id is not None:
         outbox.drop_progress(db, job.status_outbox_id)
-    notices = []
-    for part, parts, file_id, kind, title, source_url in rows:
-        payload = SendMedia(
-            kind=kind,
-            file_id=file_id,
-            title=title or "",
-            reply_to=job.request_message_id,
-            media_key=media_key,
-            format_key=format_key,
-            part=part,
-            parts=parts,
-            source_url=job.url or source_url or "",
-        )
-        notices.append(
-            outbox.enqueue(
-                db, job.chat_id, payload, priority=outbox.PRIORITY_FILE, role=outbox.ROLE_FILE, job_id=job.id
+    title, source = rows[0][4] or "", job.url or rows[0][5] or ""
+    if albums.is_key(format_key):
+        items = [AlbumItem(kind=r[3], part=r[0], file_id=r[2]) for r in rows]
+        payloads = album_sends.sends(
+            items, title=title, reply_to=job.request_message_id, media_key=media_key, format_key=format_key,
+            source_url=source,
+        )  # fmt: skip
+    else:
+        start = start_of(job.url) if len(rows) == 1 and rows[0][3] == "video" else 0
+        payloads = [
+            SendMedia(
+                kind=kind,
+                file_id=file_id,
+                title=title or "",
+                reply_to=job.request_message_id,
+                media_key=media_key,
+                format_key=format_key,
+                part=part,
+                parts=parts,
+                source_url=source,
+                start=start,
             )
-        )
+            for part, parts, file_id, kind, title, _ in rows
+        ]
+    notices = [
+        outbox.enqueue(db, job.chat_id, payload, priority=outbox.PRIORITY_FILE, role=outbox.ROLE_FILE, job_id=job.id)
+        for payload in payloads
+    ]
     log.info("job %d: %s %s from the cache (%d part(s))", job.id, media_key, format_key, len(rows))
     return notices
 

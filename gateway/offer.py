@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from core import formats
+from core import albums, formats
 from core.callback_data import CallbackCodec
 from core.jobstates import JobState, sql_is
 from core.payloads import Button, Keyboard
@@ -12,6 +12,8 @@ from core.status import ACTION_CHOOSE, cancel_button, duration, megabytes, shown
 from core.texts import digits, text
 from ipc.messages import Probe
 
+ACTION_SUBTITLES = "st"  # callback data st|<job>: subtitles with the video, or not (a toggle)
+CHECK = "✓ "
 RECENT_JOBS = 50  # the estimate is the median of this many recent jobs' durations
 
 
@@ -26,13 +28,22 @@ def cached_keys(db: sqlite_utils.Database, media_key: str) -> set[str]:
 
 
 def choices_message(
-    lang: str, codec: CallbackCodec, job_id: int, probe: Probe, audio_format: str, cached: set[str]
+    lang: str,
+    codec: CallbackCodec,
+    job_id: int,
+    probe: Probe,
+    audio_format: str,
+    cached: set[str],
+    subtitles: bool = False,
 ) -> tuple[str, Keyboard]:
-    """The question and its buttons: qualities with sizes, audio, a mark on cached ones, cancel."""
+    """The question and its buttons: qualities with sizes, audio, a mark on cached ones, the
+    subtitles (when the source has them: checked when they come along), cancel."""
     title = shown_title(probe.title)
     if probe.kind == "playlist":
         count = digits(lang, len(probe.entries))
         body = text(lang, "choose_playlist", title=title, count=count)
+    elif probe.kind == albums.GALLERY:
+        body = text(lang, "choose_album", title=title, count=digits(lang, probe.entry_count))
     else:
         shown = text(lang, "duration_line", duration=duration(lang, probe.duration)) if probe.duration else ""
         body = text(lang, "choose", title=f"<b>{title}</b>" if title else "", duration=shown)
@@ -43,6 +54,9 @@ def choices_message(
         if key in cached:
             label = text(lang, "cached_mark") + label
         rows.append([Button(text=label, data=codec.encode(ACTION_CHOOSE, job_id, index))])
+    if probe.subtitles:
+        label = (CHECK if subtitles else "") + text(lang, "button_subtitles")
+        rows.append([Button(text=label, data=codec.encode(ACTION_SUBTITLES, job_id))])
     rows.append([cancel_button(lang, codec, job_id)])
     return body, rows
 
@@ -51,6 +65,8 @@ def _label(lang: str, key: str, height: int, size: int, audio_format: str) -> st
     shown = text(lang, "size_suffix", size=megabytes(lang, size)) if size else ""
     if key == "best":
         return text(lang, "button_best")
+    if albums.is_key(key):
+        return text(lang, albums.BUTTON_KEYS[key])
     if key == "audio":
         return text(lang, "button_audio", fmt=audio_format, size=shown)
     if key == "v:best" or not height:

@@ -14,12 +14,14 @@ import logging
 
 import sqlite_utils
 
-from core import jobstates, outbox
+from core import albums, jobstates, outbox
 from core.config import Settings
 from core.db import write_tx
 from core.jobs import load, status_target
 from core.jobstates import JobState
-from core.payloads import SendMedia
+from core.payloads import AlbumItem, SendMedia
+from core.start_time import start_of
+from gateway import albums as album_sends
 from ipc.messages import JobClaim, JobDownloaded, JobHandBack
 
 log = logging.getLogger("gateway.results")
@@ -69,30 +71,12 @@ def downloaded(db: sqlite_utils.Database, settings: Settings, report: JobDownloa
         target = status_target(db, job)
         if target is not None:
             outbox.drop_progress(db, target)
-        notices = []
-        for f in report.files:
-            payload = SendMedia(
-                kind=f.kind,
-                path=f.path,
-                thumbnail=f.thumbnail,
-                duration=f.duration,
-                width=f.width,
-                height=f.height,
-                title=title,
-                performer=report.performer if f.kind == "audio" else "",
-                reply_to=job.request_message_id,
-                media_key=report.media_key,
-                format_key=report.format_key,
-                part=f.part,
-                parts=f.parts,
-                source_url=job.url,
-                spool_dir=report.folder,
+        notices = [
+            outbox.enqueue(
+                db, job.chat_id, payload, priority=outbox.PRIORITY_FILE, role=outbox.ROLE_FILE, job_id=job.id
             )
-            notices.append(
-                outbox.enqueue(
-                    db, job.chat_id, payload, priority=outbox.PRIORITY_FILE, role=outbox.ROLE_FILE, job_id=job.id
-                )
-            )
+            for payload in _sends(job.url, job.request_message_id, title, report)
+        ]
     log.info(
         "job %d downloaded by %s: %s %s, %d file(s), %d bytes",
         job.id,
@@ -103,6 +87,54 @@ def downloaded(db: sqlite_utils.Database, settings: Settings, report: JobDownloa
         size,
     )
     return True, notices
+
+
+def _sends(url: str, reply_to: int | None, title: str, report: JobDownloaded) -> list[SendMedia]:
+    """The outbox payloads of a download: an image post's albums, or one send per file."""
+    if albums.is_key(report.format_key):
+        items = [
+            AlbumItem(
+                kind=f.kind,
+                part=f.part,
+                path=f.path,
+                thumbnail=f.thumbnail,
+                duration=f.duration,
+                width=f.width,
+                height=f.height,
+            )
+            for f in report.files
+        ]
+        return album_sends.sends(
+            items,
+            title=title,
+            reply_to=reply_to,
+            media_key=report.media_key,
+            format_key=report.format_key,
+            source_url=url,
+            spool_dir=report.folder,
+        )
+    start = start_of(url)
+    return [
+        SendMedia(
+            kind=f.kind,
+            path=f.path,
+            thumbnail=f.thumbnail,
+            duration=f.duration,
+            width=f.width,
+            height=f.height,
+            title=title,
+            performer=report.performer if f.kind == "audio" else "",
+            reply_to=reply_to,
+            media_key=report.media_key if f.part else "",  # part 0 (subtitles) is not cached
+            format_key=report.format_key if f.part else "",
+            part=f.part,
+            parts=f.parts,
+            source_url=url,
+            spool_dir=report.folder,
+            start=start if f.kind == "video" and f.parts == 1 and start < f.duration else 0,
+        )
+        for f in report.files
+    ]
 
 
 def claim(db: sqlite_utils.Database, report: JobClaim, fits: bool) -> bool:

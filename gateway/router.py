@@ -26,7 +26,15 @@ from core.callback_data import CallbackCodec
 from core.config import Settings
 from core.db import write_tx
 from core.logs import uid
-from core.telegram import CallbackQuery, Chat, ChatMemberChange, IncomingMessage, Update
+from core.telegram import (
+    CallbackQuery,
+    Chat,
+    ChatMemberChange,
+    ChosenInlineResult,
+    IncomingMessage,
+    InlineQuery,
+    Update,
+)
 from gateway.admin import bans, maintenance, sponsors
 
 # MessageHandler and Prepare are imported from here by handler modules too.
@@ -43,7 +51,7 @@ from gateway.commands import (
 )
 from gateway.context import Request
 from gateway.gates import Gates
-from gateway.handlers import joined
+from gateway.handlers import inline, joined
 from gateway.locks import ACTION_JOINED
 from gateway.users import remember
 
@@ -121,7 +129,21 @@ class Router:
             return self._press(update)
         if isinstance(update, ChatMemberChange) and self.gates is not None:
             return self.gates.member_changed(update)
+        if isinstance(update, InlineQuery | ChosenInlineResult):
+            return self._inline(update)
         return []
+
+    def _inline(self, update: InlineQuery | ChosenInlineResult) -> list[int]:
+        """Inline mode (`handlers.inline`): the gates are asked inside, as they differ there."""
+        with write_tx(self.db):
+            user = remember(self.db, self.settings, update.sender)
+            assert user is not None  # no message id: never a repeat
+            req = Request(self.settings, self.db, self.codec, user, update.sender.id)
+            if isinstance(update, InlineQuery):
+                inline.query(self.gates, req, update)
+            else:
+                inline.chosen(self.gates, req, update)
+        return req.notices
 
     def _typed(self, query: CallbackQuery) -> _Pressed | None:
         """The command a command button stands for (None: not one, or no such command)."""

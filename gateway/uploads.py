@@ -15,8 +15,8 @@ import logging
 
 import sqlite_utils
 
+from core import inline, jobstates, metrics, outbox
 from core import jobs as job_rows
-from core import jobstates, metrics, outbox
 from core.config import Settings
 from core.db import write_tx
 from core.failures import ErrorClass, Failure, with_values
@@ -51,6 +51,8 @@ def delivered(db: sqlite_utils.Database, settings: Settings, job_id: int, upload
         elif job.status_outbox_id is not None:
             removed = outbox.remove_message(db, job.status_outbox_id, job.chat_id, job_id=job.id)
             notices += [removed] if removed else []
+        if inline.message_of(job):
+            notices += inline.deliver(db, job)
     log.info("job %d done", job_id)
     return notices
 

@@ -206,6 +206,7 @@ class JobAssign(_Tagged, frozen=True, kw_only=True):
     platform: str = ""  # yt-dlp's extractor for the URL, as far as the URL tells (breakers, cookies)
     slot: str = "any"  # the kind of credit it answers (CREDIT_KINDS)
     audio_format: str = ""  # the user's audio format ("m4a", "mp3") for an audio-only choice
+    subtitles: str = ""  # a video's subtitles are wanted, in this language (else the original's); "": none
     v: int = 3
 
 
@@ -248,6 +249,7 @@ class Probe(msgspec.Struct, frozen=True):
     choices: list[FormatChoice] = []
     entries: list[PlaylistEntry] = []
     entry_count: int = 0
+    subtitles: list[str] = []  # the languages of the source's own subtitles (not automatic captions)
 
 
 class JobStarted(_Tagged, frozen=True):

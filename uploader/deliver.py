@@ -8,9 +8,33 @@ from pathlib import Path
 from core import metrics
 from core.outbox import OutboxItem
 from core.payloads import Button as PayloadButton
-from core.payloads import CallbackAnswer, Copy, Delete, Edit, Keyboard, SendMedia, Text
-from core.telegram import Button, Media, MediaKind, Progress, SentMedia, TelegramPort
+from core.payloads import (
+    CallbackAnswer,
+    Copy,
+    Delete,
+    Edit,
+    InlineAnswer,
+    InlineEdit,
+    InlineMedia,
+    InlineOption,
+    Keyboard,
+    SendMedia,
+    Text,
+)
+from core.telegram import (
+    ArticleResult,
+    Button,
+    CachedResult,
+    InlineButton,
+    InlineResult,
+    Media,
+    MediaKind,
+    Progress,
+    SentMedia,
+    TelegramPort,
+)
 from core.telegram.port import Keyboard as PortKeyboard
+from uploader.caption import build_caption
 
 
 def keyboard(rows: Keyboard | None) -> PortKeyboard | None:
@@ -40,17 +64,19 @@ def media_of(payload: SendMedia, caption: str) -> Media:
         height=payload.height or None,
         title=payload.title or None if payload.kind == "audio" else None,
         performer=payload.performer or None,
+        start_timestamp=payload.start or None if payload.kind == "video" else None,
     )
 
 
-async def deliver(port: TelegramPort, item: OutboxItem) -> int | None:
-    """Send a row that is not a file; returns the message id Telegram gave (if any)."""
-    message_id = await _deliver(port, item)
+async def deliver(port: TelegramPort, item: OutboxItem, signature: str = "") -> int | None:
+    """Send a row that is not a file; returns the message id Telegram gave (if any).
+    `signature`: CAPTION_SIGNATURE, for the caption of an inline message turned into a file."""
+    message_id = await _deliver(port, item, signature)
     metrics.count("sends", method=item.kind, priority=str(item.priority))
     return message_id
 
 
-async def _deliver(port: TelegramPort, item: OutboxItem) -> int | None:
+async def _deliver(port: TelegramPort, item: OutboxItem, signature: str) -> int | None:
     p = item.payload
     if isinstance(p, Text):
         sent = await port.send_text(
@@ -70,7 +96,35 @@ async def _deliver(port: TelegramPort, item: OutboxItem) -> int | None:
     if isinstance(p, CallbackAnswer):
         await port.answer_callback(p.callback_id, p.text, alert=p.alert)
         return None
+    if isinstance(p, InlineAnswer):
+        button = InlineButton(p.button_text, p.button_start) if p.button_text and p.button_start else None
+        await port.answer_inline_query(p.query_id, [_inline_result(r) for r in p.results], button=button)
+        return None
+    if isinstance(p, InlineEdit):
+        await port.edit_inline_text(p.inline_message_id, p.text, keyboard=keyboard(p.keyboard))
+        return None
+    if isinstance(p, InlineMedia):
+        caption = build_caption(p.title, p.source_url, signature, lang=p.lang)
+        media = Media(kind=MediaKind(p.kind), file_id=p.file_id, caption=caption)
+        await port.edit_inline_media(p.inline_message_id, media)
+        return None
     raise TypeError(f"outbox {item.id}: {type(p).__name__} is sent by the file sender")
+
+
+def _inline_result(option: InlineOption) -> InlineResult:
+    if option.kind == "article":
+        return ArticleResult(
+            option.id, option.title, option.text, description=option.description, keyboard=keyboard(option.keyboard)
+        )
+    return CachedResult(
+        option.id,
+        MediaKind(option.kind),
+        option.file_id,
+        title=option.title,
+        description=option.description,
+        caption=option.caption,
+        keyboard=keyboard(option.keyboard),
+    )
 
 
 async def send_file(

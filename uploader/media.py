@@ -54,9 +54,11 @@ def file_sent(
     payload: SendMedia,
     sent: SentMedia,
     took_s: float = 0.0,
+    album: list[SentMedia] | None = None,
 ) -> AfterSend:
-    """Record the send and its file_id; after the job's last file, the gateway hears it is done
-    (`took_s`, the upload's time, goes with it for the overhead figures)."""
+    """Record the send and its file_id (an album's: each of its items', `album`, `sent` its
+    first); after the job's last file, the gateway hears it is done (`took_s`, the upload's time,
+    goes with it for the overhead figures)."""
     after = AfterSend()
     now = time.time()
     with write_tx(db):
@@ -64,27 +66,11 @@ def file_sent(
             "UPDATE outbox SET state = 'sent', sent_at = ?, message_id = ? WHERE id = ?",
             [now, sent.message_id, item.id],
         )
-        if payload.media_key and payload.format_key and sent.file_id:
-            db.execute(
-                "INSERT INTO media_cache (media_key, format_key, part, parts, file_id, file_unique_id, kind, size,"
-                " title, source_url, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (media_key, format_key, part) DO UPDATE SET file_id = excluded.file_id,"
-                " file_unique_id = excluded.file_unique_id, parts = excluded.parts,"
-                " size = coalesce(excluded.size, size)",
-                [
-                    payload.media_key,
-                    payload.format_key,
-                    payload.part,
-                    payload.parts,
-                    sent.file_id,
-                    sent.file_unique_id,
-                    payload.kind,
-                    sent.size or None,
-                    payload.title,
-                    payload.source_url,
-                    now,
-                ],
-            )
+        if payload.album:  # an album: each item's file_id under its own part
+            for album_item, item_sent in zip(payload.album, album or [], strict=True):
+                _cache(db, payload, album_item.part, album_item.kind, item_sent, now)
+        else:
+            _cache(db, payload, payload.part, payload.kind, sent, now)
         if item.job_id is None:  # a file of no job (an admin's chart): its folder goes once it is sent
             after.spool_dir = payload.spool_dir
             return after
@@ -95,13 +81,39 @@ def file_sent(
         if row is not None and row[0] == JobState.CANCELLED:
             # The cancel came while the last bytes went out: take the file back, so none comes late.
             log.info("job %d: cancelled during its upload; deleting the sent file", item.job_id)
-            after.notices.append(
-                outbox.enqueue(db, item.chat_id, Delete(message_id=sent.message_id), priority=outbox.PRIORITY_ANSWER)
-            )
+            after.notices += [
+                outbox.enqueue(db, item.chat_id, Delete(message_id=m.message_id), priority=outbox.PRIORITY_ANSWER)
+                for m in album or [sent]
+            ]
             return after
     after.event = JobDelivered(job_id=item.job_id, upload_s=took_s)
     log.info("job %d: its files are sent (%s %s)", item.job_id, payload.media_key, payload.format_key)
     return after
+
+
+def _cache(db: sqlite_utils.Database, payload: SendMedia, part: int, kind: str, sent: SentMedia, now: float) -> None:
+    if not (payload.media_key and payload.format_key and sent.file_id):
+        return
+    db.execute(
+        "INSERT INTO media_cache (media_key, format_key, part, parts, file_id, file_unique_id, kind, size,"
+        " title, source_url, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (media_key, format_key, part) DO UPDATE SET file_id = excluded.file_id,"
+        " file_unique_id = excluded.file_unique_id, parts = excluded.parts,"
+        " size = coalesce(excluded.size, size)",
+        [
+            payload.media_key,
+            payload.format_key,
+            part,
+            payload.parts,
+            sent.file_id,
+            sent.file_unique_id,
+            kind,
+            sent.size or None,
+            payload.title,
+            payload.source_url,
+            now,
+        ],
+    )
 
 
 def file_failed(db: sqlite_utils.Database, item: OutboxItem, payload: SendMedia, failure: Failure) -> AfterSend:

@@ -16,8 +16,8 @@ from pathlib import Path
 import sqlite_utils
 import trio
 
+from core import albums, outbox, spool
 from core import jobs as job_rows
-from core import outbox, spool
 from core.backoff import SEND_RETRY
 from core.callback_data import codec_for
 from core.config import MIB, Settings
@@ -26,7 +26,7 @@ from core.failures import ErrorClass, Failure
 from core.jobstates import JobState, sql_is
 from core.logs import uid
 from core.outbox import OutboxItem
-from core.payloads import CallbackAnswer, SendMedia
+from core.payloads import CallbackAnswer, InlineAnswer, SendMedia
 from core.status import cancel_keyboard, progress_text
 from core.telegram import (
     BadRequest,
@@ -44,6 +44,7 @@ from core.telegram import (
 from ipc.channels import Puller, Pusher
 from ipc.messages import OutboxNotice, UploadEvent
 from uploader import media
+from uploader.albums import missing_files, send_album
 from uploader.caption import build_caption
 from uploader.deliver import NoTarget, deliver, send_file
 from uploader.throttle import SendBudget, Thinned
@@ -144,13 +145,13 @@ class OutboxSender:
 
     async def send_one(self, item: OutboxItem) -> None:
         try:
-            if isinstance(item.payload, CallbackAnswer):  # an answer to a press is no message in the chat
+            if isinstance(item.payload, CallbackAnswer | InlineAnswer):  # an answer is no message in a chat
                 message_id = await deliver(self.port, item)
             else:
                 # A progress edit that can't go soon gives way: a fresher one will follow.
                 wait = self.settings.progress_edit_interval if item.role == outbox.ROLE_PROGRESS else None
                 async with self.budget.sending(item.chat_id, item.priority, max_wait=wait):
-                    message_id = await deliver(self.port, item)
+                    message_id = await deliver(self.port, item, self.settings.caption_signature)
         except Thinned:
             outbox.mark_dropped(self.db, item.id, "thinned: the send budget was needed elsewhere")
         except NotModified:
@@ -232,7 +233,7 @@ class OutboxSender:
             payload.title,
             payload.source_url,
             self.settings.caption_signature,
-            part=(payload.part, payload.parts) if payload.parts > 1 else None,
+            part=(payload.part, payload.parts) if payload.parts > 1 and not albums.is_key(payload.format_key) else None,
             lang=lang,
         )
 
@@ -241,15 +242,20 @@ class OutboxSender:
             upload.sent = done
             self._show_upload(upload, job, done, total)
 
-        missing = _missing_files(payload)
+        missing = _missing_files(payload) or missing_files(payload)
         if missing:
             return media.file_missing(self.db, item, payload, missing)
         self.budget.thin(item.chat_id)  # the progress edits waiting for this chat are moot now
         try:
             # The slot is held for the whole upload: Telegram counts the message when it is complete.
-            async with self.budget.sending(item.chat_id, item.priority):
+            async with self.budget.sending(item.chat_id, item.priority, count=max(1, len(payload.album))):
                 upload.last_progress = began = trio.current_time()
-                sent = await send_file(self.port, item, payload, caption, progress if payload.path else None)
+                if payload.album:  # no progress from an album: its items are small pictures and clips
+                    album = await send_album(self.port, item, payload, caption)
+                    sent = album[0]
+                else:
+                    album = None
+                    sent = await send_file(self.port, item, payload, caption, progress if payload.path else None)
                 took = trio.current_time() - began
         except TooLarge as exc:
             limit = self.port.upload_limit // MIB
@@ -276,7 +282,7 @@ class OutboxSender:
                 return media.file_missing(self.db, item, payload, str(exc))
             # unreadable: one honest failure (the same bytes would fail again)
             return media.file_failed(self.db, item, payload, Failure(ErrorClass.INTERNAL, f"unreadable: {exc}"))
-        return media.file_sent(self.db, item, payload, sent, took)
+        return media.file_sent(self.db, item, payload, sent, took, album)
 
     def _retry_file(self, item: OutboxItem, payload: SendMedia, why: str) -> media.AfterSend | None:
         if item.attempts >= self.settings.send_attempts:

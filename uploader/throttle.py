@@ -9,6 +9,10 @@ Limits, matched to how Telegram counts, as the sandbox does it (`sandbox/limits.
 - a private chat: the sandbox's own bucket, TG_CHAT_BURST tokens refilled at TG_CHAT_RATE/s;
   a group or channel (negative id): TG_GROUP_PER_MIN tokens refilled at TG_GROUP_PER_MIN/60 s.
 
+An album is `count` sends (Telegram counts each item): it waits until the bot's window has room
+for all of them and the chat's bucket holds min(count, its capacity) tokens, then takes `count`
+(a chat's bucket smaller than the album goes into debt, as Telegram's and the sandbox's do).
+
 A send is counted from the moment it is granted ("in flight": it holds its place in every window
 and bucket) until the call returns, and then as having happened when it returned (plus
 STAMP_GUARD_S). Telegram counts it at some moment in between, so the windows can never be
@@ -106,10 +110,11 @@ class _Bucket:
         missing = need - self.tokens
         return now if missing <= TOKEN_EPSILON else self.stamp + missing / self.rate
 
-    def take(self, now: float, refill_from: float | None = None) -> None:
-        """Take a token now; with `refill_from`, the bucket starts refilling only then."""
+    def take(self, now: float, refill_from: float | None = None, count: int = 1) -> None:
+        """Take `count` tokens now (below zero: a debt); with `refill_from`, the bucket starts
+        refilling only then."""
         self.refill(now)
-        self.tokens -= 1
+        self.tokens -= count
         if refill_from is not None:
             self.stamp = max(self.stamp, refill_from)
 
@@ -147,11 +152,11 @@ class _Window:
         self.stamps: deque[float] = deque()  # return times, in order (the clock only goes forward)
         self.in_flight = 0
 
-    def ready_at(self, now: float) -> float:
+    def ready_at(self, now: float, count: int = 1) -> float:
         stamps = self.stamps
         while stamps and stamps[0] + self.span <= now:
             stamps.popleft()
-        over = len(stamps) + self.in_flight - self.limit  # how many must leave before one more fits
+        over = len(stamps) + self.in_flight + min(count, self.limit) - 1 - self.limit  # must leave first
         if over < 0:
             return now
         return stamps[over] + self.span if over < len(stamps) else INF
@@ -178,15 +183,20 @@ class _Chat:
             max(self.paused_until, self.bucket.ready_at(need + self.reserve, now)),
         )
 
+    def open_for(self, count: int, low: int, now: float) -> float:
+        """When an album of `count` may go (its items beyond the bucket's size go into debt)."""
+        need = min(count, self.bucket.capacity) + self.in_flight + (self.reserve if low else 0)
+        return max(self.paused_until, self.bucket.ready_at(need, now))
+
     def idle(self, now: float) -> bool:
         return not self.waiting and not self.in_flight and self.paused_until <= now and self.bucket.full(now)
 
 
 class _Waiter:
-    __slots__ = ("chat", "chat_id", "event", "granted", "priority")
+    __slots__ = ("chat", "chat_id", "count", "event", "granted", "priority")
 
-    def __init__(self, chat_id: int, chat: _Chat, priority: int) -> None:
-        self.chat_id, self.chat, self.priority = chat_id, chat, priority
+    def __init__(self, chat_id: int, chat: _Chat, priority: int, count: int = 1) -> None:
+        self.chat_id, self.chat, self.priority, self.count = chat_id, chat, priority, count
         self.event = trio.Event()
         self.granted = False
 
@@ -226,13 +236,20 @@ class SendBudget:
 
     @asynccontextmanager
     async def sending(
-        self, chat_id: int, priority: int, *, is_group: bool | None = None, max_wait: float | None = None
+        self,
+        chat_id: int,
+        priority: int,
+        *,
+        is_group: bool | None = None,
+        max_wait: float | None = None,
+        count: int = 1,
     ) -> AsyncIterator[None]:
         """Hold a granted slot around the Telegram call; it counts as sent when the block exits.
+        `count`: the call is that many messages (an album's items).
 
         Put only the call inside (it has its own timeout): the slot stays in flight until then.
         """
-        waiter = await self._wait_for_grant(chat_id, priority, is_group, max_wait)
+        waiter = await self._wait_for_grant(chat_id, priority, is_group, max_wait, count)
         try:
             yield
         finally:
@@ -301,13 +318,13 @@ class SendBudget:
     # ---- waiting --------------------------------------------------------------------------------
 
     async def _wait_for_grant(
-        self, chat_id: int, priority: int, is_group: bool | None, max_wait: float | None
+        self, chat_id: int, priority: int, is_group: bool | None, max_wait: float | None, count: int = 1
     ) -> _Waiter:
         if priority not in self._queues:
             raise ValueError(f"unknown send priority {priority}")
         now = trio.current_time()
         deadline = INF if max_wait is None else now + max(0.0, max_wait)
-        waiter = _Waiter(chat_id, self._chat(chat_id, is_group, now), priority)
+        waiter = _Waiter(chat_id, self._chat(chat_id, is_group, now), priority, max(1, count))
         self._enqueue(waiter)
         try:
             self._dispatch()
@@ -355,10 +372,11 @@ class SendBudget:
     def _abandon(self, waiter: _Waiter) -> None:
         """A waiter leaves by cancellation or thinning: out of the queue, or its grant undone."""
         if waiter.granted:
-            self._window.in_flight -= 1
-            waiter.chat.in_flight -= 1
+            self._window.in_flight -= waiter.count
+            waiter.chat.in_flight -= waiter.count
             waiter.chat.refresh(trio.current_time())
-            self._pacer.give_back()
+            for _ in range(waiter.count):
+                self._pacer.give_back()
             self._granted -= 1
             self._dispatch()
             return
@@ -393,6 +411,9 @@ class SendBudget:
             if waiter is None:
                 next_change = soonest
                 break
+            if waiter.count > 1 and (room := self._window.ready_at(now, waiter.count)) > now:
+                next_change = room  # an album waits for room for all its items (it keeps its turn)
+                break
             self._grant(waiter, now)
         self._next_change = max(next_change, now + MIN_TICK)
         keeper = self._keeper
@@ -408,7 +429,8 @@ class SendBudget:
         for priority, queues in self._queues.items():
             low = 1 if priority >= PRIORITY_PROGRESS else 0
             for queue in queues.values():
-                open_at = queue[0].chat.open_at[low]
+                head = queue[0]
+                open_at = head.chat.open_at[low] if head.count == 1 else head.chat.open_for(head.count, low, now)
                 if open_at <= now:
                     return queue[0], soonest
                 soonest = min(soonest, open_at)
@@ -423,9 +445,10 @@ class SendBudget:
         else:
             del queues[waiter.chat_id]
         self._dequeued(waiter)
-        self._pacer.take(now)
-        self._window.in_flight += 1
-        waiter.chat.in_flight += 1
+        for _ in range(waiter.count):
+            self._pacer.take(now)
+        self._window.in_flight += waiter.count
+        waiter.chat.in_flight += waiter.count
         waiter.chat.refresh(now)
         waiter.granted = True
         waiter.event.set()
@@ -437,11 +460,11 @@ class SendBudget:
         """The call returned: count the send as made now (a little later, to be safe)."""
         now = trio.current_time()
         stamp = now + STAMP_GUARD_S
-        self._window.in_flight -= 1
-        self._window.stamps.append(stamp)
+        self._window.in_flight -= waiter.count
+        self._window.stamps.extend([stamp] * waiter.count)
         chat = waiter.chat
-        chat.in_flight -= 1
-        chat.bucket.take(now, refill_from=stamp)
+        chat.in_flight -= waiter.count
+        chat.bucket.take(now, refill_from=stamp, count=waiter.count)
         chat.refresh(now)
         if any(self._waiting.values()):
             self._dispatch()

@@ -1,4 +1,5 @@
-"""A format button pressed: the job goes on with that choice (from the cache when it can)."""
+"""A format button pressed: the job goes on with that choice (from the cache when it can); the
+subtitles button checks or unchecks the video's subtitles before the choice."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from core import jobs as job_rows
 from core.callback_data import Callback
 from core.jobstates import JobState
 from core.logs import uid
+from core.payloads import Edit
 from core.status import ACTION_CHOOSE, cancel_keyboard
 from core.telegram import CallbackQuery
 from gateway import jobs
 from gateway.context import Request
-from gateway.offer import estimate, queued_text
+from gateway.offer import ACTION_SUBTITLES, cached_keys, choices_message, estimate, queued_text
 
 log = logging.getLogger("gateway.choices")
 
@@ -60,4 +62,25 @@ def choose(req: Request, query: CallbackQuery, callback: Callback) -> None:
         )
 
 
-CALLBACKS = {ACTION_CHOOSE: choose}
+def subtitles(req: Request, query: CallbackQuery, callback: Callback) -> None:
+    job_id = callback.int_arg(0)
+    job = job_rows.load(req.db, job_id, req.settings) if job_id is not None else None
+    found = jobs.known_probe(req.db, job) if job is not None and job.state == JobState.CHOOSING else None
+    if job is None or job.user_id != req.user.id or found is None or not found[1].subtitles:
+        req.answer(query.id, req.t("button_expired"))
+        return
+    wanted = not jobs.wants_subtitles(job)
+    req.db.execute(
+        "UPDATE jobs SET meta = json_set(coalesce(meta, '{}'), '$.subtitles', json(?)) WHERE id = ?",
+        ["true" if wanted else "false", job.id],
+    )
+    log.info("job %d: user %s %s the subtitles", job.id, uid(req.user.id), "wants" if wanted else "drops")
+    media_key, probe = found
+    body, keyboard = choices_message(
+        req.lang, req.codec, job.id, probe, job.audio_format, cached_keys(req.db, media_key), wanted
+    )
+    req.send(Edit(text=body, keyboard=keyboard, message_id=query.message_id))
+    req.answer(query.id)
+
+
+CALLBACKS = {ACTION_CHOOSE: choose, ACTION_SUBTITLES: subtitles}

@@ -33,9 +33,13 @@ def links(req: Request, msg: IncomingMessage) -> None:
 def tell_unsupported(req: Request, msg: IncomingMessage, found: LinkList) -> None:
     """Links of other schemes (ftp:, tg:, ...) and links with a user name or password are
     answered, each kind at most once per NOTICE_INTERVAL."""
-    for refused, kind in ((found.unsupported, "scheme"), (found.credentials, "credentials")):
+    refusals = (
+        (found.unsupported, "scheme", "link_refused_scheme"),
+        (found.credentials, "credentials", "link_refused_credentials"),
+    )
+    for refused, kind, key in refusals:
         if refused and notice_due(req.db, req.user.id, kind, req.settings.notice_interval):
-            req.reply(req.t(f"link_refused_{kind}"), reply_to=msg.message_id)
+            req.reply(req.t(key), reply_to=msg.message_id)
 
 
 def hint(req: Request) -> None:
