@@ -8,10 +8,8 @@ Each link is its own message (so a message id names one job). The kinds:
 - `large`: a blob over MAX_FILE_MB (a polite "too large");
 - `ssrf`: a private or internal address (the egress guard's refusal);
 - `flaky`: a video whose first request answers 503 (the media side's 5xx, retried);
-- `cancel`: a slow download the user cancels with the status message's button once it runs.
-
-Albums are not in the load yet: main sends no album (gallery posts are not wired into the
-downloaders), so a gallery link would only test a refusal already tested elsewhere.
+- `cancel`: a slow download the user cancels with the status message's button once it runs;
+- `album`: an image post of three pictures (gallery-dl), sent as one album.
 """
 
 from __future__ import annotations
@@ -43,7 +41,8 @@ SSRF_TARGETS = (
     "http://0x7f000001/v.mp4",
 )
 # The share of each kind in the plan (what is left over is `file`).
-SHARES = {"video": 0.10, "shared": 0.15, "large": 0.06, "ssrf": 0.08, "flaky": 0.05, "cancel": 0.08}
+SHARES = {"video": 0.10, "shared": 0.15, "large": 0.06, "ssrf": 0.08, "flaky": 0.05, "cancel": 0.08, "album": 0.05}
+ALBUM_IMAGES = 3
 
 
 @dataclass(frozen=True)
@@ -118,6 +117,8 @@ def _url(rng: random.Random, base: str, tag: str, kind: str) -> str:
         return f"{rng.choice(SSRF_TARGETS)}?t={tag}"
     if kind == "flaky":
         return f"{media}/flaky?fail=1&key={tag}"
+    if kind == "album":
+        return f"{media}/gallery.html?images={ALBUM_IMAGES}&videos=0&tag={tag}"
     if kind == "cancel":
         return f"{media}/slow?size={CANCEL_BYTES}&rate={CANCEL_RATE}&t={tag}"
     raise ValueError(kind)

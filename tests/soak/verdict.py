@@ -173,7 +173,7 @@ def judge_answers(figures: Figures, bot: BotProcess, seen: dict[int, list[dict[s
         figures.jobs[job["state"]] += 1
         replies = [m for m in seen.get(job["user_id"], []) if m["reply_to_message_id"] == job["request_message_id"]]
         visible = [m for m in replies if not m["deleted"]]
-        files = [m for m in visible if m["media"]]
+        files = _answers(m for m in visible if m["media"])
         words = [m for m in visible if not m["media"] and (m.get("text") or "").startswith(FINAL_TEXTS)]
         working = [m for m in visible if not m["media"] and (m.get("text") or "").startswith(WORKING_MARKS)]
         for m in _copies_of_the_status(working, status_rows.get(job["id"]), kills):
@@ -190,6 +190,18 @@ def judge_answers(figures: Figures, bot: BotProcess, seen: dict[int, list[dict[s
             figures.twice.append(what)
             if job["id"] not in cut_files or not any(at <= extra["at"] for at in kills):
                 figures.twice_before_a_kill.append(what)
+
+
+def _answers(media: Any) -> list[dict[str, Any]]:
+    """The file answers: each album once (its first item), each other file on its own."""
+    seen: set[str] = set()
+    out = []
+    for m in media:
+        group = m.get("media_group_id")
+        if group is None or group not in seen:
+            out.append(m)
+            seen.add(group or "")
+    return out
 
 
 def _copies_of_the_status(
