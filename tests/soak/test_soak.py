@@ -90,6 +90,7 @@ async def soak(folder: Path, size: Size) -> None:
             figures.held_floods = stats["faults"]["held_by_forced"]
             figures.spool_left = await verdict.spool_emptied(bot)
             figures.strays = verdict.strays(bot)
+            print(f"jobs by kind: {verdict.by_kind(bot, record)}", flush=True)
         bot.stop()
         left = list(verdict.processes_of(bot.data_dir))
         checks = {name: verdict.integrity(bot.data_dir / name) for name in ("bot.sqlite3", "downloader.db")}

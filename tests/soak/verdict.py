@@ -215,6 +215,16 @@ def _copies_of_the_status(
     ]
 
 
+def by_kind(bot: BotProcess, record: Record) -> dict[str, dict[str, int]]:
+    """How each kind of link ended (e.g. whether the albums came, or failed politely)."""
+    kinds = {(s.user_id, s.message_id): s.link.kind for s in record.sent}
+    out: dict[str, Counter[str]] = {}
+    for job in bot.rows("SELECT user_id, request_message_id, state FROM jobs WHERE parent_id IS NULL"):
+        kind = kinds.get((job["user_id"], job["request_message_id"]), "?")
+        out.setdefault(kind, Counter())[job["state"]] += 1
+    return {kind: dict(states) for kind, states in sorted(out.items())}
+
+
 def judge_leaks(figures: Figures, seen: dict[int, list[dict[str, Any]]], data_dir: Path) -> None:
     secrets = [*KNOWN_SECRETS, str(data_dir), str(data_dir.resolve())]
     for user, messages in seen.items():
