@@ -149,6 +149,8 @@ async def _cancel_when_running(chat: Chat, bot: BotProcess, message_id: int, rec
     """Press the cancel button of the job of `message_id` once its download runs."""
 
     def running() -> dict[str, Any] | None:
+        # Handled first, then the job: a job made between the two reads is still found.
+        handled = bot.query("SELECT coalesce(last_message_id, 0) FROM users WHERE id = ?", chat.user_id)
         found = bot.rows(  # the status message's id is its outbox row's, once sent
             "SELECT j.state, o.message_id AS status_message_id FROM jobs j LEFT JOIN outbox o"
             " ON o.id = j.status_outbox_id WHERE j.user_id = ? AND j.request_message_id = ? AND j.parent_id IS NULL",
@@ -156,7 +158,6 @@ async def _cancel_when_running(chat: Chat, bot: BotProcess, message_id: int, rec
             message_id,
         )
         if not found:
-            handled = bot.query("SELECT coalesce(last_message_id, 0) FROM users WHERE id = ?", chat.user_id)
             return {"over": True} if handled and handled[0][0] >= message_id else None  # refused: no job
         job = found[0]
         if job["state"] in FINAL:
