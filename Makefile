@@ -27,7 +27,7 @@ unit: $(STAMP)
 	$(VENV)/bin/pytest -p randomly $(PYTEST_ARGS)
 
 bench: $(STAMP) system-deps
-	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	$(PY) bench/run_all.py $(BENCH_FLAGS)
 
 screenshot: $(STAMP) system-deps
 	$(PY) docs/screenshot.py

@@ -31,7 +31,9 @@ SANDBOX_BOT_TOKEN = "1000001:sandbox-token-not-secret"
 # Commands besides running the bot: name -> (module with main(settings) -> exit status, help).
 SUBCOMMANDS = {
     "update-ytdlp": ("core.ytdlp_cli", "upgrade yt-dlp, check it, restart the downloaders (or roll back)"),
+    "keys": ("core.supervisor.keys", "make this host's CURVE key pair in DATA_DIR/curve/ (downloader hosts)"),
 }
+NO_TELEGRAM = ("keys",)  # commands that need no Telegram credentials (nor does a joined host)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -39,6 +41,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     shown = "; ".join(f"{name}: {text}" for name, (_, text) in SUBCOMMANDS.items())
     parser.add_argument("command", nargs="?", choices=sorted(SUBCOMMANDS), help=f"instead of running the bot: {shown}")
     parser.add_argument("--workers", metavar="auto|N", help="downloader processes (auto: one per core)")
+    parser.add_argument("--join", metavar="tcp://MAIN:PORT", help="be a downloader host of that main host")
     parser.add_argument("--sandbox", action="store_true", help="run against the built-in Telegram sandbox")
     parser.add_argument("--data-dir", metavar="PATH", help="folder for the database, spool and run files")
     parser.add_argument("--sandbox-port", type=int, metavar="N", help="port of the sandbox (web chat; 0: any free)")
@@ -55,6 +58,7 @@ def flag_overrides(args: argparse.Namespace) -> dict[str, str]:
         "SANDBOX_PORT": args.sandbox_port,
         "MONITOR_PORT": args.monitor_port,
         "SANDBOX": True if args.sandbox else None,
+        "JOIN": args.join,
     }
     return to_environ({k: v for k, v in flags.items() if v is not None})
 
@@ -63,10 +67,11 @@ def sandbox_overrides(settings: Settings) -> dict[str, str]:
     """In sandbox mode the bot talks Bot API to the local sandbox. With SANDBOX_PORT=0 the
     sandbox binds any free port, and the supervisor passes the real one on once it listens."""
     port = settings.sandbox_port
+    host = "127.0.0.1" if settings.sandbox_host in ("0.0.0.0", "") else settings.sandbox_host
     return {
         "SANDBOX_PORT": str(port),
         "TELEGRAM_BACKEND": "botapi",
-        "BOTAPI_URL": f"http://127.0.0.1:{port}",
+        "BOTAPI_URL": f"http://{host}:{port}",
         "BOT_TOKEN": SANDBOX_BOT_TOKEN,
         "BOTAPI_UPLOAD_LIMIT_MB": str(settings.upload_limit_mb),
         "YTDLP_CHECK_URL": f"http://127.0.0.1:{port}{SANDBOX_SAMPLE}",  # a yt-dlp update's check, offline
@@ -92,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         if settings.sandbox:
             overrides |= sandbox_overrides(settings)
             settings = load_settings(overrides=overrides)
-        settings.check_credentials()
+        if not settings.join and args.command not in NO_TELEGRAM:
+            settings.check_credentials()
     except SettingsError as exc:
         if not args.check:
             print(f"error: {exc}", file=sys.stderr)
@@ -137,6 +143,13 @@ async def _supervise(settings: Settings, overrides: dict[str, str]) -> int:
     from core.supervisor.children import bot_specs, sandbox_spec
     from core.supervisor.supervisor import Supervisor
 
+    if settings.join:  # a downloader host: only downloaders, joined to the main host
+        from core.supervisor.join import run_joined
+
+        return await run_joined(settings, overrides, lambda line: print(line, flush=True))
+    if settings.job_listen and not (settings.curve_dir / "host.key_secret").is_file():
+        log.error("JOB_LISTEN is set but %s holds no key pair: make one with `python run.py keys`", settings.curve_dir)
+        return 2
     sandbox = sandbox_spec(settings.sandbox_port, overrides["DATA_DIR"]) if settings.sandbox else None
     supervisor = Supervisor(
         settings,

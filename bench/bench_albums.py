@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_pipeline import SEND_CONCURRENCY, send_all  # noqa: E402
 from bench.loadgen import Poster  # noqa: E402
+from bench.table import result  # noqa: E402
 from tests.support.bot import BotProcess  # noqa: E402
 
 HTTP_TIMEOUT_S = 60.0
@@ -107,6 +108,9 @@ def gallery_dl_cost() -> dict:
     return dict(json.loads(out.strip().splitlines()[-1]))
 
 
+TABLE_ARGS = ["--rounds", "1"]  # `make bench`
+
+
 async def run(args: argparse.Namespace) -> None:
     costs = [gallery_dl_cost() for _ in range(args.rounds)]
     extra = statistics.median((c["after"] - c["before"]) / MIB for c in costs)
@@ -136,6 +140,9 @@ async def run(args: argparse.Namespace) -> None:
         f"downloaders' CPU {statistics.median(r['cpu_ms'] for r in rounds):.0f} ms an album, "
         f"jobs not done {sum(r['failed'] for r in rounds)}"
     )
+    result(f"albums of {args.items} pictures, {args.albums} posts at once, limits on", rate, "albums/s",
+           note=f"ceiling 30/({args.items}+{EXTRA_SENDS}) = {ceiling:.2f}; each chat's 1/s binds")  # fmt: skip
+    result("RSS a downloader gains with gallery-dl loaded", extra, "MiB", digits=1)
 
 
 def main() -> None:

@@ -27,11 +27,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_pipeline import machine_speed  # noqa: E402
+from bench.table import result  # noqa: E402
 from tests.e2e import db_load  # noqa: E402
-from tests.e2e.db_load import ms  # noqa: E402
+from tests.e2e.db_load import ms, pct  # noqa: E402
 from tests.support.bot import BotProcess  # noqa: E402
 
 WINDOW_S = 10  # the latency is also printed by the window of the load a message was sent in
+
+
+TABLE_ARGS = ["--users", "1000", "--seconds", "20"]  # `make bench`: 20 s of the full minute
 
 
 async def run(args: argparse.Namespace) -> bool:
@@ -66,6 +70,10 @@ async def run(args: argparse.Namespace) -> bool:
         print(f"        {line}")
     shown = ", ".join(f"{name} {result}" for name, result in sorted(figures.integrity.items()))
     print(f"    integrity_check after kill -9 of every process: {shown} (goal ok)")
+    if gateway:
+        result(f"the gateway's update latency, {args.users} users, p99", pct(gateway, 99) * 1000, "ms", digits=0)
+    result('"database is locked" in any log, then integrity_check after kill -9', len(figures.locked), "",
+           goal="0, ok", digits=0, note=shown)  # fmt: skip
     return not figures.locked and not figures.unanswered and set(figures.integrity.values()) == {"ok"}
 
 

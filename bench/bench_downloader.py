@@ -23,12 +23,14 @@ import trio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.table import result  # noqa: E402
 from core.config import load_settings  # noqa: E402
 from downloader.egress import Policy, open_egress_proxy  # noqa: E402
 from downloader.engine import Control, DownloadResult, Engine  # noqa: E402
 from ipc.messages import JobAssign  # noqa: E402
 from tests.support.sandbox import SandboxProcess  # noqa: E402
 
+TABLE_ARGS = ["--files", "100"]  # `make bench`
 WARM_UP = 8  # jobs before the clock starts: every slot builds its YoutubeDL once
 ALONE = 30  # jobs run one after another, for the time of one job without the others
 
@@ -90,6 +92,8 @@ async def run(args: argparse.Namespace) -> None:
             sandbox.stop()
     print(f"one downloader, {slots} slots, {args.files} files of {args.size // 1000} kB: "
           f"{args.files / wall:.1f} files/s (goal >= 15)")  # fmt: skip
+    result(f"one downloader process, {slots} slots, {args.files} small direct files", args.files / wall, "files/s",
+           goal=">= 15", digits=1)  # fmt: skip
     print(f"per job, one at a time: engine {engine_ms:.0f} ms (median) vs a plain GET of the same bytes "
           f"{plain_ms:.1f} ms: yt-dlp, the guard and our checks cost {engine_ms - plain_ms:.0f} ms "
           f"({busy_ms:.0f} ms with every slot busy)")  # fmt: skip

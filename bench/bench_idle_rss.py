@@ -27,6 +27,11 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.table import result  # noqa: E402
+
+TABLE_ARGS = ["--samples", "3"]  # `make bench`: both backends, three samples each
 FAKE_SITE = ROOT / "bench" / "fake_telegram"
 READY_TIMEOUT = 120.0
 SETTLE = 3.0  # seconds after `ready:` before sampling, so start-up garbage is collected
@@ -132,6 +137,9 @@ def report(medians: dict[str, float], label: str) -> None:
         total += median
         print(f"rss {name:<14} {median:7.1f} MB")
     print(f"rss total{label:<9} {total:7.1f} MB  (goal < {GOAL_MB} MB)")
+    backend = label.strip() or "botapi"
+    figure = f"idle `--workers 2` system, RSS of all processes ({backend})"
+    result(figure, total, "MB", goal=f"< {GOAL_MB} MB", digits=1)
 
 
 def main() -> None:

@@ -30,9 +30,11 @@ import zmq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.table import result  # noqa: E402
 from ipc.channels import RpcClient, RpcServer, open_job_dispatcher, open_job_worker  # noqa: E402
 from ipc.messages import Echo, JobAssign, RpcCall, RpcResult  # noqa: E402
 
+TABLE_ARGS = ["--runs", "3", "--messages", "50000", "--samples", "500"]  # `make bench`
 WINDOW = 512  # credits the downloader keeps open in the throughput run
 IDLE_GAP = 0.002  # seconds between round trips, so both processes fall idle in between
 CHILD_START_TIMEOUT = 30.0
@@ -206,6 +208,10 @@ def main() -> None:
     print(f"  job round trip, idle:     {medians('job')}   (goal p99 < 2 ms)")
     print(f"  rpc round trip, idle:     {medians('rpc')}")
     print(f"  plain pyzmq round trip:   {medians('plain')}   (baseline: blocking, no trio, no msgspec)")
+    result("job channel, one way between two processes", statistics.median(rates), "msg/s", goal=">= 20,000", digits=0)
+    for kind, label, goal in (("job", "job channel", "p99 < 2 ms"), ("rpc", "monitor RPC", "")):
+        p99 = statistics.median(t[1] for t in trips[kind])
+        result(f"{label} round trip, idle: p99", p99, "ms", goal=goal, digits=3)
     print(f"  load average afterwards:  {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
 
 

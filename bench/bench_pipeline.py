@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.loadgen import Poster  # noqa: E402
+from bench.table import result  # noqa: E402
 from tests.support.bot import BotProcess  # noqa: E402
 
 HTTP_TIMEOUT_S = 60.0
@@ -45,6 +46,8 @@ MEDIA_METHODS = ("sendDocument", "sendVideo", "sendAudio", "sendPhoto")
 MIB = 2**20
 PHASES_WAIT_POLLS = 50  # tenths of a second the overhead figures wait for the last job to be done
 CALIBRATION_ROUNDS, CALIBRATION_LOOP = 20, 100_000
+# `make bench`: a shorter journey, fewer cache hits and a 256 MiB file instead of 1 GiB
+TABLE_ARGS = ["--jobs", "200", "--cache-requests", "400", "--paced-requests", "150", "--memory-mb", "256"]
 
 
 def pct(values: list[float], p: float) -> float:
@@ -138,6 +141,8 @@ async def overhead(bot: BotProcess, http: httpx.AsyncClient, load: Poster, args:
         over.append((got - asked - phases[user]) * 1000)
     print(f"    the bot's own overhead per job, {len(users)} jobs one at a time (end to end less download and "
           f"upload): p50 {pct(over, 50):.0f} ms (goal < 100), p99 {pct(over, 99):.0f} ms (goal < 500)")  # fmt: skip
+    result("the bot's own overhead per job, p50", pct(over, 50), "ms", goal="< 100", digits=0)
+    result("the bot's own overhead per job, p99", pct(over, 99), "ms", goal="< 500", digits=0)
 
 
 def machine_speed() -> float:
@@ -178,6 +183,9 @@ async def throughput(bot: BotProcess, http: httpx.AsyncClient, load: Poster, arg
     rate = args.jobs / (last - first)
     print(f"(a) {args.jobs} distinct {args.size // 1000} kB files from {args.users} users, --workers 2, limits off:")
     print(f"    {rate:.1f} jobs/s end to end (goal >= 20); wall {time.time() - began:.1f} s")
+    result(
+        f"the journey: {args.jobs} distinct files from {args.users} users, --workers 2", rate, "jobs/s", goal=">= 20"
+    )
     e2e = replies(chats)
     print(f"    message to file, all sent at once: p50 {pct(e2e, 50) * 1000:.0f} ms, p99 {pct(e2e, 99) * 1000:.0f} ms")
     print_cpu(cpu_before, cpu_seconds(bot), args.jobs, "job")
@@ -208,6 +216,13 @@ async def cache_hits(bot: BotProcess, http: httpx.AsyncClient, load: Poster, arg
     latency = [r * 1000 for r in replies(chats)]
     print(f"(b) {args.cache_requests} requests for {args.cache_media} cached media from {args.cache_users} users:")
     print(f"    {args.cache_requests / took:.0f} answers/s (goal >= 200)")
+    result(
+        f"cache hits: {args.cache_requests} requests at once",
+        args.cache_requests / took,
+        "answers/s",
+        goal=">= 200",
+        digits=0,
+    )
     print(f"    message to file, all sent at once: p50 {pct(latency, 50):.1f} ms, p99 {pct(latency, 99):.1f} ms")
     print_cpu(cpu_before, cpu_after, args.cache_requests, "answer")
     # The same at an offered load the machine keeps up with: the time of one answer, not of a queue.
@@ -222,6 +237,13 @@ async def cache_hits(bot: BotProcess, http: httpx.AsyncClient, load: Poster, arg
     latency = [r * 1000 for r in replies(paced)]
     print(f"    message to file at {args.paced_rate:.0f} requests/s offered: p50 {pct(latency, 50):.1f} ms, "
           f"p99 {pct(latency, 99):.1f} ms (goal < 50)")  # fmt: skip
+    result(
+        f"cache hit at {args.paced_rate:.0f}/s offered: message to file, p99",
+        pct(latency, 99),
+        "ms",
+        goal="< 50",
+        digits=1,
+    )
 
 
 async def memory(bot: BotProcess, http: httpx.AsyncClient, load: Poster, args: argparse.Namespace) -> None:
@@ -258,6 +280,14 @@ async def memory(bot: BotProcess, http: httpx.AsyncClient, load: Poster, args: a
     print(f"(d) one {args.memory_mb} MiB file through the bot (goal: each within 50 MiB of its idle RSS):")
     for name in procs:
         print(f"    {name:<12} idle {base[name]:6.1f} MiB, peak {peak[name]:6.1f} MiB (+{peak[name] - base[name]:.1f})")
+    grew = max(peak[name] - base[name] for name in procs)
+    result(
+        f"RSS growth of a downloader / the uploader with a {args.memory_mb} MiB file",
+        grew,
+        "MiB",
+        goal="<= 50",
+        digits=1,
+    )
 
 
 async def run(args: argparse.Namespace) -> None:

@@ -7,6 +7,7 @@ database, calls `await ctx.ready()`, works until `ctx.draining` is set, then ret
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import signal
@@ -72,15 +73,17 @@ Body = Callable[[ChildContext], Awaitable[None]]
 
 def endpoints_for(settings: Settings) -> Endpoints:
     """Every channel's address from IPC_TRANSPORT: sockets in DATA_DIR's run folder, or ports from
-    IPC_BASE_PORT on IPC_HOST. Touches no disk."""
+    IPC_BASE_PORT on IPC_HOST; on a joined host (JOIN) the job channel is the main host's. Touches no disk."""
     if settings.ipc_transport == "tcp":
-        return Endpoints.tcp(settings.ipc_host, settings.ipc_base_port)
-    try:
-        return Endpoints.unix(settings.run_dir.absolute())
-    except PathTooLong as exc:
-        raise SettingsError(
-            "DATA_DIR", f"is too deep for unix sockets ({exc}); use a shorter DATA_DIR or IPC_TRANSPORT=tcp"
-        ) from None
+        endpoints = Endpoints.tcp(settings.ipc_host, settings.ipc_base_port)
+    else:
+        try:
+            endpoints = Endpoints.unix(settings.run_dir.absolute())
+        except PathTooLong as exc:
+            raise SettingsError(
+                "DATA_DIR", f"is too deep for unix sockets ({exc}); use a shorter DATA_DIR or IPC_TRANSPORT=tcp"
+            ) from None
+    return dataclasses.replace(endpoints, jobs=settings.join) if settings.join else endpoints
 
 
 def parse_name(default: str, argv: list[str] | None = None) -> str:

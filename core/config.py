@@ -15,6 +15,7 @@ import dataclasses
 import ipaddress
 import os
 import shlex
+import socket
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -145,7 +146,7 @@ def _workers(raw: str) -> int:
     value = raw.strip().lower()
     if value == "auto":
         return os.cpu_count() or 1
-    return _int(1, 256)(value)
+    return _int(0, 256)(value)  # 0: a main host whose downloads all run on joined hosts (JOB_LISTEN)
 
 
 def _path(raw: str) -> Path:
@@ -210,6 +211,32 @@ def _dns_server(raw: str) -> tuple[str, int] | None:
     if port and (not port.isdigit() or not 0 < int(port) <= MAX_PORT):
         raise ValueError(f"{port[:16]!r} is not a port from 1 to {MAX_PORT}")
     return host, int(port) if port else DNS_PORT
+
+
+def _host_name(raw: str) -> str:
+    value = raw.strip()
+    if value and not all(c.isalnum() or c in "-_." for c in value):
+        raise ValueError("may hold only letters, digits, '-', '_' and '.'")
+    return value[:64]
+
+
+def _tcp_endpoint(raw: str) -> str:
+    """tcp://ADDRESS:PORT (an IP address, or * to listen on every interface; port 0: any free one,
+    as the gateway's log then says), or empty."""
+    value = raw.strip()
+    if not value:
+        return ""
+    if not value.startswith("tcp://"):
+        raise ValueError("must look like tcp://ADDRESS:PORT")
+    host, sep, port = value[len("tcp://") :].rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= MAX_PORT:
+        raise ValueError("must end with :PORT, a port from 0 to 65535")
+    if host != "*":
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            raise ValueError(f"{host[:64]!r} must be an IP address (or * for every interface)") from None
+    return value
 
 
 def _lang(raw: str) -> str:
@@ -301,6 +328,19 @@ class Settings:
     ipc_host: str = setting("IPC_HOST", "127.0.0.1", _str, "host the tcp endpoints bind to and connect to")
     ipc_base_port: int = setting("IPC_BASE_PORT", 5550, _int(1024, 65000), "first tcp port of the endpoints")
 
+    # ---- downloader hosts that join the main host (issue 18; README "Growing past one server") ----
+    job_listen: str = setting(
+        "JOB_LISTEN", "", _tcp_endpoint, "tcp://ADDRESS:PORT where downloader hosts join (CURVE keys required)"
+    )
+    join: str = setting("JOIN", "", _tcp_endpoint, "tcp://MAIN:PORT of the main host this downloader host joins")
+    host_name: str = setting(
+        "HOST_NAME", "", _host_name, "this host's name in process names and alerts", shown="hostname"
+    )
+    file_chunk_kb: int = setting("FILE_CHUNK_KB", 256, _int(4, 8192), "a file streams home in chunks this big, KiB")
+    file_window_chunks: int = setting(
+        "FILE_WINDOW_CHUNKS", 8, _int(1, 1024), "chunks of a file in flight before the main host's ack"
+    )
+
     # ---- database ----------------------------------------------------------------------------
     db_busy_timeout: float = setting("DB_BUSY_TIMEOUT", 10.0, _float(0.1, 600), "seconds to wait for a lock")
 
@@ -333,6 +373,12 @@ class Settings:
     job_retry_max_delay: float = setting("JOB_RETRY_MAX_DELAY", 60.0, _float(0, 86400), "largest retry delay, s")
     progress_edit_interval: float = setting(
         "PROGRESS_EDIT_INTERVAL", 4.0, _float(0.5, 600), "seconds between edits of a progress message"
+    )
+    status_delay_s: float = setting(
+        "STATUS_DELAY_S",
+        1.5,
+        _float(0, 60),
+        "a job whose file is ready this soon after the link gets no status message, only the file, s (0: always)",
     )
     progress_report_interval: float = setting(
         "PROGRESS_REPORT_INTERVAL", 1.0, _float(0.05, 60), "seconds between progress reports to the gateway"
@@ -536,6 +582,16 @@ class Settings:
         return (self.max_file_mb or self.backend_upload_limit_mb) * MIB
 
     @property
+    def curve_dir(self) -> Path:
+        """This host's CURVE keys (`run.py keys`), `authorized/` and `server.key` (README)."""
+        return self.data_dir / "curve"
+
+    @property
+    def this_host(self) -> str:
+        """HOST_NAME, or the machine's name."""
+        return self.host_name or socket.gethostname().split(".")[0][:64] or "host"
+
+    @property
     def sandbox_origin(self) -> tuple[str, int] | None:
         """(host, port) of the sandbox in sandbox mode: the only place downloads may reach."""
         return (self.sandbox_host, self.sandbox_port) if self.sandbox else None
@@ -626,6 +682,12 @@ def check_relations(settings: Settings) -> None:
         raise SettingsError("HEARTBEAT_TIMEOUT", "must be longer than HEARTBEAT_INTERVAL")
     if settings.hung_kill_after < settings.heartbeat_timeout:
         raise SettingsError("HUNG_KILL_AFTER", "must not be shorter than HEARTBEAT_TIMEOUT")
+    if settings.workers == 0 and not settings.job_listen:
+        raise SettingsError(
+            "WORKERS", "must be at least 1 (0 only on a main host with JOB_LISTEN: hosts join to download)"
+        )
+    if settings.job_listen and settings.join:
+        raise SettingsError("JOIN", "a host either listens for downloader hosts (JOB_LISTEN) or joins one, not both")
     if settings.job_retry_delay > settings.job_retry_max_delay:
         raise SettingsError("JOB_RETRY_DELAY", "must not exceed JOB_RETRY_MAX_DELAY")
 

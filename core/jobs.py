@@ -23,6 +23,7 @@ from core.config import Settings
 from core.db import write_tx
 from core.failures import ErrorClass, Failure, error_text
 from core.jobstates import FINAL, ON_A_DOWNLOADER, JobState
+from core.payloads import Text
 from core.status import cancel_keyboard, shown_title
 from core.texts import digits, text
 
@@ -168,22 +169,34 @@ def fail(
             "UPDATE outbox SET state = 'dropped' WHERE job_id = ? AND state = 'pending' AND kind = 'media'", [job.id]
         )
         log.warning("job %d failed for good (%s): %s", job.id, failure.cls, failure.reason)
-        if job.parent_id is None and target is not None:
-            notice = outbox.change_message(
-                db,
-                target,
-                job.chat_id,
-                error_text(job.lang, failure),
-                None,
-                priority=outbox.PRIORITY_ANSWER,
-                job_id=job.id,
-            )
-            notices += [notice] if notice else []
-        elif job.parent_id is not None:
+        if job.parent_id is not None:
             notices += finish_playlist_if_complete(db, settings, job.parent_id)
-        elif inline.message_of(job):
+        elif inline.message_of(job) and target is None:  # its status is the inline message
             notices.append(inline.show(db, job, error_text(job.lang, failure)))
+        else:
+            notices.append(_answer_failure(db, job, target, error_text(job.lang, failure)))
     return True, notices
+
+
+def _answer_failure(db: sqlite_utils.Database, job: Job, target: int | None, body: str) -> int:
+    """The failure in the job's status message; or, when it never showed and never will (a quick
+    job's quiet status dropped when its file was ready, a cache hit's none), in a reply of its own."""
+    if target is not None:
+        notice = outbox.change_message(
+            db, target, job.chat_id, body, None, priority=outbox.PRIORITY_ANSWER, job_id=job.id
+        )
+        if notice is not None:
+            return notice
+    item = outbox.enqueue(
+        db,
+        job.chat_id,
+        Text(text=body, reply_to=job.request_message_id),
+        priority=outbox.PRIORITY_ANSWER,
+        role=outbox.ROLE_STATUS,
+        job_id=job.id,
+    )
+    db.execute("UPDATE jobs SET status_outbox_id = ? WHERE id = ?", [item, job.id])
+    return item
 
 
 def finish_playlist_if_complete(db: sqlite_utils.Database, settings: Settings, parent_id: int) -> list[int]:

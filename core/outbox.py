@@ -6,7 +6,15 @@ uploader also finds pending rows on its own (at start and when idle), so nothing
 notice is.
 
 A job's status message is one row (`jobs.status_outbox_id`); later changes to it are edit rows
-that point at it (`target_id`). Changes coalesce: while the status row itself is still pending
+that point at it (`target_id`). A new job's status is quiet (ROLE_QUIET_STATUS): due only
+STATUS_DELAY_S after the link, it is dropped unsent once a file of its job is ready (a quick job
+costs the file alone), and it waits behind the files that wait for the send budget (a busy bot
+spends its budget on files, not on statuses that would be deleted a moment later), for at most
+QUIET_YIELD_S, so a slow job's status and its cancel button always come. The uploader never lets
+a job's file go while its quiet status is on its way, and never sends the status once a file of
+the job is ready, going or gone: a status never appears after its file.
+
+Changes coalesce: while the status row itself is still pending
 its text is simply replaced, and a pending edit is rewritten rather than followed by another, so
 a slow or throttled uploader sends only the latest state and a busy budget thins progress for
 free.
@@ -28,14 +36,18 @@ from core.payloads import Delete, Edit, Keyboard, Payload, Text, decode_payload,
 # takes budget nobody else wants.
 PRIORITY_ANSWER = 1
 PRIORITY_FILE = 2
-PRIORITY_ALERT = 3
-PRIORITY_PROGRESS = 4
-PRIORITY_BROADCAST = 5
-PRIORITIES = (PRIORITY_ANSWER, PRIORITY_FILE, PRIORITY_ALERT, PRIORITY_PROGRESS, PRIORITY_BROADCAST)
+PRIORITY_STATUS = 3  # a quiet status: after the files, which would make it moot
+PRIORITY_ALERT = 4
+PRIORITY_PROGRESS = 5
+PRIORITY_BROADCAST = 6
+PRIORITIES = (
+    PRIORITY_ANSWER, PRIORITY_FILE, PRIORITY_STATUS, PRIORITY_ALERT, PRIORITY_PROGRESS, PRIORITY_BROADCAST
+)  # fmt: skip
 PRIORITY_REPLY = PRIORITY_ANSWER  # the name the first path used
 
 # Roles tell rows of one kind apart where it matters (coalescing, thinning, owners of outcomes).
 ROLE_STATUS = "status"  # a job's status message, and edits of it
+ROLE_QUIET_STATUS = "quiet_status"  # a job's status message, shown only if the job is slow (above)
 ROLE_PROGRESS = "progress"  # an edit showing progress only: may be thinned or dropped
 ROLE_FILE = "file"
 ROLE_ALERT = "alert"
@@ -44,6 +56,10 @@ _EDIT_ROLES = (ROLE_STATUS, ROLE_PROGRESS)
 
 ERROR_CHARS = 500  # an error kept on a row is cut to this
 UPLOAD_LOOKAHEAD = 8  # due uploads looked at per free slot, to find chats that have none going
+# How long a due quiet status gives way to files waiting for the send budget: long enough for a
+# busy bot's queue of ready files to drain (30 files/s), short enough that a slow job's user sees
+# its status (and cancel button) within seconds even when files never stop coming.
+QUIET_YIELD_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,7 @@ class OutboxItem:
     job_id: int | None = None
     target_id: int | None = None
     target_message_id: int | None = None  # the message an edit or delete changes
+    not_before: float = 0.0  # when it was due (a quiet status gives way to files from then on)
 
     @property
     def kind(self) -> str:
@@ -115,6 +132,8 @@ def change_message(
             assert isinstance(old, Text)
             new = Text(text=text, keyboard=keyboard, reply_to=old.reply_to, html=old.html)
             db.execute("UPDATE outbox SET payload = ? WHERE id = ?", [encode_payload(new), target_id])
+            if priority == PRIORITY_ANSWER:  # an answer (a choice, a failure) is no progress: it shows now
+                show_now(db, target_id)
             return target_id
         edit = Edit(text=text, keyboard=keyboard)
         pending = db.execute(
@@ -129,6 +148,14 @@ def change_message(
             )
             return int(pending[0])
         return enqueue(db, chat_id, edit, priority=priority, role=role, job_id=job_id, target_id=target_id)
+
+
+def show_now(db: Database, item_id: int) -> None:
+    """A quiet status that must show at once (a question, a failure, a playlist's line): loud."""
+    db.execute(
+        "UPDATE outbox SET role = ?, priority = ?, not_before = 0 WHERE id = ? AND state = 'pending' AND role = ?",
+        [ROLE_STATUS, PRIORITY_ANSWER, item_id, ROLE_QUIET_STATUS],
+    )
 
 
 def _stronger(role: str, priority: int, other_priority: int) -> str:
@@ -146,11 +173,30 @@ def remove_message(db: Database, target_id: int, chat_id: int, *, job_id: int | 
         dropped = db.execute(
             "UPDATE outbox SET state = 'dropped' WHERE id = ? AND state = 'pending'", [target_id]
         ).rowcount
-        if dropped:
+        state = db.execute("SELECT state FROM outbox WHERE id = ?", [target_id]).fetchone()
+        if dropped or state is None or state[0] in ("failed", "dropped"):  # never shown: nothing to delete
             return None
+        # Removing a status the file has made moot is tidying: it goes after the files waiting.
         return enqueue(
-            db, chat_id, Delete(), priority=PRIORITY_ANSWER, role=ROLE_STATUS, job_id=job_id, target_id=target_id
+            db, chat_id, Delete(), priority=PRIORITY_STATUS, role=ROLE_STATUS, job_id=job_id, target_id=target_id
         )
+
+
+def moot_statuses(db: Database, items: Collection[tuple[int, int | None]]) -> set[int]:
+    """Of (row id, job id) pairs of quiet statuses, the rows whose job has a file ready, going or
+    sent: the file says it all, the status would only come after it."""
+    jobs = {job_id for _, job_id in items if job_id is not None}
+    if not jobs:
+        return set()
+    with_files = {
+        r[0]
+        for r in db.execute(
+            f"SELECT DISTINCT job_id FROM outbox WHERE job_id IN ({_marks(list(jobs))}) AND kind = 'media'"
+            " AND state IN ('pending', 'sending', 'sent')",
+            list(jobs),
+        ).fetchall()
+    }
+    return {item_id for item_id, job_id in items if job_id in with_files}
 
 
 def drop_progress(db: Database, target_id: int) -> None:
@@ -167,7 +213,7 @@ def drop_progress(db: Database, target_id: int) -> None:
 # must follow (a playlist's previous entry) is over.
 _CLAIM = """
     SELECT o.id, o.chat_id, o.kind, o.payload, o.priority, o.attempts, o.role, o.job_id, o.target_id,
-           t.message_id, t.state
+           t.message_id, t.state, o.not_before
     FROM outbox o LEFT JOIN outbox t ON t.id = o.target_id
     WHERE o.state = 'pending' AND o.not_before <= ? {files}
       AND (o.target_id IS NULL OR t.state IN ('sent', 'failed', 'dropped'))
@@ -200,17 +246,27 @@ def claim(
     *,
     files: bool | None = None,
     busy_chats: Collection[int] = (),
+    busy_jobs: Collection[int] = (),
+    quiet_limit: int | None = None,
 ) -> list[OutboxItem]:
     """Take up to `limit` due rows, most urgent first, marking them 'sending': only uploads
     (`files=True`, at most one per chat and none for `busy_chats`, which upload already), or
-    everything but uploads (False), or both (None).
+    everything but uploads (False), or both (None). No file of `busy_jobs` (whose quiet status is
+    on its way) is taken. At most `quiet_limit` quiet statuses are taken (they may wait for the
+    budget a while: answers must find room beside them).
 
-    An edit or delete whose message was never sent (failed or dropped) is dropped here.
+    An edit or delete whose message was never sent (failed or dropped) is dropped here, and so is
+    a quiet status whose job's file is ready (`moot_statuses`).
     """
     now = time.time() if now is None else now
     items: list[OutboxItem] = []
     with write_tx(db):
         rows = db.execute(_CLAIMS[files], [now, limit if not files else limit * UPLOAD_LOOKAHEAD]).fetchall()
+        if busy_jobs:
+            rows = [r for r in rows if r[2] != "media" or r[7] not in busy_jobs]
+        if quiet_limit is not None:
+            quiet = [r[0] for r in rows if r[6] == ROLE_QUIET_STATUS][max(0, quiet_limit) :]
+            rows = [r for r in rows if r[0] not in quiet]  # the rest stay pending
         if files:  # one upload per chat at a time: a user with ten files does not take every slot
             taken = set(busy_chats)
             chosen: list[Any] = []
@@ -220,6 +276,7 @@ def claim(
                     chosen.append(r)
             rows = chosen
         moot = [r[0] for r in rows if r[8] is not None and r[10] != "sent"]
+        moot += moot_statuses(db, [(r[0], r[7]) for r in rows if r[6] == ROLE_QUIET_STATUS])
         live = [r for r in rows if r[0] not in moot]
         if moot:
             db.execute(f"UPDATE outbox SET state = 'dropped' WHERE id IN ({_marks(moot)})", moot)
@@ -230,7 +287,7 @@ def claim(
             )
         for r in live:
             payload = decode_payload(r[2], r[3])
-            items.append(OutboxItem(r[0], r[1], payload, r[4], r[5] + 1, r[6], r[7], r[8], r[9]))
+            items.append(OutboxItem(r[0], r[1], payload, r[4], r[5] + 1, r[6], r[7], r[8], r[9], r[11]))
     return items
 
 
@@ -268,6 +325,13 @@ def retry_later(db: Database, item_id: int, delay: float, error: str = "") -> No
             "UPDATE outbox SET state = 'pending', not_before = ?, error = ? WHERE id = ?",
             [time.time() + delay, error[:ERROR_CHARS], item_id],
         )
+
+
+def next_due(db: Database, now: float | None = None) -> float | None:
+    """When the next pending row that is not due yet will be (a quiet status, a retry), if any."""
+    now = time.time() if now is None else now
+    row = db.execute("SELECT min(not_before) FROM outbox WHERE state = 'pending' AND not_before > ?", [now]).fetchone()
+    return None if row is None or row[0] is None else float(row[0])
 
 
 def requeue_interrupted(db: Database) -> int:

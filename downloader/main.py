@@ -14,9 +14,11 @@ from downloader.circuit import SharedCircuits
 from downloader.cookies import CookieStore
 from downloader.egress import Policy, ProxyRotation, clear_proxy_env, open_egress_proxy
 from downloader.engine import Engine
+from downloader.ship import ShipHome
 from downloader.store import open_store
 from downloader.worker import Worker
 from ipc.channels import open_job_worker
+from ipc.hosts import joining_options
 from ipc.messages import BreakerState
 
 log = logging.getLogger("downloader")
@@ -29,7 +31,8 @@ def egress_policy(settings: Settings) -> Policy:
 async def body(ctx: ChildContext) -> None:
     store = open_store(ctx.settings)
     try:
-        async with open_job_worker(ctx.name, ctx.endpoints.jobs) as jobs:
+        options = joining_options(ctx.settings) if ctx.settings.join else None  # CURVE to the main host
+        async with open_job_worker(ctx.name, ctx.endpoints.jobs, options=options) as jobs:
             alert = TelemetryAlerter(ctx.name, ctx.telemetry.send_nowait)  # the monitor tells the admins
 
             def tell_gateway(state: BreakerState) -> None:
@@ -45,6 +48,9 @@ async def body(ctx: ChildContext) -> None:
                 engine = Engine(ctx.settings, proxy)
                 log.info("%s runs yt-dlp %s", ctx.name, yt_dlp.version.__version__)
                 await ctx.ready()
-                await Worker(ctx, jobs, engine, circuits, cookies, proxy, alert).run()
+                worker = Worker(ctx, jobs, engine, circuits, cookies, proxy, alert)
+                if ctx.settings.join:  # files stream home before the download is reported
+                    worker.ship = ShipHome(jobs, ctx.name, ctx.settings.file_chunk_kb * 1024)
+                await worker.run()
     finally:
         store.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,6 +59,7 @@ from ipc.messages import (
 log = logging.getLogger("downloader.worker")
 
 NEWS_SEND_TIMEOUT = 5.0  # a gateway that takes no news for this long: drop it (it is advisory)
+Ship = Callable[[JobAssign, list[DownloadedFile]], Awaitable[tuple[list[DownloadedFile], str]]]
 HAND_BACK_WAIT = 3.0  # seconds a draining worker waits for the gateway to take its jobs back
 
 
@@ -92,6 +94,9 @@ class Worker:
         self.egress = egress
         self.alert = alert
         self.running: dict[int, Running] = {}  # job id -> its attempt, until its report is answered
+        # On a joined host: streams the files home first, returns them (and their folder) as the
+        # main host has them (downloader/ship.py); the local copies then go.
+        self.ship: Ship | None = None
         self._gallery: GalleryJobs | None = None  # gallery-dl, loaded at the first link with no video
         jobs.on_cancel = self._on_cancel
 
@@ -192,7 +197,7 @@ class Worker:
             if self.running.get(job.job_id) is running:  # not taken over by a later attempt
                 del self.running[job.job_id]
             self.ctx.busy = len(self.running)
-            if not keep:
+            if not keep or self.ship is not None:
                 spool.remove(folder, job.job_id)
 
     def gallery(self) -> GalleryJobs:
@@ -266,6 +271,9 @@ class Worker:
             )
             for f in result.files
         ]
+        home = str(folder)
+        if self.ship is not None:
+            files, home = await self.ship(job, files)
         report = JobDownloaded(
             job_id=job.job_id,
             lease=job.lease,
@@ -275,7 +283,7 @@ class Worker:
             title=result.title,
             performer=result.performer,
             files=files,
-            folder=str(folder),
+            folder=home,
             took_s=took_s,
         )
         if await self._report(report):

@@ -190,22 +190,26 @@ def _fail_now(
 
 
 def _queued_status(db: sqlite_utils.Database, settings: Settings, codec: CallbackCodec, job: Job) -> list[int]:
+    """The new job's status, quiet (`core.outbox`): it shows only if the file is not ready within
+    STATUS_DELAY_S; until then the changes of the job rewrite it unsent."""
     position = queue_position(db, job)
     slots = settings.workers * max(1, settings.download_slots_per_worker - 1)
     body = queued_text(job.lang, position, estimate(db, position, slots))
     if inline.message_of(job):  # its status is the inline message the user sent
         return [inline.show(db, job, body)]
-    return [_new_status(db, job, body, cancel_keyboard(job.lang, codec, job.id))]
+    keyboard = cancel_keyboard(job.lang, codec, job.id)
+    return [_new_status(db, job, body, keyboard, quiet_for=settings.status_delay_s)]
 
 
-def _new_status(db: sqlite_utils.Database, job: Job, body: str, keyboard: outbox.Keyboard) -> int:
+def _new_status(db: sqlite_utils.Database, job: Job, body: str, keyboard: outbox.Keyboard, quiet_for: float = 0) -> int:
     item = outbox.enqueue(
         db,
         job.chat_id,
         Text(text=body, keyboard=keyboard, reply_to=job.request_message_id),
-        priority=outbox.PRIORITY_ANSWER,
-        role=outbox.ROLE_STATUS,
+        priority=outbox.PRIORITY_STATUS if quiet_for else outbox.PRIORITY_ANSWER,
+        role=outbox.ROLE_QUIET_STATUS if quiet_for else outbox.ROLE_STATUS,
         job_id=job.id,
+        not_before=time.time() + quiet_for if quiet_for else 0.0,
     )
     db.execute("UPDATE jobs SET status_outbox_id = ? WHERE id = ?", [item, job.id])
     return item
@@ -290,6 +294,9 @@ def expand_playlist(
     notices = []
     if new:  # the line is written just below, into the still pending status
         notices.append(_new_status(db, job, "📃", cancel_keyboard(job.lang, codec, job.id)))
+    elif job.status_outbox_id is not None:  # its entries' files come under it: it must show first
+        outbox.show_now(db, job.status_outbox_id)
+        notices.append(job.status_outbox_id)
     notices += job_rows.finish_playlist_if_complete(db, settings, job.id)
     for child_id in children:
         child_job = job_rows.load(db, child_id, settings)

@@ -28,6 +28,7 @@ from gateway.handlers import links as link_handler
 from gateway.router import Prepare, Router
 from gateway.updates import UpdateLoop
 from ipc.channels import JobDispatcher, Puller, Pusher, RpcClient, open_job_dispatcher
+from ipc.hosts import open_listener
 from ipc.messages import UPLOAD_EVENTS, OutboxNotice
 
 log = logging.getLogger("gateway")
@@ -41,13 +42,24 @@ SWEEP_INTERVAL = 5.0  # seconds between safety-net passes over the jobs
 async def body(ctx: ChildContext) -> None:
     db = open_db(ctx.settings.db_path, busy_timeout=ctx.settings.db_busy_timeout)
     try:
-        async with open_job_dispatcher(ctx.endpoints.jobs) as jobs:
+        async with (
+            open_listener(ctx.settings, ctx.telemetry.send_nowait) as listener,  # JOB_LISTEN: joined hosts
+            open_job_dispatcher(
+                ctx.endpoints.jobs,
+                listen=ctx.settings.job_listen,
+                listen_options=listener.options if listener else None,
+            ) as jobs,
+            trio.open_nursery() as hosts,
+        ):
+            if listener is not None:
+                await hosts.start(listener.serve, jobs, lambda job_id: _lease(db, job_id))
             with (
                 Puller(ctx.endpoints.events) as events,
                 Pusher(ctx.endpoints.outbox) as outbox,
                 RpcClient(ctx.endpoints.monitor_rpc) as monitor,
             ):
                 await run(ctx, db, jobs, events, outbox, monitor)
+            hosts.cancel_scope.cancel()
     except NotConnected as exc:
         log.info("%s", exc)
     finally:
@@ -155,6 +167,11 @@ async def _sweep(job_events: JobEvents, announce: Announce) -> None:
             announce(job_events.sweep())
         except Exception:
             log.exception("the sweep over the jobs failed; trying again in %.0f s", SWEEP_INTERVAL)
+
+
+def _lease(db: sqlite_utils.Database, job_id: int) -> int | None:
+    row = db.execute("SELECT lease FROM jobs WHERE id = ?", [job_id]).fetchone()
+    return None if row is None else int(row[0])
 
 
 def _job_of(event: object) -> object:

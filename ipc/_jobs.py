@@ -20,7 +20,7 @@ import logging
 import os
 import secrets
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -30,11 +30,14 @@ import zmq
 import zmq.utils.monitor
 
 from ipc._channel import Channel, bound, is_unreachable, single_frame, split_routed
+from ipc.curve import apply_options
 from ipc.messages import (
     CREDIT_KINDS,
     WORKER_EVENTS,
     Credit,
     CreditsDropped,
+    FileAck,
+    HostWelcome,
     JobAssign,
     JobCancel,
     Message,
@@ -100,8 +103,27 @@ class JobDispatcher(Channel):
     credits. The downloaders' events come out of `events`, in the order they arrived.
     """
 
-    def __init__(self, endpoint: str, *, events_buffer: int = EVENTS_BUFFER) -> None:
-        super().__init__(*bound(zmq.ROUTER, endpoint, router_mandatory=1))
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        events_buffer: int = EVENTS_BUFFER,
+        listen: str = "",
+        listen_options: dict[str, int | bytes] | None = None,
+    ) -> None:
+        """`listen`: a tcp:// address where downloader hosts join too, with `listen_options` (CURVE,
+        `ipc.curve.server_options`) for that listener only; the local endpoint stays as it is."""
+        # HANDOVER: a joined host whose link was cut reconnects under the same identity and takes
+        # over its old connection (the listening side may not have noticed the cut yet).
+        super().__init__(*bound(zmq.ROUTER, endpoint, router_mandatory=1, router_handover=1))
+        self.listening = ""  # the bound tcp:// address (its port, when `listen` asked for any)
+        if listen:
+            apply_options(self.socket, listen_options or {})
+            any_port = listen.endswith(":0")  # ZeroMQ spells "any free port" as *
+            self.listening = self.socket.bind(listen[:-1] + "*" if any_port else listen)
+        # Messages that are not about jobs (files streaming home, a joined host's hello and
+        # telemetry) go here, from the one reader: `ipc.hosts.RemoteHosts.received`.
+        self.on_other: Callable[[bytes, Message], Awaitable[None]] | None = None
         # one entry per credit, oldest first, per kind of slot
         self._credits: dict[str, deque[bytes]] = {kind: deque() for kind in CREDIT_KINDS}
         self._names: dict[bytes, str] = {}  # connection identity -> worker name, while it holds credits
@@ -168,7 +190,7 @@ class JobDispatcher(Channel):
         self._drop_identity(identity)
         self.send_nowait(identity, CreditsDropped())
 
-    def send_nowait(self, identity: bytes, msg: ReportAck | JobCancel | CreditsDropped) -> bool:
+    def send_nowait(self, identity: bytes, msg: ReportAck | JobCancel | CreditsDropped | FileAck | HostWelcome) -> bool:
         """Answer a downloader on its connection; False if it is gone or its queue is full (the
         answer is lost: a report is sent again, a cancel repeated at the worker's next WorkerJobs)."""
         try:
@@ -223,6 +245,8 @@ class JobDispatcher(Channel):
             self._on_credit(routed[0], msg)
         elif isinstance(msg, WORKER_EVENTS):
             await self._send_events.send(Inbound(routed[0], msg, trio.current_time()))
+        elif self.on_other is not None:
+            await self.on_other(routed[0], msg)
         else:
             name = type(msg).__name__
             note_drop("unexpected type", f"jobs:{name}", "%s on the jobs channel", name)
@@ -257,14 +281,18 @@ class JobWorker(Channel):
         *,
         on_cancel: Callable[[JobCancel], None] | None = None,
         socket: Socket | None = None,
+        options: dict[str, int | bytes] | None = None,
     ) -> None:
-        """`socket`: an already connected DEALER in place of a new one (tests drive the reader with it)."""
+        """`socket`: an already connected DEALER in place of a new one (tests drive the reader with it);
+        `options`: socket options set before connecting (CURVE on a joined host, `ipc.curve`)."""
         self.name = name
         self.identity = f"{name}/{os.getpid()}/{secrets.token_hex(3)}".encode()
         self.on_cancel = on_cancel or (lambda cancel: log.info("cancel of job %d unheeded", cancel.job_id))
+        self.on_file: Callable[[FileAck], None] = lambda ack: None  # a file streaming home (ipc.filestream)
         self._link_events: Socket | None = None
         if socket is None:
             raw = open_socket(zmq.DEALER, identity=self.identity)
+            apply_options(raw, options or {})
             try:
                 # The monitor must be listening before connect, or the first events are lost.
                 events = zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
@@ -292,6 +320,11 @@ class JobWorker(Channel):
     @property
     def linked(self) -> bool:
         return self._linked
+
+    @property
+    def relinked(self) -> trio.Event:
+        """Set when the gateway next (re)connects (a fresh event after each)."""
+        return self._relinked
 
     @property
     def unclaimed(self) -> int:
@@ -402,6 +435,8 @@ class JobWorker(Channel):
                 self._answered = trio.Event()
         elif isinstance(msg, JobCancel):
             self.on_cancel(msg)
+        elif isinstance(msg, FileAck):
+            self.on_file(msg)
         elif isinstance(msg, CreditsDropped):
             for book in self._books.values():
                 book.unlinked()  # as if the gateway had gone: the unanswered credits are asked again
@@ -428,6 +463,7 @@ class JobWorker(Channel):
             self._answered = trio.Event()
             self._wake()
         elif event == zmq.EVENT_DISCONNECTED and self._linked:
+            log.info("%s: the link to the gateway dropped; reconnecting", self.name)
             self._linked = False
             for book in self._books.values():
                 book.unlinked()
@@ -470,9 +506,11 @@ class _Credits:
 
 
 @asynccontextmanager
-async def open_job_dispatcher(endpoint: str, **options: int) -> AsyncIterator[JobDispatcher]:
+async def open_job_dispatcher(
+    endpoint: str, *, listen: str = "", listen_options: dict[str, int | bytes] | None = None, **options: int
+) -> AsyncIterator[JobDispatcher]:
     """A bound JobDispatcher with its reader running, closed on exit."""
-    with JobDispatcher(endpoint, **options) as jobs:
+    with JobDispatcher(endpoint, listen=listen, listen_options=listen_options, **options) as jobs:
         async with trio.open_nursery() as nursery:
             await nursery.start(jobs.run)
             yield jobs
@@ -481,10 +519,14 @@ async def open_job_dispatcher(endpoint: str, **options: int) -> AsyncIterator[Jo
 
 @asynccontextmanager
 async def open_job_worker(
-    name: str, endpoint: str, *, on_cancel: Callable[[JobCancel], None] | None = None
+    name: str,
+    endpoint: str,
+    *,
+    on_cancel: Callable[[JobCancel], None] | None = None,
+    options: dict[str, int | bytes] | None = None,
 ) -> AsyncIterator[JobWorker]:
     """A connected JobWorker with its reader running, closed on exit."""
-    with JobWorker(name, endpoint, on_cancel=on_cancel) as worker:
+    with JobWorker(name, endpoint, on_cancel=on_cancel, options=options) as worker:
         async with trio.open_nursery() as nursery:
             await nursery.start(worker.run)
             yield worker

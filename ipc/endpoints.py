@@ -14,8 +14,9 @@
 `run.py update-ytdlp` from a shell, each under a name of its own).
 
 With IPC_TRANSPORT=ipc the endpoints are unix sockets in the run folder (created by the
-supervisor); with tcp they are consecutive ports from IPC_BASE_PORT on IPC_HOST, so downloaders
-can run on other hosts.
+supervisor); with tcp they are consecutive ports from IPC_BASE_PORT on IPC_HOST. Downloader hosts
+on other machines join the jobs channel at JOB_LISTEN instead (tcp://, CURVE: `ipc/curve.py`,
+`ipc/hosts.py`), where files, hellos and telemetry of joined hosts travel too.
 """
 
 from __future__ import annotations

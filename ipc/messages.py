@@ -29,6 +29,8 @@ from core.failures import Failure
 
 __all__ = [
     "CREDIT_KINDS",
+    "FILE_MESSAGES",
+    "RELAYED",
     "TASKS",
     "UPLOAD_EVENTS",
     "WORKER_EVENTS",
@@ -43,12 +45,19 @@ __all__ = [
     "Drain",
     "Echo",
     "Failure",
+    "FileAck",
+    "FileChunk",
     "FileMissing",
+    "FileOffer",
     "FormatChoice",
     "HealthQuery",
     "HealthReport",
     "Heartbeat",
     "HistogramSample",
+    "HostHealth",
+    "HostHello",
+    "HostStatus",
+    "HostWelcome",
     "JobAssign",
     "JobCancel",
     "JobClaim",
@@ -485,6 +494,16 @@ class ActiveAlert(msgspec.Struct, frozen=True):
     announced: bool  # the admins were told (False: held back by the cooldown, told when it ends)
 
 
+class HostHealth(msgspec.Struct, frozen=True):
+    """A downloader host as the monitor sees it (its HostStatus, timed by the monitor's clock)."""
+
+    name: str
+    state: str  # joined, lost (silent past HEARTBEAT_TIMEOUT) or left (stopped on purpose)
+    seen_age_s: float
+    downloaders: int
+    machine: MachineHealth
+
+
 class HealthReport(msgspec.Struct, frozen=True, tag=True):
     """The monitor's whole report: /healthz serves it as JSON, /health shows it to admins."""
 
@@ -496,6 +515,7 @@ class HealthReport(msgspec.Struct, frozen=True, tag=True):
     active_users_24h: int
     alerts: list[ActiveAlert]
     machine: MachineHealth
+    hosts: list[HostHealth] = []  # the downloader hosts that joined (JOB_LISTEN), this one not included
 
 
 RpcCall = HealthQuery | Echo
@@ -564,6 +584,72 @@ class AlertRaised(_Tagged, frozen=True):
     sent_at: float = 0.0
 
 
+# ---- downloader hosts: a joined host <-> the main host (issue 18, over the CURVE link) -------------
+
+
+class HostHello(_Tagged, frozen=True):
+    """A joined host's supervisor -> gateway: I am `host`; what must I know? (answered by HostWelcome)."""
+
+    host: str
+    pid: int
+    workers: int
+
+
+class HostWelcome(_Tagged, frozen=True):
+    """Gateway -> a joined host: the settings it takes from the main host (env name -> value):
+    in sandbox mode the sandbox's origin."""
+
+    host: str
+    settings: dict[str, str]
+
+
+class HostStatus(_Tagged, frozen=True):
+    """A joined host's supervisor -> gateway -> monitor, every heartbeat: its processes (with
+    psutil's figures, read on that host) and its machine."""
+
+    host: str
+    processes: list[ProcessHealth]
+    machine: MachineHealth
+    sent_at: float
+    leaving: bool = False  # it is stopping on purpose (SIGTERM): no alert for its going
+
+
+class FileOffer(_Tagged, frozen=True, kw_only=True):
+    """Downloader -> gateway: I have file `name` of job `job_id`'s attempt `lease` (`size` bytes,
+    `sha256`); where shall I start? Answered by a FileAck, sent again until it is."""
+
+    job_id: int
+    lease: int
+    name: str
+    size: int
+    sha256: str
+
+
+class FileChunk(_Tagged, frozen=True, kw_only=True):
+    """Downloader -> gateway: bytes of an offered file at `offset`, with their CRC-32."""
+
+    job_id: int
+    lease: int
+    name: str
+    offset: int
+    data: bytes
+    crc32: int
+
+
+class FileAck(_Tagged, frozen=True, kw_only=True):
+    """Gateway -> downloader: I have the file's first `offset` bytes, send up to `until` (credit).
+    `path`: the whole file checked and in the main host's spool there; `error`: given up (a
+    checksum that does not match, a bad name, no room), start again or fail the job."""
+
+    job_id: int
+    lease: int
+    name: str
+    offset: int
+    until: int
+    path: str = ""
+    error: str = ""
+
+
 Message = (
     Ready
     | Heartbeat
@@ -594,6 +680,12 @@ Message = (
     | RpcReply
     | Metrics
     | AlertRaised
+    | HostHello
+    | HostWelcome
+    | HostStatus
+    | FileOffer
+    | FileChunk
+    | FileAck
 )
 """Any message that can travel on its own."""
 
@@ -627,7 +719,17 @@ _TYPES: tuple[type[_Tagged], ...] = (
     RpcReply,
     Metrics,
     AlertRaised,
+    HostHello,
+    HostWelcome,
+    HostStatus,
+    FileOffer,
+    FileChunk,
+    FileAck,
 )
+FILE_MESSAGES: Final = (FileOffer, FileChunk)
+"""What a downloader sends to stream a file home (on the job channel)."""
+RELAYED: Final = (Heartbeat, Metrics, AlertRaised, HostStatus)
+"""Telemetry a joined host sends over its link, which the gateway passes on to the monitor."""
 WorkerReport = JobProbed | JobDownloaded | JobFailed | JobClaim | JobHandBack
 """A downloader's report: acknowledged by the gateway, sent again until it is."""
 WorkerEvent = JobStarted | JobProgress | WorkerReport | WorkerJobs | BreakerState

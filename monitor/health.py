@@ -13,11 +13,15 @@ import os
 import time
 from collections.abc import Callable
 
+import msgspec
+
 from core.config import Settings
 from ipc.messages import (
     ActiveAlert,
     HealthReport,
     Heartbeat,
+    HostHealth,
+    HostStatus,
     MachineHealth,
     ProcessHealth,
     ProcessInfo,
@@ -28,6 +32,8 @@ from monitor.queries import Figures
 from monitor.rules import CRITICAL_KINDS, STALLED
 from monitor.system import ProcessReading, Sampler
 
+HOST_JOINED, HOST_LOST, HOST_LEFT = "joined", "lost", "left"
+UNREACHABLE = "unreachable"  # a process of a downloader host that went silent
 RECEIVER = "gateway"  # without it the bot hears nobody
 NO_HEARTBEAT = ("supervisor", "sandbox")  # processes that send none
 SUPERVISOR = "supervisor"
@@ -52,10 +58,41 @@ class Health:
         self.clock = clock
         self.started = clock()
         self.beats: dict[str, tuple[int, float]] = {}  # name -> (pid, received at)
+        self.hosts: dict[str, tuple[HostStatus, float]] = {}  # joined host -> (its latest status, received at)
         self.machine = MachineHealth()
 
     def heartbeat(self, beat: Heartbeat) -> None:
         self.beats[beat.name] = (beat.pid, self.clock())
+
+    def host_status(self, status: HostStatus) -> None:
+        self.hosts[status.host] = (status, self.clock())
+
+    def host_rows(self) -> list[HostHealth]:
+        """Every downloader host that joined: joined, lost (silent past HEARTBEAT_TIMEOUT) or left."""
+        now, out = self.clock(), []
+        for name, (status, at) in sorted(self.hosts.items()):
+            age = now - at
+            state = HOST_LEFT if status.leaving else HOST_LOST if age > self.settings.heartbeat_timeout else HOST_JOINED
+            downloaders = sum(1 for p in status.processes if p.name.startswith("downloader"))
+            out.append(HostHealth(name, state, round(age, 3), downloaders, status.machine))
+        return out
+
+    def remote_processes(self) -> list[ProcessHealth]:
+        """The joined hosts' processes, with the figures their hosts read; unreachable with their host."""
+        out = []
+        for host in self.host_rows():
+            if host.state == HOST_LEFT:
+                continue
+            for p in self.hosts[host.name][0].processes:
+                beat = self.beats.get(p.name)
+                age = round(self.clock() - beat[1], 3) if beat is not None and beat[0] == p.pid else None
+                state = p.state
+                if host.state == HOST_LOST:
+                    state = UNREACHABLE
+                elif state == "ready" and age is not None and age > self.settings.heartbeat_timeout:
+                    state = STALLED
+                out.append(msgspec.structs.replace(p, state=state, heartbeat_age_s=age))
+        return out
 
     def backend(self) -> str:
         return "sandbox" if self.settings.sandbox else self.settings.telegram_backend
@@ -101,7 +138,7 @@ class Health:
             )
         if sample:
             self.sampler.keep_only({p.pid for p in out})
-        return out
+        return out + self.remote_processes()
 
     def report(self, figures: Figures, alerts: list[ActiveAlert]) -> HealthReport:
         processes = self.processes()
@@ -114,6 +151,7 @@ class Health:
             active_users_24h=figures.active_users_24h,
             alerts=alerts,
             machine=self.machine,
+            hosts=self.host_rows(),
         )
 
     def uploader_state(self) -> str | None:

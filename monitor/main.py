@@ -17,7 +17,16 @@ from core import alerts
 from core.child import SUPERVISOR_PID_ENV, ChildContext
 from core.db import Database, open_connection
 from ipc.channels import RpcHandler, RpcServer, Subscriber
-from ipc.messages import AlertRaised, HealthQuery, HealthReport, Heartbeat, Metrics, RpcCall, RpcResult
+from ipc.messages import (
+    AlertRaised,
+    HealthQuery,
+    HealthReport,
+    Heartbeat,
+    HostStatus,
+    Metrics,
+    RpcCall,
+    RpcResult,
+)
 from monitor import housekeeping, queries
 from monitor.alerts import AlertBook
 from monitor.fallback import FallbackSender
@@ -90,6 +99,8 @@ class Monitor:
                     self.exported.received(msg)
                 elif isinstance(msg, AlertRaised):
                     self.book.received(msg)
+                elif isinstance(msg, HostStatus):  # a downloader host's, relayed by the gateway
+                    self.health.host_status(msg)
             except Exception:  # one bad message must not stop the monitor
                 log.exception("handling %s from %s failed", type(msg).__name__, getattr(msg, "name", "?"))
 
@@ -97,6 +108,7 @@ class Monitor:
         """Every heartbeat interval: stalled and crash-looping processes, held-back alerts."""
         while True:
             self._safely(lambda: self.book.apply(self.rules.processes(self.health.processes(sample=False))))
+            self._safely(lambda: self.book.apply(self.rules.hosts(self.health.host_rows())))
             self._safely(self.book.send_held)
             await trio.sleep(self.settings.heartbeat_interval)
 

@@ -8,7 +8,8 @@ text); `monitor.alerts` turns the changes into messages. Every threshold is a se
 - stalled:<process>: silent past HEARTBEAT_TIMEOUT; crash_loop:<kind>: the supervisor paused it;
 - failure_rate: over ALERT_FAILURE_PCT of the jobs that ended in ALERT_FAILURE_WINDOW_MIN, with at
   least ALERT_FAILURE_MIN_JOBS of them;
-- send_queue: a due message older than ALERT_SEND_QUEUE_AGE_S.
+- send_queue: a due message older than ALERT_SEND_QUEUE_AGE_S;
+- host:<name>: a downloader host silent past HEARTBEAT_TIMEOUT, or gone on purpose; back: resolved.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 
 from core.alerts import crash_loop_kind, crash_loop_values
 from core.config import Settings
-from ipc.messages import MachineHealth, ProcessHealth
+from ipc.messages import HostHealth, MachineHealth, ProcessHealth
 from monitor.queries import FailureRate, Figures
 
 GB = 1_000_000_000
@@ -99,6 +100,19 @@ class Rules:
                 found.append(Finding(crash_loop_kind(kind), True, "alert_crash_loop", values))
             elif all(p.state == "ready" for p in members):
                 found.append(Finding(crash_loop_kind(kind), False, "alert_crash_loop_ok", {"kind": kind}))
+        return found
+
+    def hosts(self, hosts: list[HostHealth]) -> list[Finding]:
+        """host:<name>: a downloader host that left or went silent; its return clears it."""
+        found = []
+        for h in hosts:
+            kind = f"host:{h.name}"
+            if h.state == "lost":
+                found.append(Finding(kind, True, "alert_host_lost", {"host": h.name, "seconds": round(h.seen_age_s)}))
+            elif h.state == "left":
+                found.append(Finding(kind, True, "alert_host_left", {"host": h.name}))
+            else:
+                found.append(Finding(kind, False, "alert_host_back", {"host": h.name, "workers": h.downloaders}))
         return found
 
     def jobs(self, rate: FailureRate, figures: Figures) -> list[Finding]:

@@ -89,7 +89,7 @@ async def _inject(sb: Sandbox, faults: Faults, method: str, request: Request) ->
         sb.stats.faults["forced_floods"] += 1
         sb.stats.flood_waits += 1
         return _error(sb, flood_wait(faults.flood_retry_after))
-    if faults.latency_ms > 0:
+    if faults.latency_ms > 0 and _hits(1.0, faults.latency_methods, method, sb):
         sb.stats.faults["delayed"] += 1
         await _arrive(request, faults.latency_ms / 1000)
     return None

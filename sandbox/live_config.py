@@ -7,11 +7,12 @@ the JSON body of `POST /sandbox/config`, where every key is optional:
     {"limits": bool, "bot_rate": float, "chat_rate": float, "chat_burst": int, "group_per_min": int,
      "upload_limit_mb": int, "cloud_mode": bool,
      "faults": {"fail_rate": 0..1, "fail_methods": [..], "fail_status": 500|502|503|504,
-                "latency_ms": int, "drop_rate": 0..1, "drop_methods": [..],
+                "latency_ms": int, "latency_methods": [..], "drop_rate": 0..1, "drop_methods": [..],
                 "flood_every": N, "flood_retry_after": seconds, "flood_next": N,
                 "flood_methods": [..], "upload_rate": bytes/s}}
 
-Empty `fail_methods` / `drop_methods` mean every Bot API method. `flood_every: N` refuses every
+Empty `fail_methods` / `latency_methods` / `drop_methods` mean every Bot API method (a latency
+on some methods only lets a later call overtake an earlier one, as on a real network). `flood_every: N` refuses every
 Nth send with a 429; `flood_next: N` refuses the next N sends (then counts down to 0).
 `flood_methods` answers every call of the named methods with a 429 of `flood_retry_after` (a
 FloodWait on, say, getChatMember) until the list is emptied again.
@@ -44,6 +45,7 @@ class Faults:
     fail_methods: list[str] = field(default_factory=list)
     fail_status: int = 500
     latency_ms: int = 0
+    latency_methods: list[str] = field(default_factory=list)
     drop_rate: float = 0.0
     drop_methods: list[str] = field(default_factory=list)
     flood_every: int = 0
@@ -157,6 +159,7 @@ _FAULTS = {
     "fail_methods": _methods,
     "fail_status": _status,
     "latency_ms": _number(0, MAX_LATENCY_MS, whole=True),
+    "latency_methods": _methods,
     "drop_rate": _number(0, 1),
     "drop_methods": _methods,
     "flood_every": _number(0, 1_000_000, whole=True),

@@ -4,12 +4,15 @@ Files and everything else are claimed separately: UPLOAD_CONCURRENCY uploads run
 their own tasks, so that a long upload never holds up an answer or a status. Each upload reports
 its progress to the job's status message, is retried when it makes no progress for
 UPLOAD_STALL_S (there is no total timeout), and stops within a fraction of a second when its job
-is cancelled.
+is cancelled. A job's quiet status (`core.outbox`) gives way to the files waiting for the budget,
+and the uploader never lets a job's file go while that status is on its way, nor the status once
+a file of the job is ready: a status never lands after its file.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +50,7 @@ from uploader import media
 from uploader.albums import missing_files, send_album
 from uploader.caption import build_caption
 from uploader.deliver import NoTarget, deliver, send_file
-from uploader.throttle import SendBudget, Thinned
+from uploader.throttle import SendBudget, Thinned, Unsent
 
 log = logging.getLogger("uploader.sender")
 
@@ -55,6 +58,9 @@ IDLE_POLL = 1.0  # seconds between looks at the outbox when no notice arrives
 CANCEL_POLL = 0.5  # seconds between looks for cancelled jobs among the uploads
 STALL_CHECK = 1.0  # seconds between looks at an upload's progress
 DRAIN_SHARE = 0.5  # of SHUTDOWN_GRACE: how long a draining uploader lets its claimed sends finish
+# Quiet statuses may wait for the budget up to QUIET_YIELD_S: at most this share of the sends in
+# flight, so that answers always find room in the window.
+QUIET_SHARE = 0.25
 
 
 @dataclass
@@ -80,6 +86,8 @@ class OutboxSender:
         self.wake = trio.Event()
         self.in_flight = 0
         self.uploads: dict[int, Upload] = {}  # outbox id -> upload running
+        self.showing: set[int] = set()  # jobs whose quiet status is being sent: their files wait
+        self.quiet_in_flight = 0
 
     async def listen(self, inbox: Puller) -> None:
         """Notices only wake the claim loop; the rows themselves are the truth."""
@@ -95,12 +103,17 @@ class OutboxSender:
                 uploading = [u.item.chat_id for u in self.uploads.values() if u.upload]
                 free_uploads = self.settings.upload_concurrency - len(uploading)
                 if free_uploads > 0:
-                    for item in outbox.claim(self.db, free_uploads, files=True, busy_chats=uploading):
+                    for item in outbox.claim(
+                        self.db, free_uploads, files=True, busy_chats=uploading, busy_jobs=self.showing
+                    ):
                         claimed = True
                         nursery.start_soon(self._upload, item)
                 free = concurrency - self.in_flight
                 if free > 0:
-                    for item in outbox.claim(self.db, free, files=False):
+                    quiet_room = int(concurrency * QUIET_SHARE) - self.quiet_in_flight
+                    for item in outbox.claim(
+                        self.db, free, files=False, busy_jobs=self.showing, quiet_limit=quiet_room
+                    ):
                         claimed = True
                         self.in_flight += 1
                         if isinstance(item.payload, SendMedia):  # a re-send by file_id: no bytes to upload
@@ -109,7 +122,7 @@ class OutboxSender:
                             nursery.start_soon(self._send_counted, item)
                 if not claimed:
                     self.wake = trio.Event()
-                    with trio.move_on_after(IDLE_POLL):
+                    with trio.move_on_after(self._idle_for()):
                         await _first(self.wake, draining)
                 else:
                     await trio.lowlevel.checkpoint()
@@ -126,6 +139,12 @@ class OutboxSender:
                 if not self.in_flight and not self.uploads:
                     return
                 await self.wake.wait()
+
+    def _idle_for(self) -> float:
+        """Until the next look at the outbox: IDLE_POLL, or less when a row falls due sooner (a
+        quiet status due STATUS_DELAY_S after its link)."""
+        due = outbox.next_due(self.db)
+        return IDLE_POLL if due is None else min(IDLE_POLL, max(0.0, due - time.time()))
 
     # ---- everything but files ---------------------------------------------------------------
 
@@ -147,6 +166,8 @@ class OutboxSender:
         try:
             if isinstance(item.payload, CallbackAnswer | InlineAnswer):  # an answer is no message in a chat
                 message_id = await deliver(self.port, item)
+            elif item.role == outbox.ROLE_QUIET_STATUS:
+                message_id = await self._send_quiet(item)
             else:
                 # A progress edit that can't go soon gives way: a fresher one will follow.
                 wait = self.settings.progress_edit_interval if item.role == outbox.ROLE_PROGRESS else None
@@ -154,6 +175,8 @@ class OutboxSender:
                     message_id = await deliver(self.port, item, self.settings.caption_signature)
         except Thinned:
             outbox.mark_dropped(self.db, item.id, "thinned: the send budget was needed elsewhere")
+        except Unsent:
+            outbox.mark_dropped(self.db, item.id, "moot: a file of its job is ready")
         except NotModified:
             outbox.mark_sent(self.db, item.id)
         except NoTarget as exc:
@@ -172,6 +195,34 @@ class OutboxSender:
             outbox.mark_failed(self.db, item.id, f"{type(exc).__name__}: {exc}")
         else:
             outbox.mark_sent(self.db, item.id, message_id)
+
+    async def _send_quiet(self, item: OutboxItem) -> int | None:
+        """A quiet status gives way to the files waiting for the budget (the one that makes it moot
+        may be among them) until it has been due QUIET_YIELD_S; then it goes as an answer."""
+        waited = max(0.0, time.time() - item.not_before)
+        self.quiet_in_flight += 1
+        try:
+            yield_for = max(0.0, outbox.QUIET_YIELD_S - waited)
+            async with self.budget.sending(item.chat_id, outbox.PRIORITY_STATUS, max_wait=yield_for):
+                return await self._quiet_now(item)
+        except Thinned:
+            async with self.budget.sending(item.chat_id, outbox.PRIORITY_ANSWER):
+                return await self._quiet_now(item)
+        finally:
+            self.quiet_in_flight -= 1
+
+    async def _quiet_now(self, item: OutboxItem) -> int | None:
+        """Send the granted status unless a file of its job is ready by now (`Unsent`: the slot is
+        given back); its job's files wait until it is sent. No checkpoint between the look and
+        the mark, so no file is claimed in between."""
+        if item.job_id is not None and outbox.moot_statuses(self.db, [(item.id, item.job_id)]):
+            raise Unsent
+        job = item.job_id if item.job_id is not None else -1
+        self.showing.add(job)
+        try:
+            return await deliver(self.port, item)
+        finally:
+            self.showing.discard(job)
 
     def _trouble(self, item: OutboxItem, exc: TelegramError) -> None:
         """FloodWait, a blocked user, a lost chat, a transient error: the common outcomes."""

@@ -70,6 +70,10 @@ class Thinned(Exception):
     """A send with `max_wait` gave way: no slot in time, or its chat's pending edits were dropped."""
 
 
+class Unsent(Exception):
+    """Raised inside `sending()` before the call when the send turned out moot: the slot is given back."""
+
+
 @dataclass(frozen=True)
 class BudgetStats:
     waiting: dict[int, int]  # waiters per priority
@@ -247,12 +251,19 @@ class SendBudget:
         """Hold a granted slot around the Telegram call; it counts as sent when the block exits.
         `count`: the call is that many messages (an album's items).
 
-        Put only the call inside (it has its own timeout): the slot stays in flight until then.
+        Put only the call inside (it has its own timeout): the slot stays in flight until then. A
+        block that raises `Unsent` made no call: its slot goes to the next waiter.
         """
         waiter = await self._wait_for_grant(chat_id, priority, is_group, max_wait, count)
         try:
             yield
-        finally:
+        except Unsent:
+            self._abandon(waiter)
+            raise
+        except BaseException:
+            self._returned(waiter)
+            raise
+        else:
             self._returned(waiter)
 
     def flood(self, chat_id: int, seconds: float, scope: str) -> None:

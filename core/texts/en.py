@@ -333,6 +333,12 @@ TEXTS: dict[str, str] = {
         "The supervisor restarts it after {kill_after} s of silence."
     ),
     "alert_process_stalled_ok": "✅ {name} answers again.",
+    "alert_host_lost": (
+        "⚠️ The downloader host {host} has been silent for {seconds} s: its jobs go back to the queue and "
+        "run elsewhere. The bot keeps working with the other hosts."
+    ),
+    "alert_host_left": "⚠️ The downloader host {host} left (stopped on purpose); its jobs were handed back.",
+    "alert_host_back": "✅ The downloader host {host} is back, with {workers} downloaders.",
     "alert_failure_rate": (
         "⚠️ {pct} % of the jobs failed in the last {minutes} min ({failed} of {total}). "
         "/circuit and the log tell why (a site changed, cookies, the network)."
@@ -356,6 +362,7 @@ TEXTS: dict[str, str] = {
     "panel_state_given-up": "given up",
     "panel_state_stopped": "stopped",
     "panel_state_stalled": "stuck",
+    "panel_state_unreachable": "its host is unreachable",
     "panel_alerts": "🔔 Active alerts:\n{alerts}",
     "panel_alert_held": " (held back by the cooldown)",
     "panel_no_alerts": "🔕 No active alerts.",

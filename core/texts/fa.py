@@ -328,6 +328,12 @@ TEXTS: dict[str, str] = {
         "ناظر پس از {kill_after} ثانیه سکوت آن را دوباره راه می‌اندازد."
     ),
     "alert_process_stalled_ok": "✅ فرایند «{name}» دوباره پاسخ می‌دهد.",
+    "alert_host_lost": (
+        "⚠️ میزبان دانلود «{host}» {seconds} ثانیه است که بی‌صداست: کارهایش به صف برمی‌گردند و جای دیگری "
+        "انجام می‌شوند. ربات با میزبان‌های دیگر به کار ادامه می‌دهد."
+    ),
+    "alert_host_left": "⚠️ میزبان دانلود «{host}» رفت (عمداً متوقف شد)؛ کارهایش را پس داد.",
+    "alert_host_back": "✅ میزبان دانلود «{host}» با {workers} دانلودکننده برگشت.",
     "alert_failure_rate": (
         "⚠️ در {minutes} دقیقه‌ی گذشته {pct} ٪ کارها ناموفق بودند ({failed} از {total}). "
         "علت را در /circuit و لاگ ببینید (تغییر سایت، کوکی‌ها، شبکه)."
@@ -351,6 +357,7 @@ TEXTS: dict[str, str] = {
     "panel_state_given-up": "رها شده",
     "panel_state_stopped": "متوقف",
     "panel_state_stalled": "گیر کرده",
+    "panel_state_unreachable": "میزبانش در دسترس نیست",
     "panel_alerts": "🔔 هشدارهای فعال:\n{alerts}",
     "panel_alert_held": " (تا پایان فاصله‌ی هشدارها نگه داشته شده)",
     "panel_no_alerts": "🔕 هشدار فعالی نیست.",

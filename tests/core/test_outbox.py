@@ -148,3 +148,60 @@ def test_the_uploads_claim_reads_an_index_of_waiting_uploads_not_every_pending_r
         outbox.enqueue(db, chat, SendMedia(kind="video", file_id="F"), priority=outbox.PRIORITY_FILE)
     upload = outbox.enqueue(db, CHAT, SendMedia(kind="video", path="/spool/1/a.mp4"), priority=outbox.PRIORITY_FILE)
     assert [item.id for item in outbox.claim(db, 4, files=True)] == [upload]
+
+
+def quiet_status(db, job_id: int, delay: float = 1.5) -> int:
+    return outbox.enqueue(
+        db,
+        CHAT,
+        Text(text="queued"),
+        priority=outbox.PRIORITY_STATUS,
+        role=outbox.ROLE_QUIET_STATUS,
+        job_id=job_id,
+        not_before=time.time() + delay,
+    )
+
+
+def a_file(db, job_id: int) -> int:
+    payload = SendMedia(kind="video", path="/spool/a.mp4")
+    return outbox.enqueue(db, CHAT, payload, priority=outbox.PRIORITY_FILE, role=outbox.ROLE_FILE, job_id=job_id)
+
+
+def test_a_quiet_status_waits_its_delay_and_is_dropped_unsent_once_its_file_is_ready(db):
+    quick, slow = job(db), job(db)
+    quick_status, slow_status = quiet_status(db, quick), quiet_status(db, slow)
+    assert outbox.claim(db, 10, files=False) == []  # not due yet
+    assert outbox.next_due(db) == pytest.approx(time.time() + 1.5, abs=0.5)
+    a_file(db, quick)
+    later = time.time() + 2
+    [item] = outbox.claim(db, 10, now=later, files=False)
+    assert (item.id, item.role) == (slow_status, outbox.ROLE_QUIET_STATUS)
+    states = dict(db.execute("SELECT id, state FROM outbox WHERE kind = 'text'").fetchall())
+    assert states == {quick_status: "dropped", slow_status: "sending"}
+    assert outbox.remove_message(db, quick_status, CHAT) is None  # never shown: nothing to delete
+
+
+def test_an_answer_makes_a_quiet_status_loud_and_due_at_once(db):
+    status = quiet_status(db, job(db), delay=60)
+    outbox.change_message(db, status, CHAT, "12 %", None, priority=outbox.PRIORITY_PROGRESS, role=outbox.ROLE_PROGRESS)
+    assert outbox.claim(db, 10) == []  # progress only rewrites it: still quiet
+    outbox.change_message(db, status, CHAT, "failed", None, priority=outbox.PRIORITY_ANSWER)
+    [item] = outbox.claim(db, 10)
+    assert isinstance(item.payload, Text)
+    assert (item.role, item.priority, item.payload.text) == (outbox.ROLE_STATUS, outbox.PRIORITY_ANSWER, "failed")
+
+
+def test_no_file_of_a_job_is_claimed_while_its_quiet_status_is_on_its_way(db):
+    showing, other = job(db), job(db)
+    mine, theirs = a_file(db, showing), a_file(db, other)
+    assert [i.id for i in outbox.claim(db, 5, files=True, busy_jobs={showing})] == [theirs]
+    assert [i.id for i in outbox.claim(db, 5, files=True)] == [mine]
+
+
+def test_quiet_statuses_take_no_more_than_their_share_of_a_claim_and_answers_still_go(db):
+    statuses = [quiet_status(db, job(db), delay=0) for _ in range(3)]
+    answer = outbox.enqueue(db, CHAT, Text(text="hello"))
+    claimed = outbox.claim(db, 10, files=False, quiet_limit=1)
+    assert [i.id for i in claimed] == [answer, statuses[0]]  # by priority: the answer first
+    pending = [r[0] for r in db.execute("SELECT id FROM outbox WHERE state = 'pending'").fetchall()]
+    assert pending == statuses[1:]

@@ -41,7 +41,9 @@ WITHIN_S = 1.0  # the promise: a cancelled download stops within a second
 
 @pytest.fixture(scope="module")
 def cancel_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcess]:
-    env = {"ADMIN_IDS": "4242", "USER_CONCURRENT_DOWNLOADS": "1"}
+    # STATUS_DELAY_S 0: every job shows its status (and cancel button) at once, however quick the
+    # stage these tests press it in (a short transcode is over within the delay on a fast machine).
+    env = {"ADMIN_IDS": "4242", "USER_CONCURRENT_DOWNLOADS": "1", "STATUS_DELAY_S": "0"}
     bot = BotProcess(tmp_path_factory.mktemp("cancel"), env=env, workers=2)
     try:
         yield bot

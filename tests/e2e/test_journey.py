@@ -51,7 +51,7 @@ async def test_audio_only_arrives_as_audio(shared_bot, http):
     assert sent["media"]["kind"] == "audio" and sent["media"]["duration"] >= 3
 
 
-async def test_a_saved_default_skips_the_question_and_costs_three_sends(shared_bot, http):
+async def test_a_saved_default_skips_the_question_and_costs_at_most_three_sends(shared_bot, http):
     chat = Chat(http, next(users), shared_bot)
     await set_default(chat, "best")
     before = len(await chat.bot_messages(with_deleted=True))
@@ -61,9 +61,10 @@ async def test_a_saved_default_skips_the_question_and_costs_three_sends(shared_b
     await until("only the file to be left", lambda: _only_files_left(chat, before), 30)
     after = await chat.bot_messages(with_deleted=True)
     new = after[before:]
-    # The status, the file, and the status removed: no question, no progress edit for a quick job.
-    assert len(new) == 2 and sum(m["edit_count"] for m in new) == 0
-    assert [m["deleted"] for m in new if not m.get("media")] == [True]
+    # No question, no progress edit: the file alone (ready within STATUS_DELAY_S), or the status,
+    # the file and the status removed (test_quiet_status.py tells the two apart on purpose).
+    assert len(new) in (1, 2) and sum(m["edit_count"] for m in new) == 0
+    assert [m["deleted"] for m in new if not m.get("media")] in ([], [True])
 
 
 async def _only_files_left(chat: Chat, skip: int) -> bool:

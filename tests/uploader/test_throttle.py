@@ -14,15 +14,17 @@ import trio
 
 from core.config import Settings, load_settings
 from core.outbox import (
+    PRIORITIES,
     PRIORITY_ALERT,
     PRIORITY_ANSWER,
     PRIORITY_BROADCAST,
     PRIORITY_FILE,
     PRIORITY_PROGRESS,
+    PRIORITY_STATUS,
 )
 from sandbox.limits import SendLimiter
 from sandbox.live_config import LiveConfig
-from uploader.throttle import PRUNE_EVERY, STAMP_GUARD_S, SendBudget, Thinned
+from uploader.throttle import PRUNE_EVERY, STAMP_GUARD_S, SendBudget, Thinned, Unsent
 
 SETTINGS = load_settings(environ={}, env_file=None)
 RATE = SETTINGS.tg_global_rate
@@ -117,7 +119,7 @@ async def test_3000_mixed_sends_across_500_users_are_never_refused(autojump_cloc
 
     assert len(log.grants) == 3000 and not log.thinned
     replay_at_the_sandbox(log.grants)
-    assert budget.stats().waiting == dict.fromkeys(range(1, 6), 0)
+    assert budget.stats().waiting == dict.fromkeys(PRIORITIES, 0)
     print(f"3000 sends: last at {max(g.at for g in log.grants):.1f} s virtual, {cpu:.2f} s CPU")
 
 
@@ -457,3 +459,17 @@ async def test_stats_count_waiters_and_the_last_seconds_sends(autojump_clock):
 async def test_unknown_priority_is_refused(autojump_clock):
     with pytest.raises(ValueError):
         await SendBudget(SETTINGS).acquire(1, 9)
+
+
+async def test_a_grant_given_back_unsent_goes_to_the_next_waiter_and_counts_for_nothing(autojump_clock):
+    """A quiet status found moot once granted raises Unsent: its slot is not spent."""
+    budget = SendBudget(SETTINGS)
+    for _ in range(3):
+        with pytest.raises(Unsent):
+            async with budget.sending(1, PRIORITY_STATUS):
+                raise Unsent
+    assert budget.stats().granted == 0 and budget.stats().sends_last_second == 0
+    began = trio.current_time()
+    async with budget.sending(2, PRIORITY_ANSWER):
+        pass
+    assert trio.current_time() - began < SLOT  # no pacing interval was used up by the moot ones

@@ -1,0 +1,336 @@
+"""Files come home: a joined host's downloader streams a finished file to the main host's spool
+over its job channel (the CURVE link), before it reports the download.
+
+```
+downloader (FileSender)                         gateway (FileSink)
+  FileOffer(name, size, sha256)  ───────────▶   opens spool/<job>-<lease>/<name>.part
+                                 ◀───────────   FileAck(offset = what it has, until = offset + window)
+  FileChunk(offset, data, crc32) ───────────▶   written at offset if it is the next one, CRC checked
+                                 ◀───────────   FileAck(offset, until)         (one per chunk)
+  ...                                           the last one: SHA-256 of the whole file checked,
+                                 ◀───────────   renamed to <name>, FileAck(path = where it is)
+```
+
+Flow control is the receiver's credit (ZeroMQ guide, "file transfer"): the sender never has more
+than FILE_WINDOW_CHUNKS chunks unacknowledged, so memory stays flat on both sides whatever the
+size. A chunk that is not the next one is dropped; a sender that hears nothing for a while, or
+whose link came back, offers the file again and goes on from the offset the answer names, so a
+cut link resumes where it was and never rewrites what arrived. Offering a file the main host
+already has whole answers its path at once (the last answer may have been lost).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import trio
+
+from ipc._jobs import JobWorker
+from ipc.messages import FileAck, FileChunk, FileOffer, Message, encode
+
+__all__ = ["FileRefused", "FileSender", "FileSink", "sha256_of"]
+
+log = logging.getLogger(__name__)
+
+ACK_WAIT_S = 5.0  # no answer for this long: offer again (the link may have dropped what was sent)
+READ_BLOCK = 1024 * 1024  # hashing reads
+SINK_QUEUE = 64  # file messages read and not yet written, per gateway; past this the reader waits
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # the spool's names are ours, never a title's
+PART = ".part"
+CHECKSUM_RETRIES = 2  # a whole file whose SHA-256 came out wrong is sent again this many times
+
+Key = tuple[int, int, str]
+
+
+class FileRefused(RuntimeError):
+    """The main host will not take this file (no room, a bad name, a checksum that kept failing)."""
+
+
+def sha256_of(path: Path, upto: int | None = None) -> hashlib._Hash:
+    """The SHA-256 state of the file's first `upto` bytes (all of it by default)."""
+    digest = hashlib.sha256()
+    left = upto
+    with path.open("rb") as f:
+        while left is None or left > 0:
+            block = f.read(READ_BLOCK if left is None else min(READ_BLOCK, left))
+            if not block:
+                break
+            digest.update(block)
+            if left is not None:
+                left -= len(block)
+    return digest
+
+
+# ---- the main host's side --------------------------------------------------------------------
+
+
+@dataclass
+class _Incoming:
+    offer: FileOffer
+    part: Path
+    fd: int
+    offset: int
+    digest: hashlib._Hash
+
+
+@dataclass
+class FileSink:
+    """Writes offered files into `spool_dir/<job>-<lease>/`; `send(identity, ack)` answers the sender."""
+
+    spool_dir: Path
+    send: Callable[[bytes, FileAck], bool]
+    window_bytes: int
+    max_bytes: int
+    room: Callable[[int], bool] = lambda size: True  # would `size` more bytes fit in the spool?
+    admit: Callable[[int, int], bool] = lambda job_id, lease: True  # is this lease the job's current one?
+    received_bytes: int = 0
+    incoming: dict[Key, _Incoming] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._in, self._out = trio.open_memory_channel[tuple[bytes, FileOffer | FileChunk]](SINK_QUEUE)
+
+    async def received(self, identity: bytes, msg: Message) -> bool:
+        """From the job channel's reader: queue a file message (False: not one of ours)."""
+        if not isinstance(msg, FileOffer | FileChunk):
+            return False
+        await self._in.send((identity, msg))
+        return True
+
+    async def run(self) -> None:
+        """Write what arrives, in order, off the event loop; answer each offer and each chunk written."""
+        try:
+            async for identity, msg in self._out:
+                if isinstance(msg, FileOffer) and not self.admit(msg.job_id, msg.lease):
+                    # The job was taken from that downloader (its host went silent, say): nothing of it is kept.
+                    log.info("job %d: refused %s of lease %d, no longer the job's", msg.job_id, msg.name, msg.lease)
+                    self.send(identity, self._ack(msg, 0, 0, error="stale lease"))
+                    continue
+                try:
+                    ack = await trio.to_thread.run_sync(self.handle, msg)
+                except OSError as exc:  # the disk: the sender offers again later
+                    log.error("job %d: writing %s failed (%s)", msg.job_id, msg.name, exc)
+                    continue
+                if ack is not None and not self.send(identity, ack):
+                    log.info("job %d: the answer for %s was not delivered (it is asked again)", msg.job_id, msg.name)
+        finally:
+            self.close_all()
+
+    def close_all(self) -> None:
+        for incoming in self.incoming.values():
+            os.close(incoming.fd)
+        self.incoming.clear()
+
+    def handle(self, msg: FileOffer | FileChunk) -> FileAck | None:
+        """One message, in a worker thread (one at a time: `run` awaits each)."""
+        if isinstance(msg, FileOffer):
+            return self._offered(msg)
+        return self._chunk(msg)
+
+    def folder(self, job_id: int, lease: int) -> Path:
+        return self.spool_dir / f"{job_id}-{lease}"  # as core.spool.attempt_dir names it
+
+    def _ack(self, msg: FileOffer | FileChunk, offset: int, size: int, *, path: str = "", error: str = "") -> FileAck:
+        until = min(size, offset + self.window_bytes)
+        return FileAck(
+            job_id=msg.job_id, lease=msg.lease, name=msg.name, offset=offset, until=until, path=path, error=error
+        )
+
+    def _offered(self, offer: FileOffer) -> FileAck:
+        key = (offer.job_id, offer.lease, offer.name)
+        if not NAME.fullmatch(offer.name) or offer.name.endswith(PART):
+            return self._ack(offer, 0, 0, error="bad name")
+        if not 0 <= offer.size <= self.max_bytes:
+            return self._ack(offer, 0, 0, error="too big")
+        final = self.folder(offer.job_id, offer.lease) / offer.name
+        incoming = self.incoming.get(key)
+        if incoming is not None and incoming.offer != offer:  # the same name, another file: start over
+            self._drop(key, remove=True)
+            incoming = None
+        if incoming is None:
+            if final.is_file() and final.stat().st_size == offer.size and key not in self.incoming:
+                return self._ack(offer, offer.size, offer.size, path=str(final))  # had it whole already
+            incoming = self._open(offer, final)
+            if incoming is None:
+                return self._ack(offer, 0, 0, error="no room")
+        if incoming.offset == offer.size:
+            return self._finish(key, incoming)
+        if incoming.offset:
+            log.info("job %d: %s goes on from %d of %d bytes", offer.job_id, offer.name, incoming.offset, offer.size)
+        return self._ack(offer, incoming.offset, offer.size)
+
+    def _open(self, offer: FileOffer, final: Path) -> _Incoming | None:
+        part = final.with_name(final.name + PART)
+        have = part.stat().st_size if part.is_file() else 0
+        if have > offer.size:
+            part.unlink()
+            have = 0
+        if not have and not self.room(offer.size):
+            return None
+        final.parent.mkdir(parents=True, exist_ok=True)
+        # A sink that restarted (the gateway killed) goes on from what is on disk: its hash again.
+        digest = sha256_of(part, have) if have else hashlib.sha256()
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        incoming = self.incoming[(offer.job_id, offer.lease, offer.name)] = _Incoming(offer, part, fd, have, digest)
+        if have:
+            log.info("job %d: %s resumes at %d of %d bytes", offer.job_id, offer.name, have, offer.size)
+        return incoming
+
+    def _chunk(self, chunk: FileChunk) -> FileAck | None:
+        key = (chunk.job_id, chunk.lease, chunk.name)
+        incoming = self.incoming.get(key)
+        if incoming is None or chunk.offset > incoming.offset:
+            return None  # not offered (yet), or past a gap (chunks lost with a link): offered again
+        if chunk.offset < incoming.offset:  # sent again after a lost answer: say how far we are
+            return self._ack(chunk, incoming.offset, incoming.offer.size)
+        size = incoming.offer.size
+        if zlib.crc32(chunk.data) != chunk.crc32 or chunk.offset + len(chunk.data) > size:
+            log.warning("job %d: a chunk of %s at %d came damaged; asked again", chunk.job_id, chunk.name, chunk.offset)
+            return self._ack(chunk, incoming.offset, size)
+        os.pwrite(incoming.fd, chunk.data, chunk.offset)
+        incoming.digest.update(chunk.data)
+        incoming.offset += len(chunk.data)
+        self.received_bytes += len(chunk.data)
+        if incoming.offset == size:
+            return self._finish(key, incoming)
+        return self._ack(chunk, incoming.offset, size)
+
+    def _finish(self, key: Key, incoming: _Incoming) -> FileAck:
+        offer = incoming.offer
+        os.fsync(incoming.fd)
+        if incoming.digest.hexdigest() != offer.sha256:
+            log.warning("job %d: %s arrived whole but its SHA-256 differs; starting over", offer.job_id, offer.name)
+            self._drop(key, remove=True)
+            return self._ack(offer, 0, offer.size, error="checksum")
+        self._drop(key, remove=False)
+        final = incoming.part.with_name(offer.name)
+        incoming.part.rename(final)
+        log.info("job %d: %s is home (%d bytes)", offer.job_id, offer.name, offer.size)
+        return self._ack(offer, offer.size, offer.size, path=str(final))
+
+    def _drop(self, key: Key, *, remove: bool) -> None:
+        incoming = self.incoming.pop(key)
+        os.close(incoming.fd)
+        if remove:
+            incoming.part.unlink(missing_ok=True)
+
+
+# ---- the joined host's side ------------------------------------------------------------------
+
+
+class FileSender:
+    """Streams files home over a JobWorker's connection (`ipc._jobs.JobWorker`)."""
+
+    def __init__(self, jobs: JobWorker, chunk_bytes: int, ack_wait_s: float = ACK_WAIT_S) -> None:
+        self.jobs = jobs
+        self.chunk_bytes = chunk_bytes
+        self.ack_wait_s = ack_wait_s
+        self.sent_bytes = 0
+        self._latest: dict[Key, FileAck] = {}  # the newest answer per file being sent
+        self._answered = trio.Event()
+        jobs.on_file = self._on_ack
+
+    async def send_file(self, job_id: int, lease: int, path: Path, name: str) -> str:
+        """Stream `path` home as `name`; returns where it is on the main host. Raises FileRefused."""
+        size, digest = await trio.to_thread.run_sync(lambda: (path.stat().st_size, sha256_of(path)))
+        sha = digest.hexdigest()
+        offer = FileOffer(job_id=job_id, lease=lease, name=name, size=size, sha256=sha)
+        key = (job_id, lease, name)
+        self._latest[key] = FileAck(job_id=job_id, lease=lease, name=name, offset=-1, until=-1)
+        checksum_failures = 0
+        try:
+            with path.open("rb") as f:
+                while True:
+                    ack = await self._offer(offer, key)
+                    if ack.error == "checksum" and checksum_failures < CHECKSUM_RETRIES:
+                        checksum_failures += 1
+                        continue
+                    if ack.error:
+                        raise FileRefused(f"the main host refused {name}: {ack.error}")
+                    if ack.path:
+                        return ack.path
+                    done = await self._stream(f, offer, key, ack)
+                    if done is not None:
+                        if done.error == "checksum" and checksum_failures < CHECKSUM_RETRIES:
+                            checksum_failures += 1
+                            continue
+                        if done.error:
+                            raise FileRefused(f"the main host refused {name}: {done.error}")
+                        return done.path
+        finally:
+            self._latest.pop(key, None)
+
+    async def _offer(self, offer: FileOffer, key: Key) -> FileAck:
+        """Offer until an answer comes (again at once when the link comes back)."""
+        while True:
+            self._latest[key] = FileAck(job_id=offer.job_id, lease=offer.lease, name=offer.name, offset=-1, until=-1)
+            relinked = self.jobs.relinked
+            await self.jobs.socket.send([encode(offer)])
+            with trio.move_on_after(self.ack_wait_s):
+                while self._latest[key].offset < 0 and not relinked.is_set():
+                    await self._wait()
+            if self._latest[key].offset >= 0:
+                return self._latest[key]
+            log.info("job %d: no answer to the offer of %s yet; offering again", offer.job_id, offer.name)
+
+    async def _stream(self, f: BinaryIO, offer: FileOffer, key: Key, ack: FileAck) -> FileAck | None:
+        """Send chunks within the credit until the file is home (its last answer) or the answers
+        stop (None: offer again, and go on from where the answer to that says)."""
+        position, acked = ack.offset, ack.offset
+        until = ack.until
+        while True:
+            relinked = self.jobs.relinked
+            while position < until:
+                data = await trio.to_thread.run_sync(_read_at, f, position, min(self.chunk_bytes, until - position))
+                if not data:
+                    raise FileRefused(f"{offer.name} became shorter while it was sent")
+                chunk = FileChunk(
+                    job_id=offer.job_id,
+                    lease=offer.lease,
+                    name=offer.name,
+                    offset=position,
+                    data=data,
+                    crc32=zlib.crc32(data),
+                )
+                await self.jobs.socket.send([encode(chunk)])
+                position += len(data)
+                self.sent_bytes += len(data)
+            with trio.move_on_after(self.ack_wait_s):
+                while self._latest[key].offset <= acked and not self._final(key) and not relinked.is_set():
+                    await self._wait()
+            latest = self._latest[key]
+            if self._final(key):
+                return latest
+            if latest.offset <= acked:  # silence, or the link came back: offer again
+                return None
+            acked, until = latest.offset, max(until, latest.until)
+            position = max(position, acked)
+
+    def _final(self, key: Key) -> bool:
+        latest = self._latest[key]
+        return bool(latest.path or latest.error)
+
+    async def _wait(self) -> None:
+        answered = self._answered
+        await answered.wait()
+
+    def _on_ack(self, ack: FileAck) -> None:
+        key = (ack.job_id, ack.lease, ack.name)
+        latest = self._latest.get(key)
+        if latest is None:
+            return  # a late answer for a file no longer being sent
+        if ack.path or ack.error or ack.offset > latest.offset:
+            self._latest[key] = ack
+            self._answered.set()
+            self._answered = trio.Event()
+
+
+def _read_at(f: BinaryIO, position: int, size: int) -> bytes:
+    return os.pread(f.fileno(), size, position)
