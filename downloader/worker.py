@@ -130,6 +130,7 @@ class Worker:
     async def _run_job(self, slot: int, job: JobAssign) -> None:
         t0 = trio.current_time()
         control = Control()
+        self._supersede(job)
         running = self.running[job.job_id] = Running(job, control, slot)
         self.ctx.busy = len(self.running)
         await self._news(JobStarted(job_id=job.job_id, lease=job.lease, worker=self.ctx.name))
@@ -193,7 +194,8 @@ class Worker:
                 await self._failed(job, self._classify(exc, job, slot, breaker, cookie))
         finally:
             log.debug("job %d: %s took %.0f ms", job.job_id, job.task, (trio.current_time() - t0) * 1000)
-            del self.running[job.job_id]
+            if self.running.get(job.job_id) is running:  # not taken over by a later attempt
+                del self.running[job.job_id]
             self.ctx.busy = len(self.running)
             if not keep or self.ship is not None:
                 spool.remove(folder, job.job_id)
@@ -307,6 +309,15 @@ class Worker:
             await self.jobs.send(msg)
         if scope.cancelled_caught:
             log.warning("the gateway took no %s for %.0f s; dropped it", type(msg).__name__, NEWS_SEND_TIMEOUT)
+
+    def _supersede(self, job: JobAssign) -> None:
+        """The gateway took the job back from this worker (it seemed silent, being busy) and gave
+        it to it again: the older attempt stops, and the new one takes its place."""
+        older = self.running.get(job.job_id)
+        if older is not None and not older.control.cancel.is_set():
+            older.stopped_because = f"superseded by lease {job.lease}"
+            older.control.cancel.set()
+            self.egress.abort(guard_name(older.slot))
 
     def _on_cancel(self, cancel: JobCancel) -> None:
         """The gateway says the job left this worker: stop it (its files go with it)."""

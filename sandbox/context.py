@@ -44,6 +44,8 @@ class Sandbox:
         self.stats.flood_waits += 1
         if refusal.forced:
             self.stats.faults["forced_floods"] += 1
+        if refusal.held:
+            self.stats.faults["held_by_forced"] += 1
         raise flood_wait(refusal.retry_after)
 
     def post(self, chat: Chat, **fields: Any) -> Message:

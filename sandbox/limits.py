@@ -11,7 +11,9 @@ min(N, its capacity) tokens, and takes N from each, so a bucket smaller than the
 chat's burst of 3) may go below zero and the chat then waits until it has paid the album back.
 
 Forced floods (fault injection) refuse a send and then hold the whole bot for `retry_after`
-seconds, as a real FloodWait would.
+seconds, as a real FloodWait would. A send refused by that hold is marked `held` (counted apart
+from the limits' own 429s): a client has some sends on their way when the forced one is refused,
+and those land in the hold whatever it does; one that keeps sending into the hold has many.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class TokenBucket:
 class Refusal:
     retry_after: int
     forced: bool = False
+    held: bool = False  # refused by the hold of a forced flood
 
 
 class SendLimiter:
@@ -112,7 +115,7 @@ class SendLimiter:
             self._hold_until = max(self._hold_until, now + retry)
             return Refusal(retry, forced=True)
         if now < self._hold_until:
-            return Refusal(max(1, math.ceil(self._hold_until - now)))
+            return Refusal(max(1, math.ceil(self._hold_until - now)), held=True)
         if self.config.limits:
             buckets = (self._bot_bucket(now), self._chat_bucket(chat_id, private, now))
             wait = max(bucket.wait(now, count) for bucket in buckets)

@@ -29,7 +29,7 @@ class Stream:
 class Stats:
     requests: Counter[str] = field(default_factory=Counter)  # Bot API calls per method
     responses: Counter[int] = field(default_factory=Counter)  # Bot API answers per HTTP status
-    flood_waits: int = 0  # 429s given, forced ones included
+    flood_waits: int = 0  # 429s given, forced ones included (and those in a forced one's hold: faults)
     sends: int = 0  # sends and edits let through
     bytes_uploaded: int = 0  # file bytes received in uploads
     updates_delivered: int = 0
@@ -39,7 +39,9 @@ class Stats:
     copies_per_chat: Counter[int] = field(default_factory=Counter)  # copyMessage deliveries, per chat
     abandoned: Counter[str] = field(default_factory=Counter)  # calls whose client left before they completed
     faults: Counter[str] = field(
-        default_factory=lambda: Counter({"failed": 0, "dropped": 0, "delayed": 0, "forced_floods": 0})
+        default_factory=lambda: Counter(
+            {"failed": 0, "dropped": 0, "delayed": 0, "forced_floods": 0, "held_by_forced": 0}
+        )
     )
     streams: dict[str, list[Stream]] = field(default_factory=dict)  # by path and query
 

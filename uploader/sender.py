@@ -57,6 +57,7 @@ log = logging.getLogger("uploader.sender")
 IDLE_POLL = 1.0  # seconds between looks at the outbox when no notice arrives
 CANCEL_POLL = 0.5  # seconds between looks for cancelled jobs among the uploads
 STALL_CHECK = 1.0  # seconds between looks at an upload's progress
+DRAIN_SHARE = 0.5  # of SHUTDOWN_GRACE: how long a draining uploader lets its claimed sends finish
 # Quiet statuses may wait for the budget up to QUIET_YIELD_S: at most this share of the sends in
 # flight, so that answers always find room in the window.
 QUIET_SHARE = 0.25
@@ -125,7 +126,19 @@ class OutboxSender:
                         await _first(self.wake, draining)
                 else:
                     await trio.lowlevel.checkpoint()
+            await self._finish_in_flight()
             nursery.cancel_scope.cancel()
+
+    async def _finish_in_flight(self) -> None:
+        """Draining: nothing more is claimed, and what is claimed gets a share of the grace to
+        finish. A send cut mid-call may have reached Telegram unrecorded and would go again after
+        the restart (a second copy in the chat); what is still on its way at the end is cut."""
+        with trio.move_on_after(self.settings.shutdown_grace * DRAIN_SHARE):
+            while True:
+                self.wake = trio.Event()  # before the look: a send that ends after it wakes us
+                if not self.in_flight and not self.uploads:
+                    return
+                await self.wake.wait()
 
     def _idle_for(self) -> float:
         """Until the next look at the outbox: IDLE_POLL, or less when a row falls due sooner (a

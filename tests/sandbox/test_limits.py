@@ -5,7 +5,7 @@ from __future__ import annotations
 import trio
 
 from core.config import Settings
-from sandbox.limits import SendLimiter
+from sandbox.limits import Refusal, SendLimiter
 from sandbox.live_config import LiveConfig
 from tests.sandbox.support import Api
 
@@ -112,3 +112,15 @@ def test_a_greedy_sender_is_held_to_the_rate_and_retry_after_is_enough_fake_cloc
         assert limiter.admit(1, True, now) is None
         accepted += 1
     assert accepted <= 3 + duration * 1 + 1  # the burst plus one a second
+
+
+def test_sends_refused_by_a_forced_floods_hold_are_marked_apart_from_the_limits_own():
+    config = LiveConfig.from_settings(Settings())
+    limiter = SendLimiter(config)
+    config.faults.flood_next, config.faults.flood_retry_after = 1, 3
+    assert limiter.admit(1, True, 10.0) == Refusal(3, forced=True)
+    assert limiter.admit(2, True, 10.1) == Refusal(3, held=True)  # in the hold: any chat
+    assert limiter.admit(3, True, 13.0) is None  # the hold is over
+    for _ in range(2):
+        assert limiter.admit(3, True, 13.0) is None  # the chat's burst of three
+    assert limiter.admit(3, True, 13.0) == Refusal(1)  # the limits' own: not held

@@ -52,9 +52,11 @@ class BotProcess:
         workers: int = 1,
         telegram_url: str | None = None,
         python: str = sys.executable,
+        script: Path = RUN_PY,
     ) -> None:
         """`telegram_url`: run for real (no --sandbox) against that Bot API server (a sandbox the
-        test started), so that downloads take the production egress rules."""
+        test started), so that downloads take the production egress rules. `script`: what runs
+        in place of run.py (a test's own launcher of it)."""
         self.folder = folder
         self.data_dir = folder / "data"
         self.monitor_port = 0  # both known from the ready line
@@ -62,7 +64,7 @@ class BotProcess:
         self.log_path = folder / "bot.log"
         mode = ["--sandbox", "--sandbox-port", "0"] if telegram_url is None else []
         argv = [
-            python, str(RUN_PY), *mode, "--workers", str(workers),
+            python, str(script), *mode, "--workers", str(workers),
             "--data-dir", str(self.data_dir), "--monitor-port", "0", *args,
         ]  # fmt: skip
         real = {"TELEGRAM_BACKEND": "botapi", "BOTAPI_URL": telegram_url or "", "BOT_TOKEN": REAL_MODE_TOKEN}

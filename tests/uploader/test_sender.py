@@ -2,7 +2,8 @@
 Telegram (send_media and send_text only), on trio's autojump clock: an upload that stalls is
 retried after UPLOAD_STALL_S; SEND_ATTEMPTS running out fails the file once; a missing spool file
 and a bug on one row end that row and never the uploader; rows left "sending" at a restart go
-again, and a row in flight at two deaths is quarantined. The gateway's side is the events the
+again, and a row in flight at two deaths is quarantined; a drain lets the sends on their way
+finish within its share of SHUTDOWN_GRACE. The gateway's side is the events the
 sender pushes (recorded here; tests/gateway/test_job_life.py applies them)."""
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from core.payloads import SendMedia, Text
 from core.telegram import Media, Progress, SentMedia, SentMessage, TelegramPort, Transient
 from ipc.messages import DeliveryFailed, FileMissing, JobDelivered, UploadEvent
 from uploader import media
-from uploader.sender import OutboxSender
+from uploader.sender import DRAIN_SHARE, OutboxSender
 
 CHAT = 7
 ADMIN = 9
@@ -37,6 +38,7 @@ class ScriptedTelegram:
 
     uploads: list[str | Exception] = field(default_factory=list)
     text_errors: dict[str, Exception] = field(default_factory=dict)
+    text_delay: float = 0.0  # seconds each send_text takes
     calls: list[tuple[float, str]] = field(default_factory=list)
     upload_limit: int = 2000 * MIB
 
@@ -56,6 +58,7 @@ class ScriptedTelegram:
 
     async def send_text(self, chat_id: int, text: str, **kwargs: Any) -> SentMessage:
         self.calls.append((trio.current_time(), f"text:{text}"))
+        await trio.sleep(self.text_delay)
         if text in self.text_errors:
             raise self.text_errors[text]
         return SentMessage(chat_id, 900 + len(self.calls))
@@ -217,3 +220,32 @@ async def test_rows_left_sending_go_again_and_one_in_flight_at_two_deaths_is_qua
     assert len(admins) == 1 and f" {claimed.id})" in admins[0][0]  # the admins are told, once
     await run_until(bed, lambda: bed.state(text)[0] == "sent")
     assert not any(c.startswith("media") for _, c in bed.telegram.calls)  # never sent a third time
+
+
+async def _drain_during_a_send(bed: Bed, takes: float) -> tuple[int, float]:
+    """A text whose send takes `takes` s; the drain comes while it is on its way. Returns the row
+    and how long after the drain the sender returned."""
+    bed.telegram.text_delay = takes
+    row = outbox.enqueue(bed.db, CHAT, Text(text="on its way"), priority=outbox.PRIORITY_ANSWER)
+    sender, draining = bed.sender(), trio.Event()
+    with trio.fail_after(DEADLINE):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sender.run, draining, 16)
+            while not bed.telegram.calls:
+                await trio.sleep(0.01)
+            draining.set()
+            began = trio.current_time()
+            sender.wake.set()
+    return row, trio.current_time() - began
+
+
+async def test_a_drain_lets_a_send_on_its_way_finish_and_records_it(bed, autojump_clock):
+    row, took = await _drain_during_a_send(bed, takes=2.0)
+    assert bed.state(row)[0] == "sent"  # not cut mid-call: it would go again after the restart
+    assert took < bed.settings.shutdown_grace * DRAIN_SHARE
+
+
+async def test_a_drain_cuts_a_send_that_outlasts_its_share_of_the_grace(bed, autojump_clock):
+    row, took = await _drain_during_a_send(bed, takes=3_000.0)
+    assert bed.state(row)[0] == "sending"  # cut: it goes again (or is quarantined) at the next start
+    assert took == pytest.approx(bed.settings.shutdown_grace * DRAIN_SHARE, abs=0.1)

@@ -1,0 +1,1 @@
+"""The chaos soak and the graceful stop: the whole bot under load, kills, stops and faults."""
