@@ -161,14 +161,8 @@ class Worker:
                     result: ProbeResult | DownloadResult = await trio.to_thread.run_sync(
                         self.engine.probe, slot, job, folder, claim, abandon_on_cancel=True
                     )
-                except Exception as exc:  # no video: an image post? (downloader.gallery_jobs)
-                    refused = bool(self.egress.refusals(guard_name(slot)))
-                    if control.cancel.is_set() or not self.gallery().takes_over(exc, job.url, refused):
-                        raise
-                    log.info("job %d: yt-dlp found no video (%s); asking gallery-dl", job.job_id, exc)
-                    result = await trio.to_thread.run_sync(
-                        self.gallery().probe, job, guard_name(slot), control, cookiefile, abandon_on_cancel=True
-                    )
+                except Exception as exc:
+                    result = await self._image_post(exc, job, slot, control, cookiefile)
             elif albums.is_key(job.format_key):
                 result = await trio.to_thread.run_sync(
                     self.gallery().download, job, folder, guard_name(slot), control, cookiefile, abandon_on_cancel=True
@@ -179,9 +173,12 @@ class Worker:
                 def on_probe(probed: ProbeResult) -> None:  # in the job's thread
                     trio.from_thread.run_sync(self._tell_probed, job, probed)
 
-                result = await trio.to_thread.run_sync(
-                    self.engine.download, slot, job, folder, audio, on_probe, abandon_on_cancel=True
-                )
+                try:
+                    result = await trio.to_thread.run_sync(
+                        self.engine.download, slot, job, folder, audio, on_probe, abandon_on_cancel=True
+                    )
+                except Exception as exc:  # a saved video format met an image post: the gateway asks
+                    result = await self._image_post(exc, job, slot, control, cookiefile)
             self.circuits.record(breaker, job.job_id, None)
             keep = await self._done(job, result, folder, trio.current_time() - began)
         except trio.Cancelled:
@@ -199,6 +196,20 @@ class Worker:
             self.ctx.busy = len(self.running)
             if not keep or self.ship is not None:
                 spool.remove(folder, job.job_id)
+
+    async def _image_post(
+        self, exc: Exception, job: JobAssign, slot: int, control: Control, cookiefile: Path | None
+    ) -> ProbeResult:
+        """yt-dlp failed with `exc`: gallery-dl's probe of the link when it is an image post
+        (`downloader.gallery_jobs`), reported as a probe so that the gateway offers the post's
+        choice; otherwise `exc` stands."""
+        refused = bool(self.egress.refusals(guard_name(slot)))
+        if control.cancel.is_set() or not self.gallery().takes_over(exc, job.url, refused):
+            raise exc
+        log.info("job %d: yt-dlp found no video (%s); asking gallery-dl", job.job_id, exc)
+        return await trio.to_thread.run_sync(
+            self.gallery().probe, job, guard_name(slot), control, cookiefile, abandon_on_cancel=True
+        )
 
     def gallery(self) -> GalleryJobs:
         if self._gallery is None:

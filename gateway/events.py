@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import sqlite_utils
 import trio
 
-from core import breakers, inline, jobstates, metrics, outbox
+from core import albums, breakers, inline, jobstates, metrics, outbox
 from core import jobs as job_rows
 from core.callback_data import CallbackCodec
 from core.config import Settings
@@ -179,14 +179,15 @@ class JobEvents:
             accepted = job.lease == event.lease and job.state in ON_A_DOWNLOADER
             if not accepted:
                 pass
-            elif job.state == JobState.DOWNLOADING and event.probe.kind != "playlist":
+            elif job.state == JobState.DOWNLOADING and event.probe.kind not in ("playlist", albums.GALLERY):
                 # The download goes on; others waiting for this media can now resolve their format.
                 self.db.execute(
                     f"UPDATE jobs SET media_key = ?, {jobs.OWN_TITLE}, updated_at = ? WHERE id = ?",
                     [event.media_key, event.probe.title, event.probe.title, time.time(), job.id],
                 )
             else:
-                # A probe, or a download that met a playlist: the gateway takes it from here.
+                # A probe, or a download that met a playlist or an image post: the gateway takes
+                # it from here (the post's choice: photos, videos or everything).
                 self.dispatcher.released(job.id, event.lease)
                 jobstates.probed(self.db, job.id, event.lease, event.media_key)
                 fresh = job_rows.load(self.db, job.id, self.settings)

@@ -15,6 +15,7 @@ from core.texts import text
 from tests.e2e.answers import Canary
 from tests.support.bot import BotProcess, Chat, button
 from tests.support.journey import link, set_default, settled, stats
+from tests.support.poll import until
 
 users = itertools.count(170_000)
 ALBUM_TIMEOUT_S = 180.0
@@ -122,3 +123,25 @@ async def test_a_single_picture_is_one_photo(shared_bot, http):
     await settled(shared_bot, chat.user_id)
     [photo] = await chat.files()
     assert photo["media"]["kind"] == "photo" and photo["media_group_id"] is None
+
+
+async def test_a_saved_video_quality_still_gets_an_image_post(shared_bot, http):
+    """A saved quality sends links straight to a video download; an image post met there goes back
+    to the gateway as the post's probe: a mixed post asks, pictures alone arrive at once."""
+    chat = Chat(http, next(users), shared_bot)
+    await set_default(chat, "best")
+    await chat.say(f"ببین این پست رو {gallery(shared_bot, 'saved-best-mixed', images=2, videos=1)} ممنون")
+    photos_only = text("en", "button_album_photos")
+
+    async def offered() -> dict[str, Any] | None:
+        return next((m for m in await chat.bot_messages() if photos_only in str(m.get("reply_markup"))), None)
+
+    offer = await until("the post's choice", offered, ALBUM_TIMEOUT_S)
+    await chat.press(offer["message_id"], button(offer, photos_only)["callback_data"])
+    await chat.wait_files(2, timeout=ALBUM_TIMEOUT_S)
+    await chat.say(gallery(shared_bot, "saved-best-pictures", images=3, videos=0))
+    await chat.wait_files(5, timeout=ALBUM_TIMEOUT_S)
+    await settled(shared_bot, chat.user_id)
+    assert [m["media"]["kind"] for m in await chat.files()] == ["photo"] * 5
+    jobs = shared_bot.rows("SELECT state, format_key FROM jobs WHERE user_id = ? ORDER BY id", chat.user_id)
+    assert [j["state"] for j in jobs] == ["done", "done"] and all(j["format_key"].startswith("g:") for j in jobs), jobs
