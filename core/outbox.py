@@ -183,8 +183,9 @@ def remove_message(db: Database, target_id: int, chat_id: int, *, job_id: int | 
 
 
 def moot_statuses(db: Database, items: Collection[tuple[int, int | None]]) -> set[int]:
-    """Of (row id, job id) pairs of quiet statuses, the rows whose job has a file ready, going or
-    sent: the file says it all, the status would only come after it."""
+    """Of (row id, job id) pairs of quiet statuses, the rows whose job has a file waiting or sent:
+    the file says it all, the status would only come after it. A file on its way is not enough:
+    a big one uploads for long, and its user needs the status (its progress, its cancel button)."""
     jobs = {job_id for _, job_id in items if job_id is not None}
     if not jobs:
         return set()
@@ -192,7 +193,7 @@ def moot_statuses(db: Database, items: Collection[tuple[int, int | None]]) -> se
         r[0]
         for r in db.execute(
             f"SELECT DISTINCT job_id FROM outbox WHERE job_id IN ({_marks(list(jobs))}) AND kind = 'media'"
-            " AND state IN ('pending', 'sending', 'sent')",
+            " AND state IN ('pending', 'sent')",
             list(jobs),
         ).fetchall()
     }

@@ -205,3 +205,14 @@ def test_quiet_statuses_take_no_more_than_their_share_of_a_claim_and_answers_sti
     assert [i.id for i in claimed] == [answer, statuses[0]]  # by priority: the answer first
     pending = [r[0] for r in db.execute("SELECT id FROM outbox WHERE state = 'pending'").fetchall()]
     assert pending == statuses[1:]
+
+
+def test_a_quiet_status_shows_while_its_file_is_uploading(db):
+    """A file on its way may take long (a big one, a slow uplink): its status still shows, with
+    its cancel button; a file waiting or sent makes it moot."""
+    uploading, waiting = job(db), job(db)
+    statuses = {uploading: quiet_status(db, uploading), waiting: quiet_status(db, waiting)}
+    going = a_file(db, uploading)
+    db.execute("UPDATE outbox SET state = 'sending' WHERE id = ?", [going])
+    a_file(db, waiting)
+    assert outbox.moot_statuses(db, [(statuses[j], j) for j in statuses]) == {statuses[waiting]}

@@ -4,8 +4,11 @@ keys are made as the README says, and the main host will not listen on tcp:// wi
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -136,10 +139,19 @@ def test_keys_are_made_as_zmq_auth_writes_them_and_never_overwritten(tmp_path: P
 
 def test_the_main_host_refuses_to_listen_without_keys(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "JOB_LISTEN": "tcp://127.0.0.1:0", "LOG_LEVEL": "info"}
-    argv = [sys.executable, str(RUN_PY), "--sandbox", "--data-dir", str(tmp_path / "data")]
-    done = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert "JOB_LISTEN" in done.stderr and "run.py keys" in done.stderr
+    argv = [sys.executable, str(RUN_PY), "--sandbox", "--sandbox-port", "0", "--data-dir", str(tmp_path / "data")]
+    # Its own session: were the check broken, the bot it started goes with the test, whatever happens.
+    proc = subprocess.Popen(
+        argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == 2, out + err
+    assert "JOB_LISTEN" in err and "run.py keys" in err
 
 
 def test_keys_command_makes_the_pair(tmp_path: Path) -> None:
