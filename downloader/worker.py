@@ -207,9 +207,18 @@ class Worker:
         if control.cancel.is_set() or not self.gallery().takes_over(exc, job.url, refused):
             raise exc
         log.info("job %d: yt-dlp found no video (%s); asking gallery-dl", job.job_id, exc)
-        return await trio.to_thread.run_sync(
-            self.gallery().probe, job, guard_name(slot), control, cookiefile, abandon_on_cancel=True
-        )
+        try:
+            return await trio.to_thread.run_sync(
+                self.gallery().probe, job, guard_name(slot), control, cookiefile, abandon_on_cancel=True
+            )
+        except Exception as second:
+            refused = isinstance(second, EgressRefused) or bool(self.egress.refusals(guard_name(slot)))
+            if refused or control.cancel.is_set() or classify(second).cls is not ErrorClass.INTERNAL:
+                raise
+            # gallery-dl could not read it either, for no reason it names: yt-dlp's answer stands
+            # (raised below, outside this block, so that gallery-dl's error is not in its chain)
+            log.info("job %d: gallery-dl failed too (%s: %s)", job.job_id, type(second).__name__, second)
+        raise exc
 
     def gallery(self) -> GalleryJobs:
         if self._gallery is None:

@@ -179,13 +179,16 @@ class Said:
 
 
 def _pattern(lang: str, key: str) -> re.Pattern[str]:
-    """The text `key` with any values: each {field} stands for anything."""
-    template = LANGUAGES[lang][key]
+    """The text `key` with any values: each {field} stands for anything. `a+b` is a message made
+    of the texts a and b, a line apart (the /settings menu: its formats, then its media)."""
     parts = []
-    for literal, name, _, _ in string.Formatter().parse(template):
-        parts.append(re.escape(plain(literal)))
-        if name is not None:
-            parts.append("(?s:.*)")
+    for number, one in enumerate(key.split("+")):
+        if number:
+            parts.append(re.escape("\n"))
+        for literal, name, _, _ in string.Formatter().parse(LANGUAGES[lang][one]):
+            parts.append(re.escape(plain(literal)))
+            if name is not None:
+                parts.append("(?s:.*)")
     return re.compile("".join(parts), re.DOTALL)
 
 

@@ -187,12 +187,13 @@ async def test_metrics_parse_and_count_the_jobs_and_sends_made(monitored_bot, ht
         await chat.say(f"{monitored_bot.url}/media/sample.mp4?metrics={n}")
     await chat.wait_files(3, timeout=120)
 
-    async def counted() -> dict[str, Any] | None:
+    async def counted() -> dict[str, Any] | None:  # the gateway and the uploader report apart
         families = scrape(monitored_bot)
         done = total(families, "mediabot_jobs", "mediabot_jobs_total", outcome="done")
-        return families if done >= done_before + 3 else None
+        sent = total(families, "mediabot_upload_seconds", "mediabot_upload_seconds_count") - uploads_before
+        return families if done >= done_before + 3 and sent >= 3 else None
 
-    families = await until("3 more jobs done in /metrics", counted, 30, describe=monitored_bot.log)
+    families = await until("3 more jobs done and uploads in /metrics", counted, 30, describe=monitored_bot.log)
     assert total(families, "mediabot_jobs", "mediabot_jobs_total", outcome="done") == done_before + 3
     uploads = total(families, "mediabot_upload_seconds", "mediabot_upload_seconds_count") - uploads_before
     assert uploads == 3
