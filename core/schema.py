@@ -49,7 +49,8 @@ class Migration(NamedTuple):
     statements: tuple[str, ...]
 
 
-def _in(values: tuple[str, ...]) -> str:
+def sql_list(values: tuple[str, ...]) -> str:
+    """`('a', 'b')`: a CHECK's list of allowed values (this schema's and a downloader's own)."""
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
@@ -88,11 +89,11 @@ _V1 = (
         status_message_id   INTEGER,                   -- the bot's live progress message
         url                 TEXT NOT NULL CHECK (length(url) > 0),
         format_id           TEXT,                      -- chosen format; NULL: best
-        state               TEXT NOT NULL DEFAULT 'queued' CHECK (state IN {_in(_V1_JOB_STATES)}),
+        state               TEXT NOT NULL DEFAULT 'queued' CHECK (state IN {sql_list(_V1_JOB_STATES)}),
         attempts            INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
         worker              TEXT,                      -- downloader holding it, e.g. 'downloader-2'
         title               TEXT,
-        media_kind          TEXT CHECK (media_kind IS NULL OR media_kind IN {_in(MEDIA_KINDS)}),
+        media_kind          TEXT CHECK (media_kind IS NULL OR media_kind IN {sql_list(MEDIA_KINDS)}),
         file_path           TEXT,                      -- finished file in the spool
         total_bytes         INTEGER CHECK (total_bytes IS NULL OR total_bytes >= 0),
         downloaded_bytes    INTEGER NOT NULL DEFAULT 0 CHECK (downloaded_bytes >= 0),
@@ -105,7 +106,7 @@ _V1 = (
         finished_at         REAL
     ) STRICT""",
     "CREATE INDEX jobs_state_created ON jobs (state, created_at)",
-    f"CREATE INDEX jobs_user_active ON jobs (user_id, state) WHERE state IN {_in(_V1_JOB_ACTIVE_STATES)}",
+    f"CREATE INDEX jobs_user_active ON jobs (user_id, state) WHERE state IN {sql_list(_V1_JOB_ACTIVE_STATES)}",
     "CREATE INDEX jobs_user_created ON jobs (user_id, created_at)",
     "CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL",
     # ---- sponsors ("locks"): channels a user must join before using the bot
@@ -138,7 +139,7 @@ _V1 = (
         format_key      TEXT NOT NULL,                 -- '' for the default format
         file_id         TEXT NOT NULL,
         file_unique_id  TEXT,
-        kind            TEXT NOT NULL CHECK (kind IN {_in(MEDIA_KINDS)}),
+        kind            TEXT NOT NULL CHECK (kind IN {sql_list(MEDIA_KINDS)}),
         size            INTEGER CHECK (size IS NULL OR size >= 0),
         title           TEXT,
         hits            INTEGER NOT NULL DEFAULT 0 CHECK (hits >= 0),
@@ -152,7 +153,7 @@ _V1 = (
         id           INTEGER PRIMARY KEY AUTOINCREMENT,
         admin_id     INTEGER NOT NULL,
         payload      TEXT NOT NULL CHECK (json_valid(payload)),  -- what to send (text, or a message to copy)
-        state        TEXT NOT NULL DEFAULT 'draft' CHECK (state IN {_in(BROADCAST_STATES)}),
+        state        TEXT NOT NULL DEFAULT 'draft' CHECK (state IN {sql_list(BROADCAST_STATES)}),
         total        INTEGER NOT NULL DEFAULT 0 CHECK (total >= 0),
         sent         INTEGER NOT NULL DEFAULT 0 CHECK (sent >= 0),
         failed       INTEGER NOT NULL DEFAULT 0 CHECK (failed >= 0),
@@ -164,7 +165,7 @@ _V1 = (
     f"""CREATE TABLE broadcast_deliveries (
         broadcast_id  INTEGER NOT NULL REFERENCES broadcasts (id) ON DELETE CASCADE,
         user_id       INTEGER NOT NULL REFERENCES users (id),
-        state         TEXT NOT NULL DEFAULT 'pending' CHECK (state IN {_in(_V1_DELIVERY_STATES)}),
+        state         TEXT NOT NULL DEFAULT 'pending' CHECK (state IN {sql_list(_V1_DELIVERY_STATES)}),
         outbox_id     INTEGER,
         error         TEXT,
         updated_at    REAL NOT NULL,
@@ -195,7 +196,7 @@ _V1 = (
         kind        TEXT NOT NULL,                     -- text, edit, delete, media, copy, callback_answer
         payload     TEXT NOT NULL CHECK (json_valid(payload)),
         priority    INTEGER NOT NULL DEFAULT 0,        -- lower sends first
-        state       TEXT NOT NULL DEFAULT 'pending' CHECK (state IN {_in(_V1_OUTBOX_STATES)}),
+        state       TEXT NOT NULL DEFAULT 'pending' CHECK (state IN {sql_list(_V1_OUTBOX_STATES)}),
         attempts    INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
         not_before  REAL NOT NULL DEFAULT 0,           -- FloodWait / retry back-off
         created_at  REAL NOT NULL,
@@ -232,14 +233,14 @@ _V2 = (
         media_key           TEXT,                      -- canonical key once probed (generic: final URL)
         platform            TEXT,                      -- yt-dlp extractor key, e.g. 'Youtube', 'Generic'
         format_key          TEXT,                      -- chosen format ('v:720', 'a:m4a', 'file'); NULL: not yet
-        state               TEXT NOT NULL DEFAULT 'queued' CHECK (state IN {_in(JOB_STATES)}),
+        state               TEXT NOT NULL DEFAULT 'queued' CHECK (state IN {sql_list(JOB_STATES)}),
         attempts            INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
         lease               INTEGER NOT NULL DEFAULT 0 CHECK (lease >= 0),  -- +1 per dispatch; stale events lose
         worker              TEXT,                      -- downloader holding it, e.g. 'downloader-2'
         not_before          REAL NOT NULL DEFAULT 0,   -- retry back-off: not dispatched before this
         heartbeat_at        REAL,                      -- last sign of life from its worker
         title               TEXT,
-        media_kind          TEXT CHECK (media_kind IS NULL OR media_kind IN {_in(MEDIA_KINDS)}),
+        media_kind          TEXT CHECK (media_kind IS NULL OR media_kind IN {sql_list(MEDIA_KINDS)}),
         file_path           TEXT,                      -- finished file (or first part) in the spool
         meta                TEXT CHECK (meta IS NULL OR json_valid(meta)),  -- duration, size, parts, ...
         total_bytes         INTEGER CHECK (total_bytes IS NULL OR total_bytes >= 0),
@@ -263,10 +264,10 @@ _V2 = (
         created_at, updated_at, started_at, finished_at FROM jobs_v1""",
     "DROP TABLE jobs_v1",
     "CREATE INDEX jobs_state_created ON jobs (state, created_at)",
-    f"CREATE INDEX jobs_user_active ON jobs (user_id, state) WHERE state IN {_in(JOB_ACTIVE_STATES)}",
+    f"CREATE INDEX jobs_user_active ON jobs (user_id, state) WHERE state IN {sql_list(JOB_ACTIVE_STATES)}",
     "CREATE INDEX jobs_user_created ON jobs (user_id, created_at)",
     "CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL",
-    f"CREATE INDEX jobs_media_active ON jobs (media_key, format_key) WHERE state IN {_in(JOB_ACTIVE_STATES)}",
+    f"CREATE INDEX jobs_media_active ON jobs (media_key, format_key) WHERE state IN {sql_list(JOB_ACTIVE_STATES)}",
     # single flight: is this link being probed or downloaded for someone else?
     "CREATE INDEX jobs_request_running ON jobs (request_key) WHERE state IN ('probing', 'downloading')",
     "CREATE INDEX jobs_parent ON jobs (parent_id, item_index) WHERE parent_id IS NOT NULL",
@@ -283,7 +284,7 @@ _V2 = (
         payload     TEXT NOT NULL CHECK (json_valid(payload)),
         priority    INTEGER NOT NULL DEFAULT 0,        -- lower sends first (core.outbox.PRIORITY_*)
         role        TEXT NOT NULL DEFAULT '',          -- status, progress, file, alert, broadcast, ...
-        state       TEXT NOT NULL DEFAULT 'pending' CHECK (state IN {_in(OUTBOX_STATES)}),
+        state       TEXT NOT NULL DEFAULT 'pending' CHECK (state IN {sql_list(OUTBOX_STATES)}),
         attempts    INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
         not_before  REAL NOT NULL DEFAULT 0,           -- FloodWait / retry back-off
         created_at  REAL NOT NULL,
@@ -313,7 +314,7 @@ _V2 = (
         parts           INTEGER NOT NULL DEFAULT 1 CHECK (parts >= part),
         file_id         TEXT NOT NULL,
         file_unique_id  TEXT,
-        kind            TEXT NOT NULL CHECK (kind IN {_in(MEDIA_KINDS)}),
+        kind            TEXT NOT NULL CHECK (kind IN {sql_list(MEDIA_KINDS)}),
         size            INTEGER CHECK (size IS NULL OR size >= 0),
         title           TEXT,
         source_url      TEXT,                          -- the link shown in captions
@@ -378,7 +379,7 @@ _V2 = (
     f"""CREATE TABLE sponsor_users (
         sponsor_id  INTEGER NOT NULL REFERENCES sponsors (id) ON DELETE CASCADE,
         user_id     INTEGER NOT NULL REFERENCES users (id),
-        status      TEXT NOT NULL CHECK (status IN {_in(SPONSOR_USER_STATES)}),
+        status      TEXT NOT NULL CHECK (status IN {sql_list(SPONSOR_USER_STATES)}),
         shown_at    REAL,                              -- first shown the lock (NULL: member before that)
         joined_at   REAL,                              -- credited join
         left_at     REAL,
@@ -388,7 +389,7 @@ _V2 = (
     # ---- circuit breakers, one per platform, shared by every downloader
     f"""CREATE TABLE circuits (
         platform    TEXT PRIMARY KEY,                  -- yt-dlp extractor key
-        state       TEXT NOT NULL DEFAULT 'closed' CHECK (state IN {_in(CIRCUIT_STATES)}),
+        state       TEXT NOT NULL DEFAULT 'closed' CHECK (state IN {sql_list(CIRCUIT_STATES)}),
         failures    INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),  -- platform-side failures in a row
         opened_at   REAL,
         probe_job   INTEGER,                           -- the one job let through while half open
@@ -424,7 +425,7 @@ _V2 = (
     f"""CREATE TABLE broadcast_deliveries (
         broadcast_id  INTEGER NOT NULL REFERENCES broadcasts (id) ON DELETE CASCADE,
         user_id       INTEGER NOT NULL REFERENCES users (id),
-        state         TEXT NOT NULL DEFAULT 'pending' CHECK (state IN {_in(DELIVERY_STATES)}),
+        state         TEXT NOT NULL DEFAULT 'pending' CHECK (state IN {sql_list(DELIVERY_STATES)}),
         outbox_id     INTEGER,                         -- unused: copies do not go through the outbox
         message_id    INTEGER,                         -- Telegram's id of the copy, once sent
         error         TEXT,
@@ -453,7 +454,7 @@ _V4 = (
     f"""CREATE TABLE admin_steps (
         id          INTEGER PRIMARY KEY AUTOINCREMENT,
         admin_id    INTEGER NOT NULL,
-        kind        TEXT NOT NULL CHECK (kind IN {_in(ADMIN_STEP_KINDS)}),
+        kind        TEXT NOT NULL CHECK (kind IN {sql_list(ADMIN_STEP_KINDS)}),
         action      TEXT NOT NULL CHECK (length(action) > 0),  -- what it does: 'cancel_job', '/setlimit', ...
         args        TEXT NOT NULL CHECK (json_valid(args)),
         created_at  REAL NOT NULL,

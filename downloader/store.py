@@ -15,22 +15,18 @@ import sqlite_utils
 
 from core.config import Settings
 from core.db import open_db
-from core.schema import CIRCUIT_STATES, Migration
+from core.schema import CIRCUIT_STATES, Migration, sql_list
 
 __all__ = ["DB_NAME", "MIGRATIONS", "db_path", "open_store"]
 
 DB_NAME = "downloader.db"
 
 
-def _in(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
-
-
 _V1 = (
     # ---- circuit breakers, one per platform, shared by the downloaders of this host
     f"""CREATE TABLE circuits (
         platform    TEXT PRIMARY KEY,                  -- yt-dlp extractor key (Generic: per host)
-        state       TEXT NOT NULL DEFAULT 'closed' CHECK (state IN {_in(CIRCUIT_STATES)}),
+        state       TEXT NOT NULL DEFAULT 'closed' CHECK (state IN {sql_list(CIRCUIT_STATES)}),
         failures    INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),  -- platform-side failures in a row
         opened_at   REAL,
         probe_job   INTEGER,                           -- the one job let through while half open
