@@ -8,8 +8,8 @@ One message is one ZeroMQ message whose last frame is a MessagePack map:
 
 - `t` is the type's tag, its class name (`"JobAssign"`); it is read first to pick the type.
 - `v` is the type's schema version (1 for most types; JobAssign is at 3; JobDownloaded, JobFailed,
-  the RPC and Metrics at 2). A receiver drops a message whose version differs from the one it
-  knows; bump `v`'s default when a change is not compatible.
+  the RPC, Metrics, FileOffer and FileChunk at 2). A receiver drops a message whose version
+  differs from the one it knows; bump `v`'s default when a change is not compatible.
 - Unknown extra fields are ignored (tolerant reader), so adding an optional field is compatible.
 - ROUTER sockets put the peer's identity in a frame before the payload; no other frames are used.
 
@@ -615,9 +615,11 @@ class HostStatus(_Tagged, frozen=True):
 
 
 class FileOffer(_Tagged, frozen=True, kw_only=True):
-    """Downloader -> gateway: I have file `name` of job `job_id`'s attempt `lease` (`size` bytes,
-    `sha256`); where shall I start? Answered by a FileAck, sent again until it is."""
+    """Downloader -> gateway: I have file `name` of job `job_id`'s attempt `lease` (`size` bytes);
+    where shall I start? Answered by a FileAck, sent again until it is. `sha256`: the whole file's,
+    once the sender has read it all (it hashes as it sends), else empty."""
 
+    v: int = 2
     job_id: int
     lease: int
     name: str
@@ -626,14 +628,17 @@ class FileOffer(_Tagged, frozen=True, kw_only=True):
 
 
 class FileChunk(_Tagged, frozen=True, kw_only=True):
-    """Downloader -> gateway: bytes of an offered file at `offset`, with their CRC-32."""
+    """Downloader -> gateway: bytes of an offered file at `offset`, with their CRC-32; the last
+    one (it ends the file) carries the whole file's `sha256`."""
 
+    v: int = 2
     job_id: int
     lease: int
     name: str
     offset: int
     data: bytes
     crc32: int
+    sha256: str = ""
 
 
 class FileAck(_Tagged, frozen=True, kw_only=True):

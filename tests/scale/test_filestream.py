@@ -1,6 +1,7 @@
 """Files come home over the job channel (real ZeroMQ sockets, in one process): whole and checked,
-within the receiver's credit, resumed from the last acknowledged byte after the receiver restarts,
-a damaged chunk asked again, and a file the main host will not take refused with a reason."""
+within the receiver's credit, resumed from the last acknowledged byte after the receiver restarts
+or the sender starts over, a damaged chunk asked again, a whole file whose SHA-256 differs sent
+again from the start, and a file the main host will not take refused with a reason."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import msgspec
 import pytest
 import trio
 
 from ipc.channels import JobDispatcher, JobWorker, open_job_dispatcher, open_job_worker
-from ipc.filestream import FileRefused, FileSender, FileSink
+from ipc.filestream import CHECKSUM_RETRIES, FileRefused, FileSender, FileSink
 from ipc.messages import FileAck, FileChunk, FileOffer, Message
 from tests.support.poll import until
 
@@ -34,16 +36,19 @@ def digest(path: Path) -> str:
 
 
 class Watched(FileSink):
-    """A sink that checks the sender's credit on every chunk, and can stop answering (a crash)
-    or see one chunk damaged on the way."""
+    """A sink that checks the sender's credit on every chunk, and can stop answering (a crash),
+    see one chunk damaged on the way, or the file's SHA-256 in its last chunk."""
 
     granted = 0  # the furthest `until` it has given
     over_credit = 0  # chunks that went past it
     chunks = 0
+    offers = 0
     dead_after: int | None = None  # stop answering after this many chunks
     damage_chunk: int | None = None  # flip a byte in this chunk (by count)
+    wrong_sha = 0  # this many times, the last chunk comes with another SHA-256
 
     def handle(self, msg: FileOffer | FileChunk) -> FileAck | None:
+        self.offers += isinstance(msg, FileOffer)
         if isinstance(msg, FileChunk):
             self.chunks += 1
             if self.dead_after is not None and self.chunks > self.dead_after:
@@ -51,10 +56,10 @@ class Watched(FileSink):
             if msg.offset + len(msg.data) > self.granted:
                 self.over_credit += 1
             if self.chunks == self.damage_chunk:
-                data = bytes([msg.data[0] ^ 0xFF]) + msg.data[1:]
-                msg = FileChunk(
-                    job_id=msg.job_id, lease=msg.lease, name=msg.name, offset=msg.offset, data=data, crc32=msg.crc32
-                )
+                msg = msgspec.structs.replace(msg, data=bytes([msg.data[0] ^ 0xFF]) + msg.data[1:])
+            if msg.sha256 and self.wrong_sha:
+                self.wrong_sha -= 1
+                msg = msgspec.structs.replace(msg, sha256=hashlib.sha256(b"another file").hexdigest())
         ack = super().handle(msg)
         if ack is not None:
             self.granted = max(self.granted, ack.until)
@@ -71,8 +76,10 @@ async def link(tmp_path: Path) -> AsyncIterator[tuple[JobDispatcher, JobWorker, 
 
 
 @asynccontextmanager
-async def sink_on(jobs: JobDispatcher, spool: Path, **extra: int) -> AsyncIterator[Watched]:
-    sink = Watched(spool, jobs.send_nowait, window_bytes=CHUNK * WINDOW_CHUNKS, max_bytes=1 << 30)
+async def sink_on(
+    jobs: JobDispatcher, spool: Path, window_chunks: int = WINDOW_CHUNKS, **extra: int
+) -> AsyncIterator[Watched]:
+    sink = Watched(spool, jobs.send_nowait, window_bytes=CHUNK * window_chunks, max_bytes=1 << 30)
     for name, value in extra.items():
         setattr(sink, name, value)
 
@@ -86,15 +93,17 @@ async def sink_on(jobs: JobDispatcher, spool: Path, **extra: int) -> AsyncIterat
         nursery.cancel_scope.cancel()
 
 
-async def test_a_file_arrives_whole_within_the_credit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("window_chunks", [1, 3, WINDOW_CHUNKS])  # answered every chunk, or every half window
+async def test_a_file_arrives_whole_within_the_credit(tmp_path: Path, window_chunks: int) -> None:
     source = sample(tmp_path / "media.mp4", 3 * 1024 * 1024 + 17)
     spool = tmp_path / "spool"
-    async with link(tmp_path) as (jobs, _worker, sender), sink_on(jobs, spool) as sink:
+    async with link(tmp_path) as (jobs, _worker, sender), sink_on(jobs, spool, window_chunks) as sink:
         with trio.fail_after(DEADLINE):
             home = await sender.send_file(12, 3, source, "media.mp4")
     assert Path(home) == spool / "12-3" / "media.mp4"
     assert digest(Path(home)) == digest(source)
     assert sink.over_credit == 0 and sink.chunks == -(-source.stat().st_size // CHUNK)
+    assert sink.offers == 1  # the credit never ran dry (the sender would have offered again after a silence)
     assert not list(spool.rglob("*.part"))
 
 
@@ -117,6 +126,44 @@ async def test_a_receiver_that_restarts_resumes_from_what_it_has(tmp_path: Path)
             await until("the file to be home", lambda: home, DEADLINE)
     assert digest(Path(home[0])) == digest(source)
     assert second.received_bytes == size - had  # nothing that had arrived came again
+
+
+async def test_a_sender_that_starts_over_goes_on_from_what_arrived(tmp_path: Path) -> None:
+    """A new send of a file the main host has part of: the sender hashes that part from its disk
+    (it did not read it this time), so the SHA-256 in its last chunk is still the whole file's."""
+    size = 2 * 1024 * 1024 + 5
+    source = sample(tmp_path / "media.mp4", size)
+    spool = tmp_path / "spool"
+    async with link(tmp_path) as (jobs, _worker, sender), sink_on(jobs, spool, dead_after=10) as sink:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sender.send_file, 6, 1, source, "media.mp4")
+            await until("the sink to stop answering", lambda: sink.chunks > 10, DEADLINE)
+            nursery.cancel_scope.cancel()  # the first send gives up (its job stopped, say)
+        assert sink.received_bytes == 10 * CHUNK
+        sink.dead_after = None
+        with trio.fail_after(DEADLINE):
+            home = await sender.send_file(6, 1, source, "media.mp4")
+    assert digest(Path(home)) == digest(source)
+    assert sink.received_bytes == size  # what had arrived did not come again
+
+
+async def test_a_whole_file_whose_sha256_differs_is_sent_again_from_the_start(tmp_path: Path) -> None:
+    source = sample(tmp_path / "media.mp4", 1024 * 1024 + 3)
+    async with link(tmp_path) as (jobs, _worker, sender), sink_on(jobs, tmp_path / "spool", wrong_sha=1) as sink:
+        with trio.fail_after(DEADLINE):
+            home = await sender.send_file(8, 1, source, "media.mp4")
+    assert digest(Path(home)) == digest(source)
+    assert sink.received_bytes == 2 * source.stat().st_size  # all of it again, and hashed again
+
+
+async def test_a_file_whose_sha256_keeps_differing_is_refused(tmp_path: Path) -> None:
+    source = sample(tmp_path / "media.mp4", 300_000)
+    spool = tmp_path / "spool"
+    async with link(tmp_path) as (jobs, _worker, sender), sink_on(jobs, spool, wrong_sha=99) as sink:
+        with trio.fail_after(DEADLINE), pytest.raises(FileRefused, match="checksum"):
+            await sender.send_file(8, 1, source, "media.mp4")
+    assert sink.received_bytes == (1 + CHECKSUM_RETRIES) * source.stat().st_size
+    assert not [p for p in spool.rglob("*") if p.is_file()]  # nothing half-checked stays
 
 
 async def test_a_damaged_chunk_is_asked_again(tmp_path: Path) -> None:
