@@ -2,12 +2,14 @@
 namespace to this machine, against a plain TCP copy of the same file, and the CPU per GB on each
 side.
 
-    sudo .venv/bin/python bench/bench_scale_stream.py [--runs 3] [--mib 512]
+    sudo .venv/bin/python bench/bench_scale_stream.py [--runs 3] [--mib 512] [--no-curve]
 
 The stream is the bot's own: a FileSender on a CURVE job channel in the namespace, a FileSink
 behind the gateway's listener (with its ZAP handler) here, in chunks of FILE_CHUNK_KB with
 FILE_WINDOW_CHUNKS in flight, each chunk CRC-checked and written, the whole file SHA-256-checked
 on both sides. The plain copy is one TCP connection, `sendall` of 1 MiB reads into a file.
+`--no-curve` adds the same stream on a link without CURVE, to tell CURVE's share of the gap
+(the plain copy is not encrypted).
 """
 
 from __future__ import annotations
@@ -47,20 +49,22 @@ TABLE_ARGS = ["--runs", "1", "--mib", "128"]  # `make bench` (netns: needs root)
 MIB = 1024 * 1024
 COPY_BLOCK = MIB
 BEAT_MS, TIMEOUT_MS = 1000, 3000
+PLAIN = "stream without CURVE"
+FIGURES = {"stream": "files streamed home", PLAIN: "files streamed home without CURVE", "tcp": "a plain TCP copy"}
 
 
 # ---- the processes ----------------------------------------------------------------------------
 
 
-async def sink(folder: Path, address: str) -> None:
+async def sink(folder: Path, address: str, curve: bool) -> None:
     settings = load_settings(env_file=None)  # FILE_CHUNK_KB and FILE_WINDOW_CHUNKS from the environment
-    auth = Authenticator(folder / "main")
-    options = server_options(load_keys(folder / "main"), BEAT_MS, TIMEOUT_MS)
+    options = server_options(load_keys(folder / "main"), BEAT_MS, TIMEOUT_MS) if curve else {}
     async with (
         trio.open_nursery() as nursery,
         open_job_dispatcher(f"ipc://{folder}/jobs.sock", listen=f"tcp://{address}:0", listen_options=options) as jobs,
     ):
-        await nursery.start(auth.serve)
+        if curve:
+            await nursery.start(Authenticator(folder / "main").serve)
         files = FileSink(
             folder / "spool",
             jobs.send_nowait,
@@ -77,10 +81,10 @@ async def sink(folder: Path, address: str) -> None:
         await trio.sleep_forever()
 
 
-async def send(folder: Path, endpoint: str, path: Path, run: int) -> None:
+async def send(folder: Path, endpoint: str, path: Path, run: int, curve: bool) -> None:
     settings = load_settings(env_file=None)  # FILE_CHUNK_KB and FILE_WINDOW_CHUNKS from the environment
     keys = load_keys(folder / "host")
-    options = client_options(keys, load_keys(folder / "main").public, BEAT_MS, TIMEOUT_MS)
+    options = client_options(keys, load_keys(folder / "main").public, BEAT_MS, TIMEOUT_MS) if curve else {}
     async with open_job_worker("downloader-1@bench", endpoint, options=options) as worker:
         sender = FileSender(worker, settings.file_chunk_kb * 1024)
         started, cpu = time.perf_counter(), time.process_time()
@@ -134,14 +138,15 @@ def finished(process: subprocess.Popen[str]) -> tuple[float, float]:
 def one(kind: str, folder: Path, namespace: str, main_ip: str, path: Path, run: int) -> tuple[float, float, float]:
     """(seconds, sender CPU s, receiver CPU s) of one copy."""
     out = folder / f"copy-{run}.bin"
-    receiver = child(["tcp-sink", main_ip, str(out)] if kind == "tcp" else ["sink", str(folder), main_ip])
+    curve = "plain" if kind == PLAIN else "curve"
+    receiver = child(["tcp-sink", main_ip, str(out)] if kind == "tcp" else ["sink", str(folder), main_ip, curve])
     try:
         where = ready(receiver)
         before = psutil.Process(receiver.pid).cpu_times()
         if kind == "tcp":
             sender = child(["tcp-send", main_ip, where, str(path)], namespace)
         else:
-            sender = child(["send", str(folder), where, str(path), str(run)], namespace)
+            sender = child(["send", str(folder), where, str(path), str(run), curve], namespace)
         seconds, sender_cpu = finished(sender)
         after = psutil.Process(receiver.pid).cpu_times()
         return seconds, sender_cpu, (after.user + after.system) - (before.user + before.system)
@@ -158,14 +163,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--mib", type=int, default=512)
+    parser.add_argument("--no-curve", action="store_true", help="also the same stream without CURVE")
     parser.add_argument("--role", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role:
         role, *rest = args.role
         if role == "sink":
-            trio.run(sink, Path(rest[0]), rest[1])
+            trio.run(sink, Path(rest[0]), rest[1], rest[2] == "curve")
         elif role == "send":
-            trio.run(send, Path(rest[0]), rest[1], Path(rest[2]), int(rest[3]))
+            trio.run(send, Path(rest[0]), rest[1], Path(rest[2]), int(rest[3]), rest[4] == "curve")
         elif role == "tcp-sink":
             tcp_sink(rest[0], Path(rest[1]))
         else:
@@ -189,7 +195,8 @@ def main() -> None:
         bridge = Bridge()
         try:
             namespace, _, _ = bridge.namespace("bench")
-            results: dict[str, list[tuple[float, float, float]]] = {"stream": [], "tcp": []}
+            kinds = ["stream", PLAIN, "tcp"] if args.no_curve else ["stream", "tcp"]
+            results: dict[str, list[tuple[float, float, float]]] = {kind: [] for kind in kinds}
             for run in range(1, args.runs + 1):
                 for kind in results:
                     results[kind].append(one(kind, folder, namespace, bridge.main_ip, path, run))
@@ -204,7 +211,7 @@ def main() -> None:
         out_cpu = statistics.median(r[1] for r in rows) / gib
         in_cpu = statistics.median(r[2] for r in rows) / gib
         print(f"{kind}: {rate:.0f} MiB/s; CPU per GiB: {out_cpu:.2f} s sending, {in_cpu:.2f} s receiving")
-        result(f"{'files streamed home' if kind == 'stream' else 'a plain TCP copy'} over veth", rate, "MiB/s",
+        result(f"{FIGURES[kind]} over veth", rate, "MiB/s",
                digits=0, note=f"CPU per GiB {out_cpu:.1f} s sending, {in_cpu:.1f} s receiving")  # fmt: skip
 
 
