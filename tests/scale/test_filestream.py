@@ -107,6 +107,14 @@ async def test_a_file_arrives_whole_within_the_credit(tmp_path: Path, window_chu
     assert not list(spool.rglob("*.part"))
 
 
+async def test_an_empty_file_arrives(tmp_path: Path) -> None:
+    source = sample(tmp_path / "empty.jpg", 0)
+    async with link(tmp_path) as (jobs, _worker, sender), sink_on(jobs, tmp_path / "spool"):
+        with trio.fail_after(DEADLINE):
+            home = await sender.send_file(4, 1, source, "empty.jpg")
+    assert digest(Path(home)) == digest(source)  # the SHA-256 of nothing, checked
+
+
 async def test_a_receiver_that_restarts_resumes_from_what_it_has(tmp_path: Path) -> None:
     size = 2 * 1024 * 1024
     source = sample(tmp_path / "media.mp4", size)
