@@ -2,14 +2,14 @@
 namespace to this machine, against a plain TCP copy of the same file, and the CPU per GB on each
 side.
 
-    sudo .venv/bin/python bench/bench_scale_stream.py [--runs 3] [--mib 512] [--no-curve]
+    sudo .venv/bin/python bench/bench_scale_stream.py [--runs 3] [--mib 512] [--no-curve] [--loopback]
 
 The stream is the bot's own: a FileSender on a CURVE job channel in the namespace, a FileSink
 behind the gateway's listener (with its ZAP handler) here, in chunks of FILE_CHUNK_KB with
 FILE_WINDOW_CHUNKS in flight, each chunk CRC-checked and written, the whole file SHA-256-checked
 on both sides. The plain copy is one TCP connection, `sendall` of 1 MiB reads into a file.
 `--no-curve` adds the same stream on a link without CURVE, to tell CURVE's share of the gap
-(the plain copy is not encrypted).
+(the plain copy is not encrypted); `--loopback` runs it all on 127.0.0.1 (no root needed).
 """
 
 from __future__ import annotations
@@ -135,7 +135,9 @@ def finished(process: subprocess.Popen[str]) -> tuple[float, float]:
     return float(words[1]), float(words[2])
 
 
-def one(kind: str, folder: Path, namespace: str, main_ip: str, path: Path, run: int) -> tuple[float, float, float]:
+def one(
+    kind: str, folder: Path, namespace: str | None, main_ip: str, path: Path, run: int
+) -> tuple[float, float, float]:
     """(seconds, sender CPU s, receiver CPU s) of one copy."""
     out = folder / f"copy-{run}.bin"
     curve = "plain" if kind == PLAIN else "curve"
@@ -164,6 +166,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--mib", type=int, default=512)
     parser.add_argument("--no-curve", action="store_true", help="also the same stream without CURVE")
+    parser.add_argument("--loopback", action="store_true", help="on 127.0.0.1, not over a veth link")
     parser.add_argument("--role", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role:
@@ -180,9 +183,9 @@ def main() -> None:
 
     from tests.scale.cluster import Bridge, netns_unavailable
 
-    reason = netns_unavailable()
+    reason = None if args.loopback else netns_unavailable()
     if reason is not None:
-        raise SystemExit(f"streaming over a veth link needs network namespaces: {reason}")
+        raise SystemExit(f"streaming over a veth link needs network namespaces: {reason} (or --loopback)")
     with tempfile.TemporaryDirectory(prefix="bench-stream-") as tmp:
         folder = Path(tmp)
         make_keys(folder / "main")
@@ -192,26 +195,29 @@ def main() -> None:
         with path.open("wb") as f:
             for _ in range(args.mib):
                 f.write(os.urandom(MIB))
-        bridge = Bridge()
+        bridge = None if args.loopback else Bridge()
         try:
-            namespace, _, _ = bridge.namespace("bench")
+            namespace, main_ip = None, "127.0.0.1"
+            if bridge is not None:
+                namespace, main_ip = bridge.namespace("bench")[0], bridge.main_ip
             kinds = ["stream", PLAIN, "tcp"] if args.no_curve else ["stream", "tcp"]
             results: dict[str, list[tuple[float, float, float]]] = {kind: [] for kind in kinds}
             for run in range(1, args.runs + 1):
                 for kind in results:
-                    results[kind].append(one(kind, folder, namespace, bridge.main_ip, path, run))
+                    results[kind].append(one(kind, folder, namespace, main_ip, path, run))
                     seconds, out_cpu, in_cpu = results[kind][-1]
                     print(f"run {run} {kind}: {args.mib / seconds:.0f} MiB/s, CPU {out_cpu:.2f} s sending, "
                           f"{in_cpu:.2f} s receiving", flush=True)  # fmt: skip
         finally:
-            bridge.close()
-    gib = args.mib / 1024
+            if bridge is not None:
+                bridge.close()
+    gib, link = args.mib / 1024, "loopback" if args.loopback else "veth"
     for kind, rows in results.items():
         rate = statistics.median(args.mib / r[0] for r in rows)
         out_cpu = statistics.median(r[1] for r in rows) / gib
         in_cpu = statistics.median(r[2] for r in rows) / gib
         print(f"{kind}: {rate:.0f} MiB/s; CPU per GiB: {out_cpu:.2f} s sending, {in_cpu:.2f} s receiving")
-        result(f"{FIGURES[kind]} over veth", rate, "MiB/s",
+        result(f"{FIGURES[kind]} over {link}", rate, "MiB/s",
                digits=0, note=f"CPU per GiB {out_cpu:.1f} s sending, {in_cpu:.1f} s receiving")  # fmt: skip
 
 
