@@ -27,7 +27,7 @@ from bench.table import result
 from tests.sandbox.support import TOKEN
 from tests.support.sandbox import SandboxProcess
 
-TABLE_ARGS = ["--runs", "3", "--requests", "2000", "--upload-mb", "100"]  # `make bench`
+TABLE_ARGS = ["--runs", "3", "--requests", "1000", "--upload-mb", "100"]  # `make bench`
 MIB = 1024 * 1024
 BOUNDARY = "bench-boundary"
 RSS_SAMPLE_S = 0.05
