@@ -60,7 +60,7 @@ async def run(rounds: int, links: int) -> None:
             print(f"gateway RSS: {rss_idle:.1f} MB before /stats, {rss_after:.1f} MB after {rounds} charts")
             print(f"imaging library mapped in the gateway: {'yes' if imaging else 'no'}")
             print(f"/stats to the chart in the chat: median {statistics.median(chart_s):.2f} s (of {rounds})")
-            result(f"the gateway's RSS growth after /stats with its chart (x{rounds})", rss_after - rss_idle, "MB",
+            result(f"the gateway's RSS growth over {rounds} /stats with a chart", rss_after - rss_idle, "MB",
                    digits=1, note=f"{rss_idle:.1f} MB before")  # fmt: skip
             result("imaging libraries mapped in the gateway after /stats", int(imaging), "", goal="0", digits=0)
             result("/stats to its chart in the admin's chat", statistics.median(chart_s), "s")
