@@ -509,6 +509,10 @@ _V7 = (
 # whose send had begun (its outcome unknown) counts the death; one only claimed goes again uncounted.
 _V8 = ("ALTER TABLE outbox ADD COLUMN started_at REAL",)
 
+# A job's status message id was never written: it is the `message_id` of the job's status row
+# (`status_outbox_id`), which the uploader records; one fact in one place.
+_V9 = ("ALTER TABLE jobs DROP COLUMN status_message_id",)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users, jobs, sponsors, media cache, broadcasts, settings, audit, outbox", _V1),
     Migration(2, "the pipeline: job states and keys, outbox roles, media cache and probes, gates, breakers", _V2),
@@ -518,6 +522,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "final job states hold; an upload's failure class and interruptions", _V6),
     Migration(7, "users' answer for mixed image posts, and subtitles always", _V7),
     Migration(8, "when an outbox row's send began", _V8),
+    Migration(9, "jobs lose status_message_id, never written", _V9),
 )
 
 
