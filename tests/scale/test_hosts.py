@@ -146,6 +146,14 @@ async def test_two_hosts_join_and_jobs_spread_over_all_three(three: Cluster) -> 
     names = {p["name"]: p["state"] for p in report["processes"]}
     assert names[downloader("h1")] == names[downloader("h2")] == "ready"
     assert names["supervisor@h1"] == "ready"
+    # The admins' /health in Telegram lists the same hosts, each with its processes under it.
+    async with httpx.AsyncClient(base_url=bot.url, timeout=30) as http:
+        admin = Chat(http, ADMIN, bot, lang="fa")
+        await admin.say("/health")
+        shown = (await admin.wait_text("🖧 میزبان‌های دانلود:"))["text"]
+    for host in ("h1", "h2"):
+        assert f"✅ {host}: متصل، ۱ دانلودکننده، آخرین خبر" in shown, shown
+        assert f"\n    ✅ {downloader(host)}: آماده" in shown, shown
 
 
 async def test_a_host_with_an_unknown_key_is_refused(three: Cluster) -> None:
