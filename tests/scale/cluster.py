@@ -178,7 +178,7 @@ class Cluster:
         try:
             self._keys(hosts)
             self.main_env = {**FAST, "JOB_LISTEN": f"tcp://{self.main_ip}:0", "SANDBOX_HOST": self.main_ip,
-                             "ADMIN_IDS": "4242", **(env or {})}  # fmt: skip
+                             "ADMIN_IDS": "4242,4243", **(env or {})}  # fmt: skip
             self.workers = workers
             self.bot = BotProcess(folder / "main", env=self.main_env, workers=workers)
             join = self._listening()
