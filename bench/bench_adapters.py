@@ -31,8 +31,10 @@ import trio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.table import result, skipped  # noqa: E402
 from core.telegram.port import Media, MediaKind, TelegramPort  # noqa: E402
 
+TABLE_ARGS = ["--runs", "1", "--sends", "100", "--upload-mb", "100"]  # `make bench`: the RSS check keeps 1000 MB
 USER = 777
 MB = 1_000_000
 RSS_SAMPLE_EVERY = 0.05  # seconds between RSS samples during the big upload
@@ -40,6 +42,10 @@ RSS_BUDGET_MB = 50.0
 UPLOAD_DEADLINE = 600.0  # seconds any one upload may take
 SEND_DEADLINE = 300.0  # seconds for one run of sends
 WRITE_CHUNK = 1 << 20
+LABELS = {
+    "botapi": "botapi adapter to the sandbox",
+    "mtproto": "mtproto adapter (kurigram) to the contract suite's fake",
+}
 
 
 def make_file(path: Path, size: int, *, sparse: bool) -> Path:
@@ -131,6 +137,12 @@ async def bench_backend(
         f"{name}: RSS idle {idle:.1f} MiB, peak while uploading {args.big_mb} MB {peak:.1f} MiB "
         f"(+{peak - idle:.1f} MiB, budget {RSS_BUDGET_MB:.0f}: {verdict})"
     )
+    label = LABELS[name]
+    result(f"{label}: upload of {args.upload_mb} MB", statistics.median(r for r, _ in rates), "MB/s", digits=0,
+           note=f"{statistics.median(c for _, c in rates):.2f} s CPU per 100 MB")  # fmt: skip
+    result(f"{label}: one sendMessage", statistics.median(latencies), "ms")
+    result(f"{name} adapter: RSS while {args.big_mb} MB uploads, over idle", peak - idle, "MiB",
+           goal=f"<= {RSS_BUDGET_MB:.0f} MB", digits=1)  # fmt: skip
 
 
 def botapi_factory(folder: Path) -> AbstractAsyncContextManager[Any]:
@@ -144,7 +156,7 @@ def mtproto_factory() -> Callable[[Path], AbstractAsyncContextManager[Any]] | st
     try:
         from tests.contract.mtproto_env import mtproto_env
     except ModuleNotFoundError as exc:
-        return f"skipped ({exc.name} is not there)"
+        return f"{exc.name} is not there"
 
     def factory(folder: Path) -> AbstractAsyncContextManager[Any]:
         return mtproto_env(folder, part_delay=0.0)  # no simulated network time per part
@@ -157,7 +169,8 @@ async def main(args: argparse.Namespace) -> None:
     for name in backends:
         factory = botapi_factory if name == "botapi" else mtproto_factory()
         if isinstance(factory, str):
-            print(f"{name}: {factory}")
+            print(f"{name}: skipped ({factory})")
+            skipped(f"the {name} adapter", factory)
             continue
         await bench_backend(name, factory, args)
 

@@ -36,9 +36,11 @@ import yt_dlp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.table import result  # noqa: E402
 from downloader.egress import EgressProxy, Policy, open_egress_proxy  # noqa: E402
 from tests.support.sandbox import SandboxProcess  # noqa: E402
 
+TABLE_ARGS = ["--jobs", "10", "--runs", "5", "--paced-mb", "80"]  # `make bench`: the 500 MB
 MB = 1_000_000
 GOAL_LOSS_PCT = 5.0
 JOB_DEADLINE_S = 120.0
@@ -150,12 +152,23 @@ def report(
         f"per job ({args.jobs} small jobs, generic extractor + download): guard {guard_ms:.1f} ms, "
         f"direct {direct_ms:.1f} ms median: +{guard_ms - direct_ms:.1f} ms per job"
     )
+    result(f"egress guard: time added per job ({args.jobs} small yt-dlp jobs)", guard_ms - direct_ms, "ms", digits=1,
+           note=f"{guard_ms:.1f} vs {direct_ms:.1f} ms")  # fmt: skip
     loss = throughput(f"{args.mb} MB download", rates)
     verdict = "ok" if loss < GOAL_LOSS_PCT else "OVER GOAL"
     print(f"throughput loss through the guard: {loss:.1f} % (goal < {GOAL_LOSS_PCT:.0f} %: {verdict})")
+    result(f"egress guard: throughput lost on a {args.mb} MB download over loopback", loss, "%",
+           goal=f"< {GOAL_LOSS_PCT:g} %", digits=1, note=medians(rates))  # fmt: skip
     if paced:
         paced_loss = throughput(f"{args.paced_mb} MB paced at {args.paced_mbps:g} MB/s", paced)
         print(f"throughput loss through the guard at a paced link: {paced_loss:.1f} %")
+        link = f"{args.paced_mb} MB at a link paced to {args.paced_mbps:g} MB/s"
+        result(f"egress guard: throughput lost on {link}", paced_loss, "%", digits=1, note=medians(paced))
+
+
+def medians(rates: dict[str, list[tuple[float, float]]]) -> str:
+    guard, direct = (statistics.median(r for r, _ in rates[name]) for name in ("guard", "direct"))
+    return f"{guard:.0f} vs {direct:.0f} MB/s"
 
 
 def throughput(label: str, rates: dict[str, list[tuple[float, float]]]) -> float:

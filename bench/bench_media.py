@@ -5,7 +5,8 @@ Usage: .venv/bin/python bench/bench_media.py [--seconds 20] [--size 640x360] [--
 
 Inputs are made with ffmpeg's lavfi sources (testsrc2, sine) in a temporary folder: an H.264/AAC
 MP4 without faststart (remuxed), an MKV with H.264 and Opus (video copied, audio to AAC) and a
-VP9/Opus WebM (transcoded). Figures are the median wall time of `--runs` runs.
+VP9/Opus WebM (transcoded). Figures are the median wall time of `--runs` runs. No issue sets a
+goal for them.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.table import result  # noqa: E402
 from downloader.media import Cancelled, inspect, make_playable_video, video_plan  # noqa: E402
 from downloader.media_split import split_video  # noqa: E402
 from tests.downloader.media_inputs import make_video  # noqa: E402
 
+TABLE_ARGS = ["--runs", "1"]  # `make bench`
 CANCEL_AFTER_S = 1.0
 CANCEL_WAIT_S = 60.0
 
@@ -78,17 +81,21 @@ def main() -> None:
             "audio only (h264/opus mkv)": make_video(work / "b.mkv", acodec="opus", **common),
             "transcode (vp9/opus webm)": make_video(work / "c.webm", vcodec="vp9", acodec="opus", **common),
         }
-        print(f"{opts.seconds:g} s of {opts.size} at 25 fps, median of {opts.runs}")
+        video = f"{opts.seconds:g} s of {opts.size}"
+        print(f"{video} at 25 fps, median of {opts.runs}")
         for label, src in inputs.items():
             info = inspect(src)
             took = timed(opts.runs, lambda out, s=src, i=info: make_playable_video(s, out, i), work)  # type: ignore[misc]
             print(f"  {label:30} plan={video_plan(info):10} {took:6.2f} s  ({opts.seconds / took:6.1f}x real time)")
+            result(f"ffmpeg on {video}: {label}", took, "s", note=f"{opts.seconds / took:.1f}x real time")
         src = inputs["remux (h264/aac mp4)"]
         info = inspect(src)
         took = timed(opts.runs, lambda out: split_video(src, out, info.size // 3, info), work)
         print(f"  {'split in thirds (stream copy)':30} {'':15} {took:6.2f} s")
+        result(f"ffmpeg on {video}: split in thirds (stream copy)", took, "s")
         latency = cancel_latency(inputs["transcode (vp9/opus webm)"], work)
         print(f"  cancel of a transcode: stopped {latency:.2f} s after")
+        result("a cancelled transcode stops after", latency, "s")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -34,10 +34,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_pipeline import HTTP_TIMEOUT_S, SEND_CONCURRENCY, cpu_seconds, machine_speed, throughput  # noqa: E402
 from bench.loadgen import Poster  # noqa: E402
+from bench.table import borrowed, result  # noqa: E402
 from core import metrics  # noqa: E402
 from ipc.messages import encode  # noqa: E402
 from tests.support.bot import BotProcess  # noqa: E402
 
+TABLE_ARGS = ["--idle-s", "60", "--rounds", "1", "--jobs", "200"]  # `make bench`: one round
 BUMP_SAMPLES = 200_000
 SHIP_SAMPLES = 2_000
 SETTLE_S = 5.0  # after ready: start-up work (migrations, the first backup) is not idle time
@@ -119,7 +121,8 @@ async def under_load(
     """(the monitor's CPU ms per job, bumps per job, seconds the phase took, all processes' CPU ms per job)"""
     before, cpu_before = scrape(bot), cpu_seconds(bot)
     began = time.monotonic()
-    await throughput(bot, http, load, args)
+    with borrowed():  # the journey's figures are bench_pipeline's rows
+        await throughput(bot, http, load, args)
     took = time.monotonic() - began
     cpu_after = cpu_seconds(bot)
     await trio.sleep(2 * bot_heartbeat_s)  # the last metrics reach the monitor
@@ -145,6 +148,8 @@ async def run(args: argparse.Namespace) -> None:
                 idles = [await idle(bot, args.idle_s) for _ in range(args.rounds)]
                 print(f"(1) the monitor at idle: {statistics.median(idles):.2f} % of a core"
                       f" (runs: {', '.join(f'{x:.2f}' for x in idles)}; {args.idle_s:g} s each)")  # fmt: skip
+                result(f"the monitor's CPU at idle ({args.idle_s:g} s, one health check a minute)",
+                       statistics.median(idles), "% of a core")  # fmt: skip
                 loads = []
                 for round_no in range(args.rounds):  # another size, other links: every round downloads
                     fresh = argparse.Namespace(**{**vars(args), "size": args.size + round_no})
@@ -159,11 +164,16 @@ async def run(args: argparse.Namespace) -> None:
     all_ms = statistics.median(x[3] for x in loads)
     print(f"(2) the monitor under load: {monitor_ms:.3f} ms CPU per job ({args.jobs} jobs a run; the bot's"
           f" processes together {all_ms:.1f} ms per job)")  # fmt: skip
+    result(f"the monitor's CPU per job under load ({args.jobs} jobs, --workers 2)", monitor_ms, "ms", digits=3,
+           note=f"the bot's processes together {all_ms:.1f} ms a job")  # fmt: skip
     bump, ship = bump_cost_us(), ship_cost_us(series=20)
     ships = processes * seconds / bot_heartbeat_s / args.jobs
     cost = per_job * bump / 1000 + ships * ship / 1000 + monitor_ms
-    print(f"(3) metrics per job, all processes: {per_job:.1f} bumps x {bump:.2f} µs + {ships:.2f} snapshots x"
-          f" {ship:.0f} µs + the monitor {monitor_ms:.3f} ms = {cost:.3f} ms (goal < 1 ms)")  # fmt: skip
+    parts = f"{per_job:.1f} bumps x {bump:.2f} µs + {ships:.2f} snapshots x {ship:.0f} µs"
+    parts += f" + the monitor {monitor_ms:.3f} ms"
+    print(f"(3) metrics per job, all processes: {parts} = {cost:.3f} ms (goal < 1 ms)")
+    result("what metrics cost per job, all processes (an upper bound)", cost, "ms", goal="< 1 ms", digits=3,
+           note=parts)  # fmt: skip
 
 
 def main() -> None:

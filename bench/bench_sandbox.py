@@ -4,6 +4,7 @@ Starts `python -m sandbox --port 0` in a temporary folder and measures, over loo
 - sendMessage requests/s with limits off, from several concurrent keep-alive httpx clients;
 - upload MB/s of one big sendDocument (multipart streamed from memory, stored and hashed on disk).
 Prints the median of several runs. Usage: .venv/bin/python bench/bench_sandbox.py [--runs 5]
+Goal (issue 3): never the bottleneck of the bot's benchmarks; the issue sets no number.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.table import result
 from tests.sandbox.support import TOKEN
 from tests.support.sandbox import SandboxProcess
 
+TABLE_ARGS = ["--runs", "3", "--requests", "1000", "--upload-mb", "100"]  # `make bench`
 MIB = 1024 * 1024
 BOUNDARY = "bench-boundary"
 RSS_SAMPLE_S = 0.05
@@ -99,6 +102,8 @@ async def _bench(url: str, pid: int, args: argparse.Namespace) -> None:
         f"server CPU {statistics.median(cpu_ms):.2f} ms a request, so about "
         f"{1000 / statistics.median(cpu_ms):.0f} req/s per core on the server side"
     )
+    result(f"the sandbox: sendMessage, limits off, {args.clients} clients", statistics.median(rates), "req/s",
+           digits=0, note=f"server CPU {statistics.median(cpu_ms):.2f} ms a request")  # fmt: skip
     speeds, growths = [], []
     for _ in range(args.runs):
         speed, growth = await _upload(url, args.upload_mb, psutil.Process(pid))
@@ -113,6 +118,8 @@ async def _bench(url: str, pid: int, args: argparse.Namespace) -> None:
         f"({args.upload_mb} MB sendDocument, runs {', '.join(f'{s:.0f}' for s in speeds)}); "
         f"server RSS grew at most {max(growths):.1f} MiB during an upload"
     )
+    result(f"the sandbox: upload of {args.upload_mb} MiB (sendDocument) over loopback", statistics.median(speeds),
+           "MiB/s", digits=0, note=f"server RSS +{max(growths):.1f} MiB at most")  # fmt: skip
 
 
 def main() -> None:

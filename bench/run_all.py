@@ -6,9 +6,11 @@ Each `bench/bench_<name>.py` that declares `TABLE_ARGS` (see `bench/table.py`) i
 arguments (its quick run; `--full` runs it with its own defaults, the long runs), `--runs` times;
 the table holds, for each figure it printed, the median over the runs, the goal and the command.
 The table replaces the block between the BEGIN/END markers in README.md, under a line with the
-date, the machine's core count and its "machine speed" (a fixed Python loop; lower is faster:
-this shared machine's speed varies by 2x, and every figure moves with it). A benchmark without
-`TABLE_ARGS` is named at the end as not in the table.
+date, the machine's core count, its "machine speed" (a fixed Python loop; lower is faster:
+this shared machine's speed varies by 2x, and every figure moves with it), the load average and
+how long the run took. A figure without a goal in its issue says "no goal". A part a benchmark
+cannot run here (`skipped()`: network namespaces need root) is named under the table with the
+reason. A benchmark without `TABLE_ARGS` is named at the end as not in the table.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_pipeline import machine_speed  # noqa: E402
-from bench.table import parse  # noqa: E402
+from bench.table import SKIP_PREFIX, parse  # noqa: E402
 
 README = ROOT / "README.md"
 BEGIN = "<!-- BEGIN benchmark table: written by `make bench` (bench/run_all.py); do not edit -->"
@@ -43,20 +46,21 @@ def table_args(script: Path) -> list[str] | None:
     return None
 
 
-def run_one(script: Path, args: list[str]) -> tuple[list[dict], str]:
-    """Run a benchmark; its result lines, and what went wrong ("" if nothing)."""
+def run_one(script: Path, args: list[str]) -> tuple[list[dict], list[dict], str]:
+    """Run a benchmark; its result lines, its skip lines, and what went wrong ("" if nothing)."""
     began = time.monotonic()
     try:
         done = subprocess.run(
             [sys.executable, str(script), *args], cwd=ROOT, capture_output=True, text=True, timeout=BENCH_TIMEOUT_S
         )
     except subprocess.TimeoutExpired:
-        return [], f"stopped after {BENCH_TIMEOUT_S} s"
+        return [], [], f"stopped after {BENCH_TIMEOUT_S} s"
     sys.stdout.write(done.stdout)
     print(f"   ({time.monotonic() - began:.0f} s)", flush=True)
+    results, skips = parse(done.stdout), parse(done.stdout, SKIP_PREFIX)
     if done.returncode != 0:
-        return parse(done.stdout), f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1:]}"
-    return parse(done.stdout), ""
+        return results, skips, f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1:]}"
+    return results, skips, ""
 
 
 def median_rows(runs: list[list[dict]]) -> list[dict]:
@@ -83,10 +87,13 @@ def cell(row: dict) -> str:
     return shown + (f"; {row['note']}" if row["note"] else "")
 
 
-def render(rows: list[dict], header: str) -> str:
+def render(rows: list[dict], header: str, skipped: Sequence[str] = ()) -> str:
     lines = [header, "", "| figure | goal | measured | command |", "|---|---|---|---|"]
     for row in rows:
-        lines.append(f"| {row['figure']} | {row['goal']} | **{cell(row)}** | `.venv/bin/python {row['command']}` |")
+        goal = row["goal"] or "no goal"
+        lines.append(f"| {row['figure']} | {goal} | **{cell(row)}** | `.venv/bin/python {row['command']}` |")
+    if skipped:
+        lines += ["", "Not measured in this run: " + "; ".join(skipped) + "."]
     return "\n".join(lines)
 
 
@@ -106,15 +113,15 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print the table, leave README.md alone")
     args = parser.parse_args()
     only = {n.strip() for n in args.only.split(",") if n.strip()}
+    began, load_before = time.monotonic(), os.getloadavg()[0]
     speed = machine_speed()
     header = (
         f"Measured {datetime.date.today().isoformat()} on {os.cpu_count()} cores; machine speed: a fixed Python "
-        f"loop takes {speed:.1f} ms (lower is faster). `make bench` ({'full' if args.full else 'quick'} runs, "
-        f"{args.runs} each)."
+        f"loop takes {speed:.1f} ms (lower is faster)"
     )
-    print(header, flush=True)
+    print(f"{header}; load average {load_before:.1f}.", flush=True)
     rows: list[dict] = []
-    left_out, failed = [], []
+    left_out, failed, skipped = [], [], []
     for script in sorted((ROOT / "bench").glob("bench_*.py")):
         name = script.stem.removeprefix("bench_")
         if only and name not in only:
@@ -127,12 +134,21 @@ def main() -> None:
         for i in range(args.runs):
             shown = "(full)" if args.full else " ".join(quick)
             print(f"== {script.name} {shown} [{i + 1}/{args.runs}]", flush=True)
-            results, trouble = run_one(script, [] if args.full else quick)
+            results, skips, trouble = run_one(script, [] if args.full else quick)
             if trouble:
                 failed.append(f"{script.name}: {trouble}")
+            for skip in skips:
+                named = f"`{script.name}` ({skip['what']}): {skip['reason']}"
+                if named not in skipped:
+                    skipped.append(named)
             runs.append(results)
         rows += median_rows(runs)
-    block = render(rows, header)
+    header += (
+        f"; load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (a shared machine). "
+        f"`make bench` ({'full' if args.full else 'quick'} runs, {args.runs} each) took "
+        f"{(time.monotonic() - began) / 60:.0f} min."
+    )
+    block = render(rows, header, skipped)
     print("\n" + block)
     if left_out:
         print(f"\nnot in the table (no TABLE_ARGS): {', '.join(left_out)}")

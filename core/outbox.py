@@ -68,7 +68,7 @@ class OutboxItem:
     chat_id: int
     payload: Payload
     priority: int
-    attempts: int
+    attempts: int  # this send's number: the sends begun before it, plus one
     role: str = ""
     job_id: int | None = None
     target_id: int | None = None
@@ -282,8 +282,8 @@ def claim(
         if moot:
             db.execute(f"UPDATE outbox SET state = 'dropped' WHERE id IN ({_marks(moot)})", moot)
         if live:
-            db.execute(
-                f"UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id IN ({_marks(live)})",
+            db.execute(  # claimed, not begun: the send waits for its slot (see `mark_started`)
+                f"UPDATE outbox SET state = 'sending', started_at = NULL WHERE id IN ({_marks(live)})",
                 [r[0] for r in live],
             )
         for r in live:
@@ -294,6 +294,13 @@ def claim(
 
 def _marks(values: list[int] | list[tuple[object, ...]]) -> str:
     return ",".join("?" * len(values))
+
+
+def mark_started(db: Database, item_id: int) -> None:
+    """Right before a claimed row's Telegram call: from now on its outcome is unknown until
+    recorded, and a death of the uploader counts against it (`uploader.media.requeue_interrupted`).
+    One short write of its own, committed before the call; it counts the attempt too."""
+    db.execute("UPDATE outbox SET started_at = ?, attempts = attempts + 1 WHERE id = ?", [time.time(), item_id])
 
 
 def mark_sent(db: Database, item_id: int, message_id: int | None = None) -> None:
@@ -333,13 +340,6 @@ def next_due(db: Database, now: float | None = None) -> float | None:
     now = time.time() if now is None else now
     row = db.execute("SELECT min(not_before) FROM outbox WHERE state = 'pending' AND not_before > ?", [now]).fetchone()
     return None if row is None or row[0] is None else float(row[0])
-
-
-def requeue_interrupted(db: Database) -> int:
-    """At uploader start: rows left 'sending' by a crash go back to pending."""
-    with write_tx(db):
-        cursor = db.execute("UPDATE outbox SET state = 'pending' WHERE state = 'sending'")
-    return cursor.rowcount
 
 
 def prune(db: Database, keep_days: float, now: float | None = None) -> int:

@@ -504,6 +504,15 @@ _V7 = (
     "ALTER TABLE users ADD COLUMN subtitles INTEGER NOT NULL DEFAULT 0 CHECK (subtitles IN (0, 1))",
 )
 
+# An uploader claims a window of rows at once and sends them as the budget lets it, a few at a
+# time: `started_at` is written just before a row's Telegram call, so that at a restart only a row
+# whose send had begun (its outcome unknown) counts the death; one only claimed goes again uncounted.
+_V8 = ("ALTER TABLE outbox ADD COLUMN started_at REAL",)
+
+# A job's status message id was never written: it is the `message_id` of the job's status row
+# (`status_outbox_id`), which the uploader records; one fact in one place.
+_V9 = ("ALTER TABLE jobs DROP COLUMN status_message_id",)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users, jobs, sponsors, media cache, broadcasts, settings, audit, outbox", _V1),
     Migration(2, "the pipeline: job states and keys, outbox roles, media cache and probes, gates, breakers", _V2),
@@ -512,6 +521,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "alerts that last until resolved", _V5),
     Migration(6, "final job states hold; an upload's failure class and interruptions", _V6),
     Migration(7, "users' answer for mixed image posts, and subtitles always", _V7),
+    Migration(8, "when an outbox row's send began", _V8),
+    Migration(9, "jobs lose status_message_id, never written", _V9),
 )
 
 

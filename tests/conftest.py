@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 import core.telegram._mtproto_lazy  # noqa: F401 (kurigram's raw layer loaded as the bot loads it, lazily)
+from tests.support import bot as bot_process
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -33,8 +34,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session", autouse=True)
 def shared_sample_media(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Every sandbox the suite starts (alone or under run.py) shares one folder of sample media:
-    ffmpeg makes them once (about ten seconds) instead of once per bot."""
+    ffmpeg makes them once (about ten seconds) instead of once per bot. And every bot shares one
+    table of yt-dlp's extractors: the first bot's gateway builds it, the others read it."""
     os.environ.setdefault("SANDBOX_MEDIA_DIR", str(tmp_path_factory.mktemp("sample-media") / "media"))
+    bot_process.shared_run_files = tmp_path_factory.mktemp("extractor-tables")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -31,9 +31,7 @@ PRUNE_INTERVAL = 60.0  # seconds between prunes of the outbox and deliveries (th
 async def body(ctx: ChildContext) -> None:
     db = open_db(ctx.settings.db_path, busy_timeout=ctx.settings.db_busy_timeout)
     try:
-        requeued, quarantined = media.requeue_interrupted(db, ctx.settings)
-        if requeued:
-            log.info("requeued %d outbox rows interrupted by the last stop", requeued)
+        _, quarantined = media.requeue_interrupted(db, ctx.settings)
         with Puller(ctx.endpoints.outbox) as inbox, Pusher(ctx.endpoints.events) as events:
             await ctx.ready()
             async with connect_port(ctx.settings, role="uploader", stop=ctx.draining) as port:

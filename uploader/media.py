@@ -28,7 +28,7 @@ from ipc.messages import DeliveryFailed, FileMissing, JobDelivered, UploadEvent
 
 log = logging.getLogger("uploader.media")
 
-QUARANTINE_AFTER = 2  # a row in flight at this many uploader deaths is not sent again
+QUARANTINE_AFTER = 2  # a row on its way to Telegram at this many uploader deaths is not sent again
 
 
 @dataclass
@@ -176,14 +176,19 @@ def _drop_other_files(db: sqlite_utils.Database, item: OutboxItem, why: str) -> 
 
 
 def requeue_interrupted(db: sqlite_utils.Database, settings: Settings) -> tuple[int, list[DeliveryFailed]]:
-    """At the uploader's start: rows left 'sending' by its death go back to pending, except those
-    it died on QUARANTINE_AFTER times: those fail (logged; the admins are told), never sent
-    again, and their jobs fail. Returns (rows requeued, events for the gateway)."""
+    """At the uploader's start: rows left 'sending' by its death go back to pending. A row whose
+    send had begun (`outbox.mark_started`: it may have reached Telegram) counts the death; one
+    that was only claimed, waiting for the send budget, does not. A row that counted
+    QUARANTINE_AFTER deaths fails instead (logged; the admins are told), never sent again, and
+    its job fails. Returns (rows requeued, events for the gateway)."""
     events: list[DeliveryFailed] = []
     with write_tx(db):
-        db.execute("UPDATE outbox SET interrupted = interrupted + 1 WHERE state = 'sending'")
+        begun = db.execute(
+            "UPDATE outbox SET interrupted = interrupted + 1 WHERE state = 'sending' AND started_at IS NOT NULL"
+        ).rowcount
         doomed = db.execute(
-            "SELECT id, job_id, kind, chat_id FROM outbox WHERE state = 'sending' AND interrupted >= ?",
+            "SELECT id, job_id, kind, chat_id FROM outbox WHERE state = 'sending' AND started_at IS NOT NULL"
+            " AND interrupted >= ?",
             [QUARANTINE_AFTER],
         ).fetchall()
         reason = f"in flight at {QUARANTINE_AFTER} deaths of the uploader: quarantined"
@@ -205,4 +210,10 @@ def requeue_interrupted(db: sqlite_utils.Database, settings: Settings) -> tuple[
             values = {"count": len(doomed), "rows": shown}
             alerts.alert(db, settings, f"outbox_quarantine:{shown}", "alert_outbox_quarantine", values, lasting=False)
         requeued = db.execute("UPDATE outbox SET state = 'pending' WHERE state = 'sending'").rowcount
+    if requeued:
+        log.info(
+            "requeued %d outbox rows left by the last stop (%d of them on their way to Telegram: may arrive twice)",
+            requeued,
+            begun - len(doomed),
+        )
     return requeued, events

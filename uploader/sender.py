@@ -165,14 +165,14 @@ class OutboxSender:
     async def send_one(self, item: OutboxItem) -> None:
         try:
             if isinstance(item.payload, CallbackAnswer | InlineAnswer):  # an answer is no message in a chat
-                message_id = await deliver(self.port, item)
+                message_id = await self._deliver(item)
             elif item.role == outbox.ROLE_QUIET_STATUS:
                 message_id = await self._send_quiet(item)
             else:
                 # A progress edit that can't go soon gives way: a fresher one will follow.
                 wait = self.settings.progress_edit_interval if item.role == outbox.ROLE_PROGRESS else None
                 async with self.budget.sending(item.chat_id, item.priority, max_wait=wait):
-                    message_id = await deliver(self.port, item, self.settings.caption_signature)
+                    message_id = await self._deliver(item)
         except Thinned:
             outbox.mark_dropped(self.db, item.id, "thinned: the send budget was needed elsewhere")
         except Unsent:
@@ -195,6 +195,12 @@ class OutboxSender:
             outbox.mark_failed(self.db, item.id, f"{type(exc).__name__}: {exc}")
         else:
             outbox.mark_sent(self.db, item.id, message_id)
+
+    async def _deliver(self, item: OutboxItem) -> int | None:
+        """The call, once its slot is granted: marked begun first (a death from here on counts
+        against the row), so a row that dies while only waiting for its slot goes again uncounted."""
+        outbox.mark_started(self.db, item.id)
+        return await deliver(self.port, item, self.settings.caption_signature)
 
     async def _send_quiet(self, item: OutboxItem) -> int | None:
         """A quiet status gives way to the files waiting for the budget (the one that makes it moot
@@ -220,7 +226,7 @@ class OutboxSender:
         job = item.job_id if item.job_id is not None else -1
         self.showing.add(job)
         try:
-            return await deliver(self.port, item)
+            return await self._deliver(item)
         finally:
             self.showing.discard(job)
 
@@ -300,6 +306,7 @@ class OutboxSender:
         try:
             # The slot is held for the whole upload: Telegram counts the message when it is complete.
             async with self.budget.sending(item.chat_id, item.priority, count=max(1, len(payload.album))):
+                outbox.mark_started(self.db, item.id)  # a death from here on counts against the row
                 upload.last_progress = began = trio.current_time()
                 if payload.album:  # no progress from an album: its items are small pictures and clips
                     album = await send_album(self.port, item, payload, caption)

@@ -128,7 +128,8 @@ TEXTS: dict[str, str] = {
     ),
     "alert_outbox_quarantine": (
         "⚠️ {count} message(s) were being sent each time the uploader died, twice in a row, so they were set "
-        "aside instead of being sent a third time (outbox rows {rows}). Their users were told it failed."
+        "aside instead of being sent a third time (outbox rows {rows}). A file among them failed its job, and its user "
+        "was told; a text among them was not sent."
     ),
     "alert_disk_full": "💽 Disk full: a download failed for lack of space in {path}. Please free some space.",
     # ---- end of failures ----------------------------------------------------------------------

@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import trio
 
 from tests.e2e.conftest import HTTP_TIMEOUT_S
 from tests.e2e.jobkit import (
@@ -111,15 +110,26 @@ async def test_cancel_while_probing_cuts_the_fetch_within_a_second(cancel_bot, h
     measure, so the measure is the downloader's own word that the job stopped (its log line,
     stamped to the millisecond)."""
     bot, chat = cancel_bot, Chat(http, next(users), cancel_bot)
+    asked_before = await slow_requests(http)
     link = await chat.say(f"{bot.url}/media/slow?size=600000&rate=20000&delay_ms=4000&t=cp-probe")
     job = await job_where(bot, chat.user_id, "the probe under way", state="probing", worker=None)
     status = await status_of(chat, link)
-    await trio.sleep(0.5)  # the probe is waiting for the site
+    await until("the probe waiting for the site", lambda: more_than(asked_before, http), 30)
     pressed = await press_cancel(chat, status)
     stopped = await logged_at(bot, f"job {job['id']} stopped")
     assert stopped - pressed <= WITHIN_S, f"the probe stopped {stopped - pressed:.2f} s after the press"
     await cancelled_and_quiet(chat, bot, job["id"])
     assert not [m for m in await chat.bot_messages() if "Choose" in (m.get("text") or "")]  # no choice came
+
+
+async def slow_requests(http: httpx.AsyncClient) -> int:
+    """How many requests the sandbox's slow route has had (it counts one when a request arrives,
+    before its delay)."""
+    return int((await http.get("/sandbox/stats")).json()["media_requests"].get("/media/slow", 0))
+
+
+async def more_than(count: int, http: httpx.AsyncClient) -> bool:
+    return await slow_requests(http) > count
 
 
 async def logged_at(bot: BotProcess, needle: str) -> float:

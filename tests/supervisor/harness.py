@@ -22,6 +22,7 @@ from typing import Any
 import psutil
 import trio
 
+from tests.support.bot import share_tables
 from tests.support.paths import ROOT
 from tests.support.poll import until
 from tests.support.ports import port_of, refusing_socket
@@ -81,6 +82,7 @@ class Bot:
         self.process: trio.Process | None = None
 
     async def start(self, nursery: trio.Nursery) -> None:
+        share_tables(into=self.data_dir / "run")
         self.process = await trio.lowlevel.open_process(
             [sys.executable, str(ROOT / "run.py"), *self.args],
             cwd=self.cwd,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -38,7 +39,28 @@ STOP_GRACE_S = 10.0
 LOG_TAIL_LINES = 120
 
 
+# Where the bots of one test run share yt-dlp's extractor table (set by tests/conftest.py; None:
+# each bot builds its own). The gateway builds the table once per data folder, 2-3 s on the path to
+# ready; a new bot is given the table the first one built, as a restarted bot finds its own.
+shared_run_files: Path | None = None
+TABLE_GLOB = "extractor-index-*.json"  # core.extractor_index's cached tables, named by fingerprint
+
 READY = re.compile(r"^ready: .*\| health http://127\.0\.0\.1:(\d+)/healthz(?: \| chat (http://\S+?)/?)?$")
+
+
+def share_tables(*, into: Path | None = None, from_: Path | None = None) -> None:
+    """Copy the cached extractor tables into a new bot's run folder (one it has not got), or
+    from a ready bot's into the shared folder. A table of another yt-dlp is not read."""
+    if shared_run_files is None:
+        return
+    source, target = (shared_run_files, into) if into is not None else (from_, shared_run_files)
+    assert source is not None and target is not None
+    for table in source.glob(TABLE_GLOB):
+        if not (target / table.name).exists():
+            target.mkdir(parents=True, exist_ok=True)
+            partial = target / f"{table.name}.part"
+            shutil.copyfile(table, partial)
+            partial.replace(target / table.name)
 
 
 class BotProcess:
@@ -76,10 +98,12 @@ class BotProcess:
             **(env or {}),
         }
         self._log = self.log_path.open("wb")
+        share_tables(into=self.data_dir / "run")
         self.proc = subprocess.Popen(
             argv, cwd=folder, env=full_env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
         self._wait_ready()
+        share_tables(from_=self.data_dir / "run")
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + START_DEADLINE_S

@@ -2,12 +2,15 @@
 Telegram (send_media and send_text only), on trio's autojump clock: an upload that stalls is
 retried after UPLOAD_STALL_S; SEND_ATTEMPTS running out fails the file once; a missing spool file
 and a bug on one row end that row and never the uploader; rows left "sending" at a restart go
-again, and a row in flight at two deaths is quarantined; a drain lets the sends on their way
+again, a death counts only against a row whose send had begun (not one only claimed, waiting for
+the budget), and a row on its way at two deaths is quarantined; a drain lets the sends on their way
 finish within its share of SHUTDOWN_GRACE. The gateway's side is the events the
 sender pushes (recorded here; tests/gateway/test_job_life.py applies them)."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +32,7 @@ CHAT = 7
 ADMIN = 9
 DEADLINE = 3_600.0  # logical seconds (autojump): a stuck sender fails the test instead of hanging
 STALL_S = 60.0
+WINDOW = 16  # rows the sender claims at once (SEND_WINDOW)
 
 
 @dataclass
@@ -82,8 +86,8 @@ class Bed:
     events: Events
     spool: Path
 
-    def sender(self) -> OutboxSender:
-        return OutboxSender(self.settings, self.db, cast(TelegramPort, self.telegram), self.events)  # type: ignore[arg-type]
+    def sender(self, settings: Settings | None = None) -> OutboxSender:
+        return OutboxSender(settings or self.settings, self.db, cast(TelegramPort, self.telegram), self.events)  # type: ignore[arg-type]
 
     def job(self) -> int:
         now = 0.0
@@ -145,13 +149,14 @@ async def bed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
         db.close()
 
 
-async def run_until(bed: Bed, done: Callable[[], bool]) -> None:
-    """Run the sender until `done()` holds (checked as the logical clock runs), then stop it."""
-    sender = bed.sender()
+async def run_until(bed: Bed, done: Callable[[], bool], settings: Settings | None = None) -> None:
+    """Run the sender until `done()` holds (checked as the logical clock runs), then stop it: as
+    a kill -9 would, cancelled where it stands (a cancelled send writes nothing)."""
+    sender = bed.sender(settings)
     draining = trio.Event()
     with trio.fail_after(DEADLINE):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(sender.run, draining, 16)
+            nursery.start_soon(sender.run, draining, WINDOW)
             while not done():
                 await trio.sleep(0.25)
                 sender.wake.set()
@@ -209,10 +214,12 @@ async def test_rows_left_sending_go_again_and_one_in_flight_at_two_deaths_is_qua
     job = bed.job()
     row = bed.file(job)
     text = outbox.enqueue(bed.db, CHAT, Text(text="hello"), priority=outbox.PRIORITY_ANSWER)
-    outbox.claim(bed.db, 10)  # both on their way when the uploader died
+    for item in outbox.claim(bed.db, 10):  # both on their way when the uploader died
+        outbox.mark_started(bed.db, item.id)
     assert media.requeue_interrupted(bed.db, bed.settings) == (2, [])
     assert bed.state(row)[0] == bed.state(text)[0] == "pending"
     [claimed] = outbox.claim(bed.db, 10, files=True)  # the file again on its way, and a second death
+    outbox.mark_started(bed.db, claimed.id)
     requeued, events = media.requeue_interrupted(bed.db, bed.settings)
     assert requeued == 0 and bed.state(row)[:2] == ("failed", "internal")
     assert [(type(e), e.job_id) for e in events] == [(DeliveryFailed, job)]
@@ -220,6 +227,44 @@ async def test_rows_left_sending_go_again_and_one_in_flight_at_two_deaths_is_qua
     assert len(admins) == 1 and f" {claimed.id})" in admins[0][0]  # the admins are told, once
     await run_until(bed, lambda: bed.state(text)[0] == "sent")
     assert not any(c.startswith("media") for _, c in bed.telegram.calls)  # never sent a third time
+
+
+async def test_at_two_deaths_only_the_rows_whose_send_had_begun_count(bed, autojump_clock):
+    """A window of rows claimed and two of them on their way, at each of two deaths: a row that
+    was only waiting for the send budget goes again uncounted and is sent once; a row on its way
+    counts the death (it may have arrived: it may come twice), and one on its way at both deaths
+    is quarantined."""
+    narrow = dataclasses.replace(bed.settings, tg_global_rate=2.0)  # two sends in flight at most
+    texts = {
+        outbox.enqueue(bed.db, CHAT, Text(text=f"hello {n}"), priority=outbox.PRIORITY_ANSWER): f"text:hello {n}"
+        for n in range(3 * WINDOW)
+    }
+    bed.telegram.text_delay = 1_000.0  # every call is on its way long enough to die during it
+    on_its_way: list[set[str]] = []
+    for _ in range(2):
+        before = len(bed.telegram.calls)
+        await run_until(bed, lambda: len(bed.telegram.calls) >= before + 2, narrow)  # noqa: B023
+        on_its_way.append({call for _, call in bed.telegram.calls[before:]})
+        claimed = bed.db.execute("SELECT count(*) FROM outbox WHERE state = 'sending'").fetchone()[0]
+        assert (claimed, len(on_its_way[-1])) == (WINDOW, 2)  # many claimed, two begun: the death
+        media.requeue_interrupted(bed.db, bed.settings)
+    both = on_its_way[0] & on_its_way[1]
+
+    bed.telegram.text_delay = 0.0
+    unfinished = "SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')"
+    await run_until(bed, lambda: not bed.db.execute(unfinished).fetchone()[0])
+    calls = Counter(call for _, call in bed.telegram.calls)
+    for row, text in texts.items():
+        deaths = sum(text in calls_then for calls_then in on_its_way)
+        state, interrupted, attempts = bed.db.execute(
+            "SELECT state, interrupted, attempts FROM outbox WHERE id = ?", [row]
+        ).fetchone()
+        if text in both:  # quarantined: never sent a third time
+            assert (state, interrupted, calls[text]) == ("failed", 2, 2), text
+        else:  # a row never begun is sent once, and counts neither a death nor an attempt
+            assert (state, interrupted, calls[text], attempts) == ("sent", deaths, deaths + 1, deaths + 1), text
+    alerts = bed.db.execute("SELECT count(*) FROM outbox WHERE chat_id = ? AND role = 'alert'", [ADMIN]).fetchone()
+    assert alerts[0] == (1 if both else 0)
 
 
 async def _drain_during_a_send(bed: Bed, takes: float) -> tuple[int, float]:
