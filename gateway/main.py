@@ -48,6 +48,7 @@ async def body(ctx: ChildContext) -> None:
                 ctx.endpoints.jobs,
                 listen=ctx.settings.job_listen,
                 listen_options=listener.options if listener else None,
+                listen_first=listener.listen_first if listener else "",
             ) as jobs,
             trio.open_nursery() as hosts,
         ):

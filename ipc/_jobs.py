@@ -15,6 +15,7 @@ it sends a report again, after the gateway restarted say, until the answer comes
 
 from __future__ import annotations
 
+import errno
 import itertools
 import logging
 import os
@@ -110,17 +111,23 @@ class JobDispatcher(Channel):
         events_buffer: int = EVENTS_BUFFER,
         listen: str = "",
         listen_options: dict[str, int | bytes] | None = None,
+        listen_first: str = "",
     ) -> None:
         """`listen`: a tcp:// address where downloader hosts join too, with `listen_options` (CURVE,
-        `ipc.curve.server_options`) for that listener only; the local endpoint stays as it is."""
+        `ipc.curve.server_options`) for that listener only; the local endpoint stays as it is.
+        `listen_first`: when `listen` asks for any port, the address to try before any other (the
+        one an earlier gateway bound: the joined hosts know that port)."""
         # HANDOVER: a joined host whose link was cut reconnects under the same identity and takes
         # over its old connection (the listening side may not have noticed the cut yet).
         super().__init__(*bound(zmq.ROUTER, endpoint, router_mandatory=1, router_handover=1))
         self.listening = ""  # the bound tcp:// address (its port, when `listen` asked for any)
         if listen:
-            apply_options(self.socket, listen_options or {})
-            any_port = listen.endswith(":0")  # ZeroMQ spells "any free port" as *
-            self.listening = self.socket.bind(listen[:-1] + "*" if any_port else listen)
+            try:
+                apply_options(self.socket, listen_options or {})
+                self.listening = self._listen(listen, listen_first)
+            except BaseException:
+                self.close(0)  # the local endpoint is free for the next gateway
+                raise
         # Messages that are not about jobs (files streaming home, a joined host's hello and
         # telemetry) go here, from the one reader: `ipc.hosts.RemoteHosts.received`.
         self.on_other: Callable[[bytes, Message], Awaitable[None]] | None = None
@@ -131,6 +138,18 @@ class JobDispatcher(Channel):
         self._lock = trio.Lock()
         self._credited = trio.Event()  # set (and replaced) whenever credits arrive
         self._send_events, self.events = trio.open_memory_channel[Inbound](events_buffer)
+
+    def _listen(self, listen: str, first: str) -> str:
+        if not listen.endswith(":0"):
+            return self.socket.bind(listen)
+        if first:
+            try:
+                return self.socket.bind(first)
+            except zmq.ZMQError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                log.warning("%s, where downloader hosts joined before, is taken; listening on another port", first)
+        return self.socket.bind(listen[:-1] + "*")  # ZeroMQ spells "any free port" as *
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The one reader of the socket: credits are booked, events go to `events`."""
@@ -507,10 +526,17 @@ class _Credits:
 
 @asynccontextmanager
 async def open_job_dispatcher(
-    endpoint: str, *, listen: str = "", listen_options: dict[str, int | bytes] | None = None, **options: int
+    endpoint: str,
+    *,
+    listen: str = "",
+    listen_options: dict[str, int | bytes] | None = None,
+    listen_first: str = "",
+    **options: int,
 ) -> AsyncIterator[JobDispatcher]:
     """A bound JobDispatcher with its reader running, closed on exit."""
-    with JobDispatcher(endpoint, listen=listen, listen_options=listen_options, **options) as jobs:
+    with JobDispatcher(
+        endpoint, listen=listen, listen_options=listen_options, listen_first=listen_first, **options
+    ) as jobs:
         async with trio.open_nursery() as nursery:
             await nursery.start(jobs.run)
             yield jobs

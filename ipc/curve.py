@@ -159,6 +159,8 @@ class Authenticator:
         self.refused_total = 0
 
     def close(self) -> None:
+        if not self.socket.closed:  # unbound first: a socket's close is finished later, in libzmq's reaper
+            self.socket.zmq.unbind(ZAP_ENDPOINT)
         self.socket.close(0)
 
     async def serve(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:

@@ -183,6 +183,12 @@ WELCOME_SETTINGS = (
 must be the main host's (a download the uploader could not send is refused where it is made)."""
 
 
+LISTENING_FILE = "job_listen_port"
+"""In DATA_DIR/run: the port the gateway bound for JOB_LISTEN. With port 0 ("any free port") a
+restarted gateway, or the whole main host, binds that one again: the joined hosts were started
+with that port and keep reconnecting to it (another port would leave them out for good)."""
+
+
 class Listener:
     """JOB_LISTEN on the main host: the authenticator, the CURVE options of the listener, and (once
     the job channel is open) the joined hosts' messages."""
@@ -194,6 +200,22 @@ class Listener:
         self.auth = Authenticator(settings.curve_dir)
         self.options = server_options(self.keys, *link_timing_ms(settings))
         self.hosts: RemoteHosts | None = None
+        self.record = settings.run_dir / LISTENING_FILE
+
+    @property
+    def listen_first(self) -> str:
+        """JOB_LISTEN with the port an earlier gateway bound, when it asks for any port."""
+        wanted = self.settings.job_listen
+        try:
+            port = int(self.record.read_text())
+        except (OSError, ValueError):
+            return ""
+        return f"{wanted[:-1]}{port}" if wanted.endswith(":0") and 0 < port < 65536 else ""
+
+    def remember(self, listening: str) -> None:
+        partial = self.record.with_suffix(".partial")  # a crash while writing leaves the old record
+        partial.write_text(listening.rsplit(":", 1)[1])
+        os.replace(partial, self.record)
 
     def close(self) -> None:
         self.auth.close()
@@ -217,6 +239,7 @@ class Listener:
         welcome = {env: as_environ(env, getattr(settings, env.lower())) for env in WELCOME_SETTINGS}
         self.hosts = RemoteHosts(welcome, jobs.send_nowait, self.relay, sink)
         jobs.on_other = self.hosts.received
+        self.remember(jobs.listening)
         log.info("downloader hosts join at %s", jobs.listening)
         async with trio.open_nursery() as nursery:
             await nursery.start(self.auth.serve)

@@ -30,6 +30,9 @@ from core.failures import Failure
 __all__ = [
     "CREDIT_KINDS",
     "FILE_MESSAGES",
+    "HOST_JOINED",
+    "HOST_LEFT",
+    "HOST_LOST",
     "RELAYED",
     "TASKS",
     "UPLOAD_EVENTS",
@@ -492,6 +495,9 @@ class ActiveAlert(msgspec.Struct, frozen=True):
     values: dict[str, str]
     since: float
     announced: bool  # the admins were told (False: held back by the cooldown, told when it ends)
+
+
+HOST_JOINED, HOST_LOST, HOST_LEFT = "joined", "lost", "left"  # a HostHealth's states
 
 
 class HostHealth(msgspec.Struct, frozen=True):

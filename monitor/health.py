@@ -17,6 +17,9 @@ import msgspec
 
 from core.config import Settings
 from ipc.messages import (
+    HOST_JOINED,
+    HOST_LEFT,
+    HOST_LOST,
     ActiveAlert,
     HealthReport,
     Heartbeat,
@@ -32,7 +35,6 @@ from monitor.queries import Figures
 from monitor.rules import CRITICAL_KINDS, STALLED
 from monitor.system import ProcessReading, Sampler
 
-HOST_JOINED, HOST_LOST, HOST_LEFT = "joined", "lost", "left"
 UNREACHABLE = "unreachable"  # a process of a downloader host that went silent
 RECEIVER = "gateway"  # without it the bot hears nobody
 NO_HEARTBEAT = ("supervisor", "sandbox")  # processes that send none

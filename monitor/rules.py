@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from core.alerts import crash_loop_kind, crash_loop_values
 from core.config import Settings
-from ipc.messages import HostHealth, MachineHealth, ProcessHealth
+from ipc.messages import HOST_LEFT, HOST_LOST, HostHealth, MachineHealth, ProcessHealth
 from monitor.queries import FailureRate, Figures
 
 GB = 1_000_000_000
@@ -107,9 +107,9 @@ class Rules:
         found = []
         for h in hosts:
             kind = f"host:{h.name}"
-            if h.state == "lost":
+            if h.state == HOST_LOST:
                 found.append(Finding(kind, True, "alert_host_lost", {"host": h.name, "seconds": round(h.seen_age_s)}))
-            elif h.state == "left":
+            elif h.state == HOST_LEFT:
                 found.append(Finding(kind, True, "alert_host_left", {"host": h.name}))
             else:
                 found.append(Finding(kind, False, "alert_host_back", {"host": h.name, "workers": h.downloaders}))

@@ -260,7 +260,7 @@ TEXTS: dict[str, str] = {
     "panel_admin_only": "Sorry, this is for the bot's admins only.",
     "panel_none_yet": "none yet",
     "panel_health": (
-        "🩺 Health: {status} · up {uptime}\n{processes}\n\n"
+        "🩺 Health: {status} · up {uptime}\n{processes}{hosts}\n\n"
         "💽 Free disk: {disk} % ({disk_free})\n🧠 Memory: {memory} % · CPU: {cpu} % · Load: {load}\n"
         "📁 Spool: {spool}\n🗄 Database: {database}\n"
         "⏳ Jobs: {queued} queued · {running} running · 👥 {users} users in 24 h\n\n{alerts}"
@@ -364,6 +364,15 @@ TEXTS: dict[str, str] = {
     "panel_state_stopped": "stopped",
     "panel_state_stalled": "stuck",
     "panel_state_unreachable": "its host is unreachable",
+    "panel_hosts": "\n\n🖧 Downloader hosts:\n{hosts}",
+    "panel_host": (
+        "{mark} {name}: {state}, downloaders {downloaders}, last seen {seen} ago"
+        " · free disk {disk} % · memory {memory} % · CPU {cpu} % · load {load}"
+    ),
+    "panel_host_joined": "joined",
+    "panel_host_lost": "silent",
+    "panel_host_left": "left (stopped on purpose)",
+    "panel_seconds": "{seconds} s",
     "panel_alerts": "🔔 Active alerts:\n{alerts}",
     "panel_alert_held": " (held back by the cooldown)",
     "panel_no_alerts": "🔕 No active alerts.",

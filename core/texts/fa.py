@@ -254,7 +254,7 @@ TEXTS: dict[str, str] = {
     "panel_admin_only": "متأسفم، این فرمان فقط برای مدیران ربات است.",
     "panel_none_yet": "هنوز هیچ",
     "panel_health": (
-        "🩺 سلامت: {status} · روشن از {uptime} پیش\n{processes}\n\n"
+        "🩺 سلامت: {status} · روشن از {uptime} پیش\n{processes}{hosts}\n\n"
         "💽 فضای آزاد دیسک: {disk} ٪ ({disk_free})\n🧠 حافظه: {memory} ٪ · پردازنده: {cpu} ٪ · بار: {load}\n"
         "📁 پوشه‌ی موقت: {spool}\n🗄 پایگاه داده: {database}\n"
         "⏳ کارها: {queued} در صف · {running} در جریان · 👥 {users} کاربر در ۲۴ ساعت\n\n{alerts}"
@@ -359,6 +359,15 @@ TEXTS: dict[str, str] = {
     "panel_state_stopped": "متوقف",
     "panel_state_stalled": "گیر کرده",
     "panel_state_unreachable": "میزبانش در دسترس نیست",
+    "panel_hosts": "\n\n🖧 میزبان‌های دانلود:\n{hosts}",
+    "panel_host": (
+        "{mark} {name}: {state}، {downloaders} دانلودکننده، آخرین خبر {seen} پیش"
+        " · فضای آزاد دیسک {disk} ٪ · حافظه {memory} ٪ · پردازنده {cpu} ٪ · بار {load}"
+    ),
+    "panel_host_joined": "متصل",
+    "panel_host_lost": "بی‌خبر",
+    "panel_host_left": "رفته (عمداً متوقف شد)",
+    "panel_seconds": "{seconds} ثانیه",
     "panel_alerts": "🔔 هشدارهای فعال:\n{alerts}",
     "panel_alert_held": " (تا پایان فاصله‌ی هشدارها نگه داشته شده)",
     "panel_no_alerts": "🔕 هشدار فعالی نیست.",

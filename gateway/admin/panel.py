@@ -28,7 +28,7 @@ from core.texts import LANGUAGES, digits, text
 from gateway.context import Request
 from gateway.router import MessageHandler, Prepare
 from ipc.channels import RpcClient, RpcTimeout
-from ipc.messages import HealthQuery, HealthReport, ProcessHealth
+from ipc.messages import HOST_JOINED, HOST_LEFT, HOST_LOST, HealthQuery, HealthReport, ProcessHealth
 
 log = logging.getLogger("gateway.admin.panel")
 
@@ -45,6 +45,9 @@ CIRCUIT_STATE_KEYS = {
     "open": "panel_circuit_open",
 }
 STATUS_KEYS = {"ok": "panel_status_ok", "degraded": "panel_status_degraded", "down": "panel_status_down"}
+HOST_STATE_KEYS = {HOST_JOINED: "panel_host_joined", HOST_LOST: "panel_host_lost", HOST_LEFT: "panel_host_left"}
+HOST_INDENT = "    "  # a joined host's processes, under its line
+MINUTE_S = 60.0  # a host seen longer ago than this: in minutes and hours
 PER_USER_COUNTERS = ("requests_total", "downloads_ok", "downloads_failed", "bytes_sent")
 
 
@@ -122,9 +125,12 @@ def health(req: Request, msg: IncomingMessage, report: HealthReport | None = Non
         "• " + _alert_text(req, a.text_key, a.values) + ("" if a.announced else req.t("panel_alert_held"))
         for a in report.alerts
     ]
+    hosts = {h.name for h in report.hosts}
+    local = [p for p in report.processes if _host_of(p) not in hosts]
     figures = {
         "status": req.t(STATUS_KEYS[report.status]), "uptime": _span(req, report.uptime_s),
-        "processes": "\n".join(_process_line(req, p) for p in report.processes) or req.t("panel_none_yet"),
+        "processes": "\n".join(_process_line(req, p) for p in local) or req.t("panel_none_yet"),
+        "hosts": _hosts_block(req, report) if report.hosts else "",
         "disk": round(m.disk_free_pct, 1), "disk_free": size_text(req.lang, m.disk_free_bytes),
         "memory": round(m.memory_pct), "cpu": round(m.cpu_pct), "load": load,
         "spool": size_text(req.lang, m.spool_bytes), "database": size_text(req.lang, m.database_bytes),
@@ -132,6 +138,38 @@ def health(req: Request, msg: IncomingMessage, report: HealthReport | None = Non
         "alerts": req.t("panel_alerts", alerts="\n".join(alerts)) if alerts else req.t("panel_no_alerts"),
     }  # fmt: skip
     req.reply(req.t("panel_health", **figures))
+
+
+def _host_of(p: ProcessHealth) -> str:
+    """The joined host a process runs on (`downloader-1@dl2`), or "" for this one's."""
+    return p.name.rpartition("@")[2] if "@" in p.name else ""
+
+
+def _hosts_block(req: Request, report: HealthReport) -> str:
+    """Each joined host (as /healthz lists it) with its processes under it."""
+    lines = []
+    for h in report.hosts:
+        m = h.machine
+        lines.append(
+            req.t(
+                "panel_host",
+                mark=MARK_OK if h.state == HOST_JOINED else MARK_BAD,
+                name=h.name,
+                state=req.t(HOST_STATE_KEYS.get(h.state, HOST_STATE_KEYS[HOST_LOST])),
+                downloaders=h.downloaders,
+                seen=_ago(req, h.seen_age_s),
+                disk=round(m.disk_free_pct, 1),
+                memory=round(m.memory_pct),
+                cpu=round(m.cpu_pct),
+                load=" ".join(digits(req.lang, f"{x:.2f}") for x in m.load),
+            )
+        )
+        lines += [HOST_INDENT + _process_line(req, p) for p in report.processes if _host_of(p) == h.name]
+    return req.t("panel_hosts", hosts="\n".join(lines))
+
+
+def _ago(req: Request, seconds: float) -> str:
+    return req.t("panel_seconds", seconds=round(seconds, 1)) if seconds < MINUTE_S else _span(req, seconds)
 
 
 def _process_line(req: Request, p: ProcessHealth) -> str:

@@ -23,6 +23,7 @@ from ipc.channels import RpcClient, RpcServer
 from ipc.messages import (
     ActiveAlert,
     HealthReport,
+    HostHealth,
     MachineHealth,
     ProcessHealth,
     QueueHealth,
@@ -37,7 +38,16 @@ PROCESSES = [
     ProcessHealth("gateway", 11, "ready", 80_000_000, 3.2, 0.4, 0),
     ProcessHealth("uploader", 12, "cooling", 0, 0.0, None, 6, last_exit="exit code 1"),
     ProcessHealth("downloader-1", 13, "stalled", 60_000_000, 0.0, 12.5, 0),
+    ProcessHealth("supervisor@dl2", 20, "ready", 30_000_000, 0.2, None, 0),
+    ProcessHealth("downloader-1@dl2", 21, "ready", 70_000_000, 25.0, 0.3, 1),
+    ProcessHealth("downloader-1@dl3", 31, "unreachable", 70_000_000, 0.0, 9.0, 0),
 ]
+HOSTS = [
+    HostHealth("dl2", "joined", 0.4, 1, MachineHealth(disk_free_pct=80.0, memory_pct=40.0, cpu_pct=30.0,
+                                                      load=(1.5, 1.0, 0.5))),
+    HostHealth("dl3", "lost", 9.0, 1, MachineHealth(disk_free_pct=50.0, memory_pct=20.0, cpu_pct=5.0)),
+    HostHealth("dl4", "left", 3725.0, 2, MachineHealth(disk_free_pct=60.0, memory_pct=10.0, cpu_pct=1.0)),
+]  # fmt: skip
 ALERTS = [
     ActiveAlert(
         "crash_loop:uploader",
@@ -60,6 +70,7 @@ REPORT = HealthReport(
         disk_free_bytes=9_100_000_000, disk_free_pct=4.5, memory_pct=61.0, cpu_pct=12.0, load=(0.5, 0.25, 0.1),
         spool_bytes=1_500_000_000, database_bytes=2_000_000, checked_at=1.0,
     ),
+    hosts=HOSTS,
 )  # fmt: skip
 
 
@@ -140,12 +151,31 @@ async def test_health_shows_the_monitors_whole_report_in_the_admins_language(set
     assert "🔔 Active alerts:\n• ⚠️ Alert: the uploader process keeps crashing (last: exit code 1)" in english
     assert "• 🚨 Critical: only 4.5 % of the disk is free (9.1 GB) in /srv." in english
     assert "(held back by the cooldown)" in english
+    # each joined host, as /healthz lists it, with its processes under it (not among this host's)
+    hosts = english.split("\n\n🖧 Downloader hosts:\n", 1)[1].split("\n\n", 1)[0].split("\n")
+    assert hosts == [
+        "✅ dl2: joined, downloaders 1, last seen 0.4 s ago"
+        " · free disk 80 % · memory 40 % · CPU 30 % · load 1.50 1.00 0.50",
+        "    ✅ supervisor@dl2: ready, pid 20, 30 MB, CPU 0 %, restarts 0",
+        "    ✅ downloader-1@dl2: ready, pid 21, 70 MB, CPU 25 %, restarts 1, heartbeat 0.3 s ago",
+        "⚠️ dl3: silent, downloaders 1, last seen 9 s ago"
+        " · free disk 50 % · memory 20 % · CPU 5 % · load 0.00 0.00 0.00",
+        "    ⚠️ downloader-1@dl3: its host is unreachable, pid 31, 70 MB, CPU 0 %, restarts 0, heartbeat 9 s ago",
+        "⚠️ dl4: left (stopped on purpose), downloaders 2, last seen 1 h 2 min ago"
+        " · free disk 60 % · memory 10 % · CPU 1 % · load 0.00 0.00 0.00",
+    ], hosts
+    this_host = english.split("🖧 Downloader hosts:", 1)[0]
+    assert "downloader-1: stuck" in this_host and "@dl" not in this_host
     # Persian: the same report, Persian words and digits around the process names and the path
     assert persian.startswith("🩺 سلامت: ناقص · روشن از ۳ ساعت و ۲ دقیقه پیش")
     assert "✅ gateway: آماده، شناسه ۱۱، ۸۰ مگابایت، پردازنده ۳ ٪" in persian
     assert "⚠️ downloader-1: گیر کرده" in persian and "۱۲٫۵ ثانیه پیش" in persian
     assert "فقط ۴٫۵ ٪ از دیسک خالی است (۹٫۱ گیگابایت) در /srv" in persian
     assert "👥 ۳۱ کاربر" in persian and "Health" not in persian
+    assert "🖧 میزبان‌های دانلود:\n✅ dl2: متصل، ۱ دانلودکننده، آخرین خبر ۰٫۴ ثانیه پیش · فضای آزاد دیسک ۸۰ ٪" in persian
+    assert "\n    ✅ downloader-1@dl2: آماده، شناسه ۲۱" in persian
+    assert "⚠️ dl3: بی‌خبر، ۱ دانلودکننده" in persian and "⚠️ downloader-1@dl3: میزبانش در دسترس نیست" in persian
+    assert "⚠️ dl4: رفته (عمداً متوقف شد)، ۲ دانلودکننده، آخرین خبر ۱ ساعت و ۲ دقیقه پیش" in persian
 
 
 async def test_health_says_the_monitor_is_unreachable_within_its_deadline(settings, db, tmp_path):

@@ -6,6 +6,7 @@ with its own address on a veth bridge, its own DATA_DIR and its own keys.
         cluster.bot                              # the main host: `run.py --sandbox`, JOB_LISTEN on the bridge
         cluster.hosts["h1"].cut() / .mend()      # its link down and up (`ip link set`)
         cluster.hosts["h1"].stop() / .start()    # SIGTERM (a rolling restart) and back
+        cluster.restart_main()                   # the whole main host stops and starts again
 
 Addresses come from a free /28 of 198.51.100.0/24 (TEST-NET-2, RFC 5737: never routed), so
 nothing leaves this machine; the bridge, the namespaces and every process go on the way out,
@@ -25,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import urlsplit
 
 from ipc.curve import AUTHORIZED, HOST_KEY, SERVER_KEY, make_keys
 from tests.support.bot import BotProcess
@@ -175,9 +177,10 @@ class Cluster:
         self.main_ip = self.bridge.main_ip
         try:
             self._keys(hosts)
-            main_env = {**FAST, "JOB_LISTEN": f"tcp://{self.main_ip}:0", "SANDBOX_HOST": self.main_ip,
-                        "ADMIN_IDS": "4242", **(env or {})}  # fmt: skip
-            self.bot = BotProcess(folder / "main", env=main_env, workers=workers)
+            self.main_env = {**FAST, "JOB_LISTEN": f"tcp://{self.main_ip}:0", "SANDBOX_HOST": self.main_ip,
+                             "ADMIN_IDS": "4242,4243", **(env or {})}  # fmt: skip
+            self.workers = workers
+            self.bot = BotProcess(folder / "main", env=self.main_env, workers=workers)
             join = self._listening()
             for i in range(1, hosts + 1):
                 name = f"h{i}"
@@ -207,6 +210,18 @@ class Cluster:
                     return f"tcp://{found.group(1)}:{found.group(2)}"
             time.sleep(0.2)
         raise AssertionError(f"the gateway never said where hosts join:\n{self.bot.log()}")
+
+    def restart_main(self) -> BotProcess:
+        """Stop the whole main host (SIGTERM) and start it again on its folder, its sandbox on the
+        same port (the joined hosts were told its origin when they joined)."""
+        assert self.bot is not None
+        sandbox_port = urlsplit(self.bot.url).port
+        self.bot.stop()
+        self.bot = None
+        self.bot = BotProcess(
+            self.folder / "main", "--sandbox-port", str(sandbox_port), env=self.main_env, workers=self.workers
+        )
+        return self.bot
 
     def add_host(self, name: str, *, authorize: bool) -> JoinedHost:
         """One more namespace with keys of its own, authorized or not (not started)."""

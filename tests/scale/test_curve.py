@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -19,8 +20,10 @@ from pathlib import Path
 import pytest
 import trio
 
-from ipc.channels import JobDispatcher, open_job_dispatcher, open_job_worker
+from core.config import Settings, load_settings
+from ipc.channels import JobDispatcher, JobWorker, open_job_dispatcher, open_job_worker
 from ipc.curve import AUTHORIZED, HOST_KEY, Authenticator, client_options, load_keys, make_keys, server_options
+from ipc.hosts import open_listener
 from ipc.messages import JobAssign
 from tests.support.paths import RUN_PY
 from tests.support.poll import until
@@ -123,6 +126,67 @@ async def test_a_client_without_curve_is_refused(tmp_path: Path) -> None:
         assert taker.name == "local"
         assert jobs.free_slots() == 0 and not worker.linked
         nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def gateway(settings: Settings) -> AsyncIterator[JobDispatcher]:
+    """One incarnation of the gateway's job channel, wired as `gateway.main` wires it."""
+    async with (
+        open_listener(settings, lambda msg: True) as listener,
+        open_job_dispatcher(
+            f"ipc://{settings.run_dir}/jobs.sock",
+            listen=settings.job_listen,
+            listen_options=listener.options if listener else None,
+            listen_first=listener.listen_first if listener else "",
+        ) as jobs,
+        trio.open_nursery() as nursery,
+    ):
+        assert listener is not None
+        await nursery.start(listener.serve, jobs, lambda job_id: 1)
+        yield jobs
+        nursery.cancel_scope.cancel()
+
+
+async def take_one(jobs: JobDispatcher, worker: JobWorker, job_id: int) -> str:
+    """Dispatch a job and wait until the worker has it; returns the taker's name."""
+    with trio.fail_after(DEADLINE):
+        async with trio.open_nursery() as nursery:
+            got: list[int] = []
+
+            async def take() -> None:
+                got.append((await worker.next_job()).job_id)
+
+            nursery.start_soon(take)
+            taker = await jobs.dispatch(job(job_id))
+    assert got == [job_id]
+    return taker.name
+
+
+async def test_a_restarted_gateway_listens_where_its_joined_hosts_wait(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # JOB_LISTEN with port 0: a joined host knows the port the first gateway took; the next one
+    # (after a kill -9, or a restart of the whole main host) must take it again, or the host is
+    # left out for good. A port taken meanwhile by something else: another one, and a warning.
+    data = tmp_path / "data"
+    make_keys(data / "curve")
+    settings = load_settings(environ={"DATA_DIR": str(data), "JOB_LISTEN": "tcp://127.0.0.1:0"}, env_file=None)
+    settings.run_dir.mkdir(parents=True)
+    curve = tmp_path / "h1"
+    make_keys(curve)
+    shutil.copy(curve / HOST_KEY, data / "curve" / AUTHORIZED / "h1.key")
+    options = client_options(load_keys(curve), load_keys(data / "curve").public, BEAT_MS, TIMEOUT_MS)
+    async with gateway(settings) as jobs:
+        first = jobs.listening
+        async with open_job_worker("downloader-1@h1", first, options=options) as worker:
+            assert await take_one(jobs, worker, 1) == "downloader-1@h1"
+    async with open_job_worker("downloader-1@h1", first, options=options) as worker, gateway(settings) as jobs:
+        assert jobs.listening == first
+        assert await take_one(jobs, worker, 2) == "downloader-1@h1"
+    with socket.create_server(("127.0.0.1", int(first.rsplit(":", 1)[1]))):
+        async with gateway(settings) as jobs:
+            assert jobs.listening != first
+    assert any("is taken; listening on another port" in r.getMessage() for r in caplog.records)
 
 
 def test_keys_are_made_as_zmq_auth_writes_them_and_never_overwritten(tmp_path: Path) -> None:

@@ -2,9 +2,11 @@
 address on a veth bridge, its own DATA_DIR and keys: real `run.py --join` processes, real links
 cut with `ip link set down`. Needs root and iproute2; skipped with the reason elsewhere.
 
-Two clusters: `three` (the main host with a downloader of its own, and h1, h2) for spreading,
-refusing, rolling restarts and a gateway killed; `remote` (the main host with no downloader, and
-h1, h2) where every job runs on a joined host, for cut and flapping links and a big file.
+Three clusters: `three` (the main host with a downloader of its own, and h1, h2) for spreading,
+refusing and rolling restarts; `killed`, shaped the same, for the main host restarted under its
+joined hosts (its gateway killed, the whole of it stopped); `remote` (the main host with no
+downloader, and h1, h2) where every job runs on a joined host, for cut and flapping links and a
+big file.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ pytestmark = pytest.mark.skipif(REASON is not None, reason=f"downloader hosts in
 
 SETTLE_S = 180.0
 ADMIN = 4242
+PERSIAN_ADMIN = 4243  # an admin of its own: the language a chat first speaks stays its language
 MIB = 1024 * 1024
 HELD = ("probing", "downloading")
 
@@ -45,8 +48,7 @@ def three(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="module")
 def killed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    # A cluster of its own: after a kill -9 of the gateway the joined hosts have been seen to get
-    # no more jobs (the local downloader takes them all), which must not leak into other tests.
+    # The main host restarted under the joined hosts: its gateway killed, the whole of it stopped.
     with Cluster(tmp_path_factory.mktemp("killed"), hosts=2, workers=1) as cluster:
         yield cluster
 
@@ -118,18 +120,23 @@ def downloader(host: str) -> str:
     return f"downloader-1@{host}"
 
 
+async def spread_over_all_three(bot: BotProcess, users: list[int], tag: str) -> None:
+    """At least as many slow jobs as the three hosts have slots: each host's downloader must take some."""
+    async with httpx.AsyncClient(base_url=bot.url, timeout=30) as http:
+        sent = await send_all(http, bot, users, [blob(bot, f"{tag}{u}", 300_000, 3000) for u in users])
+        await all_settled(bot, users, sent)
+        assert await files_per_chat(http, bot, users) == dict.fromkeys(users, 1)
+    workers = {job["worker"] for user in users for job in jobs_of(bot, user)}
+    assert {"downloader-1", downloader("h1"), downloader("h2")} <= workers, workers
+
+
 # ---- the main host and two joined hosts ------------------------------------------------------
 
 
 async def test_two_hosts_join_and_jobs_spread_over_all_three(three: Cluster) -> None:
     bot = main_bot(three)
     users = list(range(71001, 71009))
-    async with httpx.AsyncClient(base_url=bot.url, timeout=30) as http:
-        sent = await send_all(http, bot, users, [blob(bot, f"spread{u}", 300_000, 2500) for u in users])
-        await all_settled(bot, users, sent)
-        assert await files_per_chat(http, bot, users) == dict.fromkeys(users, 1)
-    workers = {job["worker"] for user in users for job in jobs_of(bot, user)}
-    assert {"downloader-1", downloader("h1"), downloader("h2")} <= workers, workers
+    await spread_over_all_three(bot, users, "spread")
     # The hosts share this machine's disk, so the uploader could read their spools: it must not
     # have had to. Every file it sent was in the main host's own spool.
     spool = str(bot.data_dir / "spool")
@@ -140,6 +147,14 @@ async def test_two_hosts_join_and_jobs_spread_over_all_three(three: Cluster) -> 
     names = {p["name"]: p["state"] for p in report["processes"]}
     assert names[downloader("h1")] == names[downloader("h2")] == "ready"
     assert names["supervisor@h1"] == "ready"
+    # The admins' /health in Telegram lists the same hosts, each with its processes under it.
+    async with httpx.AsyncClient(base_url=bot.url, timeout=30) as http:
+        admin = Chat(http, PERSIAN_ADMIN, bot, lang="fa")
+        await admin.say("/health")
+        shown = (await admin.wait_text("🖧 میزبان‌های دانلود:"))["text"]
+    for host in ("h1", "h2"):
+        assert f"✅ {host}: متصل، ۱ دانلودکننده، آخرین خبر" in shown, shown
+        assert f"\n    ✅ {downloader(host)}: آماده" in shown, shown
 
 
 async def test_a_host_with_an_unknown_key_is_refused(three: Cluster) -> None:
@@ -180,10 +195,28 @@ async def test_kill_9_of_the_gateway_while_hosts_work_answers_every_job_once(kil
     async with httpx.AsyncClient(base_url=bot.url, timeout=30) as http:
         sent = await send_all(http, bot, users, [blob(bot, f"kill{u}", 4 * MIB, 2000) for u in users])
         await held_by(bot, users, (downloader("h1"), downloader("h2")))
-        bot.kill("gateway")
+        gateway = bot.kill("gateway")
         await all_settled(bot, users, sent)
         assert await files_per_chat(http, bot, users) == dict.fromkeys(users, 1)
         assert all(job["state"] == "done" for user in users for job in jobs_of(bot, user))
+        assert bot.processes()["gateway"]["pid"] != gateway
+
+
+async def test_after_a_kill_9_of_the_gateway_the_joined_hosts_get_jobs_again(killed: Cluster) -> None:
+    bot = main_bot(killed)
+    gateway = bot.kill("gateway")
+    await until("the gateway restarted", lambda: restarted(bot, "gateway", gateway), SETTLE_S, describe=bot.log)
+    await spread_over_all_three(bot, list(range(73101, 73107)), "again")
+
+
+async def test_after_the_whole_main_host_restarts_the_joined_hosts_get_jobs_again(killed: Cluster) -> None:
+    bot = killed.restart_main()
+    await spread_over_all_three(bot, list(range(73201, 73207)), "restart")
+
+
+def restarted(bot: BotProcess, name: str, old_pid: int) -> bool:
+    process = bot.processes().get(name, {})
+    return process.get("pid") not in (None, old_pid) and process.get("state") == "ready"
 
 
 # ---- every download on a joined host ---------------------------------------------------------
