@@ -34,6 +34,19 @@ WEBM_AUDIO_KBPS = 48
 _FFMPEG = ("ffmpeg", "-hide_banner", "-loglevel", "error", "-y")
 
 
+def long_webm(path: Path, seconds: int) -> list[str]:
+    """The recipe of `long.webm?seconds=N`: the sample's VP9 + Opus, N seconds long (a transcode
+    that lasts, for the tests that act while one runs)."""
+    return [
+        *_FFMPEG,
+        "-f", "lavfi", "-i", f"testsrc=size={VIDEO_SIZE}:rate={VIDEO_FPS}:duration={seconds}",
+        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+        "-c:v", "libvpx-vp9", "-b:v", f"{WEBM_VIDEO_KBPS}k", "-deadline", "realtime", "-cpu-used", "8",
+        "-pix_fmt", "yuv420p", "-g", str(VIDEO_FPS), "-c:a", "libopus", "-b:a", f"{WEBM_AUDIO_KBPS}k",
+        "-shortest", "-f", "webm", str(path),
+    ]  # fmt: skip
+
+
 def _recipes(folder: Path) -> list[list[str]]:
     video = [
         *_FFMPEG,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -127,3 +128,21 @@ async def test_ytdlp_downloads_the_mp4_and_the_hls_stream(
     assert from_page.read_bytes() == (sample_media / "sample.mp4").read_bytes() and page["ext"] == "mp4"
     segments = [path for path in (await api.stats())["media_requests"] if path.endswith(".ts")]
     assert len(segments) >= 3
+
+
+async def test_a_long_webm_lasts_the_seconds_asked_and_is_made_once(http: httpx.AsyncClient, sample_media: Path):
+    first = await http.get("/media/long.webm", params={"seconds": 12})
+    assert (first.status_code, first.headers["content-type"]) == (200, "video/webm")
+    made = sample_media / "long-12.webm"
+    probed = await trio.run_process(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_name", "-of", "json", str(made)],
+        capture_stdout=True,
+    )
+    info = json.loads(probed.stdout)
+    assert {s["codec_name"] for s in info["streams"]} == {"vp9", "opus"}
+    assert abs(float(info["format"]["duration"]) - 12) < 0.5
+    stamp = made.stat().st_mtime_ns
+    again = await http.get("/media/long.webm", params={"seconds": 12})
+    assert again.content == first.content == made.read_bytes() and made.stat().st_mtime_ns == stamp
+    for wrong in ("0", "601", "long"):
+        assert (await http.get("/media/long.webm", params={"seconds": wrong})).status_code == 400

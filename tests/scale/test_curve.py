@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import psutil
 import pytest
 import trio
 
@@ -162,6 +163,14 @@ async def take_one(jobs: JobDispatcher, worker: JobWorker, job_id: int) -> str:
     return taker.name
 
 
+def port_of_endpoint(endpoint: str) -> int:
+    return int(endpoint.rsplit(":", 1)[1])
+
+
+def listening_on(port: int) -> bool:
+    return any(c.laddr.port == port for c in psutil.Process().net_connections("tcp") if c.status == psutil.CONN_LISTEN)
+
+
 async def test_a_restarted_gateway_listens_where_its_joined_hosts_wait(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -178,12 +187,16 @@ async def test_a_restarted_gateway_listens_where_its_joined_hosts_wait(
     options = client_options(load_keys(curve), load_keys(data / "curve").public, BEAT_MS, TIMEOUT_MS)
     async with gateway(settings) as jobs:
         first = jobs.listening
+        assert listening_on(port_of_endpoint(first))
         async with open_job_worker("downloader-1@h1", first, options=options) as worker:
             assert await take_one(jobs, worker, 1) == "downloader-1@h1"
+    # A killed gateway's port is free at once; a closed socket's listener goes in ZeroMQ's own
+    # thread a little later, so wait for that as the kill's stand-in.
+    await until("the first gateway's port let go", lambda: not listening_on(port_of_endpoint(first)), DEADLINE)
     async with open_job_worker("downloader-1@h1", first, options=options) as worker, gateway(settings) as jobs:
         assert jobs.listening == first
         assert await take_one(jobs, worker, 2) == "downloader-1@h1"
-    with socket.create_server(("127.0.0.1", int(first.rsplit(":", 1)[1]))):
+    with socket.create_server(("127.0.0.1", port_of_endpoint(first))):
         async with gateway(settings) as jobs:
             assert jobs.listening != first
     assert any("is taken; listening on another port" in r.getMessage() for r in caplog.records)
