@@ -35,8 +35,8 @@ _FFMPEG = ("ffmpeg", "-hide_banner", "-loglevel", "error", "-y")
 
 
 def long_webm(path: Path, seconds: int) -> list[str]:
-    """The recipe of `long.webm?seconds=N`: the sample's VP9 + Opus, N seconds long (a transcode
-    that lasts, for the tests that act while one runs)."""
+    """VP9 + Opus of `seconds`: sample.webm, and `long.webm?seconds=N` (a transcode that lasts,
+    for the tests that act while one runs)."""
     return [
         *_FFMPEG,
         "-f", "lavfi", "-i", f"testsrc=size={VIDEO_SIZE}:rate={VIDEO_FPS}:duration={seconds}",
@@ -74,14 +74,7 @@ def _recipes(folder: Path) -> list[list[str]]:
         "scale=160:-2",
         str(folder / "thumb.jpg"),
     ]
-    webm = [
-        *_FFMPEG,
-        "-f", "lavfi", "-i", f"testsrc=size={VIDEO_SIZE}:rate={VIDEO_FPS}:duration={SAMPLE_SECONDS}",
-        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={SAMPLE_SECONDS}",
-        "-c:v", "libvpx-vp9", "-b:v", f"{WEBM_VIDEO_KBPS}k", "-deadline", "realtime", "-cpu-used", "8",
-        "-pix_fmt", "yuv420p", "-g", str(VIDEO_FPS), "-c:a", "libopus", "-b:a", f"{WEBM_AUDIO_KBPS}k",
-        "-shortest", str(folder / "sample.webm"),
-    ]  # fmt: skip
+    webm = long_webm(folder / "sample.webm", SAMPLE_SECONDS)
     pictures = [_picture(folder, image, hue) for hue, image in enumerate(GALLERY_IMAGES)]
     return [video, audio, hls, thumb, webm, *(_variant(folder, v) for v in VARIANTS), *pictures]
 
